@@ -1,0 +1,270 @@
+//! The node's configuration: a TOML file, then `RENKEI_NODE_*` environment variables, then
+//! command-line flags, each overriding the one before. Unknown keys are refused. Validation
+//! collects every problem at once, each naming the key and the value.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use renkei_proto::{MunicipalityCode, official};
+use serde::{Deserialize, Serialize};
+
+/// The prefix of environment variables that override the file, e.g. `RENKEI_NODE_LISTEN`.
+pub const ENV_PREFIX: &str = "RENKEI_NODE_";
+
+/// The default address the node listens on.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7401";
+
+/// The largest event payload accepted by default (1 MiB).
+pub const DEFAULT_MAX_EVENT_BYTES: u64 = 1024 * 1024;
+
+/// The upper bound of `max_event_bytes`; gRPC messages are limited to a little more.
+pub const MAX_EVENT_BYTES_LIMIT: u64 = 16 * 1024 * 1024;
+
+/// The configuration as written: every key optional, nothing validated yet.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// Address of the gRPC port (clients, health, reflection).
+    pub listen: Option<String>,
+    /// Directory of the RocksDB database.
+    pub data_dir: Option<PathBuf>,
+    /// The municipalities (6-digit codes) this node serves.
+    #[serde(default)]
+    pub municipalities: Vec<CodeEntry>,
+    /// The largest event payload accepted, in bytes.
+    pub max_event_bytes: Option<u64>,
+    /// `text` (default) or `json`.
+    pub log_format: Option<String>,
+}
+
+/// A municipality code as written: a string, or a number when an environment variable held
+/// digits only (leading zeros are restored).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum CodeEntry {
+    Text(String),
+    Number(u64),
+}
+
+impl CodeEntry {
+    fn as_text(&self) -> String {
+        match self {
+            CodeEntry::Text(s) => s.clone(),
+            CodeEntry::Number(n) => format!("{n:06}"),
+        }
+    }
+}
+
+/// Values from the command line, which override the file and the environment.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    /// When not empty, replaces the configured list.
+    pub municipalities: Vec<String>,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The validated configuration the node runs with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeConfig {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub municipalities: Vec<MunicipalityCode>,
+    pub max_event_bytes: u64,
+    pub log_format: LogFormat,
+}
+
+impl NodeConfig {
+    /// Returns the configuration as TOML, as `--check-config` prints it.
+    pub fn to_toml(&self) -> String {
+        // Every field is a string, number or list of strings: TOML can hold them all.
+        toml::to_string(self).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+    }
+}
+
+/// Reads the file (if any) and the environment, applies the overrides and validates the result.
+/// On failure, returns every problem found.
+pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<NodeConfig, Vec<String>> {
+    let mut figment = Figment::new();
+    if let Some(path) = file {
+        if !path.is_file() {
+            return Err(vec![format!(
+                "config file {}: not found or not a file",
+                path.display()
+            )]);
+        }
+        figment = figment.merge(Toml::file_exact(path));
+    }
+    figment = figment.merge(Env::prefixed(ENV_PREFIX));
+    let mut raw: RawConfig = figment
+        .extract()
+        .map_err(|e| e.into_iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
+    if let Some(listen) = &overrides.listen {
+        raw.listen = Some(listen.clone());
+    }
+    if let Some(dir) = &overrides.data_dir {
+        raw.data_dir = Some(dir.clone());
+    }
+    if !overrides.municipalities.is_empty() {
+        raw.municipalities = overrides
+            .municipalities
+            .iter()
+            .cloned()
+            .map(CodeEntry::Text)
+            .collect();
+    }
+    validate(raw)
+}
+
+/// Validates a raw configuration, collecting every problem.
+pub fn validate(raw: RawConfig) -> Result<NodeConfig, Vec<String>> {
+    let mut problems = Vec::new();
+    let listen_text = raw.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+    let listen = listen_text
+        .parse::<SocketAddr>()
+        .map_err(|_| {
+            problems.push(format!(
+                "listen: {listen_text:?} is not an address such as 127.0.0.1:7401"
+            ))
+        })
+        .ok();
+
+    let data_dir = match raw.data_dir {
+        None => {
+            problems.push(format!(
+                "data_dir: missing (set it in the config file, {ENV_PREFIX}DATA_DIR or --data-dir)"
+            ));
+            None
+        }
+        Some(dir) => {
+            if dir.exists() && !dir.is_dir() {
+                problems.push(format!("data_dir: {} is not a directory", dir.display()));
+            } else if !dir.exists() {
+                let parent = dir
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."));
+                if !parent.is_dir() {
+                    problems.push(format!(
+                        "data_dir: {} cannot be created: {} is not a directory",
+                        dir.display(),
+                        parent.display()
+                    ));
+                }
+            }
+            Some(dir)
+        }
+    };
+
+    let mut municipalities = Vec::new();
+    if raw.municipalities.is_empty() {
+        problems.push(
+            "municipalities: empty (list the codes the node serves, or pass --municipality CODE)"
+                .to_owned(),
+        );
+    }
+    for (i, entry) in raw.municipalities.iter().enumerate() {
+        let text = entry.as_text();
+        match text.parse::<MunicipalityCode>() {
+            Err(e) => problems.push(format!("municipalities[{i}]: {e}")),
+            Ok(code) if official::municipality(code).is_none() => problems.push(format!(
+                "municipalities[{i}]: {text:?} is not on the official list of municipalities"
+            )),
+            Ok(code) if municipalities.contains(&code) => {
+                problems.push(format!("municipalities[{i}]: {text:?} is listed twice"))
+            }
+            Ok(code) => municipalities.push(code),
+        }
+    }
+
+    let max_event_bytes = raw.max_event_bytes.unwrap_or(DEFAULT_MAX_EVENT_BYTES);
+    if !(1..=MAX_EVENT_BYTES_LIMIT).contains(&max_event_bytes) {
+        problems.push(format!(
+            "max_event_bytes: {max_event_bytes} is outside 1..={MAX_EVENT_BYTES_LIMIT}"
+        ));
+    }
+
+    let log_format = match raw.log_format.as_deref() {
+        None | Some("text") => LogFormat::Text,
+        Some("json") => LogFormat::Json,
+        Some(other) => {
+            problems.push(format!(
+                "log_format: {other:?} is neither \"text\" nor \"json\""
+            ));
+            LogFormat::Text
+        }
+    };
+
+    match (listen, data_dir) {
+        (Some(listen), Some(data_dir)) if problems.is_empty() => Ok(NodeConfig {
+            listen,
+            data_dir,
+            municipalities,
+            max_event_bytes,
+            log_format,
+        }),
+        _ => Err(problems),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(codes: &[&str]) -> RawConfig {
+        RawConfig {
+            data_dir: Some(std::env::temp_dir().join("renkei-config-test")),
+            municipalities: codes
+                .iter()
+                .map(|c| CodeEntry::Text(c.to_string()))
+                .collect(),
+            ..RawConfig::default()
+        }
+    }
+
+    #[test]
+    fn accepts_a_minimal_config_with_defaults() {
+        let cfg = validate(raw(&["162019"])).unwrap();
+        assert_eq!(cfg.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(cfg.max_event_bytes, DEFAULT_MAX_EVENT_BYTES);
+        assert_eq!(cfg.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn names_every_problem_with_its_value() {
+        let mut r = raw(&["162018", "162019", "162019", "999999"]);
+        r.listen = Some("nowhere".into());
+        r.max_event_bytes = Some(0);
+        r.log_format = Some("xml".into());
+        let problems = validate(r).unwrap_err();
+        let all = problems.join("\n");
+        for needle in [
+            "162018",
+            "listed twice",
+            "999999",
+            "nowhere",
+            "max_event_bytes: 0",
+            "xml",
+        ] {
+            assert!(all.contains(needle), "{needle} missing from:\n{all}");
+        }
+    }
+
+    #[test]
+    fn restores_leading_zeros_of_numeric_codes() {
+        let mut r = raw(&[]);
+        r.municipalities = vec![CodeEntry::Number(11002)];
+        let cfg = validate(r).unwrap();
+        assert_eq!(cfg.municipalities[0].to_string(), "011002");
+    }
+}

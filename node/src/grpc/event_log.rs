@@ -1,0 +1,178 @@
+//! The `EventLog` gRPC service over the [`EventStore`].
+
+use std::collections::HashSet;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures::{Stream, StreamExt};
+use renkei_proto::{MunicipalityCode, v1};
+use tokio::sync::watch;
+use tonic::{Request, Response, Status};
+
+use super::{convert, status_from_store};
+use crate::store::{Direction, EventStore, GlobalPosition, StoreError};
+
+/// The default number of events a read returns.
+const DEFAULT_PAGE: usize = 500;
+/// The most events a read returns.
+const MAX_PAGE: usize = 10_000;
+
+/// Serves the event log of the municipalities a node is configured for.
+#[derive(Clone)]
+pub struct EventLogService {
+    store: EventStore,
+    served: Arc<HashSet<MunicipalityCode>>,
+    /// Turns true when the node shuts down; live subscriptions end then.
+    stopping: watch::Receiver<bool>,
+}
+
+impl EventLogService {
+    pub fn new(
+        store: EventStore,
+        served: impl IntoIterator<Item = MunicipalityCode>,
+        stopping: watch::Receiver<bool>,
+    ) -> Self {
+        Self {
+            store,
+            served: Arc::new(served.into_iter().collect()),
+            stopping,
+        }
+    }
+
+    fn tenant(&self, value: &str) -> Result<MunicipalityCode, Status> {
+        let code = convert::municipality(value).map_err(status_from_store)?;
+        if !self.served.contains(&code) {
+            return Err(status_from_store(StoreError::UnknownTenant(code)));
+        }
+        Ok(code)
+    }
+}
+
+fn page_size(max_count: u32) -> usize {
+    match max_count {
+        0 => DEFAULT_PAGE,
+        n => (n as usize).min(MAX_PAGE),
+    }
+}
+
+type EventStream = Pin<Box<dyn Stream<Item = Result<v1::RecordedEvent, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl v1::EventLog for EventLogService {
+    #[tracing::instrument(skip_all, fields(municipality = %request.get_ref().municipality_code, stream = %request.get_ref().stream, events = request.get_ref().events.len()))]
+    async fn append(
+        &self,
+        request: Request<v1::AppendRequest>,
+    ) -> Result<Response<v1::AppendResponse>, Status> {
+        let req = request.into_inner();
+        let tenant = self.tenant(&req.municipality_code)?;
+        let decode = || -> Result<_, StoreError> {
+            let stream = convert::stream(&req.stream)?;
+            let expected = convert::expected_version(req.expected_version)?;
+            let events = req
+                .events
+                .into_iter()
+                .enumerate()
+                .map(|(i, e)| convert::new_event(i, e))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((stream, expected, events))
+        };
+        let (stream, expected, events) = decode().map_err(status_from_store)?;
+        let outcome = self
+            .store
+            .append(tenant, stream, expected, events)
+            .await
+            .map_err(status_from_store)?;
+        Ok(Response::new(v1::AppendResponse {
+            first_stream_version: outcome.first_stream_version,
+            last_stream_version: outcome.last_stream_version,
+            first_position: outcome.first_position.get(),
+            last_position: outcome.last_position.get(),
+            deduplicated: outcome.deduplicated,
+        }))
+    }
+
+    async fn read_stream(
+        &self,
+        request: Request<v1::ReadStreamRequest>,
+    ) -> Result<Response<v1::ReadStreamResponse>, Status> {
+        let req = request.into_inner();
+        let tenant = self.tenant(&req.municipality_code)?;
+        let stream = convert::stream(&req.stream).map_err(status_from_store)?;
+        let direction = match v1::Direction::try_from(req.direction) {
+            Ok(v1::Direction::Unspecified | v1::Direction::Forward) => Direction::Forward,
+            Ok(v1::Direction::Backward) => Direction::Backward,
+            Err(_) => {
+                return Err(status_from_store(StoreError::invalid(
+                    "direction",
+                    req.direction,
+                    "is not a Direction",
+                )));
+            }
+        };
+        let (events, version) = self
+            .store
+            .read_stream(
+                tenant,
+                &stream,
+                req.from_version,
+                direction,
+                page_size(req.max_count),
+            )
+            .map_err(status_from_store)?;
+        Ok(Response::new(v1::ReadStreamResponse {
+            events: events.into_iter().map(convert::recorded).collect(),
+            stream_version: version,
+        }))
+    }
+
+    async fn read_all(
+        &self,
+        request: Request<v1::ReadAllRequest>,
+    ) -> Result<Response<v1::ReadAllResponse>, Status> {
+        let req = request.into_inner();
+        let tenant = self.tenant(&req.municipality_code)?;
+        // Read the committed position first: the page never reaches past it by more than
+        // what committed in between, and the caller learns how far the log went.
+        let last = self
+            .store
+            .last_position(tenant)
+            .map_err(status_from_store)?;
+        let events = self
+            .store
+            .read_all(
+                tenant,
+                GlobalPosition(req.from_position),
+                page_size(req.max_count),
+            )
+            .map_err(status_from_store)?;
+        let last = events.last().map_or(last, |e| e.global_position.max(last));
+        Ok(Response::new(v1::ReadAllResponse {
+            events: events.into_iter().map(convert::recorded).collect(),
+            last_position: last.get(),
+        }))
+    }
+
+    type SubscribeStream = EventStream;
+
+    async fn subscribe(
+        &self,
+        request: Request<v1::SubscribeRequest>,
+    ) -> Result<Response<Self::SubscribeStream>, Status> {
+        let req = request.into_inner();
+        let tenant = self.tenant(&req.municipality_code)?;
+        let subscription = self
+            .store
+            .subscribe(tenant, GlobalPosition(req.from_position))
+            .map_err(status_from_store)?;
+        let mut stopping = self.stopping.clone();
+        let stop = async move {
+            // An error means the node dropped its sender: it is stopping too.
+            let _ = stopping.wait_for(|s| *s).await;
+        };
+        let stream = subscription
+            .map(|item| item.map(convert::recorded).map_err(status_from_store))
+            .take_until(stop);
+        Ok(Response::new(Box::pin(stream)))
+    }
+}

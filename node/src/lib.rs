@@ -1,0 +1,16 @@
+//! The renkei municipal node (市区町村ノード).
+//!
+//! Layout:
+//! - [`store`]: the durable event store on RocksDB: streams per tenant (municipality), atomic
+//!   batches, group commit, idempotent retries, live subscriptions;
+//! - [`grpc`]: the gRPC adapters (`EventLog`), and the one mapping of errors to gRPC codes;
+//! - [`config`]: the node's configuration (TOML file, environment, flags) and its validation;
+//! - [`server`]: [`server::run`], which serves a node on a listener until a shutdown future
+//!   resolves — the binary and the tests both call it.
+//!
+//! The library never prints and never exits the process.
+
+pub mod config;
+pub mod grpc;
+pub mod server;
+pub mod store;

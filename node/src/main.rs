@@ -1,0 +1,121 @@
+//! `renkei-node`: the municipal node's binary. It parses flags and configuration, binds the
+//! listener and calls [`renkei_node::server::run`].
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use renkei_node::config::{self, LogFormat, NodeConfig, Overrides};
+
+/// The renkei municipal node: stores a municipality's programme events and serves them over gRPC.
+#[derive(Debug, Parser)]
+#[command(name = "renkei-node", version)]
+struct Cli {
+    /// TOML configuration file (keys: listen, data_dir, municipalities, max_event_bytes,
+    /// log_format); RENKEI_NODE_* environment variables override it, flags override both.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to serve gRPC on, e.g. 127.0.0.1:7401 (port 0 picks a free port).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    /// Directory of the event store.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// A municipality served by this node (6-digit code); repeat for several. Replaces the list
+    /// in the configuration.
+    #[arg(long = "municipality", value_name = "CODE")]
+    municipalities: Vec<String>,
+    /// Validate the configuration, print the effective one and exit (non-zero on any problem).
+    #[arg(long)]
+    check_config: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let overrides = Overrides {
+        listen: cli.listen.clone(),
+        data_dir: cli.data_dir.clone(),
+        municipalities: cli.municipalities.clone(),
+    };
+    let config = match config::load(cli.config.as_deref(), &overrides) {
+        Ok(config) => config,
+        Err(problems) => {
+            eprintln!(
+                "renkei-node: the configuration has {} problem(s):",
+                problems.len()
+            );
+            for p in &problems {
+                eprintln!("  - {p}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    if cli.check_config {
+        println!("# effective configuration: valid");
+        print!("{}", config.to_toml());
+        return ExitCode::SUCCESS;
+    }
+    init_tracing(config.log_format);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("renkei-node: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "renkei-node failed");
+            eprintln!("renkei-node: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: NodeConfig) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+    let addr = listener.local_addr()?;
+    // One line on stdout that scripts and tests can wait for.
+    println!("renkei-node listening on {addr}");
+    renkei_node::server::run(config, listener, shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch SIGTERM; only Ctrl-C stops the node");
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutdown signal received");
+}
+
+fn init_tracing(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

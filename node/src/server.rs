@@ -1,0 +1,105 @@
+//! Runs a node: opens the store, hosts the configured municipalities, serves gRPC until the
+//! shutdown future resolves, then drains and closes the store.
+
+use std::future::Future;
+
+use renkei_proto::v1::EventLogServer;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_stream::wrappers::TcpListenerStream;
+
+use crate::config::NodeConfig;
+use crate::grpc::EventLogService;
+use crate::store::{EventStore, StoreError, StoreOptions};
+
+/// Room for the other fields of an append request beside its payloads.
+const MESSAGE_OVERHEAD: usize = 4 * 1024 * 1024;
+
+/// Why a node could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("event store at {dir}: {source}")]
+    Store {
+        dir: String,
+        #[source]
+        source: StoreError,
+    },
+    #[error("grpc server: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    #[error("reflection service: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+}
+
+/// Serves the node on `listener` until `shutdown` resolves. Then it stops accepting, lets
+/// in-flight requests finish (appends included), ends live subscriptions, writes what the store
+/// has queued, flushes it and returns.
+pub async fn run(
+    config: NodeConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), NodeError> {
+    let store_err = |source| NodeError::Store {
+        dir: config.data_dir.display().to_string(),
+        source,
+    };
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| store_err(StoreError::Storage(format!("cannot create directory: {e}"))))?;
+    let options = StoreOptions {
+        // Validated to at most MAX_EVENT_BYTES_LIMIT (16 MiB): fits usize.
+        max_payload_bytes: config.max_event_bytes as usize,
+        ..StoreOptions::default()
+    };
+    let store = EventStore::open(&config.data_dir, options).map_err(store_err)?;
+    store
+        .add_tenants(&config.municipalities)
+        .await
+        .map_err(store_err)?;
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<EventLogServer<EventLogService>>()
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(renkei_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+
+    let (stopping_tx, stopping) = watch::channel(false);
+    let event_log = EventLogService::new(store.clone(), config.municipalities.clone(), stopping);
+    let max_message = config.max_event_bytes as usize * 4 + MESSAGE_OVERHEAD;
+
+    let signal = {
+        let health = health.clone();
+        async move {
+            shutdown.await;
+            tracing::info!("shutting down: refusing new connections, finishing requests");
+            health
+                .set_not_serving::<EventLogServer<EventLogService>>()
+                .await;
+            health
+                .set_service_status("", tonic_health::ServingStatus::NotServing)
+                .await;
+            let _ = stopping_tx.send(true);
+        }
+    };
+
+    let addr = listener.local_addr().ok();
+    tracing::info!(?addr, municipalities = ?config.municipalities.iter().map(ToString::to_string).collect::<Vec<_>>(), "serving");
+    let served = tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(
+            EventLogServer::new(event_log)
+                .max_decoding_message_size(max_message)
+                .max_encoding_message_size(max_message),
+        )
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal)
+        .await;
+
+    // Whatever the server's fate, write what was acknowledged-to-be and flush.
+    let closed = store.close().await.map_err(store_err);
+    served?;
+    closed?;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}

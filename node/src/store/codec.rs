@@ -1,0 +1,88 @@
+//! The stored form of an event: a protobuf message, so that fields can be added later without
+//! rewriting the log. The global position is the key and is not repeated in the value.
+
+use chrono::{DateTime, Utc};
+use prost::Message;
+use renkei_proto::MunicipalityCode;
+
+use super::{EventId, GlobalPosition, NewEvent, RecordedEvent, StoreError, StreamId};
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct StoredEvent {
+    #[prost(bytes = "vec", tag = "1")]
+    pub event_id: Vec<u8>,
+    #[prost(string, tag = "2")]
+    pub stream: String,
+    #[prost(uint64, tag = "3")]
+    pub stream_version: u64,
+    #[prost(string, tag = "4")]
+    pub event_type: String,
+    #[prost(uint32, tag = "5")]
+    pub schema_version: u32,
+    /// Nanoseconds since the Unix epoch.
+    #[prost(int64, tag = "6")]
+    pub occurred_at: i64,
+    /// Nanoseconds since the Unix epoch.
+    #[prost(int64, tag = "7")]
+    pub recorded_at: i64,
+    #[prost(string, tag = "8")]
+    pub actor: String,
+    #[prost(bytes = "vec", tag = "9")]
+    pub payload: Vec<u8>,
+}
+
+impl StoredEvent {
+    /// Builds the stored form of a validated event (its `occurred_at` fits in i64 nanoseconds).
+    pub fn new(event: &NewEvent, stream: &StreamId, stream_version: u64, recorded_at: i64) -> Self {
+        Self {
+            event_id: event.event_id.as_uuid().as_bytes().to_vec(),
+            stream: stream.as_str().to_owned(),
+            stream_version,
+            event_type: event.event_type.clone(),
+            schema_version: event.schema_version,
+            occurred_at: event.occurred_at.timestamp_nanos_opt().unwrap_or_default(),
+            recorded_at,
+            actor: event.actor.clone(),
+            payload: event.payload.clone(),
+        }
+    }
+
+    /// Returns whether `event`, proposed for `stream`, has the same content as this stored one
+    /// (everything but the positions and the recorded time).
+    pub fn same_content(&self, event: &NewEvent, stream: &StreamId) -> bool {
+        self.event_id == event.event_id.as_uuid().as_bytes()
+            && self.stream == stream.as_str()
+            && self.event_type == event.event_type
+            && self.schema_version == event.schema_version
+            && Some(self.occurred_at) == event.occurred_at.timestamp_nanos_opt()
+            && self.actor == event.actor
+            && self.payload == event.payload
+    }
+
+    pub fn decode_at(key: &[u8], bytes: &[u8]) -> Result<Self, StoreError> {
+        Self::decode(bytes).map_err(|e| StoreError::Corrupt {
+            key: format!("{key:02x?}"),
+            reason: e.to_string(),
+        })
+    }
+
+    pub fn into_recorded(
+        self,
+        tenant: MunicipalityCode,
+        position: GlobalPosition,
+    ) -> RecordedEvent {
+        RecordedEvent {
+            tenant,
+            event_id: EventId::from_stored(&self.event_id),
+            stream: StreamId::from_stored(self.stream),
+            stream_version: self.stream_version,
+            global_position: position,
+            event_type: self.event_type,
+            schema_version: self.schema_version,
+            occurred_at: DateTime::<Utc>::from_timestamp_nanos(self.occurred_at),
+            recorded_at: DateTime::<Utc>::from_timestamp_nanos(self.recorded_at),
+            actor: self.actor,
+            payload: self.payload,
+        }
+    }
+}
