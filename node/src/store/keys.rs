@@ -8,7 +8,9 @@ use super::{EventId, GlobalPosition, StreamId};
 
 /// `tenant ‖ global position` → the encoded [`super::codec::StoredEvent`].
 pub const CF_EVENTS: &str = "events";
-/// `tenant ‖ len(stream) ‖ stream ‖ stream version` → global position (u64).
+/// `tenant ‖ len(stream) ‖ stream ‖ first stream version` → `first global position (u64) ‖
+/// length (u32)`: one run per appended batch, whose events are contiguous in the stream and in
+/// the tenant's log. One entry per batch rather than per event keeps appends cheap.
 pub const CF_STREAMS: &str = "streams";
 /// `tenant ‖ len(stream) ‖ stream` → the stream's current version (u64).
 pub const CF_HEADS: &str = "heads";
@@ -55,10 +57,39 @@ pub fn stream_prefix(t: MunicipalityCode, stream: &StreamId) -> Vec<u8> {
     k
 }
 
-pub fn stream_entry(t: MunicipalityCode, stream: &StreamId, version: u64) -> Vec<u8> {
+/// Returns the key of the stream run starting at `first_version`.
+pub fn stream_run(t: MunicipalityCode, stream: &StreamId, first_version: u64) -> Vec<u8> {
     let mut k = stream_prefix(t, stream);
-    k.extend_from_slice(&version.to_be_bytes());
+    k.extend_from_slice(&first_version.to_be_bytes());
     k
+}
+
+/// A batch's place in its stream and in the tenant's log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamRun {
+    pub first_version: u64,
+    pub first_position: u64,
+    pub len: u32,
+}
+
+pub fn encode_run_value(first_position: u64, len: u32) -> [u8; 12] {
+    let mut v = [0u8; 12];
+    v[..8].copy_from_slice(&first_position.to_be_bytes());
+    v[8..].copy_from_slice(&len.to_be_bytes());
+    v
+}
+
+/// Decodes a stream run from its key and value.
+pub fn decode_run(key: &[u8], value: &[u8]) -> Option<StreamRun> {
+    let version: [u8; 8] = key.get(key.len().checked_sub(8)?..)?.try_into().ok()?;
+    let position: [u8; 8] = value.get(..8)?.try_into().ok()?;
+    let len: [u8; 4] = value.get(8..12)?.try_into().ok()?;
+    let run = StreamRun {
+        first_version: u64::from_be_bytes(version),
+        first_position: u64::from_be_bytes(position),
+        len: u32::from_be_bytes(len),
+    };
+    (run.len > 0 && run.first_version > 0).then_some(run)
 }
 
 pub fn head(t: MunicipalityCode, stream: &StreamId) -> Vec<u8> {
@@ -70,6 +101,17 @@ pub fn event_id(t: MunicipalityCode, id: EventId) -> [u8; 20] {
     k[..4].copy_from_slice(&tenant(t));
     k[4..].copy_from_slice(id.as_uuid().as_bytes());
     k
+}
+
+/// Returns the tenant a key belongs to.
+pub fn tenant_of(key: &[u8]) -> Option<MunicipalityCode> {
+    let bytes: [u8; 4] = key.get(..4)?.try_into().ok()?;
+    MunicipalityCode::from_number(u32::from_be_bytes(bytes)).ok()
+}
+
+/// Returns the event id of an `event_ids` key.
+pub fn event_id_of(key: &[u8]) -> Option<EventId> {
+    (key.len() == 20).then(|| EventId::from_stored(&key[4..]))
 }
 
 /// Decodes a u64 value.
@@ -102,6 +144,6 @@ mod tests {
         let t: MunicipalityCode = "162019".parse().unwrap();
         let short = StreamId::parse("s", "ab").unwrap();
         let long = StreamId::parse("s", "abc").unwrap();
-        assert!(!stream_entry(t, &long, 1).starts_with(&stream_prefix(t, &short)));
+        assert!(!stream_run(t, &long, 1).starts_with(&stream_prefix(t, &short)));
     }
 }

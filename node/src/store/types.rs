@@ -176,7 +176,12 @@ impl NewEvent {
     pub(crate) fn validate(&self, index: usize, max_payload: usize) -> Result<(), StoreError> {
         let field = |name: &str| format!("events[{index}].{name}");
         let name_ok = |s: &str| {
-            !s.is_empty() && s.len() <= MAX_NAME_LEN && s.chars().all(|c| !c.is_control())
+            let printable = if s.is_ascii() {
+                s.bytes().all(|b| b >= 0x20 && b != 0x7f)
+            } else {
+                s.chars().all(|c| !c.is_control())
+            };
+            !s.is_empty() && s.len() <= MAX_NAME_LEN && printable
         };
         if !name_ok(&self.event_type) {
             return Err(StoreError::invalid(

@@ -11,12 +11,15 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use rustc_hash::FxHashMap;
+
 use chrono::Utc;
 use renkei_proto::MunicipalityCode;
 use rocksdb::{DB, WriteBatch, WriteOptions};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::codec::StoredEvent;
+use super::id_filter::IdFilter;
 use super::{
     AppendOutcome, EventId, ExpectedVersion, GlobalPosition, NewEvent, StoreError, StreamId,
     Tenant, TenantMap, cf, keys,
@@ -47,6 +50,8 @@ pub(crate) struct AppendJob {
 
 pub(crate) struct Writer {
     db: Arc<DB>,
+    /// Every event id in the store (no false negatives).
+    filter: IdFilter,
     /// Last committed global position per hosted tenant; owned by this thread.
     positions: HashMap<MunicipalityCode, u64>,
     tenants: TenantMap,
@@ -55,9 +60,21 @@ pub(crate) struct Writer {
 /// What the appends staged so far in the current group changed, on top of the database.
 #[derive(Default)]
 struct Overlay {
-    heads: HashMap<(MunicipalityCode, StreamId), u64>,
-    positions: HashMap<MunicipalityCode, u64>,
-    ids: HashMap<(MunicipalityCode, EventId), (GlobalPosition, StoredEvent)>,
+    heads: FxHashMap<(MunicipalityCode, StreamId), u64>,
+    positions: FxHashMap<MunicipalityCode, u64>,
+    /// Event ids staged in this group: where they went and which job and event they came from.
+    ids: FxHashMap<(MunicipalityCode, EventId), Staging>,
+    /// A reusable buffer for encoding events.
+    buf: Vec<u8>,
+}
+
+/// Where an event staged in the current group went.
+#[derive(Clone, Copy)]
+struct Staging {
+    position: GlobalPosition,
+    stream_version: u64,
+    job: usize,
+    event: usize,
 }
 
 enum Staged {
@@ -66,9 +83,15 @@ enum Staged {
 }
 
 impl Writer {
-    pub fn new(db: Arc<DB>, positions: HashMap<MunicipalityCode, u64>, tenants: TenantMap) -> Self {
+    pub fn new(
+        db: Arc<DB>,
+        filter: IdFilter,
+        positions: HashMap<MunicipalityCode, u64>,
+        tenants: TenantMap,
+    ) -> Self {
         Self {
             db,
+            filter,
             positions,
             tenants,
         }
@@ -142,15 +165,16 @@ impl Writer {
         let recorded_at = Utc::now().timestamp_nanos_opt().unwrap_or_default();
         let mut batch = WriteBatch::default();
         let mut overlay = Overlay::default();
-        let mut answers = Vec::with_capacity(jobs.len());
+        let mut results = Vec::with_capacity(jobs.len());
         let mut written = 0usize;
-        for job in jobs {
-            let result = self.stage(&job, &mut overlay, &mut batch, recorded_at);
+        for index in 0..jobs.len() {
+            let result = self.stage(&jobs, index, &mut overlay, &mut batch, recorded_at);
             if matches!(result, Ok(Staged::Written(_))) {
                 written += 1;
             }
-            answers.push((job.reply, result));
+            results.push(result);
         }
+        let answers = jobs.into_iter().map(|job| job.reply).zip(results);
         let write_result = if written > 0 {
             let mut opts = WriteOptions::default();
             opts.set_sync(true);
@@ -160,6 +184,9 @@ impl Writer {
         };
         match &write_result {
             Ok(()) => {
+                for (tenant, id) in overlay.ids.keys() {
+                    self.filter.insert(*tenant, *id);
+                }
                 for (tenant, last) in &overlay.positions {
                     self.positions.insert(*tenant, *last);
                     let tenants = self.tenants.read().unwrap_or_else(|e| e.into_inner());
@@ -182,11 +209,13 @@ impl Writer {
 
     fn stage(
         &self,
-        job: &AppendJob,
+        jobs: &[AppendJob],
+        index: usize,
         overlay: &mut Overlay,
         batch: &mut WriteBatch,
         recorded_at: i64,
     ) -> Result<Staged, StoreError> {
+        let job = &jobs[index];
         let tenant = job.tenant;
         let committed = *self
             .positions
@@ -194,7 +223,7 @@ impl Writer {
             .ok_or(StoreError::UnknownTenant(tenant))?;
 
         // 1. Idempotency: are any of these ids recorded already (on disk or earlier in the group)?
-        let found = self.find_ids(tenant, &job.events, overlay)?;
+        let found = self.find_ids(jobs, tenant, &job.events, overlay, recorded_at)?;
         if let Some(first_found) = found.iter().position(Option::is_some) {
             return self
                 .check_retry(job, &found, first_found)
@@ -233,28 +262,31 @@ impl Writer {
         for (i, event) in job.events.iter().enumerate() {
             let position = GlobalPosition(first_position + i as u64);
             let version = first_version + i as u64;
-            let stored = StoredEvent::new(event, &job.stream, version, recorded_at);
-            batch.put_cf(
-                events_cf,
-                keys::event(tenant, position),
-                prost::Message::encode_to_vec(&stored),
-            );
-            batch.put_cf(
-                streams_cf,
-                keys::stream_entry(tenant, &job.stream, version),
-                position.get().to_be_bytes(),
-            );
+            StoredEvent::encode_new(event, &job.stream, version, recorded_at, &mut overlay.buf);
+            batch.put_cf(events_cf, keys::event(tenant, position), &overlay.buf);
             batch.put_cf(
                 ids_cf,
                 keys::event_id(tenant, event.event_id),
                 position.get().to_be_bytes(),
             );
-            overlay
-                .ids
-                .insert((tenant, event.event_id), (position, stored));
+            overlay.ids.insert(
+                (tenant, event.event_id),
+                Staging {
+                    position,
+                    stream_version: version,
+                    job: index,
+                    event: i,
+                },
+            );
         }
         let n = job.events.len() as u64;
         let last_version = current + n;
+        batch.put_cf(
+            streams_cf,
+            keys::stream_run(tenant, &job.stream, first_version),
+            // A batch holds at most max_batch_events (far below u32::MAX) events.
+            keys::encode_run_value(first_position, job.events.len() as u32),
+        );
         batch.put_cf(
             heads_cf,
             keys::head(tenant, &job.stream),
@@ -274,44 +306,58 @@ impl Writer {
     /// Looks each event id up, in the group's overlay first, then in the database.
     fn find_ids(
         &self,
+        jobs: &[AppendJob],
         tenant: MunicipalityCode,
         events: &[NewEvent],
         overlay: &Overlay,
+        recorded_at: i64,
     ) -> Result<Vec<Option<(GlobalPosition, StoredEvent)>>, StoreError> {
+        let mut found: Vec<Option<(GlobalPosition, StoredEvent)>> = vec![None; events.len()];
+        // Ids the filter cannot rule out are looked up in RocksDB, all at once.
+        let mut maybe = Vec::new();
+        for (i, event) in events.iter().enumerate() {
+            if let Some(s) = overlay.ids.get(&(tenant, event.event_id)) {
+                // Rare (a retry racing its original): rebuild the staged event to compare.
+                let original = &jobs[s.job];
+                let stored = StoredEvent::new(
+                    &original.events[s.event],
+                    &original.stream,
+                    s.stream_version,
+                    recorded_at,
+                );
+                found[i] = Some((s.position, stored));
+            } else if self.filter.may_contain(tenant, event.event_id) {
+                maybe.push(i);
+            }
+        }
+        if maybe.is_empty() {
+            return Ok(found);
+        }
         let ids_cf = cf(&self.db, keys::CF_EVENT_IDS)?;
-        let id_keys: Vec<_> = events
+        let id_keys: Vec<_> = maybe
             .iter()
-            .map(|e| keys::event_id(tenant, e.event_id))
+            .map(|i| keys::event_id(tenant, events[*i].event_id))
             .collect();
         let on_disk =
             self.db
                 .batched_multi_get_cf(ids_cf, id_keys.iter().map(|k| k.as_slice()), false);
-        let mut found = Vec::with_capacity(events.len());
-        for (event, disk) in events.iter().zip(on_disk) {
-            if let Some((position, stored)) = overlay.ids.get(&(tenant, event.event_id)) {
-                found.push(Some((*position, stored.clone())));
-                continue;
-            }
-            match disk? {
-                None => found.push(None),
-                Some(value) => {
-                    let position = GlobalPosition(keys::decode_u64(&value).ok_or_else(|| {
-                        StoreError::Corrupt {
-                            key: format!("event_ids/{}", event.event_id),
-                            reason: "value is not a u64".into(),
-                        }
-                    })?);
-                    let key = keys::event(tenant, position);
-                    let bytes = self
-                        .db
-                        .get_cf(cf(&self.db, keys::CF_EVENTS)?, key)?
-                        .ok_or_else(|| StoreError::Corrupt {
-                            key: format!("events/{key:02x?}"),
-                            reason: "indexed event is missing".into(),
-                        })?;
-                    found.push(Some((position, StoredEvent::decode_at(&key, &bytes)?)));
-                }
-            }
+        for (i, disk) in maybe.into_iter().zip(on_disk) {
+            let Some(value) = disk? else { continue };
+            let event = &events[i];
+            let position =
+                GlobalPosition(keys::decode_u64(&value).ok_or_else(|| StoreError::Corrupt {
+                    key: format!("event_ids/{}", event.event_id),
+                    reason: "value is not a u64".into(),
+                })?);
+            let key = keys::event(tenant, position);
+            let bytes = self
+                .db
+                .get_cf(cf(&self.db, keys::CF_EVENTS)?, key)?
+                .ok_or_else(|| StoreError::Corrupt {
+                    key: format!("events/{key:02x?}"),
+                    reason: "indexed event is missing".into(),
+                })?;
+            found[i] = Some((position, StoredEvent::decode_at(&key, &bytes)?));
         }
         Ok(found)
     }
