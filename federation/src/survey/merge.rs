@@ -88,15 +88,10 @@ pub fn merge_national(exports: &[Vec<u8>]) -> Result<(Survey, MergeReport), Merg
     }
     let mut report = MergeReport::default();
     for m in official::municipalities() {
-        if !rows.contains_key(&m.code) {
+        if let std::collections::btree_map::Entry::Vacant(slot) = rows.entry(m.code) {
             report.missing.push(m.code);
-            rows.insert(
-                m.code,
-                (
-                    String::new(),
-                    MunicipalityRow::unreported(m.code, m.name, None),
-                ),
-            );
+            let row = MunicipalityRow::unreported(m.code, m.name, None);
+            slot.insert((String::new(), row));
         }
     }
     report.unknown = rows
