@@ -596,3 +596,31 @@ async fn a_directory_of_other_files_is_never_taken_for_an_empty_store() {
     assert!(err.to_string().contains("CURRENT is missing"), "{err}");
     assert!(!dir.path().join("CURRENT").exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_copies_of_one_batch_are_written_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    for round in 0..50 {
+        let batch = events(round * 3..round * 3 + 3);
+        let copies: Vec<_> = (0..4)
+            .map(|_| {
+                let (store, batch) = (store.clone(), batch.clone());
+                tokio::spawn(async move {
+                    store
+                        .append(toyama(), stream("s"), ExpectedVersion::Any, batch)
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for c in copies {
+            outcomes.push(c.await.unwrap());
+        }
+        assert_eq!(outcomes.iter().filter(|o| !o.deduplicated).count(), 1);
+        let first = outcomes[0].first_position;
+        assert!(outcomes.iter().all(|o| o.first_position == first));
+    }
+    assert_eq!(store.last_position(toyama()).unwrap().get(), 150);
+}
