@@ -40,6 +40,21 @@ pub mod v1 {
         AppendRequest, AppendResponse, Direction, Empty, ExpectedVersion, NewEvent, ReadAllRequest,
         ReadAllResponse, ReadStreamRequest, ReadStreamResponse, RecordedEvent, SubscribeRequest,
     };
+
+    // The prefecture tier (renkei-federation): client, admin and internal Raft services.
+    pub use crate::generated::cluster_admin_client::ClusterAdminClient;
+    pub use crate::generated::cluster_admin_server::{ClusterAdmin, ClusterAdminServer};
+    pub use crate::generated::prefecture_ledger_client::PrefectureLedgerClient;
+    pub use crate::generated::prefecture_ledger_server::{
+        PrefectureLedger, PrefectureLedgerServer,
+    };
+    pub use crate::generated::raft_service_client::RaftServiceClient;
+    pub use crate::generated::raft_service_server::{RaftService, RaftServiceServer};
+    pub use crate::generated::{
+        ChangeMembershipRequest, ClusterMember, ClusterStatus, Fact, FactOutcome, FactResult,
+        InitializeRequest, RaftPayload, ReadConsistency, ReadSequenceRequest, ReadSequenceResponse,
+        RemoveNodeRequest, StatusRequest, WriteFactsRequest, WriteFactsResponse,
+    };
 }
 
 /// The encoded `FileDescriptorSet` of package `renkei.v1`, for gRPC server reflection.

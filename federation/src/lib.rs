@@ -1,0 +1,24 @@
+//! The renkei prefecture tier (都道府県層): a Raft-replicated ledger of the facts the
+//! municipalities of one prefecture report, on openraft 0.9 and RocksDB.
+//!
+//! Layout:
+//! - [`ledger`]: the domain core — per-municipality fact sequences, applied once and in order,
+//!   and the request-id deduplication of retried writes. No I/O;
+//! - [`types`]: the openraft type configuration ([`types::TypeConfig`]) and the Raft command and
+//!   response carried in log entries;
+//! - [`store`]: the RocksDB log store and state machine (openraft's `RaftLogStorage` and
+//!   `RaftStateMachine`), one database with separate column families;
+//! - [`network`]: the outgoing Raft transport over gRPC (`RaftService`), with timeouts and
+//!   reconnects;
+//! - [`grpc`]: the gRPC services — internal `RaftService`, client-facing `PrefectureLedger`,
+//!   `ClusterAdmin` — and the one mapping of errors to gRPC codes;
+//! - [`client`]: a client that follows leader redirects and retries with the same request id;
+//! - [`config`]: the node's configuration (TOML file, environment, flags) and its validation;
+//! - [`server`]: [`server::run`], which serves a replica on a listener until a shutdown future
+//!   resolves — the binary and the tests both call it.
+//!
+//! The library never prints and never exits the process.
+
+pub mod ledger;
+pub mod store;
+pub mod types;

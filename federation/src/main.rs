@@ -1,0 +1,3 @@
+//! `renkei-prefecture`: the prefecture replica's binary (being built up; see issue 4).
+
+fn main() {}
