@@ -19,6 +19,12 @@
 //!
 //! The library never prints and never exits the process.
 
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod grpc;
 pub mod ledger;
+pub mod network;
+pub mod server;
 pub mod store;
 pub mod types;
