@@ -164,6 +164,8 @@ pub fn cluster_status(metrics: &RaftMetrics<NodeId, BasicNode>) -> v1::ClusterSt
         voters,
         learners,
         joint: membership.get_joint_config().len() > 1,
+        snapshot_index: metrics.snapshot.map(|id| id.index).unwrap_or(0),
+        purged_index: metrics.purged.map(|id| id.index).unwrap_or(0),
     }
 }
 
