@@ -131,7 +131,7 @@ impl LedgerClient {
                     target = self.addresses[self.current].clone();
                     // Back off a little while an election runs; a client retry, not a test wait.
                     tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_millis(200));
+                    pause = (pause * 2).min(Duration::from_millis(100));
                 }
             }
         }

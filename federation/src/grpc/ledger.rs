@@ -12,7 +12,7 @@ use crate::store::LedgerReader;
 use crate::types::{Command, CommandResponse, Raft};
 
 /// The most facts one write may carry.
-pub const MAX_FACTS_PER_WRITE: usize = 10_000;
+pub const MAX_FACTS_PER_WRITE: usize = 2_000;
 
 /// Serves clients' writes and reads of the prefecture ledger.
 #[derive(Clone)]
