@@ -175,8 +175,7 @@ fn main() {
         const ROUNDS: usize = 5;
         let mut failovers = Vec::new();
         let municipality = municipalities[0].clone();
-        let mut sequence = next[0];
-        for round in 0..ROUNDS {
+        for (round, sequence) in (next[0]..).take(ROUNDS).enumerate() {
             let leader = cluster.wait_for_leader(&[1, 2, 3]).await;
             let mut client = cluster.client();
             let killed = Instant::now();
@@ -195,7 +194,6 @@ fn main() {
             failovers.push(killed.elapsed());
             cluster.restart(leader);
             cluster.wait_for_sequence(leader, &municipality, sequence).await;
-            sequence += 1;
         }
         let listed: Vec<String> = failovers
             .iter()

@@ -18,6 +18,7 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachineStore, TempDir> for RocksBui
 }
 
 #[test]
+#[allow(clippy::result_large_err)] // openraft's StorageError, as the Suite returns it.
 fn rocksdb_log_store_and_state_machine_pass_the_openraft_suite() -> Result<(), StorageError<NodeId>>
 {
     Suite::test_all(RocksBuilder)
