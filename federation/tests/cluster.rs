@@ -16,6 +16,33 @@ async fn three_replicas_elect_a_leader_and_replicate() {
     let leader = cluster.wait_for_leader(&[1, 2, 3]).await;
     let mut client = cluster.client();
 
+    // health checking answers on the same port as every service.
+    let channel =
+        tonic::transport::Endpoint::from_shared(format!("http://{}", cluster.replicas[&1].address))
+            .expect("an endpoint")
+            .connect()
+            .await
+            .expect("connect to health");
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+    for service in [
+        "renkei.v1.PrefectureLedger",
+        "renkei.v1.ClusterAdmin",
+        "renkei.v1.RaftService",
+    ] {
+        let reply = health
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .expect("health check")
+            .into_inner();
+        assert_eq!(
+            reply.status,
+            tonic_health::pb::health_check_response::ServingStatus::Serving as i32,
+            "{service}"
+        );
+    }
+
     // given an empty ledger, when facts 1..=5 are written, then all are applied.
     let written = client
         .write_facts(facts("w-1", TOYAMA_CITY, 1, 5))
