@@ -1,6 +1,21 @@
-//! The renkei prefecture tier (都道府県).
+//! The renkei prefecture tier (都道府県層): a Raft-replicated ledger of the facts the
+//! municipalities of one prefecture report, on openraft 0.9 and RocksDB.
 //!
 //! Layout:
+//! - [`ledger`]: the domain core — per-municipality fact sequences, applied once and in order,
+//!   and the request-id deduplication of retried writes. No I/O;
+//! - [`types`]: the openraft type configuration ([`types::TypeConfig`]) and the Raft command and
+//!   response carried in log entries;
+//! - [`store`]: the RocksDB log store and state machine (openraft's `RaftLogStorage` and
+//!   `RaftStateMachine`), one database with separate column families;
+//! - [`network`]: the outgoing Raft transport over gRPC (`RaftService`), with timeouts and
+//!   reconnects;
+//! - [`grpc`]: the gRPC services — internal `RaftService`, client-facing `PrefectureLedger`,
+//!   `ClusterAdmin` — and the one mapping of errors to gRPC codes;
+//! - [`client`]: a client that follows leader redirects and retries with the same request id;
+//! - [`config`]: the node's configuration (TOML file, environment, flags) and its validation;
+//! - [`server`]: [`server::run`], which serves a replica on a listener until a shutdown future
+//!   resolves — the binary and the tests both call it;
 //! - [`survey`]: the national implementation-status survey: tallies per item (実施している /
 //!   年度内に実施予定 / 実施していない with percentages of n), exports in the national format
 //!   (CSV in UTF-8 with BOM or Shift_JIS, XLSX, JSON with a checksum) and the national merge of
@@ -8,4 +23,17 @@
 //!
 //! The library never prints and never exits the process.
 
+// openraft's `StorageError` (224 bytes) is the error type its storage traits require; boxing it
+// at every call would only move the cost.
+#![allow(clippy::result_large_err)]
+
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod grpc;
+pub mod ledger;
+pub mod network;
+pub mod server;
+pub mod store;
 pub mod survey;
+pub mod types;

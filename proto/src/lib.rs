@@ -40,6 +40,28 @@ pub mod v1 {
         AppendRequest, AppendResponse, Direction, Empty, ExpectedVersion, NewEvent, ReadAllRequest,
         ReadAllResponse, ReadStreamRequest, ReadStreamResponse, RecordedEvent, SubscribeRequest,
     };
+
+    // The prefecture tier (renkei-federation): client, admin and internal Raft services.
+    #[cfg(feature = "federation")]
+    pub use crate::generated::cluster_admin_client::ClusterAdminClient;
+    #[cfg(feature = "federation")]
+    pub use crate::generated::cluster_admin_server::{ClusterAdmin, ClusterAdminServer};
+    #[cfg(feature = "federation")]
+    pub use crate::generated::prefecture_ledger_client::PrefectureLedgerClient;
+    #[cfg(feature = "federation")]
+    pub use crate::generated::prefecture_ledger_server::{
+        PrefectureLedger, PrefectureLedgerServer,
+    };
+    #[cfg(feature = "federation")]
+    pub use crate::generated::raft_service_client::RaftServiceClient;
+    #[cfg(feature = "federation")]
+    pub use crate::generated::raft_service_server::{RaftService, RaftServiceServer};
+    #[cfg(feature = "federation")]
+    pub use crate::generated::{
+        ChangeMembershipRequest, ClusterMember, ClusterStatus, Fact, FactOutcome, FactResult,
+        InitializeRequest, RaftPayload, ReadConsistency, ReadSequenceRequest, ReadSequenceResponse,
+        RemoveNodeRequest, StatusRequest, WriteFactsRequest, WriteFactsResponse,
+    };
 }
 
 /// The encoded `FileDescriptorSet` of package `renkei.v1`, for gRPC server reflection.

@@ -1,0 +1,94 @@
+//! The errors of the prefecture tier's services. Each says what went wrong with which value;
+//! [`crate::grpc::to_status`] maps them to gRPC codes, once.
+
+use openraft::error::{
+    CheckIsLeaderError, ClientWriteError, ForwardToLeader, InitializeError, RaftError,
+};
+use openraft::{BasicNode, StorageError};
+
+use crate::types::NodeId;
+
+/// Why a request to a prefecture replica failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FederationError {
+    /// The request is malformed: a field is missing, too long or not a valid id.
+    #[error("invalid {field}: {reason}")]
+    InvalidArgument { field: &'static str, reason: String },
+    /// A fact names a municipality of another prefecture.
+    #[error("municipality {municipality} is not in prefecture {prefecture}")]
+    OutsidePrefecture {
+        municipality: String,
+        prefecture: String,
+    },
+    /// This replica is not the leader; the request must go to `leader_address` (if known).
+    #[error("not the leader; leader is {}", leader_address.as_deref().unwrap_or("unknown"))]
+    NotLeader {
+        leader_id: Option<NodeId>,
+        leader_address: Option<String>,
+    },
+    /// A node id that was a member once and has been removed may not join again.
+    #[error("node id {0} was removed from the cluster and may not be reused")]
+    NodeIdRetired(NodeId),
+    /// The cluster cannot do this now (already initialised, membership change in progress, a
+    /// voter that is not a learner yet, ...).
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// Raft has stopped on this replica (shutting down, or a fatal storage error).
+    #[error("raft stopped on this replica: {0}")]
+    Stopped(String),
+    /// The replica's storage failed.
+    #[error("storage: {0}")]
+    Storage(#[from] StorageError<NodeId>),
+}
+
+fn not_leader(f: &ForwardToLeader<NodeId, BasicNode>) -> FederationError {
+    FederationError::NotLeader {
+        leader_id: f.leader_id,
+        leader_address: f.leader_node.as_ref().map(|n| n.addr.clone()),
+    }
+}
+
+impl From<RaftError<NodeId, ClientWriteError<NodeId, BasicNode>>> for FederationError {
+    fn from(e: RaftError<NodeId, ClientWriteError<NodeId, BasicNode>>) -> Self {
+        match e {
+            RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => not_leader(&f),
+            RaftError::APIError(ClientWriteError::ChangeMembershipError(c)) => {
+                FederationError::FailedPrecondition(c.to_string())
+            }
+            RaftError::Fatal(f) => FederationError::Stopped(f.to_string()),
+        }
+    }
+}
+
+impl From<RaftError<NodeId, CheckIsLeaderError<NodeId, BasicNode>>> for FederationError {
+    fn from(e: RaftError<NodeId, CheckIsLeaderError<NodeId, BasicNode>>) -> Self {
+        match e {
+            RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f)) => not_leader(&f),
+            RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(q)) => {
+                // Leadership could not be confirmed: the caller may retry, here or elsewhere.
+                FederationError::NotLeader {
+                    leader_id: None,
+                    leader_address: None,
+                }
+                .with_context(q.to_string())
+            }
+            RaftError::Fatal(f) => FederationError::Stopped(f.to_string()),
+        }
+    }
+}
+
+impl From<RaftError<NodeId, InitializeError<NodeId, BasicNode>>> for FederationError {
+    fn from(e: RaftError<NodeId, InitializeError<NodeId, BasicNode>>) -> Self {
+        match e {
+            RaftError::APIError(api) => FederationError::FailedPrecondition(api.to_string()),
+            RaftError::Fatal(f) => FederationError::Stopped(f.to_string()),
+        }
+    }
+}
+
+impl FederationError {
+    fn with_context(self, context: String) -> Self {
+        tracing::debug!(%context, "leadership not confirmed");
+        self
+    }
+}

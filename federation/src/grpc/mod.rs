@@ -1,0 +1,49 @@
+//! The gRPC services of a prefecture replica and the one mapping of errors to gRPC codes.
+//!
+//! - [`RaftPeerService`]: the internal `RaftService`, for peers only;
+//! - [`LedgerService`]: the client-facing `PrefectureLedger` (writes and reads of facts);
+//! - [`AdminService`]: `ClusterAdmin` (initialise, add learner, change membership, remove,
+//!   status).
+//!
+//! Handlers decode into domain types, call the Raft instance or the ledger reader once, and map
+//! errors through [`to_status`]. No ledger rule lives here.
+
+mod admin;
+mod ledger;
+mod raft;
+
+pub use admin::AdminService;
+pub use ledger::LedgerService;
+pub use raft::RaftPeerService;
+
+use tonic::Status;
+
+use crate::error::FederationError;
+
+/// The response metadata key naming the leader's address when a follower refuses a request.
+pub const LEADER_METADATA_KEY: &str = "x-renkei-leader";
+
+/// Maps an error to its gRPC status. Bad input is never reported as an internal error, nor a
+/// storage failure as bad input.
+pub fn to_status(error: FederationError) -> Status {
+    let message = error.to_string();
+    match error {
+        FederationError::InvalidArgument { .. } | FederationError::OutsidePrefecture { .. } => {
+            Status::invalid_argument(message)
+        }
+        FederationError::NotLeader { leader_address, .. } => {
+            let mut status = Status::unavailable(message);
+            if let Some(address) = leader_address
+                && let Ok(value) = address.parse()
+            {
+                status.metadata_mut().insert(LEADER_METADATA_KEY, value);
+            }
+            status
+        }
+        FederationError::NodeIdRetired(_) | FederationError::FailedPrecondition(_) => {
+            Status::failed_precondition(message)
+        }
+        FederationError::Stopped(_) => Status::unavailable(message),
+        FederationError::Storage(_) => Status::internal(message),
+    }
+}

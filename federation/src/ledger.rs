@@ -1,0 +1,189 @@
+//! The prefecture ledger (都道府県台帳): for every municipality of the prefecture, the sequence
+//! of facts it has reported, acknowledged strictly in order.
+//!
+//! This module is the domain core: it decides what a fact does to the ledger and never does I/O.
+//! The state machine ([`crate::store`]) persists what it decides.
+
+use renkei_proto::{MunicipalityCode, PrefectureCode};
+use serde::{Deserialize, Serialize};
+
+/// The longest request id accepted, in bytes.
+pub const MAX_REQUEST_ID_BYTES: usize = 128;
+
+/// One fact as stored in the log and the ledger: the `sequence`-th fact of `municipality`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FactRecord {
+    pub municipality: MunicipalityCode,
+    pub sequence: u64,
+    #[serde(with = "payload_base64")]
+    pub payload: Vec<u8>,
+}
+
+/// What became of one fact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FactOutcome {
+    /// Appended: its sequence was the acknowledged one plus one.
+    Applied,
+    /// Already acknowledged (sequence at or below the acknowledged one): no effect.
+    Duplicate,
+    /// Refused: the sequence skips ahead; the municipality must send `acknowledged + 1` first.
+    Gap,
+    /// Refused: the municipality is not in this prefecture. Clients are refused earlier; this
+    /// keeps `apply` deterministic should such a fact reach the log anyway.
+    OutsidePrefecture,
+}
+
+/// The outcome of one fact and the municipality's acknowledged sequence after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FactResult {
+    pub outcome: FactOutcome,
+    pub acknowledged: u64,
+}
+
+/// The outcome of a whole write, one result per fact in request order. It is stored under the
+/// request id so that a retry gets the same answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteOutcome {
+    pub results: Vec<FactResult>,
+    /// The log index the write was first applied at.
+    pub log_index: u64,
+    /// True when this answer is the stored outcome of an earlier application of the request id.
+    pub deduplicated: bool,
+}
+
+/// Decides what one fact does, given the municipality's acknowledged sequence.
+pub fn decide(prefecture: PrefectureCode, acknowledged: u64, fact: &FactRecord) -> FactResult {
+    let outcome = if fact.municipality.prefecture() != prefecture {
+        FactOutcome::OutsidePrefecture
+    } else if fact.sequence <= acknowledged {
+        FactOutcome::Duplicate
+    } else if fact.sequence == acknowledged + 1 {
+        FactOutcome::Applied
+    } else {
+        FactOutcome::Gap
+    };
+    let acknowledged = if outcome == FactOutcome::Applied {
+        fact.sequence
+    } else {
+        acknowledged
+    };
+    FactResult {
+        outcome,
+        acknowledged,
+    }
+}
+
+/// Fact payloads are bytes; the log and snapshots are JSON, where base64 is four times smaller
+/// than a list of numbers.
+mod payload_base64 {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+        for chunk in bytes.chunks(3) {
+            let b = [
+                chunk[0],
+                *chunk.get(1).unwrap_or(&0),
+                *chunk.get(2).unwrap_or(&0),
+            ];
+            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+            for i in 0..4 {
+                if i <= chunk.len() {
+                    out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        s.serialize_str(&out)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        decode(&text).ok_or_else(|| serde::de::Error::custom("payload is not valid base64"))
+    }
+
+    fn decode(text: &str) -> Option<Vec<u8>> {
+        let bytes = text.as_bytes();
+        if !bytes.len().is_multiple_of(4) {
+            return None;
+        }
+        let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
+        for chunk in bytes.chunks(4) {
+            let mut n = 0u32;
+            let mut pad = 0;
+            for &c in chunk {
+                let v = match c {
+                    b'A'..=b'Z' => c - b'A',
+                    b'a'..=b'z' => c - b'a' + 26,
+                    b'0'..=b'9' => c - b'0' + 52,
+                    b'+' => 62,
+                    b'/' => 63,
+                    b'=' => {
+                        pad += 1;
+                        0
+                    }
+                    _ => return None,
+                };
+                n = (n << 6) | u32::from(v);
+            }
+            let full = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+            out.extend_from_slice(&full[..3 - pad.min(2)]);
+        }
+        Some(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fact(code: &str, sequence: u64) -> FactRecord {
+        FactRecord {
+            municipality: code.parse().unwrap(),
+            sequence,
+            payload: vec![1, 2, 3, 4],
+        }
+    }
+
+    const TOYAMA: &str = "16";
+
+    #[test]
+    fn given_acknowledged_2_when_fact_3_then_applied() {
+        let r = decide(TOYAMA.parse().unwrap(), 2, &fact("162019", 3));
+        assert_eq!(r.outcome, FactOutcome::Applied);
+        assert_eq!(r.acknowledged, 3);
+    }
+
+    #[test]
+    fn given_acknowledged_2_when_fact_2_then_duplicate_without_effect() {
+        let r = decide(TOYAMA.parse().unwrap(), 2, &fact("162019", 2));
+        assert_eq!(r.outcome, FactOutcome::Duplicate);
+        assert_eq!(r.acknowledged, 2);
+    }
+
+    #[test]
+    fn given_acknowledged_2_when_fact_4_then_gap_refused() {
+        let r = decide(TOYAMA.parse().unwrap(), 2, &fact("162019", 4));
+        assert_eq!(r.outcome, FactOutcome::Gap);
+        assert_eq!(r.acknowledged, 2);
+    }
+
+    #[test]
+    fn given_toyama_when_fact_of_tokyo_then_refused() {
+        let r = decide(TOYAMA.parse().unwrap(), 0, &fact("131016", 1));
+        assert_eq!(r.outcome, FactOutcome::OutsidePrefecture);
+    }
+
+    #[test]
+    fn payloads_round_trip_through_json() {
+        for len in 0..10 {
+            let mut f = fact("162019", 1);
+            f.payload = (0..len).map(|i| (i * 37 + 200) as u8).collect();
+            let json = serde_json::to_string(&f).unwrap();
+            assert_eq!(serde_json::from_str::<FactRecord>(&json).unwrap(), f);
+        }
+    }
+}

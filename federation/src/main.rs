@@ -1,0 +1,126 @@
+//! `renkei-prefecture`: a replica of a prefecture cluster. It parses flags and configuration,
+//! binds the listener and calls [`renkei_federation::server::run`].
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use renkei_federation::config::{self, LogFormat, Overrides, PrefectureConfig};
+
+/// A replica of the renkei prefecture tier (都道府県層): a Raft-replicated ledger of municipal
+/// facts, served over gRPC.
+#[derive(Debug, Parser)]
+#[command(name = "renkei-prefecture", version)]
+struct Cli {
+    /// TOML configuration file (keys: node_id, listen, advertise, data_dir, prefecture,
+    /// heartbeat_ms, election_timeout_min_ms, election_timeout_max_ms, snapshot_after_logs,
+    /// log_format); RENKEI_PREFECTURE_* environment variables override it, flags override both.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// This replica's node id (positive, never reused).
+    #[arg(long, value_name = "N")]
+    node_id: Option<u64>,
+    /// Address to serve gRPC on, e.g. 127.0.0.1:7501 (port 0 picks a free port).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    /// Directory of the replica's RocksDB database.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// The prefecture served (2-digit code, 01–47).
+    #[arg(long, value_name = "CODE")]
+    prefecture: Option<String>,
+    /// Validate the configuration, print the effective one and exit (non-zero on any problem).
+    #[arg(long)]
+    check_config: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let overrides = Overrides {
+        node_id: cli.node_id,
+        listen: cli.listen.clone(),
+        data_dir: cli.data_dir.clone(),
+        prefecture: cli.prefecture.clone(),
+    };
+    let config = match config::load(cli.config.as_deref(), &overrides) {
+        Ok(config) => config,
+        Err(problems) => {
+            eprintln!(
+                "renkei-prefecture: the configuration has {} problem(s):",
+                problems.len()
+            );
+            for p in &problems {
+                eprintln!("  - {p}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    if cli.check_config {
+        println!("# effective configuration: valid");
+        print!("{}", config.to_toml());
+        return ExitCode::SUCCESS;
+    }
+    init_tracing(config.log_format);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("renkei-prefecture: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "renkei-prefecture failed");
+            eprintln!("renkei-prefecture: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: PrefectureConfig) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+    let addr = listener.local_addr()?;
+    // One line on stdout that scripts and tests can wait for.
+    println!("renkei-prefecture listening on {addr}");
+    renkei_federation::server::run(config, listener, shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch SIGTERM; only Ctrl-C stops the replica");
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutdown signal received");
+}
+
+fn init_tracing(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

@@ -1,0 +1,169 @@
+//! Runs a prefecture replica: opens its RocksDB database, starts Raft, serves the internal
+//! `RaftService`, the client-facing `PrefectureLedger`, `ClusterAdmin`, health and reflection on
+//! one port until the shutdown future resolves, then stops Raft and closes the database.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use openraft::SnapshotPolicy;
+use renkei_proto::v1::{ClusterAdminServer, PrefectureLedgerServer, RaftServiceServer};
+use tokio::net::TcpListener;
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::TcpListenerStream;
+
+use crate::config::PrefectureConfig;
+use crate::grpc::{AdminService, LedgerService, RaftPeerService};
+use crate::network::{GrpcNetwork, MAX_RAFT_MESSAGE_BYTES, NetworkOptions};
+use crate::store;
+use crate::types::Raft;
+
+/// The largest client message (a write of up to 2,000 facts, with room for large payloads).
+const MAX_CLIENT_MESSAGE_BYTES: usize = 32 * 1024 * 1024;
+
+/// Why a replica could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("database at {dir}: {message}")]
+    Store { dir: String, message: String },
+    #[error("raft configuration: {0}")]
+    RaftConfig(#[from] openraft::ConfigError),
+    #[error("raft: {0}")]
+    Raft(String),
+    #[error("listener: {0}")]
+    Listener(#[from] std::io::Error),
+    #[error("grpc server: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    #[error("reflection service: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+}
+
+/// Returns openraft's configuration for a replica (timings documented in [`crate::config`]).
+pub fn raft_config(config: &PrefectureConfig) -> Result<openraft::Config, openraft::ConfigError> {
+    openraft::Config {
+        cluster_name: format!("renkei-prefecture-{}", config.prefecture),
+        heartbeat_interval: config.heartbeat_ms,
+        election_timeout_min: config.election_timeout_min_ms,
+        election_timeout_max: config.election_timeout_max_ms,
+        // A snapshot chunk of 4 MiB must arrive within this time even on a loaded machine.
+        install_snapshot_timeout: 2_000,
+        snapshot_max_chunk_size: 4 * 1024 * 1024,
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(config.snapshot_after_logs),
+        // Keep some log behind the snapshot so that a briefly lagging follower catches up from
+        // the log rather than by snapshot, and a follower installing a snapshot is not outrun.
+        max_in_snapshot_log_to_keep: config.snapshot_after_logs.min(1000),
+        // Entries per AppendEntries RPC: a write carries up to 2,000 facts (~250 KB of JSON), and
+        // openraft 0.9 gives each RPC one heartbeat interval to complete.
+        max_payload_entries: 4,
+        ..openraft::Config::default()
+    }
+    .validate()
+}
+
+/// Serves the replica on `listener` until `shutdown` resolves. Then it stops accepting, lets
+/// in-flight requests finish, stops Raft and closes the database.
+pub async fn run(
+    config: PrefectureConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let dir = config.data_dir.display().to_string();
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| ServerError::Store {
+        dir: dir.clone(),
+        message: format!("cannot create directory: {e}"),
+    })?;
+    let (log_store, state_machine) =
+        store::open(&config.data_dir, config.prefecture).map_err(|e| ServerError::Store {
+            dir: dir.clone(),
+            message: e.to_string(),
+        })?;
+    let reader = state_machine.reader();
+    let local = listener.local_addr()?;
+    let advertise = config
+        .advertise
+        .clone()
+        .unwrap_or_else(|| local.to_string());
+
+    let raft = Raft::new(
+        config.node_id,
+        Arc::new(raft_config(&config)?),
+        GrpcNetwork::new(NetworkOptions::default()),
+        log_store,
+        state_machine,
+    )
+    .await
+    .map_err(|e| ServerError::Raft(e.to_string()))?;
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<PrefectureLedgerServer<LedgerService>>()
+        .await;
+    health
+        .set_serving::<ClusterAdminServer<AdminService>>()
+        .await;
+    health
+        .set_serving::<RaftServiceServer<RaftPeerService>>()
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(renkei_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+
+    let signal = {
+        let health = health.clone();
+        async move {
+            shutdown.await;
+            tracing::info!("shutting down: refusing new connections, finishing requests");
+            health
+                .set_service_status("", tonic_health::ServingStatus::NotServing)
+                .await;
+        }
+    };
+
+    tracing::info!(
+        node_id = config.node_id,
+        %local,
+        %advertise,
+        prefecture = %config.prefecture,
+        "serving"
+    );
+    // `Server::tcp_nodelay` only applies to listeners tonic binds itself: set it on each accepted
+    // connection, or Nagle's algorithm and delayed ACKs add ~40 ms to small Raft messages.
+    let incoming = TcpListenerStream::new(listener).map(|accepted| {
+        if let Ok(stream) = &accepted
+            && let Err(e) = stream.set_nodelay(true)
+        {
+            tracing::warn!(error = %e, "cannot set TCP_NODELAY on an accepted connection");
+        }
+        accepted
+    });
+    let served = tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(
+            RaftServiceServer::new(RaftPeerService::new(raft.clone()))
+                .max_decoding_message_size(MAX_RAFT_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_RAFT_MESSAGE_BYTES),
+        )
+        .add_service(
+            PrefectureLedgerServer::new(LedgerService::new(
+                raft.clone(),
+                reader.clone(),
+                config.prefecture,
+            ))
+            .max_decoding_message_size(MAX_CLIENT_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_CLIENT_MESSAGE_BYTES),
+        )
+        .add_service(ClusterAdminServer::new(AdminService::new(
+            raft.clone(),
+            reader,
+        )))
+        .serve_with_incoming_shutdown(incoming, signal)
+        .await;
+
+    let stopped = raft.shutdown().await;
+    drop(raft);
+    served?;
+    stopped.map_err(|e| ServerError::Raft(format!("raft core ended badly: {e}")))?;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}

@@ -1,0 +1,121 @@
+//! Column families and key encodings of the replica's database. Numbers are big-endian so that
+//! keys sort in numeric order.
+
+use renkei_proto::MunicipalityCode;
+
+/// Raft metadata of the log store: vote, committed and last-purged log ids (JSON values).
+pub const CF_RAFT_META: &str = "raft_meta";
+/// Raft log entries: index (u64 BE) → entry (JSON).
+pub const CF_RAFT_LOG: &str = "raft_log";
+/// State-machine metadata: last applied log id, membership, retired node ids (JSON values).
+pub const CF_SM_META: &str = "sm_meta";
+/// Acknowledged sequence per municipality: code (u32 BE) → sequence (u64 BE).
+pub const CF_SM_LEDGER: &str = "sm_ledger";
+/// Fact payloads: code (u32 BE) ++ sequence (u64 BE) → payload.
+pub const CF_SM_FACTS: &str = "sm_facts";
+/// Applied request ids: request id (UTF-8) → the write's outcome (JSON).
+pub const CF_SM_REQUESTS: &str = "sm_requests";
+/// The current snapshot: [`SNAPSHOT_KEY`] → meta and data (JSON).
+pub const CF_SM_SNAPSHOT: &str = "sm_snapshot";
+
+/// Every column family, created at open.
+pub const ALL_FAMILIES: [&str; 7] = [
+    CF_RAFT_META,
+    CF_RAFT_LOG,
+    CF_SM_META,
+    CF_SM_LEDGER,
+    CF_SM_FACTS,
+    CF_SM_REQUESTS,
+    CF_SM_SNAPSHOT,
+];
+
+/// The state-machine column families a snapshot replaces.
+pub const SM_DATA_FAMILIES: [&str; 4] = [CF_SM_META, CF_SM_LEDGER, CF_SM_FACTS, CF_SM_REQUESTS];
+
+/// The key of the one stored snapshot in [`CF_SM_SNAPSHOT`].
+pub const SNAPSHOT_KEY: &[u8] = b"current";
+
+/// A typed metadata key: its name and the type of its JSON value.
+pub trait MetaKey {
+    const KEY: &'static [u8];
+    type Value: serde::Serialize + serde::de::DeserializeOwned;
+}
+
+/// Keys of [`CF_RAFT_META`].
+pub mod raft_meta {
+    use super::MetaKey;
+    use crate::types::NodeId;
+
+    /// The last vote (must be on disk before a vote is answered).
+    pub struct Vote;
+    impl MetaKey for Vote {
+        const KEY: &'static [u8] = b"vote";
+        type Value = openraft::Vote<NodeId>;
+    }
+
+    /// The greatest purged log id, written before the entries are deleted.
+    pub struct LastPurged;
+    impl MetaKey for LastPurged {
+        const KEY: &'static [u8] = b"last_purged";
+        type Value = openraft::LogId<NodeId>;
+    }
+
+    /// The last committed log id known to this replica.
+    pub struct Committed;
+    impl MetaKey for Committed {
+        const KEY: &'static [u8] = b"committed";
+        type Value = Option<openraft::LogId<NodeId>>;
+    }
+}
+
+/// Keys of [`CF_SM_META`].
+pub mod sm_meta {
+    use openraft::{BasicNode, StoredMembership};
+
+    use super::MetaKey;
+    use crate::types::NodeId;
+
+    /// The log id of the last applied entry, written in the same batch as its effects.
+    pub struct LastApplied;
+    impl MetaKey for LastApplied {
+        const KEY: &'static [u8] = b"last_applied";
+        type Value = openraft::LogId<NodeId>;
+    }
+
+    /// The last applied membership.
+    pub struct Membership;
+    impl MetaKey for Membership {
+        const KEY: &'static [u8] = b"membership";
+        type Value = StoredMembership<NodeId, BasicNode>;
+    }
+
+    /// Node ids that were members once and have been removed: they may not join again.
+    pub struct Retired;
+    impl MetaKey for Retired {
+        const KEY: &'static [u8] = b"retired";
+        type Value = std::collections::BTreeSet<NodeId>;
+    }
+}
+
+/// Returns the key of log entry `index`.
+pub fn log_key(index: u64) -> [u8; 8] {
+    index.to_be_bytes()
+}
+
+/// Returns the index a log key encodes, if it is 8 bytes long.
+pub fn log_index(key: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(key.try_into().ok()?))
+}
+
+/// Returns the [`CF_SM_LEDGER`] key of a municipality.
+pub fn ledger_key(municipality: MunicipalityCode) -> [u8; 4] {
+    municipality.get().to_be_bytes()
+}
+
+/// Returns the [`CF_SM_FACTS`] key of a municipality's fact.
+pub fn fact_key(municipality: MunicipalityCode, sequence: u64) -> [u8; 12] {
+    let mut key = [0u8; 12];
+    key[..4].copy_from_slice(&municipality.get().to_be_bytes());
+    key[4..].copy_from_slice(&sequence.to_be_bytes());
+    key
+}

@@ -1,0 +1,53 @@
+//! The replica's durable state in one RocksDB database: the Raft log store and the ledger state
+//! machine, in separate column families (see [`keys`]).
+//!
+//! Both halves share the database and therefore its write-ahead log. That gives the ordering
+//! the Raft invariants rely on: a state-machine write that precedes a log purge in time also
+//! precedes it in the WAL, so no crash can leave a purged log behind a state machine that has
+//! not applied it.
+//!
+//! This module must never decide ledger rules (that is [`crate::ledger`]); it persists them.
+
+pub mod keys;
+mod log_store;
+mod state_machine;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use openraft::{AnyError, StorageError, StorageIOError};
+use renkei_proto::PrefectureCode;
+use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, DB, Options};
+
+pub use log_store::LogStore;
+pub use state_machine::{LedgerReader, StateMachineStore};
+
+use crate::types::NodeId;
+
+/// Opens (or creates) the database in `dir` and returns the log store and the state machine of
+/// a replica of `prefecture`'s cluster.
+pub fn open(
+    dir: &Path,
+    prefecture: PrefectureCode,
+) -> Result<(LogStore, StateMachineStore), StorageError<NodeId>> {
+    let mut options = Options::default();
+    options.create_if_missing(true);
+    options.create_missing_column_families(true);
+    let families = keys::ALL_FAMILIES
+        .iter()
+        .map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
+    let db = DB::open_cf_descriptors(&options, dir, families)
+        .map_err(|e| StorageIOError::<NodeId>::read(AnyError::new(&e)))?;
+    let db = Arc::new(db);
+    let log = LogStore::new(db.clone());
+    let sm = StateMachineStore::open(db, prefecture)?;
+    Ok((log, sm))
+}
+
+/// Returns the handle of a column family created by [`open`].
+fn family<'a>(db: &'a DB, name: &str) -> &'a ColumnFamily {
+    // Every name in keys::ALL_FAMILIES is created at open (create_missing_column_families), and
+    // callers only pass those names.
+    db.cf_handle(name)
+        .expect("column family created when the database was opened")
+}

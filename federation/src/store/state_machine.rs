@@ -1,0 +1,520 @@
+//! The ledger state machine (台帳ステートマシン), persisted in RocksDB.
+//!
+//! Correctness contract (openraft `RaftStateMachine`):
+//! - the effects of the entries given to one `apply` call and the last-applied log id (and
+//!   membership) are written in one `WriteBatch`, so the state on disk is always the state after
+//!   some applied prefix of the log — it is never rebuilt from the whole log at start-up;
+//! - a retried write (same request id) takes effect once: its first outcome is stored with it and
+//!   returned again, whoever is leader;
+//! - snapshots are built from a RocksDB point-in-time view of the state machine, and installed
+//!   in one synced `WriteBatch` that replaces all of its column families.
+//!
+//! Applies are not synced on their own: the next synced log append or vote syncs the shared WAL,
+//! and a replica that loses unsynced applies in a crash re-applies them from its log.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::Cursor;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use openraft::storage::{RaftStateMachine, Snapshot};
+use openraft::{
+    AnyError, BasicNode, Entry, EntryPayload, ErrorSubject, ErrorVerb, LogId, RaftSnapshotBuilder,
+    SnapshotMeta, StorageError, StorageIOError, StoredMembership,
+};
+use renkei_proto::{MunicipalityCode, PrefectureCode};
+use rocksdb::{DB, IteratorMode, WriteBatch, WriteOptions};
+use serde::{Deserialize, Serialize};
+
+use super::family;
+use super::keys::{
+    self, CF_SM_FACTS, CF_SM_LEDGER, CF_SM_META, CF_SM_REQUESTS, CF_SM_SNAPSHOT, MetaKey, sm_meta,
+};
+use crate::ledger::{self, FactRecord, WriteOutcome};
+use crate::types::{Command, CommandResponse, NodeId, TypeConfig};
+
+type StorageResult<T> = Result<T, StorageError<NodeId>>;
+
+const SNAPSHOT_META_KEY: &[u8] = b"current_meta";
+const SNAPSHOT_DATA_KEY: &[u8] = b"current_data";
+
+fn sm_err(verb: ErrorVerb, e: &(impl std::error::Error + 'static)) -> StorageError<NodeId> {
+    StorageIOError::new(ErrorSubject::StateMachine, verb, AnyError::new(e)).into()
+}
+
+fn snap_err(
+    meta: Option<&SnapshotMeta<NodeId, BasicNode>>,
+    verb: ErrorVerb,
+    e: &(impl std::error::Error + 'static),
+) -> StorageError<NodeId> {
+    StorageIOError::new(
+        ErrorSubject::Snapshot(meta.map(|m| m.signature())),
+        verb,
+        AnyError::new(e),
+    )
+    .into()
+}
+
+/// The content of a snapshot: the whole ledger state machine.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct SnapshotContent {
+    acknowledged: Vec<(MunicipalityCode, u64)>,
+    facts: Vec<FactRecord>,
+    requests: Vec<(String, WriteOutcome)>,
+    retired: BTreeSet<NodeId>,
+}
+
+/// The ledger state machine of one replica. It keeps the small per-municipality sequences and
+/// the metadata in memory, mirroring what is on disk.
+#[derive(Debug)]
+pub struct StateMachineStore {
+    db: Arc<DB>,
+    prefecture: PrefectureCode,
+    acknowledged: BTreeMap<MunicipalityCode, u64>,
+    last_applied: Option<LogId<NodeId>>,
+    membership: StoredMembership<NodeId, BasicNode>,
+    retired: BTreeSet<NodeId>,
+}
+
+/// A read-only view of a replica's ledger, for the client-facing read path and admin checks.
+#[derive(Debug, Clone)]
+pub struct LedgerReader {
+    db: Arc<DB>,
+}
+
+fn get_meta<M: MetaKey>(db: &DB) -> StorageResult<Option<M::Value>> {
+    match db
+        .get_cf(family(db, CF_SM_META), M::KEY)
+        .map_err(|e| sm_err(ErrorVerb::Read, &e))?
+    {
+        None => Ok(None),
+        Some(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| sm_err(ErrorVerb::Read, &e)),
+    }
+}
+
+fn put_meta<M: MetaKey>(db: &DB, batch: &mut WriteBatch, value: &M::Value) -> StorageResult<()> {
+    let bytes = serde_json::to_vec(value).map_err(|e| sm_err(ErrorVerb::Write, &e))?;
+    batch.put_cf(family(db, CF_SM_META), M::KEY, bytes);
+    Ok(())
+}
+
+fn decode_u64(bytes: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(bytes.try_into().ok()?))
+}
+
+fn decode_code(bytes: &[u8]) -> Option<MunicipalityCode> {
+    let n = u32::from_be_bytes(bytes.get(..4)?.try_into().ok()?);
+    MunicipalityCode::from_number(n).ok()
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("corrupt {what} in the state machine")]
+struct Corrupt {
+    what: &'static str,
+}
+
+impl StateMachineStore {
+    /// Loads the state machine from the database.
+    pub(super) fn open(db: Arc<DB>, prefecture: PrefectureCode) -> StorageResult<Self> {
+        let mut acknowledged = BTreeMap::new();
+        for item in db.iterator_cf(family(&db, CF_SM_LEDGER), IteratorMode::Start) {
+            let (key, value) = item.map_err(|e| sm_err(ErrorVerb::Read, &e))?;
+            let (Some(code), Some(seq)) = (decode_code(&key), decode_u64(&value)) else {
+                return Err(sm_err(
+                    ErrorVerb::Read,
+                    &Corrupt {
+                        what: "ledger entry",
+                    },
+                ));
+            };
+            acknowledged.insert(code, seq);
+        }
+        let last_applied = get_meta::<sm_meta::LastApplied>(&db)?;
+        let membership = get_meta::<sm_meta::Membership>(&db)?.unwrap_or_default();
+        let retired = get_meta::<sm_meta::Retired>(&db)?.unwrap_or_default();
+        Ok(Self {
+            db,
+            prefecture,
+            acknowledged,
+            last_applied,
+            membership,
+            retired,
+        })
+    }
+
+    /// Returns a read-only view sharing this state machine's database.
+    pub fn reader(&self) -> LedgerReader {
+        LedgerReader {
+            db: self.db.clone(),
+        }
+    }
+
+    fn apply_write(
+        &mut self,
+        batch: &mut WriteBatch,
+        pending: &mut HashMap<String, WriteOutcome>,
+        log_index: u64,
+        request_id: String,
+        facts: Vec<FactRecord>,
+    ) -> StorageResult<WriteOutcome> {
+        let earlier = match pending.get(&request_id) {
+            Some(outcome) => Some(outcome.clone()),
+            None => match self
+                .db
+                .get_cf(family(&self.db, CF_SM_REQUESTS), request_id.as_bytes())
+                .map_err(|e| sm_err(ErrorVerb::Read, &e))?
+            {
+                Some(bytes) => Some(
+                    serde_json::from_slice::<WriteOutcome>(&bytes)
+                        .map_err(|e| sm_err(ErrorVerb::Read, &e))?,
+                ),
+                None => None,
+            },
+        };
+        if let Some(mut outcome) = earlier {
+            outcome.deduplicated = true;
+            return Ok(outcome);
+        }
+        let mut results = Vec::with_capacity(facts.len());
+        for fact in facts {
+            let acknowledged = self
+                .acknowledged
+                .get(&fact.municipality)
+                .copied()
+                .unwrap_or(0);
+            let result = ledger::decide(self.prefecture, acknowledged, &fact);
+            if result.outcome == ledger::FactOutcome::Applied {
+                self.acknowledged
+                    .insert(fact.municipality, result.acknowledged);
+                batch.put_cf(
+                    family(&self.db, CF_SM_LEDGER),
+                    keys::ledger_key(fact.municipality),
+                    result.acknowledged.to_be_bytes(),
+                );
+                batch.put_cf(
+                    family(&self.db, CF_SM_FACTS),
+                    keys::fact_key(fact.municipality, fact.sequence),
+                    &fact.payload,
+                );
+            }
+            results.push(result);
+        }
+        let outcome = WriteOutcome {
+            results,
+            log_index,
+            deduplicated: false,
+        };
+        let bytes = serde_json::to_vec(&outcome).map_err(|e| sm_err(ErrorVerb::Write, &e))?;
+        batch.put_cf(
+            family(&self.db, CF_SM_REQUESTS),
+            request_id.as_bytes(),
+            bytes,
+        );
+        pending.insert(request_id, outcome.clone());
+        Ok(outcome)
+    }
+}
+
+impl LedgerReader {
+    /// Returns the acknowledged sequence of a municipality (0 when it has none).
+    pub fn acknowledged(&self, municipality: MunicipalityCode) -> StorageResult<u64> {
+        match self
+            .db
+            .get_cf(
+                family(&self.db, CF_SM_LEDGER),
+                keys::ledger_key(municipality),
+            )
+            .map_err(|e| sm_err(ErrorVerb::Read, &e))?
+        {
+            None => Ok(0),
+            Some(bytes) => decode_u64(&bytes).ok_or_else(|| {
+                sm_err(
+                    ErrorVerb::Read,
+                    &Corrupt {
+                        what: "ledger entry",
+                    },
+                )
+            }),
+        }
+    }
+
+    /// Returns the payload of a municipality's fact, if it has been applied.
+    pub fn fact(
+        &self,
+        municipality: MunicipalityCode,
+        sequence: u64,
+    ) -> StorageResult<Option<Vec<u8>>> {
+        self.db
+            .get_cf(
+                family(&self.db, CF_SM_FACTS),
+                keys::fact_key(municipality, sequence),
+            )
+            .map_err(|e| sm_err(ErrorVerb::Read, &e))
+    }
+
+    /// Returns the node ids that were members once and have been removed.
+    pub fn retired(&self) -> StorageResult<BTreeSet<NodeId>> {
+        Ok(get_meta::<sm_meta::Retired>(&self.db)?.unwrap_or_default())
+    }
+}
+
+/// Builds snapshots from a point-in-time view of the state machine's column families.
+#[derive(Debug)]
+pub struct SnapshotBuilder {
+    db: Arc<DB>,
+}
+
+static SNAPSHOT_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
+    async fn build_snapshot(&mut self) -> StorageResult<Snapshot<TypeConfig>> {
+        let db = &self.db;
+        let view = db.snapshot();
+        let read_meta = |key: &[u8]| {
+            view.get_cf(family(db, CF_SM_META), key)
+                .map_err(|e| sm_err(ErrorVerb::Read, &e))
+        };
+        let parse = |bytes: Option<Vec<u8>>| -> StorageResult<Option<serde_json::Value>> {
+            bytes
+                .map(|b| serde_json::from_slice(&b).map_err(|e| sm_err(ErrorVerb::Read, &e)))
+                .transpose()
+        };
+        let last_applied: Option<LogId<NodeId>> = parse(read_meta(sm_meta::LastApplied::KEY)?)?
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|e| sm_err(ErrorVerb::Read, &e))?;
+        let membership: StoredMembership<NodeId, BasicNode> =
+            parse(read_meta(sm_meta::Membership::KEY)?)?
+                .map(serde_json::from_value)
+                .transpose()
+                .map_err(|e| sm_err(ErrorVerb::Read, &e))?
+                .unwrap_or_default();
+        let retired: BTreeSet<NodeId> = parse(read_meta(sm_meta::Retired::KEY)?)?
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|e| sm_err(ErrorVerb::Read, &e))?
+            .unwrap_or_default();
+
+        let mut content = SnapshotContent {
+            retired,
+            ..SnapshotContent::default()
+        };
+        for item in view.iterator_cf(family(db, CF_SM_LEDGER), IteratorMode::Start) {
+            let (key, value) = item.map_err(|e| sm_err(ErrorVerb::Read, &e))?;
+            let (Some(code), Some(seq)) = (decode_code(&key), decode_u64(&value)) else {
+                return Err(sm_err(
+                    ErrorVerb::Read,
+                    &Corrupt {
+                        what: "ledger entry",
+                    },
+                ));
+            };
+            content.acknowledged.push((code, seq));
+        }
+        for item in view.iterator_cf(family(db, CF_SM_FACTS), IteratorMode::Start) {
+            let (key, value) = item.map_err(|e| sm_err(ErrorVerb::Read, &e))?;
+            let (Some(code), Some(seq)) = (decode_code(&key), key.get(4..).and_then(decode_u64))
+            else {
+                return Err(sm_err(ErrorVerb::Read, &Corrupt { what: "fact key" }));
+            };
+            content.facts.push(FactRecord {
+                municipality: code,
+                sequence: seq,
+                payload: value.to_vec(),
+            });
+        }
+        for item in view.iterator_cf(family(db, CF_SM_REQUESTS), IteratorMode::Start) {
+            let (key, value) = item.map_err(|e| sm_err(ErrorVerb::Read, &e))?;
+            let id = String::from_utf8(key.to_vec()).map_err(|e| sm_err(ErrorVerb::Read, &e))?;
+            let outcome =
+                serde_json::from_slice(&value).map_err(|e| sm_err(ErrorVerb::Read, &e))?;
+            content.requests.push((id, outcome));
+        }
+        drop(view);
+
+        let counter = SNAPSHOT_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let snapshot_id = match last_applied {
+            Some(id) => format!("{}-{}-{nanos}-{counter}", id.leader_id, id.index),
+            None => format!("empty-{nanos}-{counter}"),
+        };
+        let meta = SnapshotMeta {
+            last_log_id: last_applied,
+            last_membership: membership,
+            snapshot_id,
+        };
+        let data = serde_json::to_vec(&content)
+            .map_err(|e| snap_err(Some(&meta), ErrorVerb::Write, &e))?;
+        let meta_bytes =
+            serde_json::to_vec(&meta).map_err(|e| snap_err(Some(&meta), ErrorVerb::Write, &e))?;
+        let mut batch = WriteBatch::default();
+        batch.put_cf(family(db, CF_SM_SNAPSHOT), SNAPSHOT_META_KEY, meta_bytes);
+        batch.put_cf(family(db, CF_SM_SNAPSHOT), SNAPSHOT_DATA_KEY, &data);
+        db.write(batch)
+            .map_err(|e| snap_err(Some(&meta), ErrorVerb::Write, &e))?;
+        tracing::info!(snapshot = %meta.snapshot_id, bytes = data.len(), "built a snapshot");
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(data)),
+        })
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachineStore {
+    type SnapshotBuilder = SnapshotBuilder;
+
+    async fn applied_state(
+        &mut self,
+    ) -> StorageResult<(Option<LogId<NodeId>>, StoredMembership<NodeId, BasicNode>)> {
+        Ok((self.last_applied, self.membership.clone()))
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> StorageResult<Vec<CommandResponse>>
+    where
+        I: IntoIterator<Item = Entry<TypeConfig>> + openraft::OptionalSend,
+        I::IntoIter: openraft::OptionalSend,
+    {
+        let mut batch = WriteBatch::default();
+        let mut pending = HashMap::new();
+        let mut responses = Vec::new();
+        let mut last = None;
+        let mut membership_changed = false;
+        let mut retired_changed = false;
+        for entry in entries {
+            last = Some(entry.log_id);
+            let response = match entry.payload {
+                EntryPayload::Blank => CommandResponse::None,
+                EntryPayload::Normal(Command::WriteFacts { request_id, facts }) => {
+                    CommandResponse::Written(self.apply_write(
+                        &mut batch,
+                        &mut pending,
+                        entry.log_id.index,
+                        request_id,
+                        facts,
+                    )?)
+                }
+                EntryPayload::Membership(membership) => {
+                    let next: BTreeSet<NodeId> = membership.nodes().map(|(id, _)| *id).collect();
+                    for (id, _) in self.membership.nodes() {
+                        if !next.contains(id) {
+                            retired_changed |= self.retired.insert(*id);
+                        }
+                    }
+                    self.membership = StoredMembership::new(Some(entry.log_id), membership);
+                    membership_changed = true;
+                    CommandResponse::None
+                }
+            };
+            responses.push(response);
+        }
+        let Some(last) = last else {
+            return Ok(responses);
+        };
+        self.last_applied = Some(last);
+        put_meta::<sm_meta::LastApplied>(&self.db, &mut batch, &last)?;
+        if membership_changed {
+            put_meta::<sm_meta::Membership>(&self.db, &mut batch, &self.membership)?;
+        }
+        if retired_changed {
+            put_meta::<sm_meta::Retired>(&self.db, &mut batch, &self.retired)?;
+        }
+        self.db
+            .write_opt(batch, &WriteOptions::default())
+            .map_err(|e| sm_err(ErrorVerb::Write, &e))?;
+        Ok(responses)
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        SnapshotBuilder {
+            db: self.db.clone(),
+        }
+    }
+
+    async fn begin_receiving_snapshot(&mut self) -> StorageResult<Box<Cursor<Vec<u8>>>> {
+        Ok(Box::new(Cursor::new(Vec::new())))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta<NodeId, BasicNode>,
+        snapshot: Box<Cursor<Vec<u8>>>,
+    ) -> StorageResult<()> {
+        let data = snapshot.into_inner();
+        let content: SnapshotContent =
+            serde_json::from_slice(&data).map_err(|e| snap_err(Some(meta), ErrorVerb::Read, &e))?;
+        let db = &self.db;
+        let mut batch = WriteBatch::default();
+        // Every key of these families sorts below [0xFF]: ASCII names, big-endian municipality
+        // codes (< 2^24) and UTF-8 request ids (which never contain the byte 0xFF).
+        for name in keys::SM_DATA_FAMILIES {
+            batch.delete_range_cf(family(db, name), b"".as_slice(), [0xFFu8].as_slice());
+        }
+        let mut acknowledged = BTreeMap::new();
+        for (code, seq) in &content.acknowledged {
+            batch.put_cf(
+                family(db, CF_SM_LEDGER),
+                keys::ledger_key(*code),
+                seq.to_be_bytes(),
+            );
+            acknowledged.insert(*code, *seq);
+        }
+        for fact in &content.facts {
+            batch.put_cf(
+                family(db, CF_SM_FACTS),
+                keys::fact_key(fact.municipality, fact.sequence),
+                &fact.payload,
+            );
+        }
+        for (id, outcome) in &content.requests {
+            let bytes = serde_json::to_vec(outcome).map_err(|e| sm_err(ErrorVerb::Write, &e))?;
+            batch.put_cf(family(db, CF_SM_REQUESTS), id.as_bytes(), bytes);
+        }
+        if let Some(last) = &meta.last_log_id {
+            put_meta::<sm_meta::LastApplied>(db, &mut batch, last)?;
+        }
+        put_meta::<sm_meta::Membership>(db, &mut batch, &meta.last_membership)?;
+        put_meta::<sm_meta::Retired>(db, &mut batch, &content.retired)?;
+        let meta_bytes =
+            serde_json::to_vec(meta).map_err(|e| snap_err(Some(meta), ErrorVerb::Write, &e))?;
+        batch.put_cf(family(db, CF_SM_SNAPSHOT), SNAPSHOT_META_KEY, meta_bytes);
+        batch.put_cf(family(db, CF_SM_SNAPSHOT), SNAPSHOT_DATA_KEY, &data);
+        let mut options = WriteOptions::default();
+        options.set_sync(true);
+        db.write_opt(batch, &options)
+            .map_err(|e| snap_err(Some(meta), ErrorVerb::Write, &e))?;
+
+        self.acknowledged = acknowledged;
+        self.last_applied = meta.last_log_id;
+        self.membership = meta.last_membership.clone();
+        self.retired = content.retired;
+        tracing::info!(snapshot = %meta.snapshot_id, bytes = data.len(), "installed a snapshot");
+        Ok(())
+    }
+
+    async fn get_current_snapshot(&mut self) -> StorageResult<Option<Snapshot<TypeConfig>>> {
+        let db = &self.db;
+        let cf = family(db, CF_SM_SNAPSHOT);
+        let meta = db
+            .get_cf(cf, SNAPSHOT_META_KEY)
+            .map_err(|e| snap_err(None, ErrorVerb::Read, &e))?;
+        let data = db
+            .get_cf(cf, SNAPSHOT_DATA_KEY)
+            .map_err(|e| snap_err(None, ErrorVerb::Read, &e))?;
+        match (meta, data) {
+            (Some(meta), Some(data)) => {
+                let meta: SnapshotMeta<NodeId, BasicNode> = serde_json::from_slice(&meta)
+                    .map_err(|e| snap_err(None, ErrorVerb::Read, &e))?;
+                Ok(Some(Snapshot {
+                    meta,
+                    snapshot: Box::new(Cursor::new(data)),
+                }))
+            }
+            _ => Ok(None),
+        }
+    }
+}

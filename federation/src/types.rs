@@ -1,0 +1,44 @@
+//! The openraft type configuration of a prefecture cluster and the payload of its log entries.
+
+use std::io::Cursor;
+
+use openraft::BasicNode;
+use serde::{Deserialize, Serialize};
+
+use crate::ledger::{FactRecord, WriteOutcome};
+
+/// A replica's id. Ids are assigned by the operator and never reused (see `ClusterAdmin`).
+pub type NodeId = u64;
+
+openraft::declare_raft_types!(
+    /// The openraft types of a prefecture cluster: log entries carry [`Command`]s, applying one
+    /// yields a [`CommandResponse`], nodes are addressed by `host:port`.
+    pub TypeConfig:
+        D = Command,
+        R = CommandResponse,
+        NodeId = NodeId,
+        Node = BasicNode,
+        SnapshotData = Cursor<Vec<u8>>,
+);
+
+/// The Raft instance of a prefecture replica.
+pub type Raft = openraft::Raft<TypeConfig>;
+
+/// A state-machine command carried in a Raft log entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    /// Appends facts to municipal ledgers. `request_id` makes a retried write take effect once.
+    WriteFacts {
+        request_id: String,
+        facts: Vec<FactRecord>,
+    },
+}
+
+/// What applying one log entry produced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CommandResponse {
+    /// A blank or membership entry.
+    None,
+    /// The outcome of a [`Command::WriteFacts`].
+    Written(WriteOutcome),
+}
