@@ -11,6 +11,7 @@
 //! The library never prints and never exits the process.
 
 pub mod config;
+pub mod domain;
 pub mod grpc;
 pub mod server;
 pub mod store;
