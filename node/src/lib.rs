@@ -13,5 +13,7 @@
 pub mod config;
 pub mod domain;
 pub mod grpc;
+pub mod personal;
+pub mod programme;
 pub mod server;
 pub mod store;

@@ -111,12 +111,23 @@ pub struct IndicatorState {
     pub measurements: BTreeMap<NaiveDate, f64>,
 }
 
+/// A planned activity as the plan knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedActivity {
+    pub item: Item,
+    pub what: String,
+    pub scheduled_on: NaiveDate,
+    pub owner: String,
+    pub delegated_to: Option<String>,
+    pub planned_on: NaiveDate,
+    pub cancelled_on: Option<NaiveDate>,
+}
+
 /// One fiscal year's annual plan.
 #[derive(Debug, Clone, Default)]
 pub struct AnnualPlan {
     pub fiscal_year: Option<FiscalYear>,
-    /// Each activity: its item, when it was planned, and when it was cancelled.
-    pub activities: BTreeMap<PlannedActivityId, (Item, NaiveDate, Option<NaiveDate>)>,
+    pub activities: BTreeMap<PlannedActivityId, PlannedActivity>,
     pub indicators: BTreeMap<IndicatorId, IndicatorState>,
 }
 
@@ -204,14 +215,15 @@ impl Aggregate for AnnualPlan {
                 on,
             } => {
                 self.check_year(fiscal_year)?;
-                let (_, planned_on, cancelled) = self
+                let activity = self
                     .activities
                     .get(&id)
                     .ok_or_else(|| DomainError::not_found("planned activity", &id))?;
-                if cancelled.is_some() {
+                if activity.cancelled_on.is_some() {
                     return Ok(vec![]);
                 }
-                if on < *planned_on {
+                let planned_on = activity.planned_on;
+                if on < planned_on {
                     return Err(DomainError::invalid(
                         "on",
                         on,
@@ -289,16 +301,29 @@ impl Aggregate for AnnualPlan {
                 fiscal_year,
                 id,
                 item,
+                what,
+                scheduled_on,
+                owner,
+                delegated_to,
                 planned_on,
-                ..
             } => {
                 self.fiscal_year = Some(*fiscal_year);
-                self.activities
-                    .insert(id.clone(), (*item, *planned_on, None));
+                self.activities.insert(
+                    id.clone(),
+                    PlannedActivity {
+                        item: *item,
+                        what: what.clone(),
+                        scheduled_on: *scheduled_on,
+                        owner: owner.clone(),
+                        delegated_to: delegated_to.clone(),
+                        planned_on: *planned_on,
+                        cancelled_on: None,
+                    },
+                );
             }
             PlanEvent::ActivityCancelled { id, on, .. } => {
                 if let Some(a) = self.activities.get_mut(id) {
-                    a.2 = Some(*on);
+                    a.cancelled_on = Some(*on);
                 }
             }
             PlanEvent::IndicatorDefined {
