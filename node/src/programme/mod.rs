@@ -5,6 +5,8 @@
 //!
 //! No business rule lives here: every rule is in [`crate::domain`].
 
+pub mod import;
+
 use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone, Utc};
 use renkei_proto::{FiscalYear, MunicipalityCode};
 
