@@ -263,7 +263,12 @@ impl KeyVault {
         batch.put(keys::of(keys::ERASED, tenant, subject), b"");
         self.db.write_opt(batch, &sync())?;
         self.db.flush()?;
-        self.db.compact_range::<&[u8], &[u8]>(None, None);
+        // Rewrites every table file, down to the bottom level, so no live file keeps the key.
+        let mut compact = rocksdb::CompactOptions::default();
+        compact.set_bottommost_level_compaction(rocksdb::BottommostLevelCompaction::Force);
+        compact.set_exclusive_manual_compaction(true);
+        self.db
+            .compact_range_opt::<&[u8], &[u8]>(None, None, &compact);
         self.db.flush_wal(true)?;
         Ok(())
     }
@@ -313,5 +318,38 @@ mod tests {
         // a wrong master key file is refused
         std::fs::write(dir.path().join("bad.key"), "xyz").unwrap();
         assert!(MasterKey::from_file(&dir.path().join("bad.key")).is_err());
+    }
+
+    #[test]
+    fn no_file_holds_an_erased_wrapped_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let master = MasterKey::load_or_create(&dir.path().join("master.key")).unwrap();
+        let keys_dir = dir.path().join("keys");
+        let vault = KeyVault::open(&keys_dir, master).unwrap();
+        let tenant: MunicipalityCode = "162019".parse().unwrap();
+        let subject = SubjectId::parse("s", "s1").unwrap();
+        vault.seal(tenant, &subject, &details()).unwrap();
+        // the stored (wrapped) key, flushed to a table file first, as an old key would be
+        let stored = vault
+            .db
+            .get(keys::of(keys::SUBJECT_KEY, tenant, &subject))
+            .unwrap()
+            .unwrap();
+        vault.db.flush().unwrap();
+        let holders = || {
+            std::fs::read_dir(&keys_dir)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| {
+                    std::fs::read(p)
+                        .unwrap_or_default()
+                        .windows(stored.len())
+                        .any(|w| w == stored.as_slice())
+                })
+                .collect::<Vec<_>>()
+        };
+        assert!(!holders().is_empty(), "the key is on disk before erasure");
+        vault.erase(tenant, &subject).unwrap();
+        assert_eq!(holders(), Vec::<std::path::PathBuf>::new());
     }
 }
