@@ -155,6 +155,19 @@ pub struct ResourceDetails {
 }
 
 impl ResourceDetails {
+    /// Returns what one audience may see: residents get neither the professionals' contact nor
+    /// the doctors' consultation hours (those are for 医療・介護関係者).
+    pub fn for_audience(&self, audience: Audience) -> ResourceDetails {
+        match audience {
+            Audience::Professionals => self.clone(),
+            Audience::Residents => ResourceDetails {
+                contact: None,
+                consultation_hours: None,
+                ..self.clone()
+            },
+        }
+    }
+
     /// Checks the details and returns them with texts trimmed and capabilities sorted.
     pub fn validated(mut self) -> Result<Self, DomainError> {
         self.name = text("name", &self.name, MAX_NAME)?;
@@ -592,5 +605,13 @@ pub(crate) mod tests {
             then[..],
             [ResourceEvent::ResourceListPublished { entries: 1, .. }]
         ));
+    }
+
+    #[test]
+    fn residents_see_neither_contact_nor_consultation_hours() {
+        let details = clinic("A診療所", "1611234567");
+        let seen = details.for_audience(Audience::Residents);
+        assert_eq!((seen.contact, seen.consultation_hours), (None, None));
+        assert_eq!(details.for_audience(Audience::Professionals), details);
     }
 }

@@ -195,8 +195,7 @@ fn resource_details(d: Option<v1::ResourceDetails>) -> Result<ResourceDetails, D
     })
 }
 
-fn details_to_wire(d: &ResourceDetails, audience: Audience) -> v1::ResourceDetails {
-    let professionals = audience == Audience::Professionals;
+fn details_to_wire(d: &ResourceDetails) -> v1::ResourceDetails {
     v1::ResourceDetails {
         kind: d.kind.code().into(),
         enhanced: d.enhanced,
@@ -212,17 +211,9 @@ fn details_to_wire(d: &ResourceDetails, audience: Audience) -> v1::ResourceDetai
         address: d.address.clone(),
         latitude: d.coordinates.map_or(0.0, |c| c.latitude),
         longitude: d.coordinates.map_or(0.0, |c| c.longitude),
-        contact: if professionals {
-            d.contact.clone().unwrap_or_default()
-        } else {
-            String::new()
-        },
+        contact: d.contact.clone().unwrap_or_default(),
         capabilities: d.capabilities.iter().map(|c| c.code().into()).collect(),
-        consultation_hours: if professionals {
-            d.consultation_hours.clone().unwrap_or_default()
-        } else {
-            String::new()
-        },
+        consultation_hours: d.consultation_hours.clone().unwrap_or_default(),
         listed_for_residents: d.listed_for_residents,
     }
 }
@@ -383,7 +374,7 @@ impl v1::MunicipalProgram for MunicipalProgramService {
                 .into_iter()
                 .map(|(id, res)| v1::ResourceEntry {
                     id: id.to_string(),
-                    details: Some(details_to_wire(&res.details, audience)),
+                    details: Some(details_to_wire(&res.details)),
                     registered_on: res.registered_on.to_string(),
                 })
                 .collect(),

@@ -457,7 +457,7 @@ impl Programme {
         }
     }
 
-    /// Returns the registered resources one audience may see.
+    /// Returns the registered resources one audience may see, as that audience may see them.
     pub fn resources(
         &self,
         tenant: MunicipalityCode,
@@ -467,7 +467,11 @@ impl Programme {
             self.load::<ResourceRegistry>(tenant, &stream("programme/resources"), resources_of)?;
         Ok(registry
             .listed(audience)
-            .map(|(id, r)| (id.clone(), r.clone()))
+            .map(|(id, r)| {
+                let mut r = r.clone();
+                r.details = r.details.for_audience(audience);
+                (id.clone(), r)
+            })
             .collect())
     }
 
