@@ -458,6 +458,7 @@ impl v1::MunicipalProgram for MunicipalProgramService {
                     ))
                 }
             };
+            // `exactly(n)?` runs before each index below, so the indexing cannot panic.
             let kind = match r.kind.as_str() {
                 "physician_pairing" | "主治医・副主治医制" => {
                     exactly(2)?;
