@@ -22,5 +22,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .codec_path("crate::codec::StrictProstCodec")
         .compile_fds(fds)?;
     println!("cargo:rerun-if-changed=proto");
+    println!("cargo:rerun-if-changed=proto/renkei/v1");
+    for proto in &protos {
+        println!("cargo:rerun-if-changed={}", proto.display());
+    }
     Ok(())
 }

@@ -37,6 +37,9 @@ pub struct RawConfig {
     pub max_event_bytes: Option<u64>,
     /// `text` (default) or `json`.
     pub log_format: Option<String>,
+    /// File holding the master key (64 hex digits) that wraps the personal-data keys; default
+    /// `<data_dir>/master.key`, created on first start. Keep it outside the data dir in production.
+    pub master_key_file: Option<PathBuf>,
 }
 
 /// A municipality code as written: a string, or a number when an environment variable held
@@ -82,6 +85,8 @@ pub struct NodeConfig {
     pub municipalities: Vec<MunicipalityCode>,
     pub max_event_bytes: u64,
     pub log_format: LogFormat,
+    /// The master key file; `None` means `<data_dir>/master.key`.
+    pub master_key_file: Option<PathBuf>,
 }
 
 impl NodeConfig {
@@ -205,6 +210,12 @@ pub fn validate(raw: RawConfig) -> Result<NodeConfig, Vec<String>> {
         }
     };
 
+    if let Some(path) = &raw.master_key_file {
+        if !path.is_file() {
+            problems.push(format!("master_key_file: {} is not a file", path.display()));
+        }
+    }
+
     match (listen, data_dir) {
         (Some(listen), Some(data_dir)) if problems.is_empty() => Ok(NodeConfig {
             listen,
@@ -212,6 +223,7 @@ pub fn validate(raw: RawConfig) -> Result<NodeConfig, Vec<String>> {
             municipalities,
             max_event_bytes,
             log_format,
+            master_key_file: raw.master_key_file,
         }),
         _ => Err(problems),
     }

@@ -11,6 +11,9 @@
 //! The library never prints and never exits the process.
 
 pub mod config;
+pub mod domain;
 pub mod grpc;
+pub mod personal;
+pub mod programme;
 pub mod server;
 pub mod store;

@@ -3,13 +3,15 @@
 
 use std::future::Future;
 
-use renkei_proto::v1::EventLogServer;
+use renkei_proto::v1::{EventLogServer, MunicipalProgramServer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::config::NodeConfig;
-use crate::grpc::EventLogService;
+use crate::grpc::{EventLogService, MunicipalProgramService};
+use crate::personal::{KeyVault, MasterKey, VaultError};
+use crate::programme::Programme;
 use crate::store::{EventStore, StoreError, StoreOptions};
 
 /// Room for the other fields of an append request beside its payloads.
@@ -26,6 +28,8 @@ pub enum NodeError {
     },
     #[error("grpc server: {0}")]
     Transport(#[from] tonic::transport::Error),
+    #[error("personal data keys: {0}")]
+    Personal(#[from] VaultError),
     #[error("reflection service: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
 }
@@ -55,9 +59,27 @@ pub async fn run(
         .await
         .map_err(store_err)?;
 
+    // Personal-data keys live in a database of their own, so erasing one leaves the log as it is.
+    let master_key_file = config
+        .master_key_file
+        .clone()
+        .unwrap_or_else(|| config.data_dir.join("master.key"));
+    let master = match &config.master_key_file {
+        Some(path) => MasterKey::from_file(path)?,
+        None => MasterKey::load_or_create(&master_key_file)?,
+    };
+    let vault = KeyVault::open(&config.data_dir.join("personal-keys"), master)?;
+    let programme = MunicipalProgramService::new(
+        Programme::new(store.clone(), vault),
+        config.municipalities.clone(),
+    );
+
     let (health, health_service) = tonic_health::server::health_reporter();
     health
         .set_serving::<EventLogServer<EventLogService>>()
+        .await;
+    health
+        .set_serving::<MunicipalProgramServer<MunicipalProgramService>>()
         .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(renkei_proto::FILE_DESCRIPTOR_SET)
@@ -77,6 +99,9 @@ pub async fn run(
                 .set_not_serving::<EventLogServer<EventLogService>>()
                 .await;
             health
+                .set_not_serving::<MunicipalProgramServer<MunicipalProgramService>>()
+                .await;
+            health
                 .set_service_status("", tonic_health::ServingStatus::NotServing)
                 .await;
             let _ = stopping_tx.send(true);
@@ -90,6 +115,11 @@ pub async fn run(
         .add_service(reflection)
         .add_service(
             EventLogServer::new(event_log)
+                .max_decoding_message_size(max_message)
+                .max_encoding_message_size(max_message),
+        )
+        .add_service(
+            MunicipalProgramServer::new(programme)
                 .max_decoding_message_size(max_message)
                 .max_encoding_message_size(max_message),
         )

@@ -34,6 +34,7 @@ impl Node {
             municipalities: vec![toyama()],
             max_event_bytes: 1000,
             log_format: LogFormat::Text,
+            master_key_file: None,
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(renkei_node::server::run(config, listener, async move {

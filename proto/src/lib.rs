@@ -62,6 +62,28 @@ pub mod v1 {
         InitializeRequest, RaftPayload, ReadConsistency, ReadSequenceRequest, ReadSequenceResponse,
         RemoveNodeRequest, StatusRequest, WriteFactsRequest, WriteFactsResponse,
     };
+
+    // The municipal programme (program.proto).
+    pub use crate::generated::municipal_program_client::MunicipalProgramClient;
+    pub use crate::generated::municipal_program_server::{
+        MunicipalProgram, MunicipalProgramServer,
+    };
+    pub use crate::generated::{
+        AdoptToolRequest, AdoptUnifiedFormRequest, AnnualPlanView, AttendWideAreaMeetingRequest,
+        CancelActivityRequest, CloseConsultationCaseRequest, ConductResourceSurveyRequest,
+        ConsultationAction, ConsultationCase, ConsultationStatistics, DefineIndicatorRequest,
+        EraseDataSubjectRequest, EstablishArrangementRequest, EvaluateTrainingRequest,
+        FormWorkingGroupRequest, GetConsultationCaseRequest, GetStatusReply, GetStatusRequest,
+        HoldMeetingRequest, HoldTrainingRequest, ImportRejectedRow, ImportResourcesReply,
+        ImportResourcesRequest, IndicatorMeasurement, IndicatorView, JoinLiaisonAgreementRequest,
+        ListRecordsReply, ListRecordsRequest, ListResourcesReply, ListResourcesRequest,
+        OpenConsultationCaseRequest, OpenConsultationDeskRequest, PersonalDetails,
+        PlannedActivityView, ProgramCount, ProgramEndRequest, ProgramItemStatus, ProgramRecord,
+        ProgramReply, ProgramYearRequest, PublishResourceListRequest,
+        RecordAwarenessActivityRequest, RecordConsultationActionRequest, RecordFindingRequest,
+        RecordMeasurementRequest, RegisterResourceRequest, ResourceDetails, ResourceEntry,
+        ReviseToolRequest, ScheduleActivityRequest,
+    };
 }
 
 /// The encoded `FileDescriptorSet` of package `renkei.v1`, for gRPC server reflection.

@@ -3,9 +3,14 @@
 
 mod convert;
 mod event_log;
+mod program;
 
 pub use event_log::EventLogService;
+pub use program::MunicipalProgramService;
 
+use crate::domain::DomainError;
+use crate::personal::VaultError;
+use crate::programme::ProgrammeError;
 use crate::store::StoreError;
 
 /// Maps a store error to its gRPC status; the one place where this is decided.
@@ -18,6 +23,23 @@ pub fn status_from_store(e: StoreError) -> tonic::Status {
         StoreError::EventIdConflict { .. } => Code::AlreadyExists,
         StoreError::Closed => Code::Unavailable,
         StoreError::Storage(_) | StoreError::Corrupt { .. } => Code::Internal,
+    };
+    tonic::Status::new(code, e.to_string())
+}
+
+/// Maps a programme error to its gRPC status; the one place where this is decided. Bad input is
+/// INVALID_ARGUMENT, a missing record NOT_FOUND, a contradiction of what is recorded
+/// FAILED_PRECONDITION; storage and key failures are INTERNAL.
+pub fn status_from_programme(e: ProgrammeError) -> tonic::Status {
+    use tonic::Code;
+    let code = match &e {
+        ProgrammeError::Store(s) => return status_from_store(s.clone()),
+        ProgrammeError::Domain(DomainError::Invalid { .. }) => Code::InvalidArgument,
+        ProgrammeError::Domain(DomainError::NotFound { .. }) => Code::NotFound,
+        ProgrammeError::Domain(DomainError::Conflict { .. }) => Code::FailedPrecondition,
+        ProgrammeError::Personal(VaultError::Erased(_)) => Code::FailedPrecondition,
+        ProgrammeError::Contended(_) => Code::Aborted,
+        ProgrammeError::Personal(_) | ProgrammeError::Unreadable { .. } => Code::Internal,
     };
     tonic::Status::new(code, e.to_string())
 }

@@ -1,0 +1,444 @@
+//! The annual business plan (年間事業計画) of one fiscal year: planned activities per item, with
+//! date, owner and delegate, and the evaluation indicators (structure / process / outcome) with
+//! their targets and measured values (PDCA: Check/Act).
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use renkei_proto::FiscalYear;
+use serde::{Deserialize, Serialize};
+
+use super::values::{
+    IndicatorId, Item, MAX_NAME, PlannedActivityId, optional_text, text, vocabulary,
+};
+use super::{Aggregate, DomainError};
+
+vocabulary!(
+    /// The kind of an evaluation indicator.
+    IndicatorKind {
+        /// ストラクチャー指標 (e.g. number of 在宅療養支援診療所)
+        Structure = ("structure", "ストラクチャー指標"),
+        /// プロセス指標 (e.g. consultations handled)
+        Process = ("process", "プロセス指標"),
+        /// アウトカム指標 (e.g. 在宅看取り率)
+        Outcome = ("outcome", "アウトカム指標"),
+    }
+);
+
+/// Commands of an annual plan.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlanCommand {
+    /// Schedules an activity for an item on a day of the fiscal year. `planned_on` is the day the
+    /// plan entry was decided.
+    ScheduleActivity {
+        fiscal_year: FiscalYear,
+        id: PlannedActivityId,
+        item: Item,
+        what: String,
+        scheduled_on: NaiveDate,
+        owner: String,
+        delegated_to: Option<String>,
+        planned_on: NaiveDate,
+    },
+    /// Cancels a scheduled activity from `on`.
+    CancelActivity {
+        fiscal_year: FiscalYear,
+        id: PlannedActivityId,
+        on: NaiveDate,
+    },
+    /// Defines an indicator with its target for the year.
+    DefineIndicator {
+        fiscal_year: FiscalYear,
+        id: IndicatorId,
+        kind: IndicatorKind,
+        name: String,
+        unit: String,
+        item: Option<Item>,
+        target: f64,
+    },
+    /// Records a measured value of an indicator.
+    RecordMeasurement {
+        fiscal_year: FiscalYear,
+        id: IndicatorId,
+        on: NaiveDate,
+        value: f64,
+    },
+}
+
+/// Events of an annual plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum PlanEvent {
+    ActivityScheduled {
+        fiscal_year: FiscalYear,
+        id: PlannedActivityId,
+        item: Item,
+        what: String,
+        scheduled_on: NaiveDate,
+        owner: String,
+        delegated_to: Option<String>,
+        planned_on: NaiveDate,
+    },
+    ActivityCancelled {
+        fiscal_year: FiscalYear,
+        id: PlannedActivityId,
+        on: NaiveDate,
+    },
+    IndicatorDefined {
+        fiscal_year: FiscalYear,
+        id: IndicatorId,
+        kind: IndicatorKind,
+        name: String,
+        unit: String,
+        item: Option<Item>,
+        target: f64,
+    },
+    MeasurementRecorded {
+        fiscal_year: FiscalYear,
+        id: IndicatorId,
+        on: NaiveDate,
+        value: f64,
+    },
+}
+
+/// An indicator as the plan knows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndicatorState {
+    pub kind: IndicatorKind,
+    pub name: String,
+    pub unit: String,
+    pub target: f64,
+    /// Measured values by date, the latest last.
+    pub measurements: BTreeMap<NaiveDate, f64>,
+}
+
+/// A planned activity as the plan knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedActivity {
+    pub item: Item,
+    pub what: String,
+    pub scheduled_on: NaiveDate,
+    pub owner: String,
+    pub delegated_to: Option<String>,
+    pub planned_on: NaiveDate,
+    pub cancelled_on: Option<NaiveDate>,
+}
+
+/// One fiscal year's annual plan.
+#[derive(Debug, Clone, Default)]
+pub struct AnnualPlan {
+    pub fiscal_year: Option<FiscalYear>,
+    pub activities: BTreeMap<PlannedActivityId, PlannedActivity>,
+    pub indicators: BTreeMap<IndicatorId, IndicatorState>,
+}
+
+impl AnnualPlan {
+    fn check_year(&self, fy: FiscalYear) -> Result<(), DomainError> {
+        match self.fiscal_year {
+            Some(own) if own != fy => Err(DomainError::invalid(
+                "fiscal_year",
+                fy,
+                format!("this plan is for {own}"),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn finite(field: &str, value: f64) -> Result<f64, DomainError> {
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err(DomainError::invalid(
+            field,
+            value,
+            "must be a finite number",
+        ))
+    }
+}
+
+impl Aggregate for AnnualPlan {
+    type Command = PlanCommand;
+    type Event = PlanEvent;
+
+    fn decide(&self, command: PlanCommand) -> Result<Vec<PlanEvent>, DomainError> {
+        match command {
+            PlanCommand::ScheduleActivity {
+                fiscal_year,
+                id,
+                item,
+                what,
+                scheduled_on,
+                owner,
+                delegated_to,
+                planned_on,
+            } => {
+                self.check_year(fiscal_year)?;
+                let what = text("what", &what, MAX_NAME)?;
+                let owner = text("owner", &owner, MAX_NAME)?;
+                let delegated_to = optional_text(
+                    "delegated_to",
+                    delegated_to.as_deref().unwrap_or(""),
+                    MAX_NAME,
+                )?;
+                if !fiscal_year.contains(scheduled_on) {
+                    return Err(DomainError::invalid(
+                        "scheduled_on",
+                        scheduled_on,
+                        format!(
+                            "is outside {fiscal_year} ({}..{})",
+                            fiscal_year.first_day(),
+                            fiscal_year.last_day()
+                        ),
+                    ));
+                }
+                if self.activities.contains_key(&id) {
+                    return Err(DomainError::conflict(
+                        "planned activity",
+                        &id,
+                        "is already scheduled",
+                    ));
+                }
+                Ok(vec![PlanEvent::ActivityScheduled {
+                    fiscal_year,
+                    id,
+                    item,
+                    what,
+                    scheduled_on,
+                    owner,
+                    delegated_to,
+                    planned_on,
+                }])
+            }
+            PlanCommand::CancelActivity {
+                fiscal_year,
+                id,
+                on,
+            } => {
+                self.check_year(fiscal_year)?;
+                let activity = self
+                    .activities
+                    .get(&id)
+                    .ok_or_else(|| DomainError::not_found("planned activity", &id))?;
+                if activity.cancelled_on.is_some() {
+                    return Ok(vec![]);
+                }
+                let planned_on = activity.planned_on;
+                if on < planned_on {
+                    return Err(DomainError::invalid(
+                        "on",
+                        on,
+                        format!("is before the activity was planned on {planned_on}"),
+                    ));
+                }
+                Ok(vec![PlanEvent::ActivityCancelled {
+                    fiscal_year,
+                    id,
+                    on,
+                }])
+            }
+            PlanCommand::DefineIndicator {
+                fiscal_year,
+                id,
+                kind,
+                name,
+                unit,
+                item,
+                target,
+            } => {
+                self.check_year(fiscal_year)?;
+                let name = text("name", &name, MAX_NAME)?;
+                let unit = text("unit", &unit, 50)?;
+                let target = finite("target", target)?;
+                if self.indicators.contains_key(&id) {
+                    return Err(DomainError::conflict(
+                        "indicator",
+                        &id,
+                        "is already defined",
+                    ));
+                }
+                Ok(vec![PlanEvent::IndicatorDefined {
+                    fiscal_year,
+                    id,
+                    kind,
+                    name,
+                    unit,
+                    item,
+                    target,
+                }])
+            }
+            PlanCommand::RecordMeasurement {
+                fiscal_year,
+                id,
+                on,
+                value,
+            } => {
+                self.check_year(fiscal_year)?;
+                let value = finite("value", value)?;
+                let indicator = self
+                    .indicators
+                    .get(&id)
+                    .ok_or_else(|| DomainError::not_found("indicator", &id))?;
+                if indicator.measurements.contains_key(&on) {
+                    return Err(DomainError::conflict(
+                        "indicator",
+                        &id,
+                        format!("already has a measurement on {on}"),
+                    ));
+                }
+                Ok(vec![PlanEvent::MeasurementRecorded {
+                    fiscal_year,
+                    id,
+                    on,
+                    value,
+                }])
+            }
+        }
+    }
+
+    fn apply(&mut self, event: &PlanEvent) {
+        match event {
+            PlanEvent::ActivityScheduled {
+                fiscal_year,
+                id,
+                item,
+                what,
+                scheduled_on,
+                owner,
+                delegated_to,
+                planned_on,
+            } => {
+                self.fiscal_year = Some(*fiscal_year);
+                self.activities.insert(
+                    id.clone(),
+                    PlannedActivity {
+                        item: *item,
+                        what: what.clone(),
+                        scheduled_on: *scheduled_on,
+                        owner: owner.clone(),
+                        delegated_to: delegated_to.clone(),
+                        planned_on: *planned_on,
+                        cancelled_on: None,
+                    },
+                );
+            }
+            PlanEvent::ActivityCancelled { id, on, .. } => {
+                if let Some(a) = self.activities.get_mut(id) {
+                    a.cancelled_on = Some(*on);
+                }
+            }
+            PlanEvent::IndicatorDefined {
+                fiscal_year,
+                id,
+                kind,
+                name,
+                unit,
+                target,
+                ..
+            } => {
+                self.fiscal_year = Some(*fiscal_year);
+                self.indicators.insert(
+                    id.clone(),
+                    IndicatorState {
+                        kind: *kind,
+                        name: name.clone(),
+                        unit: unit.clone(),
+                        target: *target,
+                        measurements: BTreeMap::new(),
+                    },
+                );
+            }
+            PlanEvent::MeasurementRecorded { id, on, value, .. } => {
+                if let Some(i) = self.indicators.get_mut(id) {
+                    i.measurements.insert(*on, *value);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::given_when;
+    use crate::domain::resources::tests::d;
+
+    fn fy(y: i64) -> FiscalYear {
+        FiscalYear::new(y).unwrap()
+    }
+
+    #[test]
+    fn an_activity_is_scheduled_within_the_fiscal_year() {
+        let schedule = |on| PlanCommand::ScheduleActivity {
+            fiscal_year: fy(2024),
+            id: PlannedActivityId::parse("id", "p1").unwrap(),
+            item: Item::F,
+            what: "多職種研修".into(),
+            scheduled_on: on,
+            owner: "長寿福祉課".into(),
+            delegated_to: Some("富山市医師会".into()),
+            planned_on: d(2024, 3, 15),
+        };
+        // when scheduled on 2025-03-31 (last day of FY2024), then accepted
+        assert_eq!(
+            given_when::<AnnualPlan>(&[], schedule(d(2025, 3, 31)))
+                .unwrap()
+                .len(),
+            1
+        );
+        // when scheduled on 2025-04-01, then refused naming the field and date
+        let then = given_when::<AnnualPlan>(&[], schedule(d(2025, 4, 1)));
+        assert!(
+            matches!(then, Err(DomainError::Invalid { ref field, ref value, .. }) if field == "scheduled_on" && value == "2025-04-01")
+        );
+    }
+
+    #[test]
+    fn a_measurement_needs_a_defined_indicator_and_a_finite_value() {
+        // given an indicator for FY2024
+        let id = IndicatorId::parse("id", "i1").unwrap();
+        let given = [PlanEvent::IndicatorDefined {
+            fiscal_year: fy(2024),
+            id: id.clone(),
+            kind: IndicatorKind::Outcome,
+            name: "在宅看取り率".into(),
+            unit: "%".into(),
+            item: None,
+            target: 25.0,
+        }];
+        let measure = |id: &str, value| PlanCommand::RecordMeasurement {
+            fiscal_year: fy(2024),
+            id: IndicatorId::parse("id", id).unwrap(),
+            on: d(2025, 3, 1),
+            value,
+        };
+        assert!(matches!(
+            given_when::<AnnualPlan>(&given, measure("i2", 1.0)),
+            Err(DomainError::NotFound { .. })
+        ));
+        assert!(
+            matches!(given_when::<AnnualPlan>(&given, measure("i1", f64::NAN)), Err(DomainError::Invalid { ref field, .. }) if field == "value")
+        );
+        assert_eq!(
+            given_when::<AnnualPlan>(&given, measure("i1", 22.5))
+                .unwrap()
+                .len(),
+            1
+        );
+        // when defined for another year in this plan, then refused
+        let then = given_when::<AnnualPlan>(
+            &given,
+            PlanCommand::DefineIndicator {
+                fiscal_year: fy(2025),
+                id,
+                kind: IndicatorKind::Outcome,
+                name: "x".into(),
+                unit: "%".into(),
+                item: None,
+                target: 1.0,
+            },
+        );
+        assert!(
+            matches!(then, Err(DomainError::Invalid { ref field, .. }) if field == "fiscal_year")
+        );
+    }
+}

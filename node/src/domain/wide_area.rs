@@ -1,0 +1,284 @@
+//! (ク) 在宅医療・介護連携に関する関係市区町村の連携 — the municipality's side: wide-area meetings
+//! attended, unified forms (様式の統一) adopted, wide-area admission/discharge liaison agreements
+//! (入退院支援ルール) joined.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::values::{Count, MAX_NAME, OrganisationType, WideAreaId, counts, period, text};
+use super::{Aggregate, DomainError};
+
+/// Commands of the wide-area register.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WideAreaCommand {
+    /// Records that the municipality took part in a wide-area meeting.
+    AttendMeeting {
+        id: WideAreaId,
+        title: String,
+        /// The 二次医療圏 or other area it covered.
+        area: String,
+        on: NaiveDate,
+        participants: Vec<Count<OrganisationType>>,
+    },
+    /// Adopts a version of a unified form from `on`.
+    AdoptUnifiedForm {
+        id: WideAreaId,
+        name: String,
+        version: String,
+        on: NaiveDate,
+    },
+    /// Withdraws a unified form; `last_day` is its last day in use.
+    WithdrawUnifiedForm { id: WideAreaId, last_day: NaiveDate },
+    /// Joins a liaison agreement with a hospital for a period (inclusive).
+    JoinLiaisonAgreement {
+        id: WideAreaId,
+        hospital: String,
+        rule_version: String,
+        /// How many days before discharge the hospital notifies the care manager.
+        notification_lead_days: u32,
+        first_day: NaiveDate,
+        last_day: Option<NaiveDate>,
+    },
+    /// Leaves a liaison agreement; `last_day` is its last day in force.
+    LeaveLiaisonAgreement { id: WideAreaId, last_day: NaiveDate },
+}
+
+/// Events of the wide-area register.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum WideAreaEvent {
+    WideAreaMeetingAttended {
+        id: WideAreaId,
+        title: String,
+        area: String,
+        on: NaiveDate,
+        participants: Vec<Count<OrganisationType>>,
+    },
+    UnifiedFormAdopted {
+        id: WideAreaId,
+        name: String,
+        version: String,
+        on: NaiveDate,
+    },
+    UnifiedFormWithdrawn {
+        id: WideAreaId,
+        last_day: NaiveDate,
+    },
+    LiaisonAgreementJoined {
+        id: WideAreaId,
+        hospital: String,
+        rule_version: String,
+        notification_lead_days: u32,
+        first_day: NaiveDate,
+        last_day: Option<NaiveDate>,
+    },
+    LiaisonAgreementLeft {
+        id: WideAreaId,
+        last_day: NaiveDate,
+    },
+}
+
+/// The municipality's wide-area participation (ク).
+#[derive(Debug, Clone, Default)]
+pub struct WideAreaRegister {
+    pub meetings: BTreeMap<WideAreaId, NaiveDate>,
+    /// First and last day in use of each unified form.
+    pub forms: BTreeMap<WideAreaId, (NaiveDate, Option<NaiveDate>)>,
+    /// First and last day in force of each agreement.
+    pub agreements: BTreeMap<WideAreaId, (NaiveDate, Option<NaiveDate>)>,
+}
+
+impl WideAreaRegister {
+    fn id_taken(&self, id: &WideAreaId) -> bool {
+        self.meetings.contains_key(id)
+            || self.forms.contains_key(id)
+            || self.agreements.contains_key(id)
+    }
+}
+
+fn end(
+    what: &'static str,
+    map: &BTreeMap<WideAreaId, (NaiveDate, Option<NaiveDate>)>,
+    id: &WideAreaId,
+    last_day: NaiveDate,
+) -> Result<(), DomainError> {
+    let (first, end) = map
+        .get(id)
+        .ok_or_else(|| DomainError::not_found(what, id))?;
+    if let Some(end) = end {
+        return Err(DomainError::conflict(
+            what,
+            id,
+            format!("already ended on {end}"),
+        ));
+    }
+    period("last_day", *first, last_day)
+}
+
+impl Aggregate for WideAreaRegister {
+    type Command = WideAreaCommand;
+    type Event = WideAreaEvent;
+
+    fn decide(&self, command: WideAreaCommand) -> Result<Vec<WideAreaEvent>, DomainError> {
+        let fresh = |id: &WideAreaId| {
+            if self.id_taken(id) {
+                Err(DomainError::conflict(
+                    "wide-area record",
+                    id,
+                    "is already recorded",
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        match command {
+            WideAreaCommand::AttendMeeting {
+                id,
+                title,
+                area,
+                on,
+                participants,
+            } => {
+                let title = text("title", &title, MAX_NAME)?;
+                let area = text("area", &area, MAX_NAME)?;
+                counts("participants", &participants)?;
+                fresh(&id)?;
+                Ok(vec![WideAreaEvent::WideAreaMeetingAttended {
+                    id,
+                    title,
+                    area,
+                    on,
+                    participants,
+                }])
+            }
+            WideAreaCommand::AdoptUnifiedForm {
+                id,
+                name,
+                version,
+                on,
+            } => {
+                let name = text("name", &name, MAX_NAME)?;
+                let version = text("version", &version, 50)?;
+                fresh(&id)?;
+                Ok(vec![WideAreaEvent::UnifiedFormAdopted {
+                    id,
+                    name,
+                    version,
+                    on,
+                }])
+            }
+            WideAreaCommand::WithdrawUnifiedForm { id, last_day } => {
+                end("unified form", &self.forms, &id, last_day)?;
+                Ok(vec![WideAreaEvent::UnifiedFormWithdrawn { id, last_day }])
+            }
+            WideAreaCommand::JoinLiaisonAgreement {
+                id,
+                hospital,
+                rule_version,
+                notification_lead_days,
+                first_day,
+                last_day,
+            } => {
+                let hospital = text("hospital", &hospital, MAX_NAME)?;
+                let rule_version = text("rule_version", &rule_version, 50)?;
+                if notification_lead_days > 90 {
+                    return Err(DomainError::invalid(
+                        "notification_lead_days",
+                        notification_lead_days,
+                        "must be at most 90",
+                    ));
+                }
+                if let Some(last) = last_day {
+                    period("last_day", first_day, last)?;
+                }
+                fresh(&id)?;
+                Ok(vec![WideAreaEvent::LiaisonAgreementJoined {
+                    id,
+                    hospital,
+                    rule_version,
+                    notification_lead_days,
+                    first_day,
+                    last_day,
+                }])
+            }
+            WideAreaCommand::LeaveLiaisonAgreement { id, last_day } => {
+                end("liaison agreement", &self.agreements, &id, last_day)?;
+                Ok(vec![WideAreaEvent::LiaisonAgreementLeft { id, last_day }])
+            }
+        }
+    }
+
+    fn apply(&mut self, event: &WideAreaEvent) {
+        match event {
+            WideAreaEvent::WideAreaMeetingAttended { id, on, .. } => {
+                self.meetings.insert(id.clone(), *on);
+            }
+            WideAreaEvent::UnifiedFormAdopted { id, on, .. } => {
+                self.forms.insert(id.clone(), (*on, None));
+            }
+            WideAreaEvent::UnifiedFormWithdrawn { id, last_day } => {
+                if let Some(f) = self.forms.get_mut(id) {
+                    f.1 = Some(*last_day);
+                }
+            }
+            WideAreaEvent::LiaisonAgreementJoined {
+                id,
+                first_day,
+                last_day,
+                ..
+            } => {
+                self.agreements.insert(id.clone(), (*first_day, *last_day));
+            }
+            WideAreaEvent::LiaisonAgreementLeft { id, last_day } => {
+                if let Some(a) = self.agreements.get_mut(id) {
+                    a.1 = Some(*last_day);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::given_when;
+    use crate::domain::resources::tests::d;
+
+    #[test]
+    fn refuses_leaving_an_agreement_twice_and_an_unknown_form() {
+        let id = WideAreaId::parse("id", "w1").unwrap();
+        // given an agreement joined and left
+        let given = [
+            WideAreaEvent::LiaisonAgreementJoined {
+                id: id.clone(),
+                hospital: "富山県立中央病院".into(),
+                rule_version: "2".into(),
+                notification_lead_days: 3,
+                first_day: d(2023, 4, 1),
+                last_day: None,
+            },
+            WideAreaEvent::LiaisonAgreementLeft {
+                id: id.clone(),
+                last_day: d(2024, 3, 31),
+            },
+        ];
+        // when it is left again, then it is refused
+        let then = given_when::<WideAreaRegister>(
+            &given,
+            WideAreaCommand::LeaveLiaisonAgreement {
+                id: id.clone(),
+                last_day: d(2024, 6, 30),
+            },
+        );
+        assert!(matches!(then, Err(DomainError::Conflict { .. })));
+        let then = given_when::<WideAreaRegister>(
+            &given,
+            WideAreaCommand::WithdrawUnifiedForm {
+                id,
+                last_day: d(2024, 6, 30),
+            },
+        );
+        assert!(matches!(then, Err(DomainError::NotFound { .. })));
+    }
+}

@@ -1,0 +1,355 @@
+//! Personal data protection (crypto-shredding): each data subject's details are sealed with a key
+//! of its own (XChaCha20-Poly1305, authenticated), and that key is stored wrapped by the node's
+//! master key in a RocksDB database of its own, apart from the event log. Erasing a subject
+//! deletes its key, flushes and compacts the key database, and leaves a tombstone: the sealed
+//! details in the append-only event log can then never be opened again.
+//!
+//! This module never sees the event log and never decides what may be recorded.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
+use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
+use renkei_proto::MunicipalityCode;
+use rocksdb::{DB, Options, WriteOptions};
+
+use crate::domain::consultation::{PersonalDetails, SealedPersonal};
+use crate::domain::values::SubjectId;
+
+/// The length of the master key and of every subject key, in bytes.
+pub const KEY_LEN: usize = 32;
+/// The length of an XChaCha20-Poly1305 nonce, in bytes.
+pub const NONCE_LEN: usize = 24;
+
+/// Key prefixes of the key database (one keyspace, two kinds of record).
+mod keys {
+    use super::*;
+
+    /// `K` + tenant (4 bytes, big-endian) + subject id: nonce + the wrapped subject key.
+    pub const SUBJECT_KEY: u8 = b'K';
+    /// `E` + tenant + subject id: a tombstone; the subject is erased.
+    pub const ERASED: u8 = b'E';
+
+    pub fn of(kind: u8, tenant: MunicipalityCode, subject: &SubjectId) -> Vec<u8> {
+        let mut k = Vec::with_capacity(5 + subject.as_str().len());
+        k.push(kind);
+        k.extend_from_slice(&tenant.get().to_be_bytes());
+        k.extend_from_slice(subject.as_str().as_bytes());
+        k
+    }
+}
+
+/// What can go wrong with personal data.
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    /// The subject was erased: its details can no longer be sealed or opened.
+    #[error("data subject {0} is erased")]
+    Erased(SubjectId),
+    /// The master key file is missing, unreadable or not 64 hex digits.
+    #[error("master key {path}: {reason}")]
+    MasterKey { path: String, reason: String },
+    /// A sealed value or a wrapped key does not authenticate (tampered, or another master key).
+    #[error("cannot open the sealed data of subject {0}: authentication failed")]
+    Crypto(SubjectId),
+    /// The key database failed.
+    #[error("key storage: {0}")]
+    Storage(String),
+}
+
+impl From<rocksdb::Error> for VaultError {
+    fn from(e: rocksdb::Error) -> Self {
+        VaultError::Storage(e.to_string())
+    }
+}
+
+/// The node's master key, which wraps every subject key.
+#[derive(Clone)]
+pub struct MasterKey(Key);
+
+impl std::fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MasterKey(..)")
+    }
+}
+
+impl MasterKey {
+    /// Reads a key written as 64 hex digits (whitespace around it is ignored).
+    pub fn from_file(path: &Path) -> Result<Self, VaultError> {
+        let err = |reason: String| VaultError::MasterKey {
+            path: path.display().to_string(),
+            reason,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+        Self::from_hex(text.trim()).ok_or_else(|| err("must hold 64 hex digits".into()))
+    }
+
+    /// Reads the key file, creating it with a fresh random key (mode 0600) if it does not exist.
+    pub fn load_or_create(path: &Path) -> Result<Self, VaultError> {
+        if path.exists() {
+            return Self::from_file(path);
+        }
+        let key = XChaCha20Poly1305::generate_key(&mut OsRng);
+        let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+        let err = |e: std::io::Error| VaultError::MasterKey {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        };
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(err)?;
+        }
+        std::fs::write(path, format!("{hex}\n")).map_err(err)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(err)?;
+        }
+        Ok(Self(key))
+    }
+
+    /// Parses 64 hex digits.
+    pub fn from_hex(hex: &str) -> Option<Self> {
+        if hex.len() != KEY_LEN * 2 || !hex.is_ascii() {
+            return None;
+        }
+        let mut key = [0u8; KEY_LEN];
+        for (i, b) in key.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+        }
+        Some(Self(key.into()))
+    }
+}
+
+/// The store of subject keys; cheap to clone.
+#[derive(Clone)]
+pub struct KeyVault {
+    db: Arc<DB>,
+    master: XChaCha20Poly1305,
+}
+
+fn sync() -> WriteOptions {
+    let mut w = WriteOptions::default();
+    w.set_sync(true);
+    w
+}
+
+fn seal(cipher: &XChaCha20Poly1305, aad: &[u8], plain: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+    let ct = cipher.encrypt(&nonce, Payload { msg: plain, aad }).ok()?;
+    Some((nonce.to_vec(), ct))
+}
+
+fn open(cipher: &XChaCha20Poly1305, aad: &[u8], nonce: &[u8], ct: &[u8]) -> Option<Vec<u8>> {
+    if nonce.len() != NONCE_LEN {
+        return None;
+    }
+    cipher
+        .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad })
+        .ok()
+}
+
+impl KeyVault {
+    /// Opens (creating if needed) the key database in `dir`.
+    pub fn open(dir: &Path, master: MasterKey) -> Result<Self, VaultError> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        // Obsolete WAL files are deleted at once, so an erased key does not linger in them.
+        opts.set_wal_ttl_seconds(0);
+        opts.set_wal_size_limit_mb(0);
+        opts.set_keep_log_file_num(2);
+        let db = DB::open(&opts, dir)?;
+        Ok(Self {
+            db: Arc::new(db),
+            master: XChaCha20Poly1305::new(&master.0),
+        })
+    }
+
+    /// Returns the subject's key, creating and durably storing one on first use.
+    fn subject_cipher(
+        &self,
+        tenant: MunicipalityCode,
+        subject: &SubjectId,
+        create: bool,
+    ) -> Result<Option<XChaCha20Poly1305>, VaultError> {
+        if self
+            .db
+            .get(keys::of(keys::ERASED, tenant, subject))?
+            .is_some()
+        {
+            return Err(VaultError::Erased(subject.clone()));
+        }
+        let id = keys::of(keys::SUBJECT_KEY, tenant, subject);
+        if let Some(stored) = self.db.get(&id)? {
+            let (nonce, wrapped) = stored.split_at(NONCE_LEN.min(stored.len()));
+            let key = open(&self.master, &id, nonce, wrapped)
+                .filter(|k| k.len() == KEY_LEN)
+                .ok_or_else(|| VaultError::Crypto(subject.clone()))?;
+            return Ok(Some(XChaCha20Poly1305::new(Key::from_slice(&key))));
+        }
+        if !create {
+            return Ok(None);
+        }
+        let key = XChaCha20Poly1305::generate_key(&mut OsRng);
+        let (nonce, wrapped) =
+            seal(&self.master, &id, &key).ok_or_else(|| VaultError::Crypto(subject.clone()))?;
+        let mut value = nonce;
+        value.extend_from_slice(&wrapped);
+        self.db.put_opt(&id, value, &sync())?;
+        Ok(Some(XChaCha20Poly1305::new(&key)))
+    }
+
+    /// Seals a subject's details with the subject's key (made on first use).
+    pub fn seal(
+        &self,
+        tenant: MunicipalityCode,
+        subject: &SubjectId,
+        details: &PersonalDetails,
+    ) -> Result<SealedPersonal, VaultError> {
+        let cipher = self
+            .subject_cipher(tenant, subject, true)?
+            .ok_or_else(|| VaultError::Crypto(subject.clone()))?;
+        // Plain data of strings and dates: serialisation cannot fail.
+        let plain = serde_json::to_vec(details).unwrap_or_default();
+        let aad = keys::of(keys::SUBJECT_KEY, tenant, subject);
+        let (nonce, ciphertext) =
+            seal(&cipher, &aad, &plain).ok_or_else(|| VaultError::Crypto(subject.clone()))?;
+        Ok(SealedPersonal {
+            subject: subject.clone(),
+            nonce,
+            ciphertext,
+        })
+    }
+
+    /// Opens sealed details; `Ok(None)` when the subject is erased (or its key was never made
+    /// here).
+    pub fn unseal(
+        &self,
+        tenant: MunicipalityCode,
+        sealed: &SealedPersonal,
+    ) -> Result<Option<PersonalDetails>, VaultError> {
+        let cipher = match self.subject_cipher(tenant, &sealed.subject, false) {
+            Err(VaultError::Erased(_)) => return Ok(None),
+            other => other?,
+        };
+        let Some(cipher) = cipher else {
+            return Ok(None);
+        };
+        let aad = keys::of(keys::SUBJECT_KEY, tenant, &sealed.subject);
+        let plain = open(&cipher, &aad, &sealed.nonce, &sealed.ciphertext)
+            .ok_or_else(|| VaultError::Crypto(sealed.subject.clone()))?;
+        serde_json::from_slice(&plain)
+            .map(Some)
+            .map_err(|_| VaultError::Crypto(sealed.subject.clone()))
+    }
+
+    /// Returns whether the subject is erased.
+    pub fn is_erased(
+        &self,
+        tenant: MunicipalityCode,
+        subject: &SubjectId,
+    ) -> Result<bool, VaultError> {
+        Ok(self
+            .db
+            .get(keys::of(keys::ERASED, tenant, subject))?
+            .is_some())
+    }
+
+    /// Destroys the subject's key for good: a tombstone and the deletion are written durably, then
+    /// the memtable is flushed and the database compacted, so no live file holds the key.
+    /// Erasing twice is harmless.
+    pub fn erase(&self, tenant: MunicipalityCode, subject: &SubjectId) -> Result<(), VaultError> {
+        let mut batch = rocksdb::WriteBatch::default();
+        batch.delete(keys::of(keys::SUBJECT_KEY, tenant, subject));
+        batch.put(keys::of(keys::ERASED, tenant, subject), b"");
+        self.db.write_opt(batch, &sync())?;
+        self.db.flush()?;
+        // Rewrites every table file, down to the bottom level, so no live file keeps the key.
+        let mut compact = rocksdb::CompactOptions::default();
+        compact.set_bottommost_level_compaction(rocksdb::BottommostLevelCompaction::Force);
+        compact.set_exclusive_manual_compaction(true);
+        self.db
+            .compact_range_opt::<&[u8], &[u8]>(None, None, &compact);
+        self.db.flush_wal(true)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn details() -> PersonalDetails {
+        PersonalDetails {
+            name: "富山花子".into(),
+            birth_date: None,
+            address: Some("富山市".into()),
+            phone: None,
+            notes: Some("退院後の訪問診療先を探している".into()),
+        }
+    }
+
+    #[test]
+    fn seals_opens_and_erases() {
+        let dir = tempfile::tempdir().unwrap();
+        let master = MasterKey::load_or_create(&dir.path().join("master.key")).unwrap();
+        let vault = KeyVault::open(&dir.path().join("keys"), master.clone()).unwrap();
+        let tenant: MunicipalityCode = "162019".parse().unwrap();
+        let subject = SubjectId::parse("s", "s1").unwrap();
+        let sealed = vault.seal(tenant, &subject, &details()).unwrap();
+        assert!(!String::from_utf8_lossy(&sealed.ciphertext).contains("富山花子"));
+        assert_eq!(vault.unseal(tenant, &sealed).unwrap(), Some(details()));
+        // another tenant cannot open it (the tenant is authenticated data)
+        let other: MunicipalityCode = "162027".parse().unwrap();
+        assert_eq!(vault.unseal(other, &sealed).unwrap(), None);
+        // a tampered ciphertext does not authenticate
+        let mut bad = sealed.clone();
+        bad.ciphertext[0] ^= 1;
+        assert!(matches!(
+            vault.unseal(tenant, &bad),
+            Err(VaultError::Crypto(_))
+        ));
+        vault.erase(tenant, &subject).unwrap();
+        assert_eq!(vault.unseal(tenant, &sealed).unwrap(), None);
+        assert!(matches!(
+            vault.seal(tenant, &subject, &details()),
+            Err(VaultError::Erased(_))
+        ));
+        vault.erase(tenant, &subject).unwrap();
+        // a wrong master key file is refused
+        std::fs::write(dir.path().join("bad.key"), "xyz").unwrap();
+        assert!(MasterKey::from_file(&dir.path().join("bad.key")).is_err());
+    }
+
+    #[test]
+    fn no_file_holds_an_erased_wrapped_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let master = MasterKey::load_or_create(&dir.path().join("master.key")).unwrap();
+        let keys_dir = dir.path().join("keys");
+        let vault = KeyVault::open(&keys_dir, master).unwrap();
+        let tenant: MunicipalityCode = "162019".parse().unwrap();
+        let subject = SubjectId::parse("s", "s1").unwrap();
+        vault.seal(tenant, &subject, &details()).unwrap();
+        // the stored (wrapped) key, flushed to a table file first, as an old key would be
+        let stored = vault
+            .db
+            .get(keys::of(keys::SUBJECT_KEY, tenant, &subject))
+            .unwrap()
+            .unwrap();
+        vault.db.flush().unwrap();
+        let holders = || {
+            std::fs::read_dir(&keys_dir)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| {
+                    std::fs::read(p)
+                        .unwrap_or_default()
+                        .windows(stored.len())
+                        .any(|w| w == stored.as_slice())
+                })
+                .collect::<Vec<_>>()
+        };
+        assert!(!holders().is_empty(), "the key is on disk before erasure");
+        vault.erase(tenant, &subject).unwrap();
+        assert_eq!(holders(), Vec::<std::path::PathBuf>::new());
+    }
+}

@@ -1,0 +1,592 @@
+//! The municipal programme's application service: loads an aggregate from its stream in the event
+//! store, asks the domain to decide, appends the events with the expected version (retrying on a
+//! concurrent write), and answers queries by folding events. Personal details are sealed here,
+//! with the [`KeyVault`], before the domain sees a command.
+//!
+//! No business rule lives here: every rule is in [`crate::domain`].
+
+pub mod import;
+
+use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone, Utc};
+use renkei_proto::{FiscalYear, MunicipalityCode};
+
+use crate::domain::arrangements::{ArrangementCommand, ArrangementRegister};
+use crate::domain::awareness::{AwarenessCommand, AwarenessRegister};
+use crate::domain::consultation::{
+    CaseAction, ConsultationCommand, ConsultationEvent, ConsultationRegister, PersonalDetails,
+    Referrer, Topic,
+};
+use crate::domain::meetings::{MeetingCommand, MeetingRegister};
+use crate::domain::plan::{AnnualPlan, PlanCommand};
+use crate::domain::resources::{Audience, RegisteredResource, ResourceCommand, ResourceRegistry};
+use crate::domain::status::{ItemStatus, StatusBoard};
+use crate::domain::tools::{ToolCommand, ToolRegister};
+use crate::domain::trainings::{TrainingCommand, TrainingRegister};
+use crate::domain::values::{CaseId, ResourceId, SubjectId};
+use crate::domain::wide_area::{WideAreaCommand, WideAreaRegister};
+use crate::domain::{Aggregate, DomainError, ProgrammeEvent, events::SCHEMA_VERSION};
+use crate::personal::{KeyVault, VaultError};
+use crate::store::{
+    Direction, EventStore, ExpectedVersion, GlobalPosition, NewEvent, RecordedEvent, StoreError,
+    StreamId,
+};
+
+/// The prefix of every programme stream.
+pub const STREAM_PREFIX: &str = "programme/";
+/// How many events are read per page when folding a stream or the log.
+const PAGE: usize = 5_000;
+/// How often a command is decided again after a concurrent write to its stream.
+const RETRIES: usize = 8;
+
+/// Why a programme command or query failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProgrammeError {
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Personal(#[from] VaultError),
+    /// A stored programme event could not be read back.
+    #[error("stream {stream} event {version}: unreadable programme event {event_type}")]
+    Unreadable {
+        stream: String,
+        version: u64,
+        event_type: String,
+    },
+    /// The stream kept changing under the command.
+    #[error("stream {0} is being written concurrently; try again")]
+    Contended(String),
+}
+
+/// A command for one of the programme's aggregates.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProgrammeCommand {
+    Resources(ResourceCommand),
+    Meetings(MeetingCommand),
+    Arrangements(ArrangementCommand),
+    Tools(ToolCommand),
+    Consultation(ConsultationCommand),
+    Trainings(TrainingCommand),
+    Awareness(AwarenessCommand),
+    WideArea(WideAreaCommand),
+    Plan(PlanCommand),
+}
+
+/// What a command did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Executed {
+    /// How many events were appended (0 when the command asked for what was recorded already).
+    pub events: usize,
+    /// The tenant's global position of the last appended event, if any.
+    pub last_position: Option<GlobalPosition>,
+}
+
+/// A consultation case as a read returns it: personal details only while the subject's key
+/// exists.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseView {
+    pub id: CaseId,
+    pub opened_on: NaiveDate,
+    pub referrer: Referrer,
+    pub topic: Topic,
+    pub actions: Vec<(CaseAction, NaiveDate)>,
+    pub closed_on: Option<NaiveDate>,
+    pub subject: Option<SubjectId>,
+    /// The details in clear; `None` when there are none or the subject is erased.
+    pub personal: Option<PersonalDetails>,
+    pub erased: bool,
+}
+
+/// Counts of consultation cases opened in a fiscal year (no personal data).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConsultationStatistics {
+    pub cases: u32,
+    pub closed: u32,
+    pub by_referrer: Vec<(Referrer, u32)>,
+    pub by_topic: Vec<(Topic, u32)>,
+    pub by_action: Vec<(CaseAction, u32)>,
+}
+
+/// The application service; cheap to clone.
+#[derive(Clone)]
+pub struct Programme {
+    store: EventStore,
+    vault: KeyVault,
+}
+
+/// Returns the instant a JST business date begins, as stored in `occurred_at`.
+pub fn jst_midnight(date: NaiveDate) -> DateTime<Utc> {
+    // UTC+9 is a valid offset, and a naive midnight always maps to one instant at a fixed offset.
+    let jst = FixedOffset::east_opt(9 * 3600).expect("UTC+9 is a valid offset");
+    jst.from_local_datetime(&date.and_time(chrono::NaiveTime::MIN))
+        .single()
+        .map_or_else(
+            || date.and_time(chrono::NaiveTime::MIN).and_utc(),
+            |t| t.with_timezone(&Utc),
+        )
+}
+
+fn stream(name: &str) -> StreamId {
+    // Programme stream names are built from constants and a four-digit year: always valid.
+    StreamId::parse("stream", name).expect("programme stream names are valid")
+}
+
+macro_rules! register_access {
+    ($fn_name:ident, $agg:ty, $variant:ident) => {
+        fn $fn_name(e: ProgrammeEvent) -> Option<<$agg as Aggregate>::Event> {
+            match e {
+                ProgrammeEvent::$variant(e) => Some(e),
+                _ => None,
+            }
+        }
+    };
+}
+register_access!(resources_of, ResourceRegistry, Resources);
+register_access!(meetings_of, MeetingRegister, Meetings);
+register_access!(arrangements_of, ArrangementRegister, Arrangements);
+register_access!(tools_of, ToolRegister, Tools);
+register_access!(consultation_of, ConsultationRegister, Consultation);
+register_access!(trainings_of, TrainingRegister, Trainings);
+register_access!(awareness_of, AwarenessRegister, Awareness);
+register_access!(wide_area_of, WideAreaRegister, WideArea);
+register_access!(plan_of, AnnualPlan, Plan);
+
+/// Returns the stream of a register.
+pub fn stream_of(command: &ProgrammeCommand) -> StreamId {
+    let name = match command {
+        ProgrammeCommand::Resources(_) => "programme/resources".to_owned(),
+        ProgrammeCommand::Meetings(_) => "programme/meetings".to_owned(),
+        ProgrammeCommand::Arrangements(_) => "programme/arrangements".to_owned(),
+        ProgrammeCommand::Tools(_) => "programme/tools".to_owned(),
+        ProgrammeCommand::Consultation(_) => "programme/consultation".to_owned(),
+        ProgrammeCommand::Trainings(_) => "programme/trainings".to_owned(),
+        ProgrammeCommand::Awareness(_) => "programme/awareness".to_owned(),
+        ProgrammeCommand::WideArea(_) => "programme/wide-area".to_owned(),
+        ProgrammeCommand::Plan(c) => plan_stream_name(plan_year(c)),
+    };
+    stream(&name)
+}
+
+fn plan_stream_name(fy: FiscalYear) -> String {
+    format!("programme/plan/{}", fy.year())
+}
+
+fn plan_year(c: &PlanCommand) -> FiscalYear {
+    match c {
+        PlanCommand::ScheduleActivity { fiscal_year, .. }
+        | PlanCommand::CancelActivity { fiscal_year, .. }
+        | PlanCommand::DefineIndicator { fiscal_year, .. }
+        | PlanCommand::RecordMeasurement { fiscal_year, .. } => *fiscal_year,
+    }
+}
+
+impl Programme {
+    pub fn new(store: EventStore, vault: KeyVault) -> Self {
+        Self { store, vault }
+    }
+
+    /// Returns the event store.
+    pub fn store(&self) -> &EventStore {
+        &self.store
+    }
+
+    /// Reads every event of a stream.
+    fn read_stream_all(
+        &self,
+        tenant: MunicipalityCode,
+        stream: &StreamId,
+    ) -> Result<(Vec<RecordedEvent>, u64), ProgrammeError> {
+        let mut all = Vec::new();
+        let mut from = 1;
+        loop {
+            let (page, head) =
+                self.store
+                    .read_stream(tenant, stream, from, Direction::Forward, PAGE)?;
+            let n = page.len();
+            all.extend(page);
+            if n < PAGE {
+                return Ok((all, head));
+            }
+            from += n as u64;
+        }
+    }
+
+    /// Decodes a stream's programme events.
+    fn decode(recorded: &[RecordedEvent]) -> Result<Vec<ProgrammeEvent>, ProgrammeError> {
+        recorded
+            .iter()
+            .map(|r| {
+                ProgrammeEvent::from_payload(r.schema_version, &r.payload).ok_or_else(|| {
+                    ProgrammeError::Unreadable {
+                        stream: r.stream.to_string(),
+                        version: r.stream_version,
+                        event_type: r.event_type.clone(),
+                    }
+                })
+            })
+            .collect()
+    }
+
+    /// Loads an aggregate and the version of its stream.
+    fn load<A: Aggregate>(
+        &self,
+        tenant: MunicipalityCode,
+        stream: &StreamId,
+        select: fn(ProgrammeEvent) -> Option<A::Event>,
+    ) -> Result<(A, u64), ProgrammeError> {
+        let (recorded, head) = self.read_stream_all(tenant, stream)?;
+        let events: Vec<A::Event> = Self::decode(&recorded)?
+            .into_iter()
+            .filter_map(select)
+            .collect();
+        Ok((A::from_events(&events), head))
+    }
+
+    async fn run<A: Aggregate>(
+        &self,
+        tenant: MunicipalityCode,
+        actor: &str,
+        stream: StreamId,
+        command: A::Command,
+        select: fn(ProgrammeEvent) -> Option<A::Event>,
+        wrap: fn(A::Event) -> ProgrammeEvent,
+    ) -> Result<Executed, ProgrammeError>
+    where
+        A::Command: Clone,
+    {
+        for _ in 0..RETRIES {
+            let (state, version) = self.load::<A>(tenant, &stream, select)?;
+            let events = state.decide(command.clone())?;
+            if events.is_empty() {
+                return Ok(Executed {
+                    events: 0,
+                    last_position: None,
+                });
+            }
+            let new: Vec<NewEvent> = events
+                .into_iter()
+                .map(|e| {
+                    let e = wrap(e);
+                    NewEvent {
+                        occurred_at: jst_midnight(e.occurred_on()),
+                        schema_version: SCHEMA_VERSION,
+                        ..NewEvent::new(&e.event_type(), actor, e.to_payload())
+                    }
+                })
+                .collect();
+            let n = new.len();
+            let expected = if version == 0 {
+                ExpectedVersion::NoStream
+            } else {
+                ExpectedVersion::Exact(version)
+            };
+            match self
+                .store
+                .append(tenant, stream.clone(), expected, new)
+                .await
+            {
+                Ok(outcome) => {
+                    return Ok(Executed {
+                        events: n,
+                        last_position: Some(outcome.last_position),
+                    });
+                }
+                Err(StoreError::WrongExpectedVersion { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ProgrammeError::Contended(stream.to_string()))
+    }
+
+    /// Decides and records a command for `tenant`, on behalf of `actor`.
+    pub async fn execute(
+        &self,
+        tenant: MunicipalityCode,
+        actor: &str,
+        command: ProgrammeCommand,
+    ) -> Result<Executed, ProgrammeError> {
+        let stream = stream_of(&command);
+        use ProgrammeCommand as C;
+        use ProgrammeEvent as P;
+        match command {
+            C::Resources(c) => {
+                self.run::<ResourceRegistry>(tenant, actor, stream, c, resources_of, P::Resources)
+                    .await
+            }
+            C::Meetings(c) => {
+                self.run::<MeetingRegister>(tenant, actor, stream, c, meetings_of, P::Meetings)
+                    .await
+            }
+            C::Arrangements(c) => {
+                self.run::<ArrangementRegister>(
+                    tenant,
+                    actor,
+                    stream,
+                    c,
+                    arrangements_of,
+                    P::Arrangements,
+                )
+                .await
+            }
+            C::Tools(c) => {
+                self.run::<ToolRegister>(tenant, actor, stream, c, tools_of, P::Tools)
+                    .await
+            }
+            C::Consultation(ConsultationCommand::EraseSubject { subject, on }) => {
+                self.erase_subject(tenant, actor, subject, on).await
+            }
+            C::Consultation(c) => {
+                self.run::<ConsultationRegister>(
+                    tenant,
+                    actor,
+                    stream,
+                    c,
+                    consultation_of,
+                    P::Consultation,
+                )
+                .await
+            }
+            C::Trainings(c) => {
+                self.run::<TrainingRegister>(tenant, actor, stream, c, trainings_of, P::Trainings)
+                    .await
+            }
+            C::Awareness(c) => {
+                self.run::<AwarenessRegister>(tenant, actor, stream, c, awareness_of, P::Awareness)
+                    .await
+            }
+            C::WideArea(c) => {
+                self.run::<WideAreaRegister>(tenant, actor, stream, c, wide_area_of, P::WideArea)
+                    .await
+            }
+            C::Plan(c) => {
+                self.run::<AnnualPlan>(tenant, actor, stream, c, plan_of, P::Plan)
+                    .await
+            }
+        }
+    }
+
+    /// Seals a case's personal details with the subject's key; the domain then decides the case
+    /// with the sealed details only.
+    pub fn seal(
+        &self,
+        tenant: MunicipalityCode,
+        subject: &SubjectId,
+        details: PersonalDetails,
+    ) -> Result<crate::domain::consultation::SealedPersonal, ProgrammeError> {
+        let details = details.validated()?;
+        Ok(self.vault.seal(tenant, subject, &details)?)
+    }
+
+    /// Erases a data subject: the domain checks the request, the key is destroyed, then the
+    /// erasure is recorded (a retry after a failure in between records it then).
+    async fn erase_subject(
+        &self,
+        tenant: MunicipalityCode,
+        actor: &str,
+        subject: SubjectId,
+        on: NaiveDate,
+    ) -> Result<Executed, ProgrammeError> {
+        let command = ConsultationCommand::EraseSubject {
+            subject: subject.clone(),
+            on,
+        };
+        let stream = stream("programme/consultation");
+        let (state, _) = self.load::<ConsultationRegister>(tenant, &stream, consultation_of)?;
+        if state.decide(command.clone())?.is_empty() {
+            return Ok(Executed {
+                events: 0,
+                last_position: None,
+            });
+        }
+        self.vault.erase(tenant, &subject)?;
+        self.run::<ConsultationRegister>(
+            tenant,
+            actor,
+            stream,
+            command,
+            consultation_of,
+            ProgrammeEvent::Consultation,
+        )
+        .await
+    }
+
+    /// Returns every item's status for `fiscal_year` as of `as_of`, from the events recorded at or
+    /// before `known_at` when given.
+    pub fn status(
+        &self,
+        tenant: MunicipalityCode,
+        fiscal_year: FiscalYear,
+        as_of: NaiveDate,
+        known_at: Option<DateTime<Utc>>,
+    ) -> Result<Vec<ItemStatus>, ProgrammeError> {
+        let mut board = StatusBoard::default();
+        self.for_each_programme_event(tenant, |recorded, event| {
+            board.record(recorded.recorded_at, &event)
+        })?;
+        Ok(board.status(fiscal_year, as_of, known_at))
+    }
+
+    /// Calls `f` with every programme event of the tenant, in recorded order.
+    fn for_each_programme_event(
+        &self,
+        tenant: MunicipalityCode,
+        mut f: impl FnMut(&RecordedEvent, ProgrammeEvent),
+    ) -> Result<(), ProgrammeError> {
+        let mut from = GlobalPosition(1);
+        loop {
+            let page = self.store.read_all(tenant, from, PAGE)?;
+            let n = page.len();
+            for r in &page {
+                if !r.stream.as_str().starts_with(STREAM_PREFIX) {
+                    continue;
+                }
+                let event = ProgrammeEvent::from_payload(r.schema_version, &r.payload).ok_or_else(
+                    || ProgrammeError::Unreadable {
+                        stream: r.stream.to_string(),
+                        version: r.stream_version,
+                        event_type: r.event_type.clone(),
+                    },
+                )?;
+                f(r, event);
+            }
+            match page.last() {
+                Some(last) if n == PAGE => from = GlobalPosition(last.global_position.get() + 1),
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    /// Returns the registered resources one audience may see, as that audience may see them.
+    pub fn resources(
+        &self,
+        tenant: MunicipalityCode,
+        audience: Audience,
+    ) -> Result<Vec<(ResourceId, RegisteredResource)>, ProgrammeError> {
+        let (registry, _) =
+            self.load::<ResourceRegistry>(tenant, &stream("programme/resources"), resources_of)?;
+        Ok(registry
+            .listed(audience)
+            .map(|(id, r)| {
+                let mut r = r.clone();
+                r.details = r.details.for_audience(audience);
+                (id.clone(), r)
+            })
+            .collect())
+    }
+
+    /// Returns a fiscal year's annual plan.
+    pub fn plan(
+        &self,
+        tenant: MunicipalityCode,
+        fiscal_year: FiscalYear,
+    ) -> Result<AnnualPlan, ProgrammeError> {
+        let (plan, _) =
+            self.load::<AnnualPlan>(tenant, &stream(&plan_stream_name(fiscal_year)), plan_of)?;
+        Ok(plan)
+    }
+
+    fn consultation(
+        &self,
+        tenant: MunicipalityCode,
+    ) -> Result<ConsultationRegister, ProgrammeError> {
+        Ok(self
+            .load::<ConsultationRegister>(
+                tenant,
+                &stream("programme/consultation"),
+                consultation_of,
+            )?
+            .0)
+    }
+
+    /// Returns one case, with the person's details while the subject's key exists.
+    pub fn case(&self, tenant: MunicipalityCode, id: &CaseId) -> Result<CaseView, ProgrammeError> {
+        let register = self.consultation(tenant)?;
+        let case = register
+            .cases
+            .get(id)
+            .ok_or_else(|| DomainError::not_found("consultation case", id))?;
+        let subject = case.personal.as_ref().map(|p| p.subject.clone());
+        let erased = match &subject {
+            Some(s) => register.erased.contains_key(s) || self.vault.is_erased(tenant, s)?,
+            None => false,
+        };
+        let personal = match (&case.personal, erased) {
+            (Some(sealed), false) => self.vault.unseal(tenant, sealed)?,
+            _ => None,
+        };
+        Ok(CaseView {
+            id: id.clone(),
+            opened_on: case.opened_on,
+            referrer: case.referrer,
+            topic: case.topic,
+            actions: case.actions.clone(),
+            closed_on: case.closed_on,
+            subject,
+            personal,
+            erased,
+        })
+    }
+
+    /// Returns the counts of cases opened in a fiscal year, by referrer, topic and action.
+    pub fn consultation_statistics(
+        &self,
+        tenant: MunicipalityCode,
+        fiscal_year: FiscalYear,
+    ) -> Result<ConsultationStatistics, ProgrammeError> {
+        let register = self.consultation(tenant)?;
+        let mut stats = ConsultationStatistics::default();
+        let mut by_referrer = std::collections::BTreeMap::new();
+        let mut by_topic = std::collections::BTreeMap::new();
+        let mut by_action = std::collections::BTreeMap::new();
+        for case in register
+            .cases
+            .values()
+            .filter(|c| fiscal_year.contains(c.opened_on))
+        {
+            stats.cases += 1;
+            if case.closed_on.is_some() {
+                stats.closed += 1;
+            }
+            *by_referrer.entry(case.referrer).or_insert(0) += 1;
+            *by_topic.entry(case.topic).or_insert(0) += 1;
+            for (action, _) in &case.actions {
+                *by_action.entry(*action).or_insert(0) += 1;
+            }
+        }
+        stats.by_referrer = by_referrer.into_iter().collect();
+        stats.by_topic = by_topic.into_iter().collect();
+        stats.by_action = by_action.into_iter().collect();
+        Ok(stats)
+    }
+
+    /// Returns the recorded events of the tenant's programme streams (optionally one register,
+    /// e.g. `meetings` or `plan/2024`), with sealed personal details left out.
+    pub fn records(
+        &self,
+        tenant: MunicipalityCode,
+        register: Option<&str>,
+    ) -> Result<Vec<(RecordedEvent, ProgrammeEvent)>, ProgrammeError> {
+        let wanted = register.map(|r| format!("{STREAM_PREFIX}{r}"));
+        let mut out = Vec::new();
+        self.for_each_programme_event(tenant, |r, mut e| {
+            if wanted.as_deref().is_some_and(|w| r.stream.as_str() != w) {
+                return;
+            }
+            if let ProgrammeEvent::Consultation(ConsultationEvent::ConsultationCaseOpened {
+                personal,
+                ..
+            }) = &mut e
+            {
+                if let Some(p) = personal {
+                    p.nonce.clear();
+                    p.ciphertext.clear();
+                }
+            }
+            let mut r = r.clone();
+            r.payload.clear();
+            out.push((r, e));
+        })?;
+        Ok(out)
+    }
+}
