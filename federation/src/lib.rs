@@ -15,7 +15,11 @@
 //! - [`client`]: a client that follows leader redirects and retries with the same request id;
 //! - [`config`]: the node's configuration (TOML file, environment, flags) and its validation;
 //! - [`server`]: [`server::run`], which serves a replica on a listener until a shutdown future
-//!   resolves — the binary and the tests both call it.
+//!   resolves — the binary and the tests both call it;
+//! - [`survey`]: the national implementation-status survey: tallies per item (実施している /
+//!   年度内に実施予定 / 実施していない with percentages of n), exports in the national format
+//!   (CSV in UTF-8 with BOM or Shift_JIS, XLSX, JSON with a checksum) and the national merge of
+//!   the prefectures' exports.
 //!
 //! The library never prints and never exits the process.
 
@@ -31,4 +35,5 @@ pub mod ledger;
 pub mod network;
 pub mod server;
 pub mod store;
+pub mod survey;
 pub mod types;

@@ -195,7 +195,8 @@ async fn kill_9_loses_no_acknowledged_event_and_leaves_no_half_batch() {
     let (mut child, url) = start(&data).await;
 
     // Acknowledged batches per stream: (first stream version, event ids).
-    let acknowledged: Arc<Mutex<HashMap<String, Vec<(u64, Vec<String>)>>>> = Arc::default();
+    type Acknowledged = HashMap<String, Vec<(u64, Vec<String>)>>;
+    let acknowledged: Arc<Mutex<Acknowledged>> = Arc::default();
     let mut writers = Vec::new();
     for w in 0..8 {
         let url = url.clone();

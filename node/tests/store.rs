@@ -544,3 +544,83 @@ async fn a_slow_subscriber_holds_back_neither_writers_nor_its_own_order() {
         next += 1;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkpoint_taken_while_serving_restores_exactly_the_backed_up_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir.path().join("data")).await;
+    store
+        .append(toyama(), stream("s"), ExpectedVersion::Any, events(0..5))
+        .await
+        .unwrap();
+    let backup = dir.path().join("backup");
+    store.checkpoint(&backup).unwrap();
+    assert!(
+        store.checkpoint(&backup).is_err(),
+        "a checkpoint never overwrites"
+    );
+    let after = events(5..8);
+    store
+        .append(toyama(), stream("s"), ExpectedVersion::Any, after.clone())
+        .await
+        .unwrap();
+    assert_eq!(store.last_position(toyama()).unwrap().get(), 8);
+
+    let restored_dir = dir.path().join("restored");
+    EventStore::restore(&backup, &restored_dir).unwrap();
+    assert!(
+        EventStore::restore(&backup, &restored_dir).is_err(),
+        "a restore never overwrites"
+    );
+    let restored = EventStore::open(&restored_dir, StoreOptions::default()).unwrap();
+    assert_eq!(restored.tenants(), vec![toyama(), takaoka()]);
+    assert_eq!(restored.last_position(toyama()).unwrap().get(), 5);
+    let all = restored.read_all(toyama(), GlobalPosition(1), 100).unwrap();
+    assert_eq!(all.len(), 5);
+    // The events appended after the checkpoint are new to the restored store.
+    let again = restored
+        .append(toyama(), stream("s"), ExpectedVersion::Exact(5), after)
+        .await
+        .unwrap();
+    assert!(!again.deduplicated);
+    assert_eq!(again.first_position.get(), 6);
+}
+
+#[tokio::test]
+async fn a_directory_of_other_files_is_never_taken_for_an_empty_store() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "not a database").unwrap();
+    let err = EventStore::open(dir.path(), StoreOptions::default())
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("CURRENT is missing"), "{err}");
+    assert!(!dir.path().join("CURRENT").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_copies_of_one_batch_are_written_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    for round in 0..50 {
+        let batch = events(round * 3..round * 3 + 3);
+        let copies: Vec<_> = (0..4)
+            .map(|_| {
+                let (store, batch) = (store.clone(), batch.clone());
+                tokio::spawn(async move {
+                    store
+                        .append(toyama(), stream("s"), ExpectedVersion::Any, batch)
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for c in copies {
+            outcomes.push(c.await.unwrap());
+        }
+        assert_eq!(outcomes.iter().filter(|o| !o.deduplicated).count(), 1);
+        let first = outcomes[0].first_position;
+        assert!(outcomes.iter().all(|o| o.first_position == first));
+    }
+    assert_eq!(store.last_position(toyama()).unwrap().get(), 150);
+}

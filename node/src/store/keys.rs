@@ -127,7 +127,7 @@ mod tests {
     fn event_keys_sort_by_tenant_then_position() {
         let a: MunicipalityCode = "162019".parse().unwrap();
         let b: MunicipalityCode = "162027".parse().unwrap();
-        let mut keys = vec![
+        let mut keys = [
             event(b, GlobalPosition(1)),
             event(a, GlobalPosition(256)),
             event(a, GlobalPosition(2)),

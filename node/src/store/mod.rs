@@ -314,6 +314,65 @@ impl EventStore {
         Ok(Subscription::new(self.clone(), tenant, from, committed))
     }
 
+    /// Writes a consistent copy of the whole store (every tenant, up to some committed group) into
+    /// `target`, a directory that must not exist yet, while the store keeps serving. SST files
+    /// are hard-linked when `target` is on the same file system, so a checkpoint is cheap; the
+    /// copy is itself a store that [`EventStore::restore`] puts in place.
+    pub fn checkpoint(&self, target: &Path) -> Result<(), StoreError> {
+        if target.exists() {
+            return Err(StoreError::invalid(
+                "target",
+                target.display(),
+                "already exists; a checkpoint goes into a new directory",
+            ));
+        }
+        let checkpoint = rocksdb::checkpoint::Checkpoint::new(&self.inner.db)?;
+        checkpoint.create_checkpoint(target)?;
+        Ok(())
+    }
+
+    /// Restores a checkpoint made by [`EventStore::checkpoint`] into `data_dir`, which must be
+    /// absent or empty (a restore never overwrites a store). The node then opens `data_dir`.
+    pub fn restore(checkpoint: &Path, data_dir: &Path) -> Result<(), StoreError> {
+        let io = |what: &str, e: std::io::Error| StoreError::Storage(format!("{what}: {e}"));
+        if !checkpoint.join("CURRENT").is_file() {
+            return Err(StoreError::invalid(
+                "checkpoint",
+                checkpoint.display(),
+                "is not a store checkpoint (no CURRENT file)",
+            ));
+        }
+        if data_dir.exists()
+            && std::fs::read_dir(data_dir)
+                .map_err(|e| io("reading the data directory", e))?
+                .next()
+                .is_some()
+        {
+            return Err(StoreError::invalid(
+                "data_dir",
+                data_dir.display(),
+                "is not empty; restore into a fresh directory",
+            ));
+        }
+        std::fs::create_dir_all(data_dir).map_err(|e| io("creating the data directory", e))?;
+        for entry in std::fs::read_dir(checkpoint).map_err(|e| io("reading the checkpoint", e))? {
+            let entry = entry.map_err(|e| io("reading the checkpoint", e))?;
+            std::fs::copy(entry.path(), data_dir.join(entry.file_name()))
+                .map_err(|e| io("copying the checkpoint", e))?;
+        }
+        // The copies must be on disk before anyone relies on the restored store.
+        for entry in std::fs::read_dir(data_dir).map_err(|e| io("reading the data directory", e))? {
+            let entry = entry.map_err(|e| io("reading the data directory", e))?;
+            std::fs::File::open(entry.path())
+                .and_then(|f| f.sync_all())
+                .map_err(|e| io("syncing the restored files", e))?;
+        }
+        std::fs::File::open(data_dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| io("syncing the data directory", e))?;
+        Ok(())
+    }
+
     /// Stops the writer after every append already queued is written, and flushes the database.
     /// Appends made afterwards fail with [`StoreError::Closed`].
     pub async fn close(&self) -> Result<(), StoreError> {
@@ -369,6 +428,19 @@ fn cf<'a>(db: &'a DB, name: &str) -> Result<&'a rocksdb::ColumnFamily, StoreErro
 }
 
 fn open_db(dir: &Path) -> Result<DB, StoreError> {
+    // Never start an empty store over files that are not a store (a wrong path, a half-restored
+    // copy): RocksDB would create a new database among them.
+    if let Ok(mut entries) = std::fs::read_dir(dir)
+        && entries.next().is_some()
+        && !dir.join("CURRENT").is_file()
+    {
+        return Err(StoreError::Corrupt {
+            key: dir.display().to_string(),
+            reason: "the directory holds files but no event store (CURRENT is missing); \
+                     refusing to create an empty store over them"
+                .into(),
+        });
+    }
     let mut db_opts = Options::default();
     db_opts.create_if_missing(true);
     db_opts.create_missing_column_families(true);

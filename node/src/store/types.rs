@@ -185,35 +185,35 @@ impl NewEvent {
         };
         if !name_ok(&self.event_type) {
             return Err(StoreError::invalid(
-                &field("type"),
+                field("type"),
                 &self.event_type,
                 format!("must be 1-{MAX_NAME_LEN} bytes without control characters"),
             ));
         }
         if !name_ok(&self.actor) {
             return Err(StoreError::invalid(
-                &field("actor"),
+                field("actor"),
                 &self.actor,
                 format!("must be 1-{MAX_NAME_LEN} bytes without control characters"),
             ));
         }
         if self.schema_version == 0 {
             return Err(StoreError::invalid(
-                &field("schema_version"),
+                field("schema_version"),
                 0,
                 "must be at least 1",
             ));
         }
         if self.payload.len() > max_payload {
             return Err(StoreError::invalid(
-                &field("payload"),
+                field("payload"),
                 format!("{} bytes", self.payload.len()),
                 format!("exceeds the limit of {max_payload} bytes"),
             ));
         }
         if self.occurred_at.timestamp_nanos_opt().is_none() {
             return Err(StoreError::invalid(
-                &field("occurred_at"),
+                field("occurred_at"),
                 self.occurred_at,
                 "must lie between 1678 and 2261",
             ));

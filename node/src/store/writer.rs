@@ -64,6 +64,8 @@ struct Overlay {
     positions: FxHashMap<MunicipalityCode, u64>,
     /// Event ids staged in this group: where they went and which job and event they came from.
     ids: FxHashMap<(MunicipalityCode, EventId), Staging>,
+    /// Whether `ids` is kept: only when the group holds more than one append.
+    track_ids: bool,
     /// A reusable buffer for encoding events.
     buf: Vec<u8>,
 }
@@ -164,7 +166,11 @@ impl Writer {
         }
         let recorded_at = Utc::now().timestamp_nanos_opt().unwrap_or_default();
         let mut batch = WriteBatch::default();
-        let mut overlay = Overlay::default();
+        let mut overlay = Overlay {
+            // Ids need tracking only to catch a retry racing its original in the same group.
+            track_ids: jobs.len() > 1,
+            ..Overlay::default()
+        };
         let mut results = Vec::with_capacity(jobs.len());
         let mut written = 0usize;
         for index in 0..jobs.len() {
@@ -174,7 +180,6 @@ impl Writer {
             }
             results.push(result);
         }
-        let answers = jobs.into_iter().map(|job| job.reply).zip(results);
         let write_result = if written > 0 {
             let mut opts = WriteOptions::default();
             opts.set_sync(true);
@@ -184,8 +189,12 @@ impl Writer {
         };
         match &write_result {
             Ok(()) => {
-                for (tenant, id) in overlay.ids.keys() {
-                    self.filter.insert(*tenant, *id);
+                for (job, result) in jobs.iter().zip(&results) {
+                    if matches!(result, Ok(Staged::Written(_))) {
+                        for event in &job.events {
+                            self.filter.insert(job.tenant, event.event_id);
+                        }
+                    }
                 }
                 for (tenant, last) in &overlay.positions {
                     self.positions.insert(*tenant, *last);
@@ -197,6 +206,7 @@ impl Writer {
             }
             Err(e) => tracing::error!(error = %e, "event store write failed; the group is refused"),
         }
+        let answers = jobs.into_iter().map(|job| job.reply).zip(results);
         for (reply, result) in answers {
             let answer = match (result, &write_result) {
                 (Err(e), _) => Err(e),
@@ -269,15 +279,17 @@ impl Writer {
                 keys::event_id(tenant, event.event_id),
                 position.get().to_be_bytes(),
             );
-            overlay.ids.insert(
-                (tenant, event.event_id),
-                Staging {
-                    position,
-                    stream_version: version,
-                    job: index,
-                    event: i,
-                },
-            );
+            if overlay.track_ids {
+                overlay.ids.insert(
+                    (tenant, event.event_id),
+                    Staging {
+                        position,
+                        stream_version: version,
+                        job: index,
+                        event: i,
+                    },
+                );
+            }
         }
         let n = job.events.len() as u64;
         let last_version = current + n;

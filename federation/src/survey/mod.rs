@@ -1,0 +1,342 @@
+//! The national survey of implementation status (実施状況調査): per municipality and per programme
+//! item, one of three answers; tallies of them per item with percentages of n; exports in the
+//! national format; the national merge of the prefectures' exports.
+//!
+//! Everything here is pure: rows in, tallies and bytes out. Where the rows come from (the
+//! prefecture's replicated state) is the caller's business.
+
+mod export;
+mod merge;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::NaiveDate;
+use renkei_proto::{FiscalYear, MunicipalityCode, PrefectureCode};
+use serde::{Deserialize, Serialize};
+
+pub use export::{CsvEncoding, ExportError, SignedExport, detail_csv, json, summary_csv, xlsx};
+pub use merge::{MergeError, MergeReport, merge_national};
+
+/// A programme item (事業項目), in the order of the national table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Item {
+    /// （ア）地域の医療・介護の資源の把握
+    A,
+    /// （イ）在宅医療・介護連携の課題の抽出と対応策の検討
+    I,
+    /// （ウ）切れ目のない在宅医療と在宅介護の提供体制の構築推進
+    U,
+    /// （エ）医療・介護関係者の情報共有の支援
+    E,
+    /// （オ）在宅医療・介護連携に関する相談支援
+    O,
+    /// （カ）医療・介護関係者の研修
+    Ka,
+    /// （キ）地域住民への普及啓発
+    Ki,
+    /// （ク）在宅医療・介護連携に関する関係市区町村の連携
+    Ku,
+}
+
+impl Item {
+    /// Every item, in the order of the national table.
+    pub const ALL: [Item; 8] = [
+        Item::A,
+        Item::I,
+        Item::U,
+        Item::E,
+        Item::O,
+        Item::Ka,
+        Item::Ki,
+        Item::Ku,
+    ];
+
+    /// Returns the item's name exactly as the national table prints it.
+    pub fn national_label(self) -> &'static str {
+        match self {
+            Item::A => "（ア）地域の医療・介護の資源の把握",
+            Item::I => "（イ）在宅医療・介護連携の課題の抽出と対応策の検討",
+            Item::U => "（ウ）切れ目のない在宅医療と在宅介護の提供体制の構築推進",
+            Item::E => "（エ）医療・介護関係者の情報共有の支援",
+            Item::O => "（オ）在宅医療・介護連携に関する相談支援",
+            Item::Ka => "（カ）医療・介護関係者の研修",
+            Item::Ki => "（キ）地域住民への普及啓発",
+            Item::Ku => "（ク）在宅医療・介護連携に関する関係市区町村の連携",
+        }
+    }
+
+    /// Returns the item's index in [`Item::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A municipality's answer for one item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum SurveyStatus {
+    /// 実施している: a qualifying activity in the fiscal year, on or before the as-of date.
+    Implemented,
+    /// 年度内に実施予定: not yet implemented, but the annual plan schedules it within the year.
+    Planned,
+    /// 実施していない: neither.
+    NotImplemented,
+}
+
+impl SurveyStatus {
+    /// Every answer, in the order of the national table's columns.
+    pub const ALL: [SurveyStatus; 3] = [
+        SurveyStatus::Implemented,
+        SurveyStatus::Planned,
+        SurveyStatus::NotImplemented,
+    ];
+
+    /// Returns the answer as the national table prints it.
+    pub fn label(self) -> &'static str {
+        match self {
+            SurveyStatus::Implemented => "実施している",
+            SurveyStatus::Planned => "年度内に実施予定",
+            SurveyStatus::NotImplemented => "実施していない",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Where a municipality's survey answers stand (提出・承認).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Approval {
+    /// 未提出: nothing submitted for the fiscal year.
+    NotSubmitted,
+    /// 提出済: submitted, waiting for the prefecture.
+    Submitted { version: u32 },
+    /// 承認済: approved by the prefecture.
+    Approved { version: u32 },
+    /// 差戻し: returned by the prefecture with a comment.
+    Returned { version: u32, comment: String },
+}
+
+impl Approval {
+    /// Returns the state in Japanese, as the detail export prints it.
+    pub fn label(&self) -> String {
+        match self {
+            Approval::NotSubmitted => "未提出".to_owned(),
+            Approval::Submitted { version } => format!("提出済（第{version}版）"),
+            Approval::Approved { version } => format!("承認済（第{version}版）"),
+            Approval::Returned { version, comment } => {
+                format!("差戻し（第{version}版）：{comment}")
+            }
+        }
+    }
+}
+
+/// One municipality's line of the survey.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MunicipalityRow {
+    pub code: MunicipalityCode,
+    /// The municipality's name, e.g. 富山市.
+    pub name: String,
+    /// Its 二次医療圏 (secondary medical area), if the prefecture configured one.
+    pub area: Option<String>,
+    /// One answer per item, in the order of [`Item::ALL`].
+    pub statuses: [SurveyStatus; 8],
+    /// False when the municipality never reported: its answers are then 実施していない.
+    pub reported: bool,
+    pub approval: Approval,
+}
+
+impl MunicipalityRow {
+    /// Returns a row for a municipality that never reported: 実施していない throughout.
+    pub fn unreported(code: MunicipalityCode, name: &str, area: Option<String>) -> Self {
+        Self {
+            code,
+            name: name.to_owned(),
+            area,
+            statuses: [SurveyStatus::NotImplemented; 8],
+            reported: false,
+            approval: Approval::NotSubmitted,
+        }
+    }
+
+    pub fn status(&self, item: Item) -> SurveyStatus {
+        self.statuses[item.index()]
+    }
+}
+
+/// Whose survey it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Source {
+    /// One prefecture's municipalities.
+    Prefecture(PrefectureCode),
+    /// The merge of the prefectures (全国).
+    National,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Prefecture(p) => write!(f, "{}", p.name()),
+            Source::National => f.write_str("全国"),
+        }
+    }
+}
+
+/// A survey: the rows of the municipalities in scope for a fiscal year, as of a date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Survey {
+    pub fiscal_year: FiscalYear,
+    /// The survey date the statuses are derived as of (基準日).
+    pub as_of: NaiveDate,
+    pub source: Source,
+    /// One row per municipality in scope, in code order; n is their number.
+    pub rows: Vec<MunicipalityRow>,
+}
+
+impl Survey {
+    /// Builds a survey, sorting the rows by code and refusing a municipality listed twice.
+    pub fn new(
+        fiscal_year: FiscalYear,
+        as_of: NaiveDate,
+        source: Source,
+        mut rows: Vec<MunicipalityRow>,
+    ) -> Result<Self, SurveyError> {
+        if !fiscal_year.contains(as_of) {
+            return Err(SurveyError::AsOfOutsideYear {
+                as_of,
+                fiscal_year: fiscal_year.to_string(),
+            });
+        }
+        rows.sort_by_key(|r| r.code);
+        if let Some(w) = rows.windows(2).find(|w| w[0].code == w[1].code) {
+            return Err(SurveyError::DuplicateMunicipality(w[0].code));
+        }
+        Ok(Self {
+            fiscal_year,
+            as_of,
+            source,
+            rows,
+        })
+    }
+
+    /// Returns n, the number of municipalities in scope.
+    pub fn n(&self) -> u32 {
+        self.rows.len() as u32
+    }
+
+    /// Returns the tally of all rows.
+    pub fn tally(&self) -> Tally {
+        Tally::of(self.rows.iter())
+    }
+
+    /// Returns the tally per 二次医療圏 (rows without an area under "(未設定)").
+    pub fn tally_by_area(&self) -> BTreeMap<String, Tally> {
+        let mut groups: BTreeMap<String, Vec<&MunicipalityRow>> = BTreeMap::new();
+        for row in &self.rows {
+            let area = row.area.clone().unwrap_or_else(|| "(未設定)".to_owned());
+            groups.entry(area).or_default().push(row);
+        }
+        groups
+            .into_iter()
+            .map(|(area, rows)| (area, Tally::of(rows.into_iter())))
+            .collect()
+    }
+}
+
+/// Why a survey could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SurveyError {
+    #[error("municipality {0} appears twice in the survey")]
+    DuplicateMunicipality(MunicipalityCode),
+    #[error("as-of date {as_of} lies outside {fiscal_year}")]
+    AsOfOutsideYear {
+        as_of: NaiveDate,
+        fiscal_year: String,
+    },
+}
+
+/// Counts of each answer per item over n municipalities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Tally {
+    pub n: u32,
+    /// `counts[item][status]`, in the orders of [`Item::ALL`] and [`SurveyStatus::ALL`].
+    pub counts: [[u32; 3]; 8],
+}
+
+impl Tally {
+    /// Counts the answers of `rows`.
+    pub fn of<'a>(rows: impl Iterator<Item = &'a MunicipalityRow>) -> Self {
+        let mut tally = Tally::default();
+        for row in rows {
+            tally.n += 1;
+            for item in Item::ALL {
+                tally.counts[item.index()][row.status(item).index()] += 1;
+            }
+        }
+        tally
+    }
+
+    pub fn count(&self, item: Item, status: SurveyStatus) -> u32 {
+        self.counts[item.index()][status.index()]
+    }
+
+    /// Returns the percentage of n in tenths of a percent, rounded half up (38.5% → 385).
+    pub fn percent_tenths(&self, item: Item, status: SurveyStatus) -> u32 {
+        percent_tenths(self.count(item, status), self.n)
+    }
+}
+
+/// Returns `count / n` as a percentage in tenths, rounded half up: 671 of 1,741 → 385 (38.5%).
+/// Integer arithmetic, so that a .x5 boundary is never lost to floating point.
+pub fn percent_tenths(count: u32, n: u32) -> u32 {
+    if n == 0 {
+        return 0;
+    }
+    let (count, n) = (u64::from(count), u64::from(n));
+    ((count * 2000 + n) / (2 * n)) as u32
+}
+
+/// Formats tenths of a percent with one decimal: 385 → "38.5".
+pub fn format_tenths(tenths: u32) -> String {
+    format!("{}.{}", tenths / 10, tenths % 10)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentages_round_half_up_at_the_boundary() {
+        // 1/8 = 12.5% exactly; 1/16 = 6.25% → 6.3; 1/80 = 1.25% → 1.3; 1/400 = 0.25% → 0.3.
+        assert_eq!(percent_tenths(1, 8), 125);
+        assert_eq!(percent_tenths(1, 16), 63);
+        assert_eq!(percent_tenths(1, 80), 13);
+        assert_eq!(percent_tenths(1, 400), 3);
+        // Just below a boundary stays down: 1/401 = 0.2493…% → 0.2.
+        assert_eq!(percent_tenths(1, 401), 2);
+        // The published table.
+        assert_eq!(format_tenths(percent_tenths(671, 1741)), "38.5");
+        assert_eq!(format_tenths(percent_tenths(79, 1741)), "4.5");
+        assert_eq!(format_tenths(percent_tenths(1282, 1741)), "73.6");
+        assert_eq!(percent_tenths(0, 0), 0);
+    }
+
+    #[test]
+    fn a_survey_refuses_a_duplicate_and_an_as_of_outside_the_year() {
+        let code: MunicipalityCode = "162019".parse().unwrap();
+        let fy = FiscalYear::new(2024).unwrap();
+        let date = NaiveDate::from_ymd_opt(2024, 8, 1).unwrap();
+        let row = MunicipalityRow::unreported(code, "富山市", None);
+        let source = Source::Prefecture(code.prefecture());
+        assert_eq!(
+            Survey::new(fy, date, source, vec![row.clone(), row.clone()]),
+            Err(SurveyError::DuplicateMunicipality(code))
+        );
+        let next_year = NaiveDate::from_ymd_opt(2025, 4, 1).unwrap();
+        assert!(matches!(
+            Survey::new(fy, next_year, source, vec![row]),
+            Err(SurveyError::AsOfOutsideYear { .. })
+        ));
+    }
+}
