@@ -17,6 +17,21 @@ use crate::store::{EventStore, StoreError, StoreOptions};
 /// Room for the other fields of an append request beside its payloads.
 const MESSAGE_OVERHEAD: usize = 4 * 1024 * 1024;
 
+/// Accepted connections with Nagle's algorithm off: answers are small and latency-bound
+/// (`Server::tcp_nodelay` does not reach connections from `serve_with_incoming`).
+fn incoming(
+    listener: TcpListener,
+) -> impl futures::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    use futures::StreamExt;
+    TcpListenerStream::new(listener).map(|conn| {
+        if let Ok(stream) = &conn {
+            // Best effort: a socket that refuses the option still works, only slower.
+            let _ = stream.set_nodelay(true);
+        }
+        conn
+    })
+}
+
 /// Why a node could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
@@ -123,7 +138,7 @@ pub async fn run(
                 .max_decoding_message_size(max_message)
                 .max_encoding_message_size(max_message),
         )
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal)
+        .serve_with_incoming_shutdown(incoming(listener), signal)
         .await;
 
     // Whatever the server's fate, write what was acknowledged-to-be and flush.

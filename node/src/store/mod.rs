@@ -80,6 +80,24 @@ struct Inner {
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
+impl Drop for Inner {
+    /// Stops the writer thread (it ends once its queue is closed, after writing what was queued)
+    /// and waits for it, so that RocksDB is closed here and not by a thread still running while
+    /// the process exits.
+    fn drop(&mut self) {
+        let (closed, _) = mpsc::channel(1);
+        drop(std::mem::replace(&mut self.queue, closed));
+        let handle = self
+            .writer
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(handle) = handle {
+            let _ = handle.join();
+        }
+    }
+}
+
 /// A handle to the event store; cheap to clone, shared by every service of the node.
 #[derive(Clone)]
 pub struct EventStore {
