@@ -77,7 +77,8 @@ impl Item {
 pub enum SurveyStatus {
     /// 実施している: a qualifying activity in the fiscal year, on or before the as-of date.
     Implemented,
-    /// 年度内に実施予定: not yet implemented, but the annual plan schedules it within the year.
+    /// 年度内に実施予定: no qualifying activity by the as-of date, but the annual plan schedules one
+    /// within the year.
     Planned,
     /// 実施していない: neither.
     NotImplemented,
