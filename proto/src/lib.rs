@@ -7,9 +7,10 @@
 //!   through validation;
 //! - [`official`]: the official list of the 1,741 municipalities and 47 prefectures;
 //! - [`convert`]: conversions between wire and domain types;
-//! - [`FILE_DESCRIPTOR_SET`]: the encoded descriptors, for gRPC server reflection.
+//! - [`FILE_DESCRIPTOR_SET`]: the encoded descriptors, for gRPC server reflection;
+//! - [`cluster`]: calls to a replicated prefecture cluster that find its leader.
 //!
-//! This crate does no I/O.
+//! Apart from [`cluster`]'s network calls, this crate does no I/O.
 
 #[doc(hidden)]
 pub mod codec;
@@ -18,6 +19,7 @@ mod fiscal_year;
 mod municipality;
 mod prefecture;
 
+pub mod cluster;
 pub mod convert;
 pub mod official;
 
@@ -41,26 +43,39 @@ pub mod v1 {
         ReadAllResponse, ReadStreamRequest, ReadStreamResponse, RecordedEvent, SubscribeRequest,
     };
 
-    // The prefecture tier (renkei-federation): client, admin and internal Raft services.
-    #[cfg(feature = "federation")]
+    // The prefecture tier: client, sync, admin and internal Raft services (federation.proto,
+    // raft.proto), and the node's view of its sync (sync.proto).
     pub use crate::generated::cluster_admin_client::ClusterAdminClient;
-    #[cfg(feature = "federation")]
     pub use crate::generated::cluster_admin_server::{ClusterAdmin, ClusterAdminServer};
-    #[cfg(feature = "federation")]
+    pub use crate::generated::down_item::Kind as DownItemKind;
+    pub use crate::generated::federation_client::FederationClient;
+    pub use crate::generated::federation_server::{Federation, FederationServer};
+    pub use crate::generated::node_sync_client::NodeSyncClient;
+    pub use crate::generated::node_sync_server::{NodeSync, NodeSyncServer};
     pub use crate::generated::prefecture_ledger_client::PrefectureLedgerClient;
-    #[cfg(feature = "federation")]
     pub use crate::generated::prefecture_ledger_server::{
         PrefectureLedger, PrefectureLedgerServer,
     };
-    #[cfg(feature = "federation")]
     pub use crate::generated::raft_service_client::RaftServiceClient;
-    #[cfg(feature = "federation")]
     pub use crate::generated::raft_service_server::{RaftService, RaftServiceServer};
-    #[cfg(feature = "federation")]
     pub use crate::generated::{
-        ChangeMembershipRequest, ClusterMember, ClusterStatus, Fact, FactOutcome, FactResult,
-        InitializeRequest, RaftPayload, ReadConsistency, ReadSequenceRequest, ReadSequenceResponse,
-        RemoveNodeRequest, StatusRequest, WriteFactsRequest, WriteFactsResponse,
+        Acknowledged, ChangeMembershipRequest, ClusterMember, ClusterStatus, Designation, DownItem,
+        Fact, FactOutcome, FactResult, FormField, GetAcknowledgedRequest, GetAcknowledgedResponse,
+        GetSyncStateRequest, InitializeRequest, MunicipalitySyncState, ProducedSequence,
+        PublishDownRequest, PublishDownResponse, PullDownRequest, PullDownResponse,
+        PushFactsRequest, RaftPayload, ReadConsistency, ReadLedgerRequest, ReadLedgerResponse,
+        ReadSequenceRequest, ReadSequenceResponse, RemoveNodeRequest, StatusRequest, SyncState,
+        UnifiedFormVersion, WriteFactsRequest, WriteFactsResponse,
+    };
+
+    // Facts: what a municipality publishes to its prefecture (facts.proto).
+    pub use crate::generated::fact_body::Kind as FactKind;
+    pub use crate::generated::status_evidence::Kind as EvidenceKind;
+    pub use crate::generated::wide_area_action::Kind as WideAreaActionKind;
+    pub use crate::generated::{
+        ConsultationTally, CountOf, DatedEvidence, FactBody, InForce, LiaisonAgreementChange,
+        MeetingTally, PlannedEvidence, ResourceFact, StatusEvidence, TrainingTally,
+        UnifiedFormChange, WideAreaAction, WideAreaMeetingAttended,
     };
 
     // The municipal programme (program.proto).

@@ -21,7 +21,7 @@ use tonic::Status;
 use crate::error::FederationError;
 
 /// The response metadata key naming the leader's address when a follower refuses a request.
-pub const LEADER_METADATA_KEY: &str = "x-renkei-leader";
+pub use renkei_proto::cluster::LEADER_METADATA_KEY;
 
 /// Maps an error to its gRPC status. Bad input is never reported as an internal error, nor a
 /// storage failure as bad input.

@@ -8,7 +8,8 @@
 //!   [`tools`] (エ), [`consultation`] (オ), [`trainings`] (カ), [`awareness`] (キ),
 //!   [`wide_area`] (ク), [`plan`] (the annual plan and its indicators);
 //! - [`events`]: [`ProgrammeEvent`], every event of every aggregate, as stored (JSON payloads);
-//! - [`status`]: the implementation status of each item, derived from the events.
+//! - [`status`]: the implementation status of each item, derived from the events;
+//! - [`facts`]: what each event tells the prefecture (non-personal facts).
 //!
 //! Each aggregate is one register per municipality (one per fiscal year for the plan):
 //! `decide(state, command)` checks a command against the state and returns the events it causes,
@@ -19,6 +20,7 @@ pub mod arrangements;
 pub mod awareness;
 pub mod consultation;
 pub mod events;
+pub mod facts;
 pub mod meetings;
 pub mod plan;
 pub mod resources;

@@ -71,9 +71,11 @@ pub struct ItemStatus {
     pub evidence: Vec<String>,
 }
 
-/// A piece of evidence extracted from one event.
+/// A piece of evidence extracted from one event: what the status rules look at. The municipal
+/// node publishes each to its prefecture (see [`crate::domain::facts`]), which applies the same
+/// rules to them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Fact {
+pub enum Evidence {
     /// A qualifying activity on one day.
     Dated {
         item: Item,
@@ -104,10 +106,10 @@ enum Fact {
     Cancelled { key: String, on: NaiveDate },
 }
 
-/// Turns one event into the facts the status rules look at.
-fn facts(event: &ProgrammeEvent) -> Vec<Fact> {
+/// Turns one event into the evidence the status rules look at.
+pub fn evidence(event: &ProgrammeEvent) -> Vec<Evidence> {
     use ProgrammeEvent as P;
-    let dated = |item, key: String, on| vec![Fact::Dated { item, key, on }];
+    let dated = |item, key: String, on| vec![Evidence::Dated { item, key, on }];
     match event {
         P::Resources(ResourceEvent::ResourceSurveyConducted { id, on, .. }) => {
             dated(Item::A, format!("resource-survey/{id}"), *on)
@@ -116,11 +118,11 @@ fn facts(event: &ProgrammeEvent) -> Vec<Fact> {
             dated(Item::A, format!("resource-list/{id}"), *on)
         }
         P::Resources(_) => vec![],
-        P::Meetings(MeetingEvent::MeetingHeld { id, on, .. }) => vec![Fact::MeetingHeld {
+        P::Meetings(MeetingEvent::MeetingHeld { id, on, .. }) => vec![Evidence::MeetingHeld {
             key: format!("meeting/{id}"),
             on: *on,
         }],
-        P::Meetings(MeetingEvent::FindingRecorded { meeting, .. }) => vec![Fact::Finding {
+        P::Meetings(MeetingEvent::FindingRecorded { meeting, .. }) => vec![Evidence::Finding {
             meeting: format!("meeting/{meeting}"),
         }],
         P::Meetings(MeetingEvent::WorkingGroupFormed { .. }) => vec![],
@@ -130,27 +132,27 @@ fn facts(event: &ProgrammeEvent) -> Vec<Fact> {
             last_day,
             ..
         }) => {
-            vec![Fact::Starts {
+            vec![Evidence::Starts {
                 item: Item::C,
                 key: format!("arrangement/{id}"),
                 first_day: *first_day,
                 last_day: *last_day,
             }]
         }
-        P::Arrangements(ArrangementEvent::ArrangementEnded { id, last_day }) => vec![Fact::Ends {
+        P::Arrangements(ArrangementEvent::ArrangementEnded { id, last_day }) => vec![Evidence::Ends {
             key: format!("arrangement/{id}"),
             last_day: *last_day,
         }],
         P::Tools(ToolEvent::ToolAdopted {
             id, version, on, ..
         }) => vec![
-            Fact::Starts {
+            Evidence::Starts {
                 item: Item::D,
                 key: format!("tool/{id}"),
                 first_day: *on,
                 last_day: None,
             },
-            Fact::Dated {
+            Evidence::Dated {
                 item: Item::D,
                 key: format!("tool/{id}@{version}"),
                 on: *on,
@@ -159,12 +161,12 @@ fn facts(event: &ProgrammeEvent) -> Vec<Fact> {
         P::Tools(ToolEvent::ToolRevised {
             id, version, on, ..
         }) => dated(Item::D, format!("tool/{id}@{version}"), *on),
-        P::Tools(ToolEvent::ToolRetired { id, last_day }) => vec![Fact::Ends {
+        P::Tools(ToolEvent::ToolRetired { id, last_day }) => vec![Evidence::Ends {
             key: format!("tool/{id}"),
             last_day: *last_day,
         }],
         P::Consultation(ConsultationEvent::ConsultationDeskOpened { id, on, .. }) => {
-            vec![Fact::Starts {
+            vec![Evidence::Starts {
                 item: Item::E,
                 key: format!("desk/{id}"),
                 first_day: *on,
@@ -172,7 +174,7 @@ fn facts(event: &ProgrammeEvent) -> Vec<Fact> {
             }]
         }
         P::Consultation(ConsultationEvent::ConsultationDeskClosed { id, last_day }) => {
-            vec![Fact::Ends {
+            vec![Evidence::Ends {
                 key: format!("desk/{id}"),
                 last_day: *last_day,
             }]
@@ -188,13 +190,13 @@ fn facts(event: &ProgrammeEvent) -> Vec<Fact> {
         P::WideArea(WideAreaEvent::WideAreaMeetingAttended { id, on, .. }) => {
             dated(Item::H, format!("wide-area-meeting/{id}"), *on)
         }
-        P::WideArea(WideAreaEvent::UnifiedFormAdopted { id, on, .. }) => vec![Fact::Starts {
+        P::WideArea(WideAreaEvent::UnifiedFormAdopted { id, on, .. }) => vec![Evidence::Starts {
             item: Item::H,
             key: format!("unified-form/{id}"),
             first_day: *on,
             last_day: None,
         }],
-        P::WideArea(WideAreaEvent::UnifiedFormWithdrawn { id, last_day }) => vec![Fact::Ends {
+        P::WideArea(WideAreaEvent::UnifiedFormWithdrawn { id, last_day }) => vec![Evidence::Ends {
             key: format!("unified-form/{id}"),
             last_day: *last_day,
         }],
@@ -204,14 +206,14 @@ fn facts(event: &ProgrammeEvent) -> Vec<Fact> {
             last_day,
             ..
         }) => {
-            vec![Fact::Starts {
+            vec![Evidence::Starts {
                 item: Item::H,
                 key: format!("liaison-agreement/{id}"),
                 first_day: *first_day,
                 last_day: *last_day,
             }]
         }
-        P::WideArea(WideAreaEvent::LiaisonAgreementLeft { id, last_day }) => vec![Fact::Ends {
+        P::WideArea(WideAreaEvent::LiaisonAgreementLeft { id, last_day }) => vec![Evidence::Ends {
             key: format!("liaison-agreement/{id}"),
             last_day: *last_day,
         }],
@@ -222,7 +224,7 @@ fn facts(event: &ProgrammeEvent) -> Vec<Fact> {
             planned_on,
             ..
         }) => {
-            vec![Fact::Planned {
+            vec![Evidence::Planned {
                 fiscal_year: *fiscal_year,
                 item: *item,
                 key: format!("plan/{}/{id}", fiscal_year.year()),
@@ -233,7 +235,7 @@ fn facts(event: &ProgrammeEvent) -> Vec<Fact> {
             fiscal_year,
             id,
             on,
-        }) => vec![Fact::Cancelled {
+        }) => vec![Evidence::Cancelled {
             key: format!("plan/{}/{id}", fiscal_year.year()),
             on: *on,
         }],
@@ -244,15 +246,20 @@ fn facts(event: &ProgrammeEvent) -> Vec<Fact> {
 /// The evidence of one municipality, from which every item's status is derived.
 #[derive(Debug, Clone, Default)]
 pub struct StatusBoard {
-    /// Each fact with the instant its event was recorded.
-    facts: Vec<(Fact, DateTime<Utc>)>,
+    /// Each piece of evidence with the instant its event was recorded.
+    facts: Vec<(Evidence, DateTime<Utc>)>,
 }
 
 impl StatusBoard {
     /// Takes in an event recorded at `recorded_at`.
     pub fn record(&mut self, recorded_at: DateTime<Utc>, event: &ProgrammeEvent) {
         self.facts
-            .extend(facts(event).into_iter().map(|f| (f, recorded_at)));
+            .extend(evidence(event).into_iter().map(|f| (f, recorded_at)));
+    }
+
+    /// Takes in one piece of evidence recorded at `recorded_at` (e.g. received from a node).
+    pub fn record_evidence(&mut self, recorded_at: DateTime<Utc>, evidence: Evidence) {
+        self.facts.push((evidence, recorded_at));
     }
 
     /// Returns the status of every item for `fiscal_year` as of business date `as_of`, counting
@@ -263,7 +270,7 @@ impl StatusBoard {
         as_of: NaiveDate,
         known_at: Option<DateTime<Utc>>,
     ) -> Vec<ItemStatus> {
-        let known: Vec<&Fact> = self
+        let known: Vec<&Evidence> = self
             .facts
             .iter()
             .filter(|(_, at)| known_at.is_none_or(|k| *at <= k))
@@ -275,7 +282,7 @@ impl StatusBoard {
         // The earliest known last day of each thing in force.
         let mut ends: BTreeMap<&str, NaiveDate> = BTreeMap::new();
         for f in &known {
-            if let Fact::Ends { key, last_day } = f {
+            if let Evidence::Ends { key, last_day } = f {
                 ends.entry(key.as_str())
                     .and_modify(|d| *d = (*d).min(*last_day))
                     .or_insert(*last_day);
@@ -283,7 +290,7 @@ impl StatusBoard {
         }
         let mut cancelled: BTreeMap<&str, NaiveDate> = BTreeMap::new();
         for f in &known {
-            if let Fact::Cancelled { key, on } = f {
+            if let Evidence::Cancelled { key, on } = f {
                 cancelled
                     .entry(key.as_str())
                     .and_modify(|d| *d = (*d).min(*on))
@@ -293,7 +300,7 @@ impl StatusBoard {
         let with_finding: std::collections::BTreeSet<&str> = known
             .iter()
             .filter_map(|f| match f {
-                Fact::Finding { meeting } => Some(meeting.as_str()),
+                Evidence::Finding { meeting } => Some(meeting.as_str()),
                 _ => None,
             })
             .collect();
@@ -304,17 +311,17 @@ impl StatusBoard {
                 let mut implemented: Vec<String> = known
                     .iter()
                     .filter_map(|f| match f {
-                        Fact::Dated { item: i, key, on } if *i == item && in_window(*on) => {
+                        Evidence::Dated { item: i, key, on } if *i == item && in_window(*on) => {
                             Some(key.clone())
                         }
-                        Fact::MeetingHeld { key, on }
+                        Evidence::MeetingHeld { key, on }
                             if item == Item::B
                                 && in_window(*on)
                                 && with_finding.contains(key.as_str()) =>
                         {
                             Some(key.clone())
                         }
-                        Fact::Starts {
+                        Evidence::Starts {
                             item: i,
                             key,
                             first_day,
@@ -344,7 +351,7 @@ impl StatusBoard {
                 let mut planned: Vec<String> = known
                     .iter()
                     .filter_map(|f| match f {
-                        Fact::Planned {
+                        Evidence::Planned {
                             fiscal_year: fy,
                             item: i,
                             key,

@@ -1,0 +1,191 @@
+//! Facts: evidence survives the wire unchanged; cases give counts only; only the resources that
+//! matter beyond the municipality are published, without their contact.
+
+use prost::Message;
+
+use super::*;
+use crate::domain::consultation::{Referrer, SealedPersonal, Topic};
+use crate::domain::plan::PlanEvent;
+use crate::domain::resources::tests::d;
+use crate::domain::resources::{Capability, ResourceDetails};
+use crate::domain::trainings::TrainingKind;
+use crate::domain::values::{
+    CareScene, CaseId, DeskId, MedicalInstitutionCode, PlannedActivityId, Profession, ResourceId,
+    SubjectId, TrainingId, WideAreaId,
+};
+
+fn encoded(kind: FactKind) -> Vec<u8> {
+    renkei_proto::v1::FactBody {
+        kind: Some(kind),
+        ..Default::default()
+    }
+    .encode_to_vec()
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn evidence_round_trips_through_the_wire() {
+    let events = [
+        ProgrammeEvent::Trainings(TrainingEvent::TrainingHeld {
+            id: TrainingId::parse("id", "t1").unwrap(),
+            kind: TrainingKind::ALL[0],
+            title: "多職種研修".into(),
+            on: d(2024, 7, 1),
+            participants: vec![Count {
+                of: Profession::Nurse,
+                count: 12,
+            }],
+            scenes: vec![],
+        }),
+        ProgrammeEvent::WideArea(WideAreaEvent::LiaisonAgreementJoined {
+            id: WideAreaId::parse("id", "rule-1").unwrap(),
+            hospital: "1610000001".into(),
+            rule_version: "2024".into(),
+            notification_lead_days: 3,
+            first_day: d(2024, 4, 1),
+            last_day: Some(d(2025, 3, 31)),
+        }),
+        ProgrammeEvent::Plan(PlanEvent::ActivityScheduled {
+            fiscal_year: FiscalYear::new(2024).unwrap(),
+            id: PlannedActivityId::parse("id", "p1").unwrap(),
+            item: Item::G,
+            what: "講演会".into(),
+            scheduled_on: d(2024, 5, 1),
+            owner: "地域包括ケア推進課".into(),
+            delegated_to: None,
+            planned_on: d(2025, 2, 1),
+        }),
+        ProgrammeEvent::Plan(PlanEvent::ActivityCancelled {
+            fiscal_year: FiscalYear::new(2024).unwrap(),
+            id: PlannedActivityId::parse("id", "p1").unwrap(),
+            on: d(2025, 1, 5),
+        }),
+    ];
+    let mut seen = 0;
+    for event in &events {
+        for e in evidence(event) {
+            let wire = evidence_to_wire(&e);
+            let bytes = wire.encode_to_vec();
+            let back = StatusEvidence::decode(bytes.as_slice()).unwrap();
+            assert_eq!(evidence_from_wire(&back), Ok(e));
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, 4);
+}
+
+#[test]
+fn bad_evidence_from_the_wire_names_the_field_and_value() {
+    let bad = StatusEvidence {
+        key: "training/t1".into(),
+        kind: Some(EvidenceKind::Dated(DatedEvidence {
+            item: "z".into(),
+            on: "2024-07-01".into(),
+        })),
+    };
+    let err = evidence_from_wire(&bad).unwrap_err();
+    assert_eq!((err.field, err.value.as_str()), ("item", "z"));
+    let bad = StatusEvidence {
+        key: "training/t1".into(),
+        kind: Some(EvidenceKind::Dated(DatedEvidence {
+            item: "f".into(),
+            on: "2024-13-01".into(),
+        })),
+    };
+    let err = evidence_from_wire(&bad).unwrap_err();
+    assert_eq!((err.field, err.value.as_str()), ("on", "2024-13-01"));
+}
+
+#[test]
+fn a_consultation_case_gives_a_count_and_nothing_of_its_subject() {
+    let event = ProgrammeEvent::Consultation(ConsultationEvent::ConsultationCaseOpened {
+        id: CaseId::parse("id", "case-yamada-0042").unwrap(),
+        desk: DeskId::parse("id", "desk").unwrap(),
+        on: d(2024, 10, 3),
+        referrer: Referrer::CareManager,
+        topic: Topic::Discharge,
+        scenes: vec![CareScene::AdmissionDischarge],
+        personal: Some(SealedPersonal {
+            subject: SubjectId::parse("id", "subject-7f3a").unwrap(),
+            nonce: b"NONCE-NONCE-NONCE-NONCE!".to_vec(),
+            ciphertext: b"CIPHERTEXT-OF-THE-PERSON".to_vec(),
+        }),
+    });
+    let facts = facts_of(&event);
+    assert_eq!(
+        facts,
+        vec![FactKind::Consultation(ConsultationTally {
+            month: "2024-10".into(),
+            referrer: "care_manager".into(),
+            topic: "discharge".into(),
+            scenes: vec!["admission_discharge".into()],
+        })]
+    );
+    for fact in facts {
+        let bytes = encoded(fact);
+        for needle in [
+            &b"case-yamada-0042"[..],
+            b"subject-7f3a",
+            b"NONCE-NONCE",
+            b"CIPHERTEXT",
+        ] {
+            assert!(!contains(&bytes, needle));
+        }
+    }
+}
+
+fn clinic(kind: ResourceKind) -> ResourceDetails {
+    ResourceDetails {
+        kind,
+        enhanced: kind == ResourceKind::HomeCareSupportClinic,
+        name: "あおば在宅クリニック".into(),
+        official_code: Some(OfficialCode::Medical(
+            MedicalInstitutionCode::parse("code", "1611234567").unwrap(),
+        )),
+        address: "富山市新桜町7-38".into(),
+        coordinates: None,
+        contact: Some("076-000-0000".into()),
+        capabilities: vec![Capability::HomeVisits, Capability::AroundTheClock],
+        consultation_hours: Some("平日14-16時".into()),
+        listed_for_residents: true,
+    }
+}
+
+#[test]
+fn home_care_support_clinics_are_published_without_their_contact() {
+    let event = ProgrammeEvent::Resources(ResourceEvent::ResourceRegistered {
+        id: ResourceId::parse("id", "r1").unwrap(),
+        details: clinic(ResourceKind::HomeCareSupportClinic),
+        on: d(2024, 4, 1),
+    });
+    let facts = facts_of(&event);
+    let [FactKind::Resource(fact)] = facts.as_slice() else {
+        panic!("one resource fact expected, got {facts:?}");
+    };
+    assert_eq!(fact.kind, "home_care_support_clinic");
+    assert!(fact.enhanced);
+    assert_eq!(fact.medical_institution_code, "1611234567");
+    assert_eq!(fact.capabilities, ["home_visits", "around_the_clock"]);
+    let bytes = encoded(facts[0].clone());
+    assert!(!contains(&bytes, "076-000-0000".as_bytes()));
+    assert!(!contains(&bytes, "平日14-16時".as_bytes()));
+}
+
+#[test]
+fn pharmacies_stay_local() {
+    let event = ProgrammeEvent::Resources(ResourceEvent::ResourceRegistered {
+        id: ResourceId::parse("id", "r2").unwrap(),
+        details: ResourceDetails {
+            official_code: Some(OfficialCode::Medical(
+                MedicalInstitutionCode::parse("code", "1641234567").unwrap(),
+            )),
+            enhanced: false,
+            ..clinic(ResourceKind::Pharmacy)
+        },
+        on: d(2024, 4, 1),
+    });
+    assert_eq!(facts_of(&event), vec![]);
+}

@@ -1,0 +1,162 @@
+//! Calling a replicated prefecture cluster without knowing its leader: [`Replicas::call`] follows
+//! the `x-renkei-leader` redirect a follower answers with, tries the other replicas when one is
+//! unreachable or knows no leader, and gives up after a while. Both the prefecture's own client
+//! and the municipal node's sync client use it, with the generated client of their service.
+//!
+//! A retried write must be safe to repeat: the callers send the same request id (or the same
+//! sequences) again, and the prefecture's state machine applies it once.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Status};
+
+/// The response metadata key naming the leader's address when a follower refuses a request.
+pub const LEADER_METADATA_KEY: &str = "x-renkei-leader";
+
+/// Why a call to a cluster failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterCallError {
+    #[error("invalid replica address {0:?}")]
+    BadAddress(String),
+    #[error("gave up after {elapsed:?}; last error: {last}")]
+    GaveUp { elapsed: Duration, last: Status },
+    #[error("refused: {0}")]
+    Refused(Status),
+}
+
+/// What to do after a failed call.
+enum Next {
+    Done,
+    Redirect(String),
+    TryAnother,
+}
+
+fn classify(status: &Status) -> Next {
+    match status.code() {
+        Code::Unavailable | Code::Unknown | Code::DeadlineExceeded | Code::Cancelled => {
+            match status
+                .metadata()
+                .get(LEADER_METADATA_KEY)
+                .and_then(|v| v.to_str().ok())
+            {
+                Some(leader) => Next::Redirect(leader.to_owned()),
+                None => Next::TryAnother,
+            }
+        }
+        _ => Next::Done,
+    }
+}
+
+/// The replicas of one cluster and a channel to each, created lazily and reused.
+#[derive(Debug, Clone)]
+pub struct Replicas {
+    addresses: Vec<String>,
+    current: usize,
+    channels: HashMap<String, Channel>,
+    retry_for: Duration,
+    request_timeout: Duration,
+}
+
+impl Replicas {
+    /// The replicas listening at `addresses` (`host:port`); calls retry for 15 s by default.
+    pub fn new(addresses: Vec<String>) -> Self {
+        Self {
+            addresses,
+            current: 0,
+            channels: HashMap::new(),
+            retry_for: Duration::from_secs(15),
+            request_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// Sets how long a call keeps retrying.
+    pub fn with_retry_for(mut self, retry_for: Duration) -> Self {
+        self.retry_for = retry_for;
+        self
+    }
+
+    /// Sets the deadline of each attempt.
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Returns the address calls go to first: the last one that answered.
+    pub fn current(&self) -> &str {
+        self.addresses
+            .get(self.current)
+            .map(String::as_str)
+            .unwrap_or("")
+    }
+
+    fn channel(&mut self, address: &str) -> Result<Channel, ClusterCallError> {
+        if let Some(c) = self.channels.get(address) {
+            return Ok(c.clone());
+        }
+        let endpoint = Endpoint::from_shared(format!("http://{address}"))
+            .map_err(|_| ClusterCallError::BadAddress(address.to_owned()))?
+            .connect_timeout(Duration::from_millis(500))
+            .timeout(self.request_timeout)
+            .tcp_nodelay(true);
+        let channel = endpoint.connect_lazy();
+        self.channels.insert(address.to_owned(), channel.clone());
+        Ok(channel)
+    }
+
+    /// Calls `f` with a channel to the leader (as far as known), following redirects and trying
+    /// the other replicas until it succeeds, is refused for a reason other than leadership or
+    /// reachability, or has retried for the configured time.
+    pub async fn call<T, F, Fut>(&mut self, mut f: F) -> Result<T, ClusterCallError>
+    where
+        F: FnMut(Channel) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<T>, Status>>,
+    {
+        let started = Instant::now();
+        let mut target = self
+            .addresses
+            .get(self.current)
+            .cloned()
+            .ok_or_else(|| ClusterCallError::BadAddress(String::new()))?;
+        let mut pause = Duration::from_millis(10);
+        loop {
+            let channel = self.channel(&target)?;
+            let status = match f(channel).await {
+                Ok(reply) => {
+                    match self.addresses.iter().position(|a| *a == target) {
+                        Some(i) => self.current = i,
+                        // A leader named by a redirect but not configured: remember it too.
+                        None => {
+                            self.addresses.push(target.clone());
+                            self.current = self.addresses.len() - 1;
+                        }
+                    }
+                    return Ok(reply.into_inner());
+                }
+                Err(status) => status,
+            };
+            let elapsed = started.elapsed();
+            match classify(&status) {
+                Next::Done => return Err(ClusterCallError::Refused(status)),
+                _ if elapsed >= self.retry_for => {
+                    return Err(ClusterCallError::GaveUp {
+                        elapsed,
+                        last: status,
+                    });
+                }
+                Next::Redirect(leader) if leader != target => {
+                    target = leader;
+                    continue;
+                }
+                Next::Redirect(_) | Next::TryAnother => {
+                    self.current = (self.current + 1) % self.addresses.len().max(1);
+                    target = self.addresses[self.current].clone();
+                    // Back off a little while an election runs: a client retry, not a test wait.
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(100));
+                }
+            }
+        }
+    }
+}
