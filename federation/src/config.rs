@@ -61,6 +61,37 @@ pub struct RawConfig {
     pub snapshot_after_logs: Option<u64>,
     /// `text` (default) or `json`.
     pub log_format: Option<String>,
+    /// Who may call the `Federation` service, and for which municipalities. Empty: anyone may
+    /// speak for any municipality of the prefecture (development only; a warning is logged).
+    #[serde(default)]
+    pub callers: Vec<RawCaller>,
+}
+
+/// A caller of the `Federation` service as written.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCaller {
+    /// A name for logs and errors, e.g. the node's host name.
+    pub name: Option<String>,
+    /// The bearer token the caller presents (at least 16 characters).
+    pub token: Option<String>,
+    /// The municipalities (6-digit codes) the caller may speak for.
+    #[serde(default)]
+    pub municipalities: Vec<String>,
+    /// Whether the caller may publish items down (prefecture officers' tools).
+    #[serde(default)]
+    pub publish: bool,
+}
+
+/// A validated caller of the `Federation` service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Caller {
+    pub name: String,
+    /// Never printed (`--check-config` shows the callers without their tokens).
+    #[serde(skip_serializing)]
+    pub token: String,
+    pub municipalities: Vec<renkei_proto::MunicipalityCode>,
+    pub publish: bool,
 }
 
 /// A prefecture code as written: a string, or a number when an environment variable held digits
@@ -111,6 +142,8 @@ pub struct PrefectureConfig {
     pub election_timeout_max_ms: u64,
     pub snapshot_after_logs: u64,
     pub log_format: LogFormat,
+    /// Empty: the `Federation` service is open to any caller (development).
+    pub callers: Vec<Caller>,
 }
 
 impl PrefectureConfig {
@@ -128,6 +161,7 @@ impl PrefectureConfig {
             election_timeout_max_ms: DEFAULT_ELECTION_TIMEOUT_MAX_MS,
             snapshot_after_logs: DEFAULT_SNAPSHOT_AFTER_LOGS,
             log_format: LogFormat::Text,
+            callers: Vec::new(),
         }
     }
 
@@ -263,6 +297,49 @@ pub fn validate(raw: RawConfig) -> Result<PrefectureConfig, Vec<String>> {
             LogFormat::Text
         }
     };
+    let mut callers = Vec::new();
+    let mut tokens = std::collections::BTreeSet::new();
+    for (i, c) in raw.callers.iter().enumerate() {
+        let name = match c.name.as_deref().map(str::trim) {
+            Some(n) if !n.is_empty() => n.to_owned(),
+            _ => {
+                problems.push(format!("callers[{i}].name: missing"));
+                String::new()
+            }
+        };
+        let token = c.token.clone().unwrap_or_default();
+        if token.len() < 16 || token.chars().any(|ch| ch.is_whitespace() || ch.is_control()) {
+            problems.push(format!(
+                "callers[{i}].token: must be at least 16 characters without spaces ({name:?})"
+            ));
+        } else if !tokens.insert(token.clone()) {
+            problems.push(format!(
+                "callers[{i}].token: the same token is given to another caller ({name:?})"
+            ));
+        }
+        let mut municipalities = Vec::new();
+        for (j, code) in c.municipalities.iter().enumerate() {
+            match code.parse::<renkei_proto::MunicipalityCode>() {
+                Ok(m) => {
+                    if let Some(p) = prefecture
+                        && m.prefecture() != p
+                    {
+                        problems.push(format!(
+                            "callers[{i}].municipalities[{j}]: {code} is not in prefecture {p}"
+                        ));
+                    }
+                    municipalities.push(m);
+                }
+                Err(e) => problems.push(format!("callers[{i}].municipalities[{j}]: {e}")),
+            }
+        }
+        callers.push(Caller {
+            name,
+            token,
+            municipalities,
+            publish: c.publish,
+        });
+    }
     match (node_id, listen, data_dir, prefecture) {
         (Some(node_id), Some(listen), Some(data_dir), Some(prefecture)) if problems.is_empty() => {
             Ok(PrefectureConfig {
@@ -276,6 +353,7 @@ pub fn validate(raw: RawConfig) -> Result<PrefectureConfig, Vec<String>> {
                 election_timeout_max_ms: max,
                 snapshot_after_logs,
                 log_format,
+                callers,
             })
         }
         _ => Err(problems),

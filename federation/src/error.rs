@@ -20,6 +20,12 @@ pub enum FederationError {
         municipality: String,
         prefecture: String,
     },
+    /// The caller presented no token, or one this prefecture does not know.
+    #[error("unauthenticated: {0}")]
+    Unauthenticated(String),
+    /// The caller may not do this (e.g. speak for a municipality that is not its own).
+    #[error("caller {caller:?} may not {action}")]
+    PermissionDenied { caller: String, action: String },
     /// This replica is not the leader; the request must go to `leader_address` (if known).
     #[error("not the leader; leader is {}", leader_address.as_deref().unwrap_or("unknown"))]
     NotLeader {

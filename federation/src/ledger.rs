@@ -51,6 +51,20 @@ pub struct WriteOutcome {
     pub deduplicated: bool,
 }
 
+/// An item published down to the municipalities (a unified form version, a designation), as
+/// stored: its request id makes a retried publication take effect once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DownRecord {
+    pub cursor: u64,
+    pub request_id: String,
+    /// When the leader proposed it (milliseconds since the Unix epoch); part of the log entry,
+    /// so every replica stores the same value.
+    pub published_at_ms: i64,
+    /// The encoded `renkei.v1.DownItem` (without its cursor and publication time).
+    #[serde(with = "payload_base64")]
+    pub item: Vec<u8>,
+}
+
 /// Decides what one fact does, given the municipality's acknowledged sequence.
 pub fn decide(prefecture: PrefectureCode, acknowledged: u64, fact: &FactRecord) -> FactResult {
     let outcome = if fact.municipality.prefecture() != prefecture {
@@ -75,7 +89,7 @@ pub fn decide(prefecture: PrefectureCode, acknowledged: u64, fact: &FactRecord) 
 
 /// Fact payloads are bytes; the log and snapshots are JSON, where base64 is four times smaller
 /// than a list of numbers.
-mod payload_base64 {
+pub(crate) mod payload_base64 {
     use serde::{Deserialize, Deserializer, Serializer};
 
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

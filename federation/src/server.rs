@@ -1,18 +1,20 @@
 //! Runs a prefecture replica: opens its RocksDB database, starts Raft, serves the internal
-//! `RaftService`, the client-facing `PrefectureLedger`, `ClusterAdmin`, health and reflection on
+//! `RaftService`, the client-facing `PrefectureLedger` and `Federation`, `ClusterAdmin`, health and reflection on
 //! one port until the shutdown future resolves, then stops Raft and closes the database.
 
 use std::future::Future;
 use std::sync::Arc;
 
 use openraft::SnapshotPolicy;
-use renkei_proto::v1::{ClusterAdminServer, PrefectureLedgerServer, RaftServiceServer};
+use renkei_proto::v1::{
+    ClusterAdminServer, FederationServer, PrefectureLedgerServer, RaftServiceServer,
+};
 use tokio::net::TcpListener;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::config::PrefectureConfig;
-use crate::grpc::{AdminService, LedgerService, RaftPeerService};
+use crate::grpc::{AdminService, Callers, FederationService, LedgerService, RaftPeerService};
 use crate::network::{GrpcNetwork, MAX_RAFT_MESSAGE_BYTES, NetworkOptions};
 use crate::store;
 use crate::types::Raft;
@@ -101,6 +103,9 @@ pub async fn run(
         .set_serving::<ClusterAdminServer<AdminService>>()
         .await;
     health
+        .set_serving::<FederationServer<FederationService>>()
+        .await;
+    health
         .set_serving::<RaftServiceServer<RaftPeerService>>()
         .await;
     let reflection = tonic_reflection::server::Builder::configure()
@@ -136,6 +141,22 @@ pub async fn run(
         }
         accepted
     });
+    let callers = Callers::new(&config.callers);
+    if callers.is_open() {
+        tracing::warn!(
+            "no callers configured: any caller may push facts for any municipality of the \
+             prefecture (configure [[callers]] outside development)"
+        );
+    }
+    let ledger = LedgerService::new(raft.clone(), reader.clone(), config.prefecture);
+    let federation = FederationService::new(
+        ledger.clone(),
+        raft.clone(),
+        reader.clone(),
+        config.prefecture,
+        callers,
+        advertise.clone(),
+    );
     let served = tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(reflection)
@@ -145,13 +166,14 @@ pub async fn run(
                 .max_encoding_message_size(MAX_RAFT_MESSAGE_BYTES),
         )
         .add_service(
-            PrefectureLedgerServer::new(LedgerService::new(
-                raft.clone(),
-                reader.clone(),
-                config.prefecture,
-            ))
-            .max_decoding_message_size(MAX_CLIENT_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_CLIENT_MESSAGE_BYTES),
+            PrefectureLedgerServer::new(ledger)
+                .max_decoding_message_size(MAX_CLIENT_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_CLIENT_MESSAGE_BYTES),
+        )
+        .add_service(
+            FederationServer::new(federation)
+                .max_decoding_message_size(MAX_CLIENT_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_CLIENT_MESSAGE_BYTES),
         )
         .add_service(ClusterAdminServer::new(AdminService::new(
             raft.clone(),

@@ -5,7 +5,7 @@ use std::io::Cursor;
 use openraft::BasicNode;
 use serde::{Deserialize, Serialize};
 
-use crate::ledger::{FactRecord, WriteOutcome};
+use crate::ledger::{FactRecord, WriteOutcome, payload_base64};
 
 /// A replica's id. Ids are assigned by the operator and never reused (see `ClusterAdmin`).
 pub type NodeId = u64;
@@ -32,6 +32,14 @@ pub enum Command {
         request_id: String,
         facts: Vec<FactRecord>,
     },
+    /// Publishes an item for the municipalities to pull; `request_id` makes a retry take effect
+    /// once.
+    PublishDown {
+        request_id: String,
+        published_at_ms: i64,
+        #[serde(with = "payload_base64")]
+        item: Vec<u8>,
+    },
 }
 
 /// What applying one log entry produced.
@@ -41,4 +49,6 @@ pub enum CommandResponse {
     None,
     /// The outcome of a [`Command::WriteFacts`].
     Written(WriteOutcome),
+    /// The cursor of a [`Command::PublishDown`], and whether it was published before.
+    Published { cursor: u64, deduplicated: bool },
 }

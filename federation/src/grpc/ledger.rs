@@ -31,7 +31,7 @@ impl LedgerService {
         }
     }
 
-    fn municipality(&self, text: &str) -> Result<MunicipalityCode, FederationError> {
+    pub(crate) fn municipality(&self, text: &str) -> Result<MunicipalityCode, FederationError> {
         let code: MunicipalityCode =
             text.parse().map_err(
                 |e: renkei_proto::IdError| FederationError::InvalidArgument {
@@ -48,56 +48,61 @@ impl LedgerService {
         Ok(code)
     }
 
-    async fn write(
+    /// Checks a write's request id and facts and turns them into ledger records.
+    pub(crate) fn records(
         &self,
-        request: v1::WriteFactsRequest,
-    ) -> Result<v1::WriteFactsResponse, FederationError> {
-        if request.request_id.is_empty() || request.request_id.len() > MAX_REQUEST_ID_BYTES {
+        request_id: &str,
+        facts: Vec<v1::Fact>,
+    ) -> Result<Vec<FactRecord>, FederationError> {
+        if request_id.is_empty() || request_id.len() > MAX_REQUEST_ID_BYTES {
             return Err(FederationError::InvalidArgument {
                 field: "request_id",
                 reason: format!(
                     "{} bytes; must be 1 to {MAX_REQUEST_ID_BYTES}",
-                    request.request_id.len()
+                    request_id.len()
                 ),
             });
         }
-        if request.facts.is_empty() || request.facts.len() > MAX_FACTS_PER_WRITE {
+        if facts.is_empty() || facts.len() > MAX_FACTS_PER_WRITE {
             return Err(FederationError::InvalidArgument {
                 field: "facts",
                 reason: format!(
                     "{} facts; must be 1 to {MAX_FACTS_PER_WRITE}",
-                    request.facts.len()
+                    facts.len()
                 ),
             });
         }
-        let mut facts = Vec::with_capacity(request.facts.len());
-        for fact in request.facts {
+        let mut records = Vec::with_capacity(facts.len());
+        for (i, fact) in facts.into_iter().enumerate() {
             if fact.sequence == 0 {
                 return Err(FederationError::InvalidArgument {
                     field: "sequence",
-                    reason: "sequences start at 1".to_owned(),
+                    reason: format!("facts[{i}].sequence is 0; sequences start at 1"),
                 });
             }
-            facts.push(FactRecord {
+            records.push(FactRecord {
                 municipality: self.municipality(&fact.municipality)?,
                 sequence: fact.sequence,
                 payload: fact.payload,
             });
         }
+        Ok(records)
+    }
+
+    /// Commits checked facts through Raft and returns each one's outcome.
+    pub(crate) async fn commit(
+        &self,
+        request_id: String,
+        facts: Vec<FactRecord>,
+    ) -> Result<v1::WriteFactsResponse, FederationError> {
         let written = self
             .raft
-            .client_write(Command::WriteFacts {
-                request_id: request.request_id,
-                facts,
-            })
+            .client_write(Command::WriteFacts { request_id, facts })
             .await?;
-        let outcome = match written.data {
-            CommandResponse::Written(outcome) => outcome,
-            CommandResponse::None => {
-                return Err(FederationError::FailedPrecondition(
-                    "the state machine gave no outcome for a write".to_owned(),
-                ));
-            }
+        let CommandResponse::Written(outcome) = written.data else {
+            return Err(FederationError::FailedPrecondition(
+                "the state machine gave no outcome for a write".to_owned(),
+            ));
         };
         Ok(v1::WriteFactsResponse {
             results: outcome
@@ -113,21 +118,35 @@ impl LedgerService {
         })
     }
 
-    async fn read(
+    async fn write(
         &self,
-        request: v1::ReadSequenceRequest,
-    ) -> Result<v1::ReadSequenceResponse, FederationError> {
-        let municipality = self.municipality(&request.municipality)?;
-        let consistency = v1::ReadConsistency::try_from(request.consistency).map_err(|_| {
+        request: v1::WriteFactsRequest,
+    ) -> Result<v1::WriteFactsResponse, FederationError> {
+        let facts = self.records(&request.request_id, request.facts)?;
+        self.commit(request.request_id, facts).await
+    }
+
+    /// Reads with the requested consistency: a linearizable read first confirms leadership.
+    pub(crate) async fn ensure(&self, consistency: i32) -> Result<(), FederationError> {
+        let consistency = v1::ReadConsistency::try_from(consistency).map_err(|_| {
             FederationError::InvalidArgument {
                 field: "consistency",
-                reason: format!("unknown value {}", request.consistency),
+                reason: format!("unknown value {consistency}"),
             }
         })?;
         if consistency == v1::ReadConsistency::Linearizable {
             // Confirms leadership with a quorum and waits until the read index is applied.
             self.raft.ensure_linearizable().await?;
         }
+        Ok(())
+    }
+
+    async fn read(
+        &self,
+        request: v1::ReadSequenceRequest,
+    ) -> Result<v1::ReadSequenceResponse, FederationError> {
+        let municipality = self.municipality(&request.municipality)?;
+        self.ensure(request.consistency).await?;
         let applied_index = self
             .raft
             .metrics()

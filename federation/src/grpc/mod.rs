@@ -2,6 +2,8 @@
 //!
 //! - [`RaftPeerService`]: the internal `RaftService`, for peers only;
 //! - [`LedgerService`]: the client-facing `PrefectureLedger` (writes and reads of facts);
+//! - [`FederationService`]: the `Federation` sync service municipal nodes call (facts up, items
+//!   down), with the callers' identities checked;
 //! - [`AdminService`]: `ClusterAdmin` (initialise, add learner, change membership, remove,
 //!   status).
 //!
@@ -9,10 +11,12 @@
 //! errors through [`to_status`]. No ledger rule lives here.
 
 mod admin;
+mod federation;
 mod ledger;
 mod raft;
 
 pub use admin::AdminService;
+pub use federation::{Callers, FederationService, SyncMonitor};
 pub use ledger::LedgerService;
 pub use raft::RaftPeerService;
 
@@ -44,6 +48,8 @@ pub fn to_status(error: FederationError) -> Status {
             Status::failed_precondition(message)
         }
         FederationError::Stopped(_) => Status::unavailable(message),
+        FederationError::Unauthenticated(_) => Status::unauthenticated(message),
+        FederationError::PermissionDenied { .. } => Status::permission_denied(message),
         FederationError::Storage(_) => Status::internal(message),
     }
 }

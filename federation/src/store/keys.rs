@@ -15,22 +15,49 @@ pub const CF_SM_LEDGER: &str = "sm_ledger";
 pub const CF_SM_FACTS: &str = "sm_facts";
 /// Applied request ids: request id (UTF-8) → the write's outcome (JSON).
 pub const CF_SM_REQUESTS: &str = "sm_requests";
+/// Items published down to the municipalities: `i` ++ cursor (u64 BE) → [`DownRecord`] (JSON);
+/// `r` ++ request id → cursor (u64 BE).
+///
+/// [`DownRecord`]: crate::ledger::DownRecord
+pub const CF_SM_DOWN: &str = "sm_down";
 /// The current snapshot: [`SNAPSHOT_KEY`] → meta and data (JSON).
 pub const CF_SM_SNAPSHOT: &str = "sm_snapshot";
 
 /// Every column family, created at open.
-pub const ALL_FAMILIES: [&str; 7] = [
+pub const ALL_FAMILIES: [&str; 8] = [
     CF_RAFT_META,
     CF_RAFT_LOG,
     CF_SM_META,
     CF_SM_LEDGER,
     CF_SM_FACTS,
     CF_SM_REQUESTS,
+    CF_SM_DOWN,
     CF_SM_SNAPSHOT,
 ];
 
 /// The state-machine column families a snapshot replaces.
-pub const SM_DATA_FAMILIES: [&str; 4] = [CF_SM_META, CF_SM_LEDGER, CF_SM_FACTS, CF_SM_REQUESTS];
+pub const SM_DATA_FAMILIES: [&str; 5] = [
+    CF_SM_META,
+    CF_SM_LEDGER,
+    CF_SM_FACTS,
+    CF_SM_REQUESTS,
+    CF_SM_DOWN,
+];
+
+/// The key of a published down item.
+pub fn down_item_key(cursor: u64) -> [u8; 9] {
+    let mut key = [b'i'; 9];
+    key[1..].copy_from_slice(&cursor.to_be_bytes());
+    key
+}
+
+/// The key remembering which cursor a publication request got.
+pub fn down_request_key(request_id: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(1 + request_id.len());
+    key.push(b'r');
+    key.extend_from_slice(request_id.as_bytes());
+    key
+}
 
 /// The key of the one stored snapshot in [`CF_SM_SNAPSHOT`].
 pub const SNAPSHOT_KEY: &[u8] = b"current";

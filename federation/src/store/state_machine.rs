@@ -28,9 +28,10 @@ use serde::{Deserialize, Serialize};
 
 use super::family;
 use super::keys::{
-    self, CF_SM_FACTS, CF_SM_LEDGER, CF_SM_META, CF_SM_REQUESTS, CF_SM_SNAPSHOT, MetaKey, sm_meta,
+    self, CF_SM_DOWN, CF_SM_FACTS, CF_SM_LEDGER, CF_SM_META, CF_SM_REQUESTS, CF_SM_SNAPSHOT,
+    MetaKey, sm_meta,
 };
-use crate::ledger::{self, FactRecord, WriteOutcome};
+use crate::ledger::{self, DownRecord, FactRecord, WriteOutcome};
 use crate::types::{Command, CommandResponse, NodeId, TypeConfig};
 
 type StorageResult<T> = Result<T, StorageError<NodeId>>;
@@ -62,6 +63,8 @@ struct SnapshotContent {
     facts: Vec<FactRecord>,
     requests: Vec<(String, WriteOutcome)>,
     retired: BTreeSet<NodeId>,
+    #[serde(default)]
+    down: Vec<DownRecord>,
 }
 
 /// The ledger state machine of one replica. It keeps the small per-municipality sequences and
@@ -74,6 +77,8 @@ pub struct StateMachineStore {
     last_applied: Option<LogId<NodeId>>,
     membership: StoredMembership<NodeId, BasicNode>,
     retired: BTreeSet<NodeId>,
+    /// The last cursor of the items published down (0: none).
+    down_cursor: u64,
 }
 
 /// A read-only view of a replica's ledger, for the client-facing read path and admin checks.
@@ -134,6 +139,7 @@ impl StateMachineStore {
         let last_applied = get_meta::<sm_meta::LastApplied>(&db)?;
         let membership = get_meta::<sm_meta::Membership>(&db)?.unwrap_or_default();
         let retired = get_meta::<sm_meta::Retired>(&db)?.unwrap_or_default();
+        let down_cursor = last_down_cursor(&db)?;
         Ok(Self {
             db,
             prefecture,
@@ -141,6 +147,7 @@ impl StateMachineStore {
             last_applied,
             membership,
             retired,
+            down_cursor,
         })
     }
 
@@ -217,7 +224,130 @@ impl StateMachineStore {
     }
 }
 
+fn last_down_cursor(db: &DB) -> StorageResult<u64> {
+    let mut iter = db.iterator_cf(
+        family(db, CF_SM_DOWN),
+        IteratorMode::From(&keys::down_item_key(u64::MAX), rocksdb::Direction::Reverse),
+    );
+    match iter.next() {
+        Some(item) => {
+            let (key, _) = item.map_err(|e| sm_err(ErrorVerb::Read, &e))?;
+            if key.first() == Some(&b'i') {
+                Ok(key.get(1..).and_then(decode_u64).unwrap_or(0))
+            } else {
+                Ok(0)
+            }
+        }
+        None => Ok(0),
+    }
+}
+
+impl StateMachineStore {
+    fn apply_publish(
+        &mut self,
+        batch: &mut WriteBatch,
+        pending_down: &mut HashMap<String, u64>,
+        request_id: String,
+        published_at_ms: i64,
+        item: Vec<u8>,
+    ) -> StorageResult<CommandResponse> {
+        let earlier = match pending_down.get(&request_id) {
+            Some(cursor) => Some(*cursor),
+            None => self
+                .db
+                .get_cf(
+                    family(&self.db, CF_SM_DOWN),
+                    keys::down_request_key(&request_id),
+                )
+                .map_err(|e| sm_err(ErrorVerb::Read, &e))?
+                .as_deref()
+                .and_then(decode_u64),
+        };
+        if let Some(cursor) = earlier {
+            return Ok(CommandResponse::Published {
+                cursor,
+                deduplicated: true,
+            });
+        }
+        self.down_cursor += 1;
+        let record = DownRecord {
+            cursor: self.down_cursor,
+            request_id: request_id.clone(),
+            published_at_ms,
+            item,
+        };
+        let bytes = serde_json::to_vec(&record).map_err(|e| sm_err(ErrorVerb::Write, &e))?;
+        let cf = family(&self.db, CF_SM_DOWN);
+        batch.put_cf(cf, keys::down_item_key(record.cursor), bytes);
+        batch.put_cf(
+            cf,
+            keys::down_request_key(&request_id),
+            record.cursor.to_be_bytes(),
+        );
+        pending_down.insert(request_id, record.cursor);
+        Ok(CommandResponse::Published {
+            cursor: record.cursor,
+            deduplicated: false,
+        })
+    }
+}
+
 impl LedgerReader {
+    /// Returns up to `limit` applied facts of a municipality from `from_sequence` on.
+    pub fn facts_from(
+        &self,
+        municipality: MunicipalityCode,
+        from_sequence: u64,
+        limit: usize,
+    ) -> StorageResult<Vec<FactRecord>> {
+        let start = keys::fact_key(municipality, from_sequence);
+        let end = keys::fact_key(municipality, u64::MAX);
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(
+            family(&self.db, CF_SM_FACTS),
+            IteratorMode::From(&start, rocksdb::Direction::Forward),
+        ) {
+            if out.len() >= limit {
+                break;
+            }
+            let (key, value) = item.map_err(|e| sm_err(ErrorVerb::Read, &e))?;
+            if *key > end[..] {
+                break;
+            }
+            let Some(sequence) = key.get(4..).and_then(decode_u64) else {
+                return Err(sm_err(ErrorVerb::Read, &Corrupt { what: "fact key" }));
+            };
+            out.push(FactRecord {
+                municipality,
+                sequence,
+                payload: value.to_vec(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Returns up to `limit` items published down after `after`, and the last cursor.
+    pub fn down_after(&self, after: u64, limit: usize) -> StorageResult<(Vec<DownRecord>, u64)> {
+        let db = &self.db;
+        let start = keys::down_item_key(after.saturating_add(1));
+        let mut out = Vec::new();
+        for item in db.iterator_cf(
+            family(db, CF_SM_DOWN),
+            IteratorMode::From(&start, rocksdb::Direction::Forward),
+        ) {
+            if out.len() >= limit {
+                break;
+            }
+            let (key, value) = item.map_err(|e| sm_err(ErrorVerb::Read, &e))?;
+            if key.first() != Some(&b'i') {
+                break;
+            }
+            out.push(serde_json::from_slice(&value).map_err(|e| sm_err(ErrorVerb::Read, &e))?);
+        }
+        Ok((out, last_down_cursor(db)?))
+    }
+
+
     /// Returns the acknowledged sequence of a municipality (0 when it has none).
     pub fn acknowledged(&self, municipality: MunicipalityCode) -> StorageResult<u64> {
         match self
@@ -332,6 +462,14 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
                 serde_json::from_slice(&value).map_err(|e| sm_err(ErrorVerb::Read, &e))?;
             content.requests.push((id, outcome));
         }
+        for item in view.iterator_cf(family(db, CF_SM_DOWN), IteratorMode::Start) {
+            let (key, value) = item.map_err(|e| sm_err(ErrorVerb::Read, &e))?;
+            if key.first() == Some(&b'i') {
+                content
+                    .down
+                    .push(serde_json::from_slice(&value).map_err(|e| sm_err(ErrorVerb::Read, &e))?);
+            }
+        }
         drop(view);
 
         let counter = SNAPSHOT_COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -381,6 +519,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
     {
         let mut batch = WriteBatch::default();
         let mut pending = HashMap::new();
+        let mut pending_down = HashMap::new();
         let mut responses = Vec::new();
         let mut last = None;
         let mut membership_changed = false;
@@ -398,6 +537,17 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                         facts,
                     )?)
                 }
+                EntryPayload::Normal(Command::PublishDown {
+                    request_id,
+                    published_at_ms,
+                    item,
+                }) => self.apply_publish(
+                    &mut batch,
+                    &mut pending_down,
+                    request_id,
+                    published_at_ms,
+                    item,
+                )?,
                 EntryPayload::Membership(membership) => {
                     let next: BTreeSet<NodeId> = membership.nodes().map(|(id, _)| *id).collect();
                     for (id, _) in self.membership.nodes() {
@@ -474,6 +624,18 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             let bytes = serde_json::to_vec(outcome).map_err(|e| sm_err(ErrorVerb::Write, &e))?;
             batch.put_cf(family(db, CF_SM_REQUESTS), id.as_bytes(), bytes);
         }
+        let mut down_cursor = 0;
+        for record in &content.down {
+            let bytes = serde_json::to_vec(record).map_err(|e| sm_err(ErrorVerb::Write, &e))?;
+            let cf = family(db, CF_SM_DOWN);
+            batch.put_cf(cf, keys::down_item_key(record.cursor), bytes);
+            batch.put_cf(
+                cf,
+                keys::down_request_key(&record.request_id),
+                record.cursor.to_be_bytes(),
+            );
+            down_cursor = down_cursor.max(record.cursor);
+        }
         if let Some(last) = &meta.last_log_id {
             put_meta::<sm_meta::LastApplied>(db, &mut batch, last)?;
         }
@@ -492,6 +654,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         self.last_applied = meta.last_log_id;
         self.membership = meta.last_membership.clone();
         self.retired = content.retired;
+        self.down_cursor = down_cursor;
         tracing::info!(snapshot = %meta.snapshot_id, bytes = data.len(), "installed a snapshot");
         Ok(())
     }

@@ -1,0 +1,594 @@
+//! The `Federation` service: municipal nodes push their facts up and pull the prefecture's items
+//! down. Every call names its caller with a bearer token; the configuration says which
+//! municipalities each caller may speak for and whether it may publish. Facts take the same
+//! path through Raft as `PrefectureLedger.WriteFacts`, so `(municipality, sequence)` is applied
+//! exactly once and in order whichever service carried it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use prost::Message;
+use renkei_proto::convert::utc_to_timestamp;
+use renkei_proto::v1::{self, Federation};
+use renkei_proto::{MunicipalityCode, PrefectureCode, official};
+use sha2::{Digest, Sha256};
+use tonic::metadata::MetadataMap;
+use tonic::{Request, Response, Status};
+
+use super::ledger::LedgerService;
+use super::to_status;
+use crate::config::Caller;
+use crate::error::FederationError;
+use crate::ledger::MAX_REQUEST_ID_BYTES;
+use crate::store::LedgerReader;
+use crate::types::{Command, CommandResponse, Raft};
+
+/// The most facts one ledger read returns.
+const MAX_LEDGER_READ: u32 = 10_000;
+/// The most items one pull returns.
+const MAX_PULL: u32 = 1_000;
+
+/// The callers the configuration knows, by the SHA-256 of their token (compared in full, so the
+/// lookup does not reveal a token by timing).
+#[derive(Debug, Clone)]
+pub struct Callers {
+    by_digest: Arc<HashMap<[u8; 32], Arc<Caller>>>,
+}
+
+/// Who is calling.
+enum Identity {
+    /// No callers are configured: anyone may speak for any municipality of the prefecture.
+    Open,
+    Known(Arc<Caller>),
+}
+
+impl Identity {
+    fn name(&self) -> &str {
+        match self {
+            Identity::Open => "anonymous",
+            Identity::Known(c) => &c.name,
+        }
+    }
+
+    fn may_speak_for(&self, m: MunicipalityCode) -> bool {
+        match self {
+            Identity::Open => true,
+            Identity::Known(c) => c.municipalities.contains(&m),
+        }
+    }
+
+    fn check_speaks_for(&self, m: MunicipalityCode) -> Result<(), FederationError> {
+        if self.may_speak_for(m) {
+            Ok(())
+        } else {
+            Err(FederationError::PermissionDenied {
+                caller: self.name().to_owned(),
+                action: format!("speak for municipality {m}"),
+            })
+        }
+    }
+}
+
+fn digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+impl Callers {
+    pub fn new(callers: &[Caller]) -> Self {
+        Self {
+            by_digest: Arc::new(
+                callers
+                    .iter()
+                    .map(|c| (digest(&c.token), Arc::new(c.clone())))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// True when no caller is configured and the service is open to anyone.
+    pub fn is_open(&self) -> bool {
+        self.by_digest.is_empty()
+    }
+
+    fn identify(&self, metadata: &MetadataMap) -> Result<Identity, FederationError> {
+        if self.is_open() {
+            return Ok(Identity::Open);
+        }
+        let header = metadata
+            .get("authorization")
+            .ok_or_else(|| {
+                FederationError::Unauthenticated(
+                    "no `authorization: Bearer <token>` metadata".to_owned(),
+                )
+            })?
+            .to_str()
+            .map_err(|_| {
+                FederationError::Unauthenticated("authorization is not ASCII".to_owned())
+            })?;
+        let token = header.strip_prefix("Bearer ").ok_or_else(|| {
+            FederationError::Unauthenticated("authorization must be `Bearer <token>`".to_owned())
+        })?;
+        self.by_digest
+            .get(&digest(token.trim()))
+            .map(|c| Identity::Known(c.clone()))
+            .ok_or_else(|| FederationError::Unauthenticated("unknown token".to_owned()))
+    }
+}
+
+/// What this replica has seen of each municipality's sync: kept in memory, since it describes
+/// this replica's conversations (the acknowledged sequences themselves are replicated).
+#[derive(Debug, Default, Clone)]
+pub struct SyncMonitor {
+    seen: Arc<Mutex<HashMap<MunicipalityCode, Seen>>>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct Seen {
+    produced: u64,
+    last_success: Option<DateTime<Utc>>,
+    last_error: Option<(String, DateTime<Utc>)>,
+    behind_since: Option<DateTime<Utc>>,
+}
+
+impl SyncMonitor {
+    fn with<R>(&self, f: impl FnOnce(&mut HashMap<MunicipalityCode, Seen>) -> R) -> R {
+        f(&mut self.seen.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn success(&self, m: MunicipalityCode, produced: u64, acknowledged: u64, now: DateTime<Utc>) {
+        self.with(|seen| {
+            let s = seen.entry(m).or_default();
+            s.produced = s.produced.max(produced).max(acknowledged);
+            s.last_success = Some(now);
+            s.last_error = None;
+            if s.produced > acknowledged {
+                s.behind_since.get_or_insert(now);
+            } else {
+                s.behind_since = None;
+            }
+        });
+    }
+
+    fn error(&self, m: MunicipalityCode, error: &str, now: DateTime<Utc>) {
+        self.with(|seen| {
+            seen.entry(m).or_default().last_error = Some((error.to_owned(), now));
+        });
+    }
+
+    fn state(
+        &self,
+        m: MunicipalityCode,
+        acknowledged: u64,
+        now: DateTime<Utc>,
+    ) -> v1::MunicipalitySyncState {
+        let s = self.with(|seen| seen.get(&m).cloned().unwrap_or_default());
+        let produced = s.produced.max(acknowledged);
+        v1::MunicipalitySyncState {
+            municipality: m.to_string(),
+            produced,
+            acknowledged,
+            lag_facts: produced - acknowledged,
+            lag_seconds: match s.behind_since {
+                Some(t) if produced > acknowledged => (now - t).as_seconds_f64().max(0.0),
+                _ => 0.0,
+            },
+            last_success: s.last_success.map(utc_to_timestamp),
+            last_error: s.last_error.as_ref().map(|e| e.0.clone()).unwrap_or_default(),
+            last_error_at: s.last_error.map(|e| utc_to_timestamp(e.1)),
+            down_cursor: 0,
+        }
+    }
+}
+
+/// Serves the `Federation` API of one replica.
+#[derive(Clone)]
+pub struct FederationService {
+    ledger: LedgerService,
+    raft: Raft,
+    reader: LedgerReader,
+    prefecture: PrefectureCode,
+    callers: Callers,
+    monitor: SyncMonitor,
+    advertise: String,
+}
+
+impl FederationService {
+    pub fn new(
+        ledger: LedgerService,
+        raft: Raft,
+        reader: LedgerReader,
+        prefecture: PrefectureCode,
+        callers: Callers,
+        advertise: String,
+    ) -> Self {
+        Self {
+            ledger,
+            raft,
+            reader,
+            prefecture,
+            callers,
+            monitor: SyncMonitor::default(),
+            advertise,
+        }
+    }
+
+    /// The municipalities a request is about: those named, or else all the caller speaks for.
+    fn scope(
+        &self,
+        who: &Identity,
+        named: &[String],
+    ) -> Result<Vec<MunicipalityCode>, FederationError> {
+        if named.is_empty() {
+            return Ok(match who {
+                Identity::Known(c) => c.municipalities.clone(),
+                Identity::Open => official::municipalities_of(self.prefecture)
+                    .map(|m| m.code)
+                    .collect(),
+            });
+        }
+        named
+            .iter()
+            .map(|text| {
+                let m = self.ledger.municipality(text)?;
+                who.check_speaks_for(m)?;
+                Ok(m)
+            })
+            .collect()
+    }
+
+    async fn push(
+        &self,
+        who: Identity,
+        request: v1::PushFactsRequest,
+    ) -> Result<v1::WriteFactsResponse, FederationError> {
+        for (i, fact) in request.facts.iter().enumerate() {
+            let m = self.ledger.municipality(&fact.municipality)?;
+            who.check_speaks_for(m)?;
+            let body = v1::FactBody::decode(fact.payload.as_slice()).map_err(|e| {
+                FederationError::InvalidArgument {
+                    field: "payload",
+                    reason: format!("facts[{i}].payload is not a FactBody: {e}"),
+                }
+            })?;
+            if body.kind.is_none() {
+                return Err(FederationError::InvalidArgument {
+                    field: "payload",
+                    reason: format!("facts[{i}].payload has no kind"),
+                });
+            }
+        }
+        let mut produced: HashMap<MunicipalityCode, u64> = HashMap::new();
+        for p in &request.produced {
+            let m = self.ledger.municipality(&p.municipality)?;
+            who.check_speaks_for(m)?;
+            produced.insert(m, p.produced);
+        }
+        let records = self.ledger.records(&request.request_id, request.facts)?;
+        let municipalities: Vec<MunicipalityCode> = {
+            let mut v: Vec<_> = records.iter().map(|r| r.municipality).collect();
+            v.dedup();
+            v
+        };
+        match self.ledger.commit(request.request_id, records).await {
+            Ok(response) => {
+                let now = Utc::now();
+                let mut acked: HashMap<MunicipalityCode, u64> = HashMap::new();
+                for m in &municipalities {
+                    acked.insert(*m, self.reader.acknowledged(*m)?);
+                }
+                for (m, a) in acked {
+                    self.monitor
+                        .success(m, produced.get(&m).copied().unwrap_or(a), a, now);
+                }
+                Ok(response)
+            }
+            Err(e) => {
+                if !matches!(e, FederationError::NotLeader { .. }) {
+                    let now = Utc::now();
+                    for m in &municipalities {
+                        self.monitor.error(*m, &e.to_string(), now);
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn acknowledged(
+        &self,
+        who: Identity,
+        request: v1::GetAcknowledgedRequest,
+    ) -> Result<v1::GetAcknowledgedResponse, FederationError> {
+        let scope = self.scope(&who, &request.municipalities)?;
+        self.ledger.ensure(request.consistency).await?;
+        let acknowledged = scope
+            .into_iter()
+            .map(|m| {
+                Ok(v1::Acknowledged {
+                    municipality: m.to_string(),
+                    acknowledged: self.reader.acknowledged(m)?,
+                })
+            })
+            .collect::<Result<_, FederationError>>()?;
+        Ok(v1::GetAcknowledgedResponse { acknowledged })
+    }
+
+    async fn read_ledger(
+        &self,
+        who: Identity,
+        request: v1::ReadLedgerRequest,
+    ) -> Result<v1::ReadLedgerResponse, FederationError> {
+        let m = self.ledger.municipality(&request.municipality)?;
+        who.check_speaks_for(m)?;
+        let limit = match request.limit {
+            0 => 1_000,
+            n if n <= MAX_LEDGER_READ => n,
+            n => {
+                return Err(FederationError::InvalidArgument {
+                    field: "limit",
+                    reason: format!("{n}; must be at most {MAX_LEDGER_READ}"),
+                });
+            }
+        };
+        self.ledger.ensure(request.consistency).await?;
+        let facts = self
+            .reader
+            .facts_from(m, request.from_sequence.max(1), limit as usize)?
+            .into_iter()
+            .map(|r| v1::Fact {
+                municipality: r.municipality.to_string(),
+                sequence: r.sequence,
+                payload: r.payload,
+            })
+            .collect();
+        Ok(v1::ReadLedgerResponse {
+            facts,
+            acknowledged: self.reader.acknowledged(m)?,
+        })
+    }
+
+    async fn publish(
+        &self,
+        who: Identity,
+        request: v1::PublishDownRequest,
+    ) -> Result<v1::PublishDownResponse, FederationError> {
+        let allowed = match &who {
+            Identity::Open => true,
+            Identity::Known(c) => c.publish,
+        };
+        if !allowed {
+            return Err(FederationError::PermissionDenied {
+                caller: who.name().to_owned(),
+                action: "publish items down".to_owned(),
+            });
+        }
+        if request.request_id.is_empty() || request.request_id.len() > MAX_REQUEST_ID_BYTES {
+            return Err(FederationError::InvalidArgument {
+                field: "request_id",
+                reason: format!(
+                    "{} bytes; must be 1 to {MAX_REQUEST_ID_BYTES}",
+                    request.request_id.len()
+                ),
+            });
+        }
+        let Some(mut item) = request.item else {
+            return Err(FederationError::InvalidArgument {
+                field: "item",
+                reason: "missing".to_owned(),
+            });
+        };
+        check_down_item(&item)?;
+        for text in &item.municipalities {
+            self.ledger.municipality(text)?;
+        }
+        item.cursor = 0;
+        item.published_at = None;
+        let written = self
+            .raft
+            .client_write(Command::PublishDown {
+                request_id: request.request_id,
+                published_at_ms: Utc::now().timestamp_millis(),
+                item: item.encode_to_vec(),
+            })
+            .await?;
+        match written.data {
+            CommandResponse::Published { cursor, .. } => Ok(v1::PublishDownResponse { cursor }),
+            _ => Err(FederationError::FailedPrecondition(
+                "the state machine gave no cursor for a publication".to_owned(),
+            )),
+        }
+    }
+
+    async fn pull(
+        &self,
+        who: Identity,
+        request: v1::PullDownRequest,
+    ) -> Result<v1::PullDownResponse, FederationError> {
+        let m = self.ledger.municipality(&request.municipality)?;
+        who.check_speaks_for(m)?;
+        let limit = match request.limit {
+            0 => 100,
+            n => n.min(MAX_PULL),
+        };
+        let (records, _) = self.reader.down_after(request.after, limit as usize)?;
+        // Items for other municipalities are skipped but examined: the next pull starts after.
+        let examined = records.last().map_or(request.after, |r| r.cursor);
+        let code = m.to_string();
+        let mut items = Vec::new();
+        for record in records {
+            let mut item = v1::DownItem::decode(record.item.as_slice()).map_err(|e| {
+                FederationError::FailedPrecondition(format!(
+                    "published item {} cannot be decoded: {e}",
+                    record.cursor
+                ))
+            })?;
+            if !item.municipalities.is_empty() && !item.municipalities.contains(&code) {
+                continue;
+            }
+            item.cursor = record.cursor;
+            item.published_at = DateTime::from_timestamp_millis(record.published_at_ms)
+                .map(utc_to_timestamp);
+            items.push(item);
+        }
+        Ok(v1::PullDownResponse {
+            items,
+            last_cursor: examined,
+        })
+    }
+
+    fn sync_state(
+        &self,
+        who: Identity,
+        request: v1::GetSyncStateRequest,
+    ) -> Result<v1::SyncState, FederationError> {
+        let now = Utc::now();
+        let municipalities = self
+            .scope(&who, &request.municipalities)?
+            .into_iter()
+            .map(|m| Ok(self.monitor.state(m, self.reader.acknowledged(m)?, now)))
+            .collect::<Result<_, FederationError>>()?;
+        Ok(v1::SyncState {
+            municipalities,
+            peer: self.advertise.clone(),
+        })
+    }
+}
+
+fn check_down_item(item: &v1::DownItem) -> Result<(), FederationError> {
+    let invalid = |field: &'static str, reason: String| FederationError::InvalidArgument {
+        field,
+        reason,
+    };
+    match &item.kind {
+        None => Err(invalid("item.kind", "missing: a form or a designation".into())),
+        Some(v1::DownItemKind::Form(f)) => {
+            if f.form_id.trim().is_empty() || f.name.trim().is_empty() || f.version.is_empty() {
+                return Err(invalid(
+                    "item.form",
+                    format!(
+                        "form_id {:?}, name {:?} and version {:?} must all be given",
+                        f.form_id, f.name, f.version
+                    ),
+                ));
+            }
+            if chrono::NaiveDate::parse_from_str(&f.effective_from, "%Y-%m-%d").is_err() {
+                return Err(invalid(
+                    "item.form.effective_from",
+                    format!("{:?} is not a date YYYY-MM-DD", f.effective_from),
+                ));
+            }
+            for (i, field) in f.fields.iter().enumerate() {
+                if !matches!(field.r#type.as_str(), "text" | "date" | "choice" | "number") {
+                    return Err(invalid(
+                        "item.form.fields",
+                        format!(
+                            "fields[{i}].type {:?} must be text, date, choice or number",
+                            field.r#type
+                        ),
+                    ));
+                }
+                if field.r#type == "choice" && field.choices.is_empty() {
+                    return Err(invalid(
+                        "item.form.fields",
+                        format!("fields[{i}] ({:?}) is a choice without choices", field.name),
+                    ));
+                }
+            }
+            Ok(())
+        }
+        Some(v1::DownItemKind::Designation(d)) => {
+            if !matches!(
+                d.role.as_str(),
+                "active_role_medical_institution" | "liaison_base"
+            ) {
+                return Err(invalid(
+                    "item.designation.role",
+                    format!(
+                        "{:?} must be active_role_medical_institution or liaison_base",
+                        d.role
+                    ),
+                ));
+            }
+            if d.institution_name.trim().is_empty() || d.area.trim().is_empty() {
+                return Err(invalid(
+                    "item.designation",
+                    "area and institution_name must be given".into(),
+                ));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn identify(callers: &Callers, metadata: &MetadataMap) -> Result<Identity, Status> {
+    callers.identify(metadata).map_err(to_status)
+}
+
+#[tonic::async_trait]
+impl Federation for FederationService {
+    async fn push_facts(
+        &self,
+        request: Request<v1::PushFactsRequest>,
+    ) -> Result<Response<v1::WriteFactsResponse>, Status> {
+        let who = identify(&self.callers, request.metadata())?;
+        self.push(who, request.into_inner())
+            .await
+            .map(Response::new)
+            .map_err(to_status)
+    }
+
+    async fn get_acknowledged(
+        &self,
+        request: Request<v1::GetAcknowledgedRequest>,
+    ) -> Result<Response<v1::GetAcknowledgedResponse>, Status> {
+        let who = identify(&self.callers, request.metadata())?;
+        self.acknowledged(who, request.into_inner())
+            .await
+            .map(Response::new)
+            .map_err(to_status)
+    }
+
+    async fn read_ledger(
+        &self,
+        request: Request<v1::ReadLedgerRequest>,
+    ) -> Result<Response<v1::ReadLedgerResponse>, Status> {
+        let who = identify(&self.callers, request.metadata())?;
+        FederationService::read_ledger(self, who, request.into_inner())
+            .await
+            .map(Response::new)
+            .map_err(to_status)
+    }
+
+    async fn publish_down(
+        &self,
+        request: Request<v1::PublishDownRequest>,
+    ) -> Result<Response<v1::PublishDownResponse>, Status> {
+        let who = identify(&self.callers, request.metadata())?;
+        self.publish(who, request.into_inner())
+            .await
+            .map(Response::new)
+            .map_err(to_status)
+    }
+
+    async fn pull_down(
+        &self,
+        request: Request<v1::PullDownRequest>,
+    ) -> Result<Response<v1::PullDownResponse>, Status> {
+        let who = identify(&self.callers, request.metadata())?;
+        self.pull(who, request.into_inner())
+            .await
+            .map(Response::new)
+            .map_err(to_status)
+    }
+
+    async fn get_sync_state(
+        &self,
+        request: Request<v1::GetSyncStateRequest>,
+    ) -> Result<Response<v1::SyncState>, Status> {
+        let who = identify(&self.callers, request.metadata())?;
+        self.sync_state(who, request.into_inner())
+            .map(Response::new)
+            .map_err(to_status)
+    }
+}
