@@ -40,7 +40,40 @@ pub struct RawConfig {
     /// File holding the master key (64 hex digits) that wraps the personal-data keys; default
     /// `<data_dir>/master.key`, created on first start. Keep it outside the data dir in production.
     pub master_key_file: Option<PathBuf>,
+    /// Sync with the prefecture cluster; without it, facts wait in the outbox.
+    pub sync: Option<RawSync>,
 }
+
+/// The `[sync]` table as written.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSync {
+    /// The prefecture cluster's replicas (`host:port` of each `Federation` endpoint).
+    #[serde(default)]
+    pub prefecture: Vec<String>,
+    /// The bearer token this node presents to the prefecture.
+    pub token: Option<String>,
+    /// The most facts one push carries (1 to 2,000; default 1,000).
+    pub batch_facts: Option<usize>,
+    /// How often items published down are pulled, in milliseconds (default 2,000).
+    pub pull_interval_ms: Option<u64>,
+}
+
+/// The validated sync settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SyncConfig {
+    pub prefecture: Vec<String>,
+    /// Never printed by `--check-config`.
+    #[serde(skip_serializing)]
+    pub token: Option<String>,
+    pub batch_facts: usize,
+    pub pull_interval_ms: u64,
+}
+
+/// The default number of facts per push.
+pub const DEFAULT_BATCH_FACTS: usize = 1_000;
+/// The default interval between pulls of items published down, in milliseconds.
+pub const DEFAULT_PULL_INTERVAL_MS: u64 = 2_000;
 
 /// A municipality code as written: a string, or a number when an environment variable held
 /// digits only (leading zeros are restored).
@@ -67,6 +100,8 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
     /// When not empty, replaces the configured list.
     pub municipalities: Vec<String>,
+    /// When not empty, replaces `sync.prefecture` (and enables sync).
+    pub prefecture: Vec<String>,
 }
 
 /// How log lines are written.
@@ -87,6 +122,8 @@ pub struct NodeConfig {
     pub log_format: LogFormat,
     /// The master key file; `None` means `<data_dir>/master.key`.
     pub master_key_file: Option<PathBuf>,
+    /// `None`: no sync; facts wait in the outbox.
+    pub sync: Option<SyncConfig>,
 }
 
 impl NodeConfig {
@@ -119,6 +156,9 @@ pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<NodeConfig, Ve
     }
     if let Some(dir) = &overrides.data_dir {
         raw.data_dir = Some(dir.clone());
+    }
+    if !overrides.prefecture.is_empty() {
+        raw.sync.get_or_insert_with(RawSync::default).prefecture = overrides.prefecture.clone();
     }
     if !overrides.municipalities.is_empty() {
         raw.municipalities = overrides
@@ -216,6 +256,60 @@ pub fn validate(raw: RawConfig) -> Result<NodeConfig, Vec<String>> {
         }
     }
 
+    let sync = raw.sync.map(|s| {
+        if s.prefecture.is_empty() {
+            problems.push(
+                "sync.prefecture: empty (list the prefecture replicas' host:port)".to_owned(),
+            );
+        }
+        for (i, address) in s.prefecture.iter().enumerate() {
+            let ok = address
+                .rsplit_once(':')
+                .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+            if !ok {
+                problems.push(format!(
+                    "sync.prefecture[{i}]: {address:?} is not host:port"
+                ));
+            }
+        }
+        if let Some(token) = &s.token
+            && (token.len() < 16 || token.chars().any(|c| c.is_whitespace() || c.is_control()))
+        {
+            problems.push(
+                "sync.token: must be at least 16 characters without spaces".to_owned(),
+            );
+        }
+        let batch_facts = s.batch_facts.unwrap_or(DEFAULT_BATCH_FACTS);
+        if !(1..=2_000).contains(&batch_facts) {
+            problems.push(format!("sync.batch_facts: {batch_facts} is outside 1..=2000"));
+        }
+        let pull_interval_ms = s.pull_interval_ms.unwrap_or(DEFAULT_PULL_INTERVAL_MS);
+        if pull_interval_ms == 0 {
+            problems.push("sync.pull_interval_ms: 0 is not allowed".to_owned());
+        }
+        let mut prefectures: Vec<_> = municipalities.iter().map(|m| m.prefecture()).collect();
+        prefectures.sort();
+        prefectures.dedup();
+        if prefectures.len() > 1 {
+            problems.push(format!(
+                "sync: the municipalities lie in {} prefectures ({}); a node syncs with one \
+                 prefecture, so run one node per prefecture",
+                prefectures.len(),
+                prefectures
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        SyncConfig {
+            prefecture: s.prefecture,
+            token: s.token,
+            batch_facts,
+            pull_interval_ms,
+        }
+    });
+
     match (listen, data_dir) {
         (Some(listen), Some(data_dir)) if problems.is_empty() => Ok(NodeConfig {
             listen,
@@ -224,6 +318,7 @@ pub fn validate(raw: RawConfig) -> Result<NodeConfig, Vec<String>> {
             max_event_bytes,
             log_format,
             master_key_file: raw.master_key_file,
+            sync,
         }),
         _ => Err(problems),
     }

@@ -4,6 +4,8 @@
 //! - [`store`]: the durable event store on RocksDB: streams per tenant (municipality), atomic
 //!   batches, group commit, idempotent retries, live subscriptions;
 //! - [`grpc`]: the gRPC adapters (`EventLog`), and the one mapping of errors to gRPC codes;
+//! - [`domain`]: the programme's domain core; [`programme`]: its application service;
+//! - [`sync`]: the outbox of facts and the sync with the prefecture (push up, pull down);
 //! - [`config`]: the node's configuration (TOML file, environment, flags) and its validation;
 //! - [`server`]: [`server::run`], which serves a node on a listener until a shutdown future
 //!   resolves — the binary and the tests both call it.
@@ -17,3 +19,4 @@ pub mod personal;
 pub mod programme;
 pub mod server;
 pub mod store;
+pub mod sync;

@@ -12,7 +12,7 @@ use renkei_node::config::{self, LogFormat, NodeConfig, Overrides};
 #[command(name = "renkei-node", version)]
 struct Cli {
     /// TOML configuration file (keys: listen, data_dir, municipalities, max_event_bytes,
-    /// log_format); RENKEI_NODE_* environment variables override it, flags override both.
+    /// log_format, master_key_file, [sync]); RENKEI_NODE_* environment variables override it, flags override both.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Address to serve gRPC on, e.g. 127.0.0.1:7401 (port 0 picks a free port).
@@ -25,6 +25,10 @@ struct Cli {
     /// in the configuration.
     #[arg(long = "municipality", value_name = "CODE")]
     municipalities: Vec<String>,
+    /// A replica of the prefecture cluster to sync with (host:port); repeat for each. Replaces
+    /// `sync.prefecture` in the configuration.
+    #[arg(long = "prefecture", value_name = "ADDR")]
+    prefecture: Vec<String>,
     /// Validate the configuration, print the effective one and exit (non-zero on any problem).
     #[arg(long)]
     check_config: bool,
@@ -36,6 +40,7 @@ fn main() -> ExitCode {
         listen: cli.listen.clone(),
         data_dir: cli.data_dir.clone(),
         municipalities: cli.municipalities.clone(),
+        prefecture: cli.prefecture.clone(),
     };
     let config = match config::load(cli.config.as_deref(), &overrides) {
         Ok(config) => config,

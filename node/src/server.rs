@@ -3,16 +3,17 @@
 
 use std::future::Future;
 
-use renkei_proto::v1::{EventLogServer, MunicipalProgramServer};
+use renkei_proto::v1::{EventLogServer, MunicipalProgramServer, NodeSyncServer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::config::NodeConfig;
-use crate::grpc::{EventLogService, MunicipalProgramService};
+use crate::grpc::{EventLogService, MunicipalProgramService, NodeSyncService};
 use crate::personal::{KeyVault, MasterKey, VaultError};
 use crate::programme::Programme;
 use crate::store::{EventStore, StoreError, StoreOptions};
+use crate::sync::{self, Outbox, SyncBoard};
 
 /// Room for the other fields of an append request beside its payloads.
 const MESSAGE_OVERHEAD: usize = 4 * 1024 * 1024;
@@ -89,6 +90,20 @@ pub async fn run(
         config.municipalities.clone(),
     );
 
+    // Facts are produced whether or not a prefecture is configured; they wait in the outbox.
+    let board = SyncBoard::default();
+    let sync_tasks = sync::start(
+        &store,
+        &config.municipalities,
+        config.sync.as_ref(),
+        &board,
+    );
+    let node_sync = NodeSyncService::new(
+        board,
+        Outbox::new(store.clone()),
+        config.municipalities.clone(),
+    );
+
     let (health, health_service) = tonic_health::server::health_reporter();
     health
         .set_serving::<EventLogServer<EventLogService>>()
@@ -138,10 +153,12 @@ pub async fn run(
                 .max_decoding_message_size(max_message)
                 .max_encoding_message_size(max_message),
         )
+        .add_service(NodeSyncServer::new(node_sync))
         .serve_with_incoming_shutdown(incoming(listener), signal)
         .await;
 
-    // Whatever the server's fate, write what was acknowledged-to-be and flush.
+    // Stop syncing (an outbox append in flight completes), then write what was queued and flush.
+    sync_tasks.stop().await;
     let closed = store.close().await.map_err(store_err);
     served?;
     closed?;

@@ -4,9 +4,11 @@
 mod convert;
 mod event_log;
 mod program;
+mod sync;
 
 pub use event_log::EventLogService;
 pub use program::MunicipalProgramService;
+pub use sync::NodeSyncService;
 
 use crate::domain::DomainError;
 use crate::personal::VaultError;

@@ -1,0 +1,185 @@
+//! The outbox (送信待ち): the facts a municipality has produced, kept durably in its own event
+//! stream [`OUTBOX_STREAM`] of the store. A fact's sequence is its version in that stream, so the
+//! sequence is dense, starts at 1 and never changes.
+//!
+//! The projector follows the tenant's event log and appends, for each batch of events it reads,
+//! the facts they yield ([`facts_of`]) in one atomic append with the expected version of the
+//! outbox. Each fact records the log position of its source event; after a restart the projector
+//! resumes after the source of the last fact, so no fact is produced twice or skipped (events
+//! that yield no fact are simply read again).
+
+use chrono::{DateTime, Utc};
+use futures::{FutureExt, StreamExt};
+use prost::Message;
+use renkei_proto::MunicipalityCode;
+use renkei_proto::convert::utc_to_timestamp;
+use renkei_proto::v1::FactBody;
+use tokio::sync::watch;
+
+use super::board::SyncBoard;
+use crate::domain::ProgrammeEvent;
+use crate::domain::facts::facts_of;
+use crate::store::{
+    Direction, EventId, EventStore, ExpectedVersion, GlobalPosition, NewEvent, RecordedEvent,
+    StoreError, StreamId,
+};
+
+/// The stream of a tenant's outbox.
+pub const OUTBOX_STREAM: &str = "sync/outbox";
+/// The event type of an outbox entry.
+pub const FACT_EVENT_TYPE: &str = "FactPublished";
+/// Source events read per projection step (each yields at most a few facts).
+const SOURCE_BATCH: usize = 1_000;
+
+/// Streams under this prefix belong to sync itself and yield no facts.
+const SYNC_STREAMS: &str = "sync/";
+
+fn outbox_stream() -> StreamId {
+    // A literal, valid stream name.
+    StreamId::parse("stream", OUTBOX_STREAM).expect("a valid stream name")
+}
+
+/// One fact waiting in (or sent from) the outbox.
+#[derive(Debug, Clone)]
+pub struct OutboxFact {
+    pub sequence: u64,
+    /// The encoded [`FactBody`].
+    pub payload: Vec<u8>,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// Read access to the tenants' outboxes.
+#[derive(Clone)]
+pub struct Outbox {
+    store: EventStore,
+}
+
+impl Outbox {
+    pub fn new(store: EventStore) -> Self {
+        Self { store }
+    }
+
+    /// Returns the sequence of the tenant's last fact (0 before the first).
+    pub fn produced(&self, tenant: MunicipalityCode) -> Result<u64, StoreError> {
+        let (_, head) =
+            self.store
+                .read_stream(tenant, &outbox_stream(), 0, Direction::Backward, 0)?;
+        Ok(head)
+    }
+
+    /// Reads up to `max` facts of a tenant from sequence `from` (inclusive).
+    pub fn read(
+        &self,
+        tenant: MunicipalityCode,
+        from: u64,
+        max: usize,
+    ) -> Result<Vec<OutboxFact>, StoreError> {
+        let (events, _) = self.store.read_stream(
+            tenant,
+            &outbox_stream(),
+            from.max(1),
+            Direction::Forward,
+            max,
+        )?;
+        Ok(events
+            .into_iter()
+            .map(|e| OutboxFact {
+                sequence: e.stream_version,
+                payload: e.payload,
+                recorded_at: e.recorded_at,
+            })
+            .collect())
+    }
+
+    /// Returns where the projector resumes: the position after the source of the last fact, and
+    /// the outbox's version.
+    fn resume_point(&self, tenant: MunicipalityCode) -> Result<(GlobalPosition, u64), StoreError> {
+        let (last, head) =
+            self.store
+                .read_stream(tenant, &outbox_stream(), 0, Direction::Backward, 1)?;
+        let next = match last.first() {
+            None => 1,
+            Some(e) => {
+                let body =
+                    FactBody::decode(e.payload.as_slice()).map_err(|err| StoreError::Corrupt {
+                        key: format!("{tenant}/{OUTBOX_STREAM}@{}", e.stream_version),
+                        reason: format!("not a fact: {err}"),
+                    })?;
+                body.source_position + 1
+            }
+        };
+        Ok((GlobalPosition(next), head))
+    }
+}
+
+/// The facts of a batch of source events, as outbox entries.
+fn entries(events: &[RecordedEvent]) -> Vec<NewEvent> {
+    let mut out = Vec::new();
+    for e in events {
+        if e.stream.as_str().starts_with(SYNC_STREAMS) {
+            continue;
+        }
+        let Some(event) = ProgrammeEvent::from_payload(e.schema_version, &e.payload) else {
+            // Not a programme event (e.g. appended through the raw EventLog API): no fact.
+            continue;
+        };
+        for (index, kind) in facts_of(&event).into_iter().enumerate() {
+            let body = FactBody {
+                source_event_id: e.event_id.to_string(),
+                index: index as u32,
+                recorded_at: Some(utc_to_timestamp(e.recorded_at)),
+                source_position: e.global_position.get(),
+                kind: Some(kind),
+            };
+            out.push(NewEvent {
+                event_id: EventId::new_v7(),
+                event_type: FACT_EVENT_TYPE.to_owned(),
+                schema_version: 1,
+                occurred_at: e.occurred_at,
+                actor: "outbox".to_owned(),
+                payload: body.encode_to_vec(),
+            });
+        }
+    }
+    out
+}
+
+/// Projects one tenant's events into its outbox until `stop` turns true or the store closes.
+pub async fn project(
+    store: EventStore,
+    tenant: MunicipalityCode,
+    board: SyncBoard,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), StoreError> {
+    let outbox = Outbox::new(store.clone());
+    let (from, mut version) = outbox.resume_point(tenant)?;
+    board.produced(tenant, version);
+    let mut events = store.subscribe(tenant, from)?;
+    let stream = outbox_stream();
+    loop {
+        let first = tokio::select! {
+            next = events.next() => next,
+            _ = stop.wait_for(|s| *s) => return Ok(()),
+        };
+        let Some(first) = first else {
+            return Ok(());
+        };
+        let mut batch = vec![first?];
+        // Take what is ready without waiting: one append for a burst of events.
+        while batch.len() < SOURCE_BATCH {
+            match events.next().now_or_never() {
+                Some(Some(e)) => batch.push(e?),
+                _ => break,
+            }
+        }
+        let new = entries(&batch);
+        if new.is_empty() {
+            continue;
+        }
+        let outcome = store
+            .append(tenant, stream.clone(), ExpectedVersion::Exact(version), new)
+            .await?;
+        version = outcome.last_stream_version;
+        board.produced(tenant, version);
+    }
+}

@@ -1,0 +1,346 @@
+//! The pusher: sends the outbox's facts to the prefecture cluster, oldest first, in batches of
+//! several municipalities, one batch in flight (the back-pressure: the outbox is read only as fast
+//! as the prefecture acknowledges).
+//!
+//! It starts from the sequences the prefecture acknowledges (asked once at start and again after
+//! any failure), so restarts of either side resume where the prefecture stands, and facts the
+//! prefecture already holds are answered as duplicates without effect. Failures are retried with
+//! jittered exponential backoff; meanwhile facts wait durably in the outbox.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::Utc;
+use renkei_proto::MunicipalityCode;
+use renkei_proto::cluster::{ClusterCallError, Replicas};
+use renkei_proto::v1::{self, FederationClient};
+use tokio::sync::watch;
+use tonic::transport::Channel;
+
+use super::board::SyncBoard;
+use super::outbox::Outbox;
+use crate::config::SyncConfig;
+
+/// The first pause after a failure; it doubles up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// How long one call keeps finding the leader before the failure is reported.
+const CALL_PATIENCE: Duration = Duration::from_secs(5);
+/// The most facts taken from one municipality per batch while others wait too.
+const FAIR_SHARE: usize = 500;
+/// The largest message exchanged with the prefecture.
+const MAX_MESSAGE_BYTES: usize = 32 * 1024 * 1024;
+
+/// A cheap source of jitter (no security role): SplitMix64 seeded from the clock.
+pub(super) struct Jitter(u64);
+
+impl Jitter {
+    pub(super) fn new() -> Self {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0x9E37_79B9_7F4A_7C15)
+            ^ u64::from(std::process::id());
+        Self(seed)
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Returns a pause between half of `base` and `base`.
+    pub(super) fn pause(&mut self, base: Duration) -> Duration {
+        let half = base / 2;
+        half + Duration::from_nanos(self.next() % (half.as_nanos() as u64).max(1))
+    }
+}
+
+/// Exponential backoff with jitter.
+pub(super) struct Backoff {
+    next: Duration,
+    jitter: Jitter,
+}
+
+impl Backoff {
+    pub(super) fn new() -> Self {
+        Self {
+            next: FIRST_BACKOFF,
+            jitter: Jitter::new(),
+        }
+    }
+
+    pub(super) fn reset(&mut self) {
+        self.next = FIRST_BACKOFF;
+    }
+
+    /// Waits the next pause, or until `stop`; returns false when stopping.
+    pub(super) async fn wait(&mut self, stop: &mut watch::Receiver<bool>) -> bool {
+        let pause = self.jitter.pause(self.next);
+        self.next = (self.next * 2).min(MAX_BACKOFF);
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => true,
+            _ = stop.wait_for(|s| *s) => false,
+        }
+    }
+}
+
+/// A connection to the prefecture's `Federation` service that follows its leader.
+pub(super) struct Prefecture {
+    replicas: Replicas,
+    token: Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>,
+}
+
+impl Prefecture {
+    pub(super) fn new(config: &SyncConfig) -> Self {
+        Self {
+            replicas: Replicas::new(config.prefecture.clone()).with_retry_for(CALL_PATIENCE),
+            // Validated at configuration: printable ASCII without spaces.
+            token: config
+                .token
+                .as_ref()
+                .and_then(|t| format!("Bearer {t}").parse().ok()),
+        }
+    }
+
+    pub(super) fn current(&self) -> &str {
+        self.replicas.current()
+    }
+
+    fn request<T>(
+        token: &Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>,
+        message: T,
+    ) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        if let Some(token) = token {
+            request
+                .metadata_mut()
+                .insert("authorization", token.clone());
+        }
+        request
+    }
+
+    fn client(channel: Channel) -> FederationClient<Channel> {
+        FederationClient::new(channel)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES)
+    }
+
+    pub(super) async fn acknowledged(
+        &mut self,
+        tenants: &[MunicipalityCode],
+    ) -> Result<v1::GetAcknowledgedResponse, ClusterCallError> {
+        let message = v1::GetAcknowledgedRequest {
+            municipalities: tenants.iter().map(ToString::to_string).collect(),
+            consistency: v1::ReadConsistency::Linearizable as i32,
+        };
+        let token = self.token.clone();
+        self.replicas
+            .call(|channel| {
+                let request = Self::request(&token, message.clone());
+                async move { Self::client(channel).get_acknowledged(request).await }
+            })
+            .await
+    }
+
+    pub(super) async fn push(
+        &mut self,
+        message: v1::PushFactsRequest,
+    ) -> Result<v1::WriteFactsResponse, ClusterCallError> {
+        let token = self.token.clone();
+        self.replicas
+            .call(|channel| {
+                let request = Self::request(&token, message.clone());
+                async move { Self::client(channel).push_facts(request).await }
+            })
+            .await
+    }
+
+    pub(super) async fn pull(
+        &mut self,
+        message: v1::PullDownRequest,
+    ) -> Result<v1::PullDownResponse, ClusterCallError> {
+        let token = self.token.clone();
+        self.replicas
+            .call(|channel| {
+                let request = Self::request(&token, message.clone());
+                async move { Self::client(channel).pull_down(request).await }
+            })
+            .await
+    }
+}
+
+/// Pushes the tenants' facts until `stop` turns true.
+pub async fn run(
+    outbox: Outbox,
+    tenants: Vec<MunicipalityCode>,
+    config: SyncConfig,
+    board: SyncBoard,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut prefecture = Prefecture::new(&config);
+    let mut backoff = Backoff::new();
+    // The prefecture's acknowledged sequences as last heard; empty means "ask again".
+    let mut acked: BTreeMap<MunicipalityCode, u64> = BTreeMap::new();
+    let instance = uuid::Uuid::now_v7().simple().to_string();
+    let mut writes: u64 = 0;
+    let mut start = 0usize;
+    while !*stop.borrow() {
+        if acked.is_empty() {
+            match prefecture.acknowledged(&tenants).await {
+                Ok(reply) => {
+                    let now = Utc::now();
+                    for a in reply.acknowledged {
+                        if let Ok(m) = a.municipality.parse::<MunicipalityCode>() {
+                            acked.insert(m, a.acknowledged);
+                            board.acknowledged(m, a.acknowledged, now);
+                        }
+                    }
+                    board.set_peer(prefecture.current());
+                    backoff.reset();
+                }
+                Err(e) => {
+                    report(&board, &tenants, &e);
+                    if !backoff.wait(&mut stop).await {
+                        return;
+                    }
+                    continue;
+                }
+            }
+        }
+        // Arm the wake-up before reading, so facts produced meanwhile are not missed.
+        let produced = board.wait_produced();
+        tokio::pin!(produced);
+        produced.as_mut().enable();
+        let batch = match collect(&outbox, &tenants, &acked, &board, config.batch_facts, start) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the outbox");
+                if !backoff.wait(&mut stop).await {
+                    return;
+                }
+                continue;
+            }
+        };
+        start = start.wrapping_add(1);
+        if batch.facts.is_empty() {
+            tokio::select! {
+                _ = produced => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+            continue;
+        }
+        writes += 1;
+        let in_batch: Vec<MunicipalityCode> = batch.municipalities.clone();
+        let message = v1::PushFactsRequest {
+            request_id: format!("{instance}-{writes}"),
+            facts: batch.facts,
+            produced: batch.produced,
+        };
+        let sent = tokio::select! {
+            sent = prefecture.push(message) => sent,
+            _ = stop.wait_for(|s| *s) => return,
+        };
+        match sent {
+            Ok(reply) => {
+                let now = Utc::now();
+                // Each result carries the municipality's acknowledged sequence after its fact.
+                for (m, result) in batch.order.iter().zip(&reply.results) {
+                    acked.insert(*m, result.acknowledged);
+                }
+                for m in &in_batch {
+                    if let Some(a) = acked.get(m) {
+                        board.acknowledged(*m, *a, now);
+                    }
+                }
+                board.set_peer(prefecture.current());
+                backoff.reset();
+            }
+            Err(e) => {
+                report(&board, &in_batch, &e);
+                // Ask the prefecture where it stands before sending again.
+                acked.clear();
+                if !backoff.wait(&mut stop).await {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn report(board: &SyncBoard, tenants: &[MunicipalityCode], e: &ClusterCallError) {
+    tracing::warn!(error = %e, "sync with the prefecture failed; retrying");
+    let now = Utc::now();
+    let text = e.to_string();
+    for m in tenants {
+        board.failed(*m, &text, now);
+    }
+}
+
+/// One push being assembled.
+struct Batch {
+    facts: Vec<v1::Fact>,
+    /// The municipality of each fact, in order.
+    order: Vec<MunicipalityCode>,
+    municipalities: Vec<MunicipalityCode>,
+    produced: Vec<v1::ProducedSequence>,
+}
+
+/// Takes the oldest unacknowledged facts of the tenants, starting from a rotating tenant so that
+/// none waits behind a busy neighbour.
+fn collect(
+    outbox: &Outbox,
+    tenants: &[MunicipalityCode],
+    acked: &BTreeMap<MunicipalityCode, u64>,
+    board: &SyncBoard,
+    max: usize,
+    start: usize,
+) -> Result<Batch, crate::store::StoreError> {
+    let mut batch = Batch {
+        facts: Vec::new(),
+        order: Vec::new(),
+        municipalities: Vec::new(),
+        produced: Vec::new(),
+    };
+    let pending: Vec<(MunicipalityCode, u64, u64)> = tenants
+        .iter()
+        .filter_map(|m| {
+            let produced = board.get(*m).produced;
+            let a = acked.get(m).copied().unwrap_or(0);
+            (produced > a).then_some((*m, a, produced))
+        })
+        .collect();
+    if pending.is_empty() {
+        return Ok(batch);
+    }
+    let share = (max / pending.len()).clamp(FAIR_SHARE.min(max), max);
+    for i in 0..pending.len() {
+        let room = max - batch.facts.len();
+        if room == 0 {
+            break;
+        }
+        let (m, a, produced) = pending[(start + i) % pending.len()];
+        let facts = outbox.read(m, a + 1, share.min(room))?;
+        if facts.is_empty() {
+            continue;
+        }
+        let code = m.to_string();
+        batch.municipalities.push(m);
+        batch.produced.push(v1::ProducedSequence {
+            municipality: code.clone(),
+            produced,
+        });
+        for f in facts {
+            batch.order.push(m);
+            batch.facts.push(v1::Fact {
+                municipality: code.clone(),
+                sequence: f.sequence,
+                payload: f.payload,
+            });
+        }
+    }
+    Ok(batch)
+}
