@@ -37,7 +37,7 @@ fn outcomes(response: &CommandResponse) -> (Vec<FactOutcome>, bool) {
             w.results.iter().map(|r| r.outcome).collect(),
             w.deduplicated,
         ),
-        CommandResponse::None => panic!("no outcome"),
+        other => panic!("no write outcome: {other:?}"),
     }
 }
 

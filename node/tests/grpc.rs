@@ -35,6 +35,7 @@ impl Node {
             max_event_bytes: 1000,
             log_format: LogFormat::Text,
             master_key_file: None,
+            sync: None,
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(renkei_node::server::run(config, listener, async move {

@@ -1,0 +1,476 @@
+//! A harness for multi-process tests: prefecture clusters of real `renkei-prefecture` processes
+//! and municipal nodes of real `renkei-node` processes on loopback (port 0), each with its own
+//! RocksDB directory. Processes can be killed with SIGKILL and restarted on the same address with
+//! their data. Tests wait on predicates, never on fixed sleeps.
+//!
+//! The binaries are the workspace's own, found beside the test executable (`target/<profile>/`);
+//! `cargo test --workspace` builds them before any test runs.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use renkei_proto::v1::{self, ClusterAdminClient, FederationClient};
+use tempfile::TempDir;
+use tonic::transport::Channel;
+
+/// How long a predicate may take before the test fails instead of hanging.
+pub const PATIENCE: Duration = Duration::from_secs(90);
+
+/// The prefecture of every test: 富山県.
+pub const PREFECTURE: &str = "16";
+/// 富山市 and 高岡市, hosted by the test node.
+pub const TOYAMA_CITY: &str = "162019";
+pub const TAKAOKA_CITY: &str = "162027";
+/// 魚津市: in the prefecture, but not the test node's.
+pub const UOZU_CITY: &str = "162043";
+
+/// The token of the test node, allowed to speak for 富山市 and 高岡市.
+pub const NODE_TOKEN: &str = "node-token-0123456789abcdef";
+/// The token of a prefecture officer's tool, allowed to publish.
+pub const OFFICER_TOKEN: &str = "officer-token-0123456789abcdef";
+
+/// Returns the path of a workspace binary built beside the test executable.
+pub fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test executable's path");
+    // target/<profile>/deps/<test> → target/<profile>/<name>
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test executable lies in target/<profile>/deps");
+    let path = dir.join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: build the workspace's binaries first (cargo test --release --workspace \
+         builds them)",
+        path.display()
+    );
+    path
+}
+
+/// Reads the first stdout line of a child (`<binary> listening on ADDR`) and returns ADDR.
+fn listening_address(child: &mut Child, binary: &str) -> String {
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read the listening line");
+    line.trim()
+        .strip_prefix(&format!("{binary} listening on "))
+        .unwrap_or_else(|| panic!("unexpected first line of {binary}: {line:?}"))
+        .to_owned()
+}
+
+fn log_file(path: &Path) -> File {
+    File::options()
+        .create(true)
+        .append(true)
+        .open(path)
+        .expect("a log file")
+}
+
+/// Sends SIGTERM and waits; returns whether the process exited successfully.
+fn terminate_child(child: &mut Child) -> bool {
+    // The `kill` command sends SIGTERM without a libc dependency in the tests.
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    child.wait().map(|s| s.success()).unwrap_or(false)
+}
+
+/// One replica process.
+pub struct Replica {
+    pub id: u64,
+    pub address: String,
+    child: Option<Child>,
+}
+
+/// A prefecture cluster of replica processes under one temporary directory. The `Federation`
+/// service knows two callers: the test node ([`NODE_TOKEN`], 富山市 and 高岡市) and an officer's
+/// tool ([`OFFICER_TOKEN`], may publish).
+pub struct Cluster {
+    pub root: TempDir,
+    pub replicas: BTreeMap<u64, Replica>,
+}
+
+impl Cluster {
+    /// Starts `n` replicas (ids 1..=n), initialises them as one cluster and waits for a leader.
+    pub async fn start(n: u64) -> Self {
+        let mut cluster = Self {
+            root: TempDir::new().expect("a temporary directory"),
+            replicas: BTreeMap::new(),
+        };
+        for id in 1..=n {
+            cluster.spawn(id, "127.0.0.1:0");
+        }
+        let members = cluster
+            .replicas
+            .values()
+            .map(|r| v1::ClusterMember {
+                node_id: r.id,
+                address: r.address.clone(),
+            })
+            .collect();
+        cluster
+            .admin(1)
+            .await
+            .initialize(v1::InitializeRequest { members })
+            .await
+            .expect("initialize");
+        cluster.wait_for_leader().await;
+        cluster
+    }
+
+    fn spawn(&mut self, id: u64, listen: &str) {
+        let root = self.root.path();
+        let config = root.join(format!("replica-{id}.toml"));
+        let data_dir = root.join(format!("replica-{id}"));
+        std::fs::write(
+            &config,
+            format!(
+                r#"node_id = {id}
+listen = "{listen}"
+data_dir = "{}"
+prefecture = "{PREFECTURE}"
+
+[[callers]]
+name = "test-node"
+token = "{NODE_TOKEN}"
+municipalities = ["{TOYAMA_CITY}", "{TAKAOKA_CITY}"]
+
+[[callers]]
+name = "officer"
+token = "{OFFICER_TOKEN}"
+publish = true
+"#,
+                data_dir.display()
+            ),
+        )
+        .expect("write the replica's configuration");
+        let mut child = Command::new(binary("renkei-prefecture"))
+            .arg("--config")
+            .arg(&config)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log_file(&root.join(format!("replica-{id}.log")))))
+            .spawn()
+            .expect("spawn renkei-prefecture");
+        let address = listening_address(&mut child, "renkei-prefecture");
+        self.replicas.insert(
+            id,
+            Replica {
+                id,
+                address,
+                child: Some(child),
+            },
+        );
+    }
+
+    /// Kills replica `id` with SIGKILL (no clean shutdown).
+    pub fn kill(&mut self, id: u64) {
+        if let Some(mut child) = self.replicas.get_mut(&id).and_then(|r| r.child.take()) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Restarts a killed replica on its old address with its data.
+    pub fn restart(&mut self, id: u64) {
+        let address = self.replicas[&id].address.clone();
+        self.spawn(id, &address);
+    }
+
+    pub fn is_running(&self, id: u64) -> bool {
+        self.replicas.get(&id).is_some_and(|r| r.child.is_some())
+    }
+
+    pub fn ids(&self) -> Vec<u64> {
+        self.replicas.keys().copied().collect()
+    }
+
+    pub fn addresses(&self) -> Vec<String> {
+        self.replicas.values().map(|r| r.address.clone()).collect()
+    }
+
+    pub async fn admin(&self, id: u64) -> ClusterAdminClient<Channel> {
+        ClusterAdminClient::connect(format!("http://{}", self.replicas[&id].address))
+            .await
+            .expect("connect to the admin service")
+    }
+
+    /// Returns replica `id`'s view of the cluster, or `None` if it does not answer.
+    pub async fn status(&self, id: u64) -> Option<v1::ClusterStatus> {
+        if !self.is_running(id) {
+            return None;
+        }
+        let address = format!("http://{}", self.replicas[&id].address);
+        let mut admin = ClusterAdminClient::connect(address).await.ok()?;
+        admin
+            .status(v1::StatusRequest {})
+            .await
+            .ok()
+            .map(|r| r.into_inner())
+    }
+
+    /// Waits until every running replica names the same leader, which says it leads; returns it.
+    pub async fn wait_for_leader(&self) -> u64 {
+        let found = std::cell::Cell::new(0);
+        let ids: Vec<u64> = self.ids().into_iter().filter(|id| self.is_running(*id)).collect();
+        wait_until("a leader agreed by every live replica", || async {
+            let mut leaders = Vec::new();
+            for id in &ids {
+                match self.status(*id).await {
+                    Some(s) if s.leader_id != 0 => leaders.push((s.leader_id, s.term)),
+                    _ => return false,
+                }
+            }
+            let first = leaders[0];
+            if !leaders.iter().all(|l| *l == first) || !ids.contains(&first.0) {
+                return false;
+            }
+            match self.status(first.0).await {
+                Some(s) if s.state == "Leader" => {
+                    found.set(first.0);
+                    true
+                }
+                _ => false,
+            }
+        })
+        .await;
+        found.get()
+    }
+
+    /// A `Federation` client of replica `id`.
+    pub async fn federation(&self, id: u64) -> FederationClient<Channel> {
+        FederationClient::connect(format!("http://{}", self.replicas[&id].address))
+            .await
+            .expect("connect to the federation service")
+    }
+
+    /// Reads a municipality's whole ledger (linearizable) through the leader, with the node's
+    /// token (a caller may read the ledgers of the municipalities it speaks for).
+    pub async fn ledger(&self, municipality: &str) -> Vec<v1::Fact> {
+        let leader = self.wait_for_leader().await;
+        let mut client = self.federation(leader).await;
+        let mut facts = Vec::new();
+        loop {
+            let reply = client
+                .read_ledger(with_token(
+                    NODE_TOKEN,
+                    v1::ReadLedgerRequest {
+                        municipality: municipality.to_owned(),
+                        from_sequence: facts.len() as u64 + 1,
+                        limit: 10_000,
+                        consistency: v1::ReadConsistency::Linearizable as i32,
+                    },
+                ))
+                .await
+                .expect("read the ledger")
+                .into_inner();
+            if reply.facts.is_empty() {
+                return facts;
+            }
+            facts.extend(reply.facts);
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for replica in self.replicas.values_mut() {
+            if let Some(mut child) = replica.child.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
+/// Wraps a message in a request carrying `authorization: Bearer <token>`.
+pub fn with_token<T>(token: &str, message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("an ASCII token"),
+    );
+    request
+}
+
+/// A municipal node process hosting 富山市 and 高岡市, syncing with a cluster.
+pub struct Node {
+    pub root: TempDir,
+    pub address: String,
+    prefecture: Vec<String>,
+    child: Option<Child>,
+}
+
+impl Node {
+    /// Starts a node that syncs with the replicas at `prefecture`.
+    pub fn start(prefecture: Vec<String>) -> Self {
+        let mut node = Self {
+            root: TempDir::new().expect("a temporary directory"),
+            address: String::new(),
+            prefecture,
+            child: None,
+        };
+        node.spawn("127.0.0.1:0");
+        node
+    }
+
+    fn spawn(&mut self, listen: &str) {
+        let root = self.root.path();
+        let config = root.join("node.toml");
+        let replicas: Vec<String> = self.prefecture.iter().map(|a| format!("{a:?}")).collect();
+        std::fs::write(
+            &config,
+            format!(
+                r#"listen = "{listen}"
+data_dir = "{}"
+municipalities = ["{TOYAMA_CITY}", "{TAKAOKA_CITY}"]
+
+[sync]
+prefecture = [{}]
+token = "{NODE_TOKEN}"
+pull_interval_ms = 200
+"#,
+                root.join("data").display(),
+                replicas.join(", ")
+            ),
+        )
+        .expect("write the node's configuration");
+        let mut child = Command::new(binary("renkei-node"))
+            .arg("--config")
+            .arg(&config)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log_file(&root.join("node.log"))))
+            .spawn()
+            .expect("spawn renkei-node");
+        self.address = listening_address(&mut child, "renkei-node");
+        self.child = Some(child);
+    }
+
+    /// Kills the node with SIGKILL (no clean shutdown).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Stops the node with SIGTERM; returns whether it exited successfully.
+    pub fn terminate(&mut self) -> bool {
+        self.child.take().is_some_and(|mut c| terminate_child(&mut c))
+    }
+
+    /// Restarts the node on its old address with its data.
+    pub fn restart(&mut self) {
+        let address = self.address.clone();
+        self.spawn(&address);
+    }
+
+    pub async fn channel(&self) -> Channel {
+        Channel::from_shared(format!("http://{}", self.address))
+            .expect("a valid address")
+            .connect()
+            .await
+            .expect("connect to the node")
+    }
+
+    pub async fn program(&self) -> v1::MunicipalProgramClient<Channel> {
+        v1::MunicipalProgramClient::new(self.channel().await)
+    }
+
+    /// The node's sync state of one municipality.
+    pub async fn sync_state(&self, municipality: &str) -> v1::MunicipalitySyncState {
+        let mut client = v1::NodeSyncClient::new(self.channel().await);
+        let reply = client
+            .get_sync_state(v1::GetSyncStateRequest {
+                municipalities: vec![municipality.to_owned()],
+            })
+            .await
+            .expect("the node's sync state")
+            .into_inner();
+        reply.municipalities.into_iter().next().expect("one state")
+    }
+
+    /// Reads a municipality's whole outbox as facts (sequence = stream version).
+    pub async fn outbox(&self, municipality: &str) -> Vec<v1::Fact> {
+        let mut client = v1::EventLogClient::new(self.channel().await);
+        let mut facts: Vec<v1::Fact> = Vec::new();
+        loop {
+            let reply = client
+                .read_stream(v1::ReadStreamRequest {
+                    municipality_code: municipality.to_owned(),
+                    stream: "sync/outbox".to_owned(),
+                    from_version: facts.len() as u64 + 1,
+                    direction: v1::Direction::Forward as i32,
+                    max_count: 1_000,
+                })
+                .await
+                .expect("read the outbox")
+                .into_inner();
+            if reply.events.is_empty() {
+                return facts;
+            }
+            facts.extend(reply.events.into_iter().map(|e| v1::Fact {
+                municipality: municipality.to_owned(),
+                sequence: e.stream_version,
+                payload: e.payload,
+            }));
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Polls `predicate` until it holds; panics (naming `what`) after [`PATIENCE`].
+pub async fn wait_until<F, Fut>(what: &str, mut predicate: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let started = Instant::now();
+    loop {
+        if predicate().await {
+            return;
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "gave up waiting for {what} after {PATIENCE:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Records `n` awareness activities (キ) for `municipality`, ids `<prefix>-<i>`; each yields one
+/// fact.
+pub async fn record_activities(node: &Node, municipality: &str, prefix: &str, range: std::ops::Range<u32>) {
+    let mut program = node.program().await;
+    for i in range {
+        program
+            .record_awareness_activity(v1::RecordAwarenessActivityRequest {
+                municipality_code: municipality.to_owned(),
+                actor: "tester".to_owned(),
+                id: format!("{prefix}-{i}"),
+                kind: "lecture".to_owned(),
+                title: format!("講演会 {i}"),
+                audience: "住民".to_owned(),
+                on: "2024-10-05".to_owned(),
+                attendance: Some(40),
+                copies: None,
+                scenes: vec![],
+            })
+            .await
+            .expect("record an awareness activity");
+    }
+}

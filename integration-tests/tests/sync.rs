@@ -1,0 +1,387 @@
+//! Municipal → prefecture sync over loopback with real processes: a 3-replica `renkei-prefecture`
+//! cluster and a `renkei-node` hosting 富山市 and 高岡市. After every fault the prefecture's
+//! ledger of each municipality equals the node's outbox exactly: same sequences, same bytes.
+
+use prost::Message;
+use renkei_integration_tests::*;
+use renkei_proto::v1;
+use tonic::Code;
+
+/// Waits until the node reports every one of `expected` facts acknowledged, then checks that the
+/// prefecture's ledger and the node's outbox are the same facts.
+async fn converged(node: &Node, cluster: &Cluster, municipality: &str, expected: u64) {
+    wait_until(
+        &format!("{municipality}: {expected} facts produced and acknowledged"),
+        || async {
+            let s = node.sync_state(municipality).await;
+            s.produced == expected && s.acknowledged == expected && s.lag_facts == 0
+        },
+    )
+    .await;
+    let outbox = node.outbox(municipality).await;
+    let ledger = cluster.ledger(municipality).await;
+    assert_eq!(outbox.len() as u64, expected, "{municipality}: outbox size");
+    assert!(
+        outbox
+            .iter()
+            .enumerate()
+            .all(|(i, f)| f.sequence == i as u64 + 1),
+        "{municipality}: outbox sequences are 1..={expected}"
+    );
+    assert!(ledger == outbox, "{municipality}: ledger differs from the outbox");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prefecture_down_for_a_while_and_back_every_fact_arrives_once() {
+    let mut cluster = Cluster::start(3).await;
+    let node = Node::start(cluster.addresses());
+    record_activities(&node, TOYAMA_CITY, "a", 0..30).await;
+    record_activities(&node, TAKAOKA_CITY, "a", 0..20).await;
+    converged(&node, &cluster, TOYAMA_CITY, 30).await;
+    converged(&node, &cluster, TAKAOKA_CITY, 20).await;
+
+    // The whole prefecture goes away; the node keeps recording, its facts wait in the outbox.
+    for id in cluster.ids() {
+        cluster.kill(id);
+    }
+    record_activities(&node, TOYAMA_CITY, "b", 0..25).await;
+    wait_until("the node to report the prefecture unreachable", || async {
+        let s = node.sync_state(TOYAMA_CITY).await;
+        s.produced == 55 && s.lag_facts == 25 && !s.last_error.is_empty()
+    })
+    .await;
+
+    for id in cluster.ids() {
+        cluster.restart(id);
+    }
+    cluster.wait_for_leader().await;
+    converged(&node, &cluster, TOYAMA_CITY, 55).await;
+    converged(&node, &cluster, TAKAOKA_CITY, 20).await;
+    let s = node.sync_state(TOYAMA_CITY).await;
+    assert!(s.last_error.is_empty(), "the error clears: {s:?}");
+    assert!(s.last_success.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_leader_killed_mid_stream_loses_and_repeats_nothing() {
+    let mut cluster = Cluster::start(3).await;
+    let node = Node::start(cluster.addresses());
+    let recording = record_activities(&node, TOYAMA_CITY, "x", 0..200);
+    let killing = async {
+        wait_until("some facts acknowledged", || async {
+            node.sync_state(TOYAMA_CITY).await.acknowledged >= 20
+        })
+        .await;
+        let leader = cluster.wait_for_leader().await;
+        cluster.kill(leader);
+        leader
+    };
+    let ((), killed) = tokio::join!(recording, killing);
+    assert!(!cluster.is_running(killed));
+    converged(&node, &cluster, TOYAMA_CITY, 200).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_node_killed_mid_batch_resumes_from_the_acknowledged_sequence() {
+    let cluster = Cluster::start(3).await;
+    let mut node = Node::start(cluster.addresses());
+    record_activities(&node, TOYAMA_CITY, "k", 0..300).await;
+    // Every activity was acknowledged to the caller; the outbox and the pusher are mid-way.
+    node.kill();
+    node.restart();
+    record_activities(&node, TOYAMA_CITY, "after", 0..10).await;
+    converged(&node, &cluster, TOYAMA_CITY, 310).await;
+}
+
+fn fact(municipality: &str, sequence: u64) -> v1::Fact {
+    let body = v1::FactBody {
+        source_event_id: format!("0190a0b0-0000-7000-8000-{sequence:012}"),
+        index: 0,
+        recorded_at: None,
+        source_position: sequence,
+        kind: Some(v1::FactKind::Evidence(v1::StatusEvidence {
+            key: format!("awareness/a{sequence}"),
+            kind: Some(v1::EvidenceKind::Dated(v1::DatedEvidence {
+                item: "g".into(),
+                on: "2024-10-05".into(),
+            })),
+        })),
+    };
+    v1::Fact {
+        municipality: municipality.to_owned(),
+        sequence,
+        payload: body.encode_to_vec(),
+    }
+}
+
+fn push(request_id: &str, facts: Vec<v1::Fact>) -> v1::PushFactsRequest {
+    v1::PushFactsRequest {
+        request_id: request_id.to_owned(),
+        facts,
+        produced: vec![],
+    }
+}
+
+fn outcomes(reply: &v1::WriteFactsResponse) -> Vec<(v1::FactOutcome, u64)> {
+    reply
+        .results
+        .iter()
+        .map(|r| {
+            (
+                v1::FactOutcome::try_from(r.outcome).unwrap(),
+                r.acknowledged,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicates_gaps_and_foreign_municipalities_are_refused_without_effect() {
+    use v1::FactOutcome::{Applied, Duplicate, Gap};
+    let cluster = Cluster::start(3).await;
+    let leader = cluster.wait_for_leader().await;
+    let mut client = cluster.federation(leader).await;
+    let first = push("batch-1", (1..=3).map(|s| fact(TOYAMA_CITY, s)).collect());
+
+    let reply = client
+        .push_facts(with_token(NODE_TOKEN, first.clone()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        outcomes(&reply),
+        [(Applied, 1), (Applied, 2), (Applied, 3)]
+    );
+    assert!(!reply.deduplicated);
+
+    // The same batch sent twice: the stored answer, nothing applied again.
+    let again = client
+        .push_facts(with_token(NODE_TOKEN, first))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(again.deduplicated);
+    assert_eq!(outcomes(&again), outcomes(&reply));
+
+    // Overlapping facts under a new request id: the known ones are duplicates.
+    let overlap = client
+        .push_facts(with_token(
+            NODE_TOKEN,
+            push("batch-2", (2..=4).map(|s| fact(TOYAMA_CITY, s)).collect()),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        outcomes(&overlap),
+        [(Duplicate, 3), (Duplicate, 3), (Applied, 4)]
+    );
+
+    // Out of order: sequence 7 while 4 is acknowledged.
+    let gap = client
+        .push_facts(with_token(
+            NODE_TOKEN,
+            push("batch-3", vec![fact(TOYAMA_CITY, 7)]),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(outcomes(&gap), [(Gap, 4)]);
+
+    // A municipality of the prefecture the caller does not speak for.
+    let foreign = client
+        .push_facts(with_token(
+            NODE_TOKEN,
+            push("batch-4", vec![fact(UOZU_CITY, 1)]),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(foreign.code(), Code::PermissionDenied, "{foreign:?}");
+    assert!(foreign.message().contains(UOZU_CITY) && foreign.message().contains("test-node"));
+
+    // A municipality of another prefecture (千代田区).
+    let elsewhere = client
+        .push_facts(with_token(
+            NODE_TOKEN,
+            push("batch-5", vec![fact("131016", 1)]),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(elsewhere.code(), Code::InvalidArgument, "{elsewhere:?}");
+    assert!(elsewhere.message().contains("131016"));
+
+    // No token, and a payload that is not a fact.
+    let anonymous = client
+        .push_facts(push("batch-6", vec![fact(TOYAMA_CITY, 5)]))
+        .await
+        .unwrap_err();
+    assert_eq!(anonymous.code(), Code::Unauthenticated);
+    let mut garbage = fact(TOYAMA_CITY, 5);
+    garbage.payload = vec![0xFF, 0xFF, 0xFF];
+    let bad = client
+        .push_facts(with_token(NODE_TOKEN, push("batch-7", vec![garbage])))
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    assert!(bad.message().contains("facts[0].payload"), "{bad:?}");
+
+    // After all of it, the ledger holds exactly facts 1..=4 as first sent.
+    let ledger = cluster.ledger(TOYAMA_CITY).await;
+    let expected: Vec<v1::Fact> = (1..=4).map(|s| fact(TOYAMA_CITY, s)).collect();
+    assert!(ledger == expected, "ledger: {ledger:?}");
+}
+
+/// Every byte a consultation subject's details could leave behind.
+const PERSONAL: [&str; 7] = [
+    "山田花子",
+    "1940-02-11",
+    "富山市桜町1-1-1",
+    "076-123-4567",
+    "独居、長男は東京在住",
+    "subject-9f2c",
+    "case-0001",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_consultation_subject_field_ever_reaches_the_prefecture() {
+    let cluster = Cluster::start(3).await;
+    let node = Node::start(cluster.addresses());
+    let mut program = node.program().await;
+    program
+        .open_consultation_desk(v1::OpenConsultationDeskRequest {
+            municipality_code: TOYAMA_CITY.into(),
+            actor: "tester".into(),
+            id: "desk".into(),
+            name: "在宅医療・介護連携支援センター".into(),
+            host: "municipality".into(),
+            staff: vec![v1::ProgramCount {
+                of: "nurse".into(),
+                count: 2,
+            }],
+            hours: "平日9-17時".into(),
+            on: "2024-04-01".into(),
+        })
+        .await
+        .unwrap();
+    program
+        .open_consultation_case(v1::OpenConsultationCaseRequest {
+            municipality_code: TOYAMA_CITY.into(),
+            actor: "tester".into(),
+            id: PERSONAL[6].into(),
+            desk: "desk".into(),
+            on: "2024-10-03".into(),
+            referrer: "care_manager".into(),
+            topic: "discharge".into(),
+            scenes: vec!["admission_discharge".into()],
+            subject: PERSONAL[5].into(),
+            personal: Some(v1::PersonalDetails {
+                name: PERSONAL[0].into(),
+                birth_date: PERSONAL[1].into(),
+                address: PERSONAL[2].into(),
+                phone: PERSONAL[3].into(),
+                notes: PERSONAL[4].into(),
+            }),
+        })
+        .await
+        .unwrap();
+    // The desk yields its evidence (オ); the case yields a count.
+    converged(&node, &cluster, TOYAMA_CITY, 2).await;
+    let ledger = cluster.ledger(TOYAMA_CITY).await;
+    for fact in &ledger {
+        for needle in PERSONAL {
+            assert!(
+                !fact
+                    .payload
+                    .windows(needle.len())
+                    .any(|w| w == needle.as_bytes()),
+                "fact {} carries {needle:?}",
+                fact.sequence
+            );
+        }
+    }
+    let tally = ledger
+        .iter()
+        .filter_map(|f| v1::FactBody::decode(f.payload.as_slice()).ok())
+        .find_map(|b| match b.kind {
+            Some(v1::FactKind::Consultation(t)) => Some(t),
+            _ => None,
+        })
+        .expect("a consultation count");
+    assert_eq!(
+        (tally.month.as_str(), tally.referrer.as_str()),
+        ("2024-10", "care_manager")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn items_published_down_reach_the_municipalities_they_are_for() {
+    let cluster = Cluster::start(3).await;
+    let node = Node::start(cluster.addresses());
+    let leader = cluster.wait_for_leader().await;
+    let mut officer = cluster.federation(leader).await;
+    let form = v1::DownItem {
+        kind: Some(v1::DownItemKind::Form(v1::UnifiedFormVersion {
+            form_id: "discharge-liaison".into(),
+            name: "入退院支援連絡票".into(),
+            version: "2024.1".into(),
+            effective_from: "2024-04-01".into(),
+            fields: vec![v1::FormField {
+                name: "退院予定日".into(),
+                r#type: "date".into(),
+                required: true,
+                choices: vec![],
+            }],
+        })),
+        ..Default::default()
+    };
+    let only_uozu = v1::DownItem {
+        municipalities: vec![UOZU_CITY.into()],
+        ..form.clone()
+    };
+    for (id, item) in [("form-1", form.clone()), ("form-uozu", only_uozu)] {
+        officer
+            .publish_down(with_token(
+                OFFICER_TOKEN,
+                v1::PublishDownRequest {
+                    request_id: id.into(),
+                    item: Some(item),
+                },
+            ))
+            .await
+            .unwrap();
+    }
+    // The node may not publish.
+    let refused = officer
+        .publish_down(with_token(
+            NODE_TOKEN,
+            v1::PublishDownRequest {
+                request_id: "form-2".into(),
+                item: Some(form),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+
+    wait_until("the node to pull past both items", || async {
+        node.sync_state(TOYAMA_CITY).await.down_cursor == 2
+    })
+    .await;
+    let mut log = v1::EventLogClient::new(node.channel().await);
+    let pulled = log
+        .read_stream(v1::ReadStreamRequest {
+            municipality_code: TOYAMA_CITY.into(),
+            stream: "sync/down".into(),
+            from_version: 1,
+            direction: v1::Direction::Forward as i32,
+            max_count: 100,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
+    assert_eq!(pulled.len(), 1, "only the item for every municipality");
+    assert_eq!(pulled[0].r#type, "UnifiedFormPublished");
+    let item = v1::DownItem::decode(pulled[0].payload.as_slice()).unwrap();
+    assert_eq!(item.cursor, 1);
+}
