@@ -94,14 +94,22 @@ pub struct Replica {
 pub struct Cluster {
     pub root: TempDir,
     pub replicas: BTreeMap<u64, Replica>,
+    /// The municipalities [`NODE_TOKEN`] may speak for.
+    node_municipalities: Vec<String>,
 }
 
 impl Cluster {
     /// Starts `n` replicas (ids 1..=n), initialises them as one cluster and waits for a leader.
     pub async fn start(n: u64) -> Self {
+        Self::start_for(n, &[TOYAMA_CITY, TAKAOKA_CITY]).await
+    }
+
+    /// As [`Cluster::start`], with [`NODE_TOKEN`] speaking for `node_municipalities`.
+    pub async fn start_for(n: u64, node_municipalities: &[&str]) -> Self {
         let mut cluster = Self {
             root: TempDir::new().expect("a temporary directory"),
             replicas: BTreeMap::new(),
+            node_municipalities: node_municipalities.iter().map(|m| format!("{m:?}")).collect(),
         };
         for id in 1..=n {
             cluster.spawn(id, "127.0.0.1:0");
@@ -139,14 +147,15 @@ prefecture = "{PREFECTURE}"
 [[callers]]
 name = "test-node"
 token = "{NODE_TOKEN}"
-municipalities = ["{TOYAMA_CITY}", "{TAKAOKA_CITY}"]
+municipalities = [{}]
 
 [[callers]]
 name = "officer"
 token = "{OFFICER_TOKEN}"
 publish = true
 "#,
-                data_dir.display()
+                data_dir.display(),
+                self.node_municipalities.join(", ")
             ),
         )
         .expect("write the replica's configuration");

@@ -26,8 +26,6 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// How long one call keeps finding the leader before the failure is reported.
 const CALL_PATIENCE: Duration = Duration::from_secs(5);
-/// The most facts taken from one municipality per batch while others wait too.
-const FAIR_SHARE: usize = 500;
 /// The largest message exchanged with the prefecture.
 const MAX_MESSAGE_BYTES: usize = 32 * 1024 * 1024;
 
@@ -289,8 +287,8 @@ struct Batch {
     produced: Vec<v1::ProducedSequence>,
 }
 
-/// Takes the oldest unacknowledged facts of the tenants, starting from a rotating tenant so that
-/// none waits behind a busy neighbour.
+/// Takes the oldest unacknowledged facts of the tenants, an equal share of the batch each first,
+/// starting from a rotating tenant.
 fn collect(
     outbox: &Outbox,
     tenants: &[MunicipalityCode],
@@ -316,25 +314,48 @@ fn collect(
     if pending.is_empty() {
         return Ok(batch);
     }
-    let share = (max / pending.len()).clamp(FAIR_SHARE.min(max), max);
-    for i in 0..pending.len() {
-        let room = max - batch.facts.len();
-        if room == 0 {
-            break;
+    // Every waiting municipality gets an equal share of the batch first, so a quiet one is never
+    // queued behind busy neighbours; room left over goes to those with more waiting.
+    let share = max.div_ceil(pending.len()).max(1);
+    let mut taken: Vec<u64> = pending.iter().map(|(_, a, _)| *a).collect();
+    let mut rounds = [share, max];
+    if share >= max {
+        rounds = [max, 0];
+    }
+    let mut chunks: BTreeMap<MunicipalityCode, Vec<super::outbox::OutboxFact>> = BTreeMap::new();
+    let mut count = 0usize;
+    for round in rounds {
+        for i in 0..pending.len() {
+            let room = max - count;
+            if room == 0 || round == 0 {
+                break;
+            }
+            let k = (start + i) % pending.len();
+            let (m, _, produced) = pending[k];
+            if taken[k] >= produced {
+                continue;
+            }
+            let facts = outbox.read(m, taken[k] + 1, round.min(room))?;
+            taken[k] += facts.len() as u64;
+            count += facts.len();
+            chunks.entry(m).or_default().extend(facts);
         }
-        let (m, a, produced) = pending[(start + i) % pending.len()];
-        let facts = outbox.read(m, a + 1, share.min(room))?;
+    }
+    for (m, _, produced) in &pending {
+        let Some(facts) = chunks.remove(m) else {
+            continue;
+        };
         if facts.is_empty() {
             continue;
         }
         let code = m.to_string();
-        batch.municipalities.push(m);
+        batch.municipalities.push(*m);
         batch.produced.push(v1::ProducedSequence {
             municipality: code.clone(),
-            produced,
+            produced: *produced,
         });
         for f in facts {
-            batch.order.push(m);
+            batch.order.push(*m);
             batch.facts.push(v1::Fact {
                 municipality: code.clone(),
                 sequence: f.sequence,
