@@ -42,6 +42,8 @@ pub struct RawConfig {
     pub master_key_file: Option<PathBuf>,
     /// Sync with the prefecture cluster; without it, facts wait in the outbox.
     pub sync: Option<RawSync>,
+    /// Address of the Prometheus endpoint (`GET /metrics`); none when unset.
+    pub metrics_listen: Option<String>,
 }
 
 /// The `[sync]` table as written.
@@ -124,6 +126,8 @@ pub struct NodeConfig {
     pub master_key_file: Option<PathBuf>,
     /// `None`: no sync; facts wait in the outbox.
     pub sync: Option<SyncConfig>,
+    /// `None`: no metrics endpoint.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl NodeConfig {
@@ -310,6 +314,16 @@ pub fn validate(raw: RawConfig) -> Result<NodeConfig, Vec<String>> {
         }
     });
 
+    let metrics_listen = raw.metrics_listen.as_ref().and_then(|text| {
+        text.parse::<SocketAddr>()
+            .map_err(|_| {
+                problems.push(format!(
+                    "metrics_listen: {text:?} is not an address such as 127.0.0.1:9401"
+                ))
+            })
+            .ok()
+    });
+
     match (listen, data_dir) {
         (Some(listen), Some(data_dir)) if problems.is_empty() => Ok(NodeConfig {
             listen,
@@ -319,6 +333,7 @@ pub fn validate(raw: RawConfig) -> Result<NodeConfig, Vec<String>> {
             log_format,
             master_key_file: raw.master_key_file,
             sync,
+            metrics_listen,
         }),
         _ => Err(problems),
     }

@@ -6,6 +6,7 @@
 //! - [`grpc`]: the gRPC adapters (`EventLog`), and the one mapping of errors to gRPC codes;
 //! - [`domain`]: the programme's domain core; [`programme`]: its application service;
 //! - [`sync`]: the outbox of facts and the sync with the prefecture (push up, pull down);
+//! - [`metrics`]: Prometheus metrics at `GET /metrics`;
 //! - [`config`]: the node's configuration (TOML file, environment, flags) and its validation;
 //! - [`server`]: [`server::run`], which serves a node on a listener until a shutdown future
 //!   resolves — the binary and the tests both call it.
@@ -15,6 +16,7 @@
 pub mod config;
 pub mod domain;
 pub mod grpc;
+pub mod metrics;
 pub mod personal;
 pub mod programme;
 pub mod server;

@@ -48,6 +48,12 @@ pub enum NodeError {
     Personal(#[from] VaultError),
     #[error("reflection service: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    #[error("metrics endpoint on {address}: {source}")]
+    Metrics {
+        address: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Serves the node on `listener` until `shutdown` resolves. Then it stops accepting, lets
@@ -117,6 +123,24 @@ pub async fn run(
         .build_v1()?;
 
     let (stopping_tx, stopping) = watch::channel(false);
+    let metrics = match config.metrics_listen {
+        None => None,
+        Some(address) => {
+            let listener = TcpListener::bind(address).await.map_err(|e| NodeError::Metrics {
+                address: address.to_string(),
+                source: e,
+            })?;
+            tracing::info!(address = ?listener.local_addr().ok(), "serving metrics at /metrics");
+            let mut stopped = stopping.clone();
+            Some(tokio::spawn(crate::metrics::serve(
+                listener,
+                node_sync.clone(),
+                async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                },
+            )))
+        }
+    };
     let event_log = EventLogService::new(store.clone(), config.municipalities.clone(), stopping);
     let max_message = config.max_event_bytes as usize * 4 + MESSAGE_OVERHEAD;
 
@@ -153,12 +177,15 @@ pub async fn run(
                 .max_decoding_message_size(max_message)
                 .max_encoding_message_size(max_message),
         )
-        .add_service(NodeSyncServer::new(node_sync))
+        .add_service(NodeSyncServer::new(node_sync.clone()))
         .serve_with_incoming_shutdown(incoming(listener), signal)
         .await;
 
     // Stop syncing (an outbox append in flight completes), then write what was queued and flush.
     sync_tasks.stop().await;
+    if let Some(metrics) = metrics {
+        let _ = metrics.await;
+    }
     let closed = store.close().await.map_err(store_err);
     served?;
     closed?;

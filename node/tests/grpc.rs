@@ -36,6 +36,7 @@ impl Node {
             log_format: LogFormat::Text,
             master_key_file: None,
             sync: None,
+            metrics_listen: None,
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(renkei_node::server::run(config, listener, async move {

@@ -64,6 +64,33 @@ impl NodeSyncService {
     }
 }
 
+impl NodeSyncService {
+    /// Sets the sync gauges of every hosted municipality (see [`crate::metrics`]).
+    pub fn export_gauges(&self) {
+        for m in &self.tenants {
+            let Ok(s) = self.state(*m) else {
+                continue;
+            };
+            let code = s.municipality.clone();
+            metrics::gauge!("renkei_sync_produced", "municipality" => code.clone())
+                .set(s.produced as f64);
+            metrics::gauge!("renkei_sync_acknowledged", "municipality" => code.clone())
+                .set(s.acknowledged as f64);
+            metrics::gauge!("renkei_sync_lag_facts", "municipality" => code.clone())
+                .set(s.lag_facts as f64);
+            metrics::gauge!("renkei_sync_lag_seconds", "municipality" => code.clone())
+                .set(s.lag_seconds);
+            metrics::gauge!(
+                "renkei_sync_last_success_timestamp_seconds",
+                "municipality" => code.clone()
+            )
+            .set(s.last_success.map_or(0.0, |t| t.seconds as f64));
+            metrics::gauge!("renkei_sync_failing", "municipality" => code)
+                .set(if s.last_error.is_empty() { 0.0 } else { 1.0 });
+        }
+    }
+}
+
 #[tonic::async_trait]
 impl NodeSync for NodeSyncService {
     async fn get_sync_state(

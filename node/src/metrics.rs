@@ -1,0 +1,56 @@
+//! Prometheus metrics of the node, served as text at `GET /metrics` on `metrics_listen`.
+//!
+//! The process installs one `metrics` recorder ([`handle`]); the sync gauges are refreshed from
+//! the [`NodeSyncService`] just before each scrape, so they are as fresh as the gRPC answer:
+//! - `renkei_sync_produced{municipality}`: the last sequence in the outbox;
+//! - `renkei_sync_acknowledged{municipality}`: the prefecture's acknowledged sequence;
+//! - `renkei_sync_lag_facts{municipality}` and `renkei_sync_lag_seconds{municipality}`;
+//! - `renkei_sync_last_success_timestamp_seconds{municipality}` (0 before the first);
+//! - `renkei_sync_failing{municipality}`: 1 while the last exchange failed.
+
+use std::future::Future;
+use std::sync::OnceLock;
+
+use axum::Router;
+use axum::routing::get;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio::net::TcpListener;
+
+use crate::grpc::NodeSyncService;
+
+/// Returns the process's Prometheus recorder, installing it on first use (a process has one).
+pub fn handle() -> Option<PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| match PrometheusBuilder::new().install_recorder() {
+            Ok(h) => Some(h),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot install the metrics recorder; /metrics is empty");
+                None
+            }
+        })
+        .clone()
+}
+
+/// Serves `GET /metrics` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    sync: NodeSyncService,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let recorder = handle();
+    let app = Router::new().route(
+        "/metrics",
+        get(move || {
+            let sync = sync.clone();
+            let recorder = recorder.clone();
+            async move {
+                sync.export_gauges();
+                recorder.map(|h| h.render()).unwrap_or_default()
+            }
+        }),
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
