@@ -68,6 +68,18 @@ pub mod v1 {
         UnifiedFormVersion, WriteFactsRequest, WriteFactsResponse,
     };
 
+    // The prefecture's survey service (survey.proto).
+    pub use crate::generated::prefecture_survey_client::PrefectureSurveyClient;
+    pub use crate::generated::prefecture_survey_server::{
+        PrefectureSurvey, PrefectureSurveyServer,
+    };
+    pub use crate::generated::{
+        CompletenessEntry, CompletenessReply, ExportFormat, ExportSurveyReply, ExportSurveyRequest,
+        GetCompletenessRequest, GetRegionsRequest, GetTallyRequest, ItemTally,
+        MunicipalityRowView, Region, RegionTally, RegionsView, ReviewSubmissionRequest,
+        SetRegionsRequest, SubmissionView, SubmitSurveyRequest, TallyReply, TallySource,
+    };
+
     // Facts: what a municipality publishes to its prefecture (facts.proto).
     pub use crate::generated::fact_body::Kind as FactKind;
     pub use crate::generated::status_evidence::Kind as EvidenceKind;
