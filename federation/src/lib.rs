@@ -11,7 +11,7 @@
 //! - [`network`]: the outgoing Raft transport over gRPC (`RaftService`), with timeouts and
 //!   reconnects;
 //! - [`grpc`]: the gRPC services — internal `RaftService`, client-facing `PrefectureLedger`,
-//!   `ClusterAdmin` — and the one mapping of errors to gRPC codes;
+//!   `Federation`, `PrefectureSurvey`, `ClusterAdmin` — and the one mapping of errors to gRPC codes;
 //! - [`client`]: a client that follows leader redirects and retries with the same request id;
 //! - [`config`]: the node's configuration (TOML file, environment, flags) and its validation;
 //! - [`server`]: [`server::run`], which serves a replica on a listener until a shutdown future
@@ -19,7 +19,9 @@
 //! - [`survey`]: the national implementation-status survey: tallies per item (実施している /
 //!   年度内に実施予定 / 実施していない with percentages of n), exports in the national format
 //!   (CSV in UTF-8 with BOM or Shift_JIS, XLSX, JSON with a checksum) and the national merge of
-//!   the prefectures' exports.
+//!   the prefectures' exports;
+//! - [`tally`]: the tally engine's maintained state — status evidence per municipality, regions
+//!   (二次医療圏), survey submissions and reviews — folded in by the state machine.
 //!
 //! The library never prints and never exits the process.
 
@@ -36,4 +38,5 @@ pub mod network;
 pub mod server;
 pub mod store;
 pub mod survey;
+pub mod tally;
 pub mod types;

@@ -1,0 +1,433 @@
+//! The tally engine's maintained state (集計用の状態): for every municipality of the prefecture
+//! the status evidence it has synced, the regions the tallies are broken down by, and the survey
+//! submissions with their review. The state machine folds each applied fact and survey command in
+//! here, so a tally is computed from this state — never by rescanning the facts.
+//!
+//! The status rules are the municipal node's own ([`StatusBoard`]): the prefecture derives the
+//! same answer from the same evidence, for any fiscal year, as-of date and as-known-at instant.
+//!
+//! This module is pure: the state machine persists what it decides.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use prost::Message;
+use renkei_node::domain::facts::evidence_from_wire;
+use renkei_node::domain::{StatusBoard, SurveyStatus as NodeStatus};
+use renkei_proto::convert::timestamp_to_utc;
+use renkei_proto::v1::{FactBody, FactKind};
+use renkei_proto::{FiscalYear, MunicipalityCode, PrefectureCode, official};
+use serde::{Deserialize, Serialize};
+
+use crate::survey::{Approval, MunicipalityRow, Source, Survey, SurveyError, SurveyStatus};
+
+/// The kinds of region a prefecture groups its municipalities by.
+pub const REGION_KINDS: [&str; 3] = [
+    "secondary_medical_area",
+    "health_center_area",
+    "medical_association_area",
+];
+
+/// The kind the tallies are broken down by: 二次医療圏.
+pub const SECONDARY_MEDICAL_AREA: &str = "secondary_medical_area";
+
+/// One region: an id, a name and its municipalities.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Region {
+    pub id: String,
+    pub name: String,
+    pub municipalities: Vec<MunicipalityCode>,
+}
+
+/// The regions of one kind in force for a range of fiscal years (a medical-plan period).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegionSet {
+    pub kind: String,
+    pub first_fiscal_year: u16,
+    pub last_fiscal_year: u16,
+    pub regions: Vec<Region>,
+}
+
+/// Why a region set was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RegionError {
+    #[error("kind {0:?} must be one of secondary_medical_area, health_center_area, medical_association_area")]
+    Kind(String),
+    #[error("fiscal years {0}..={1} are not a valid period")]
+    Period(i64, i64),
+    #[error("csv line {line}: {reason}")]
+    Csv { line: usize, reason: String },
+    #[error("municipality {code} ({name}) is in no region")]
+    Missing { code: MunicipalityCode, name: String },
+    #[error("municipality {code} is in two regions: {first} and {second}")]
+    Twice {
+        code: MunicipalityCode,
+        first: String,
+        second: String,
+    },
+    #[error("municipality {code} is not in prefecture {prefecture}")]
+    Foreign {
+        code: MunicipalityCode,
+        prefecture: PrefectureCode,
+    },
+}
+
+impl RegionSet {
+    /// Reads a region set from CSV (`area_id,area_name,municipality_code,municipality_name`) and
+    /// checks that every municipality of the prefecture is in exactly one region.
+    pub fn from_csv(
+        prefecture: PrefectureCode,
+        kind: &str,
+        first_fiscal_year: i64,
+        last_fiscal_year: i64,
+        csv_text: &str,
+    ) -> Result<Self, RegionError> {
+        if !REGION_KINDS.contains(&kind) {
+            return Err(RegionError::Kind(kind.to_owned()));
+        }
+        let (Ok(first), Ok(last)) = (
+            FiscalYear::new(first_fiscal_year),
+            FiscalYear::new(last_fiscal_year),
+        ) else {
+            return Err(RegionError::Period(first_fiscal_year, last_fiscal_year));
+        };
+        if first > last {
+            return Err(RegionError::Period(first_fiscal_year, last_fiscal_year));
+        }
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .trim(csv::Trim::All)
+            .from_reader(csv_text.trim_start_matches('\u{feff}').as_bytes());
+        let mut regions: Vec<Region> = Vec::new();
+        let mut seen: BTreeMap<MunicipalityCode, String> = BTreeMap::new();
+        for (i, record) in reader.records().enumerate() {
+            let line = i + 2;
+            let record = record.map_err(|e| RegionError::Csv {
+                line,
+                reason: e.to_string(),
+            })?;
+            let field = |n: usize, name: &str| {
+                record
+                    .get(n)
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_owned)
+                    .ok_or_else(|| RegionError::Csv {
+                        line,
+                        reason: format!("{name} is missing"),
+                    })
+            };
+            let (id, name, code_text) = (
+                field(0, "area_id")?,
+                field(1, "area_name")?,
+                field(2, "municipality_code")?,
+            );
+            let code: MunicipalityCode = code_text.parse().map_err(|e| RegionError::Csv {
+                line,
+                reason: format!("municipality_code {code_text:?}: {e}"),
+            })?;
+            if code.prefecture() != prefecture {
+                return Err(RegionError::Foreign { code, prefecture });
+            }
+            if let Some(first) = seen.insert(code, name.clone()) {
+                return Err(RegionError::Twice {
+                    code,
+                    first,
+                    second: name,
+                });
+            }
+            match regions.iter_mut().find(|r| r.id == id) {
+                Some(r) => r.municipalities.push(code),
+                None => regions.push(Region {
+                    id,
+                    name,
+                    municipalities: vec![code],
+                }),
+            }
+        }
+        for m in official::municipalities_of(prefecture) {
+            if !seen.contains_key(&m.code) {
+                return Err(RegionError::Missing {
+                    code: m.code,
+                    name: m.name.to_owned(),
+                });
+            }
+        }
+        Ok(Self {
+            kind: kind.to_owned(),
+            first_fiscal_year: first.year(),
+            last_fiscal_year: last.year(),
+            regions,
+        })
+    }
+
+    fn covers(&self, fy: FiscalYear) -> bool {
+        (self.first_fiscal_year..=self.last_fiscal_year).contains(&fy.year())
+    }
+}
+
+/// The review state of a submitted version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReviewState {
+    Submitted,
+    Approved,
+    Returned { comment: String },
+}
+
+/// One submitted version of a municipality's survey answers: a locked snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Submission {
+    pub municipality: MunicipalityCode,
+    pub fiscal_year: u16,
+    pub version: u32,
+    pub survey_date: NaiveDate,
+    pub statuses: [SurveyStatus; 8],
+    pub state: ReviewState,
+    pub submitted_at_ms: i64,
+}
+
+impl Submission {
+    fn approval(&self) -> Approval {
+        match &self.state {
+            ReviewState::Submitted => Approval::Submitted {
+                version: self.version,
+            },
+            ReviewState::Approved => Approval::Approved {
+                version: self.version,
+            },
+            ReviewState::Returned { comment } => Approval::Returned {
+                version: self.version,
+                comment: comment.clone(),
+            },
+        }
+    }
+}
+
+/// Which answers a tally counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TallySource {
+    /// Statuses derived from the evidence as of the date.
+    Live,
+    /// The latest submitted snapshot where there is one.
+    Submitted,
+}
+
+/// The maintained state of the tally engine.
+#[derive(Debug, Default)]
+pub struct SurveyState {
+    boards: HashMap<MunicipalityCode, StatusBoard>,
+    /// Municipalities that have reported at least one fact.
+    reported: BTreeSet<MunicipalityCode>,
+    region_sets: Vec<RegionSet>,
+    submissions: BTreeMap<(u16, MunicipalityCode), Vec<Submission>>,
+}
+
+fn to_survey_status(s: NodeStatus) -> SurveyStatus {
+    match s {
+        NodeStatus::Implemented => SurveyStatus::Implemented,
+        NodeStatus::Planned => SurveyStatus::Planned,
+        NodeStatus::NotImplemented => SurveyStatus::NotImplemented,
+    }
+}
+
+impl SurveyState {
+    /// Folds in one applied fact. Facts that are not status evidence only mark the municipality
+    /// as reported; a payload that does not decode is ignored (the `Federation` service refuses
+    /// such payloads; the raw ledger API may carry anything).
+    pub fn take_fact(&mut self, municipality: MunicipalityCode, payload: &[u8]) {
+        self.reported.insert(municipality);
+        let Ok(body) = FactBody::decode(payload) else {
+            return;
+        };
+        let Some(FactKind::Evidence(evidence)) = &body.kind else {
+            return;
+        };
+        let Ok(evidence) = evidence_from_wire(evidence) else {
+            return;
+        };
+        let recorded_at = body
+            .recorded_at
+            .as_ref()
+            .and_then(timestamp_to_utc)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        self.boards
+            .entry(municipality)
+            .or_default()
+            .record_evidence(recorded_at, evidence);
+    }
+
+    /// Replaces the region set of the same kind and first fiscal year.
+    pub fn set_regions(&mut self, set: RegionSet) {
+        self.region_sets
+            .retain(|s| !(s.kind == set.kind && s.first_fiscal_year == set.first_fiscal_year));
+        self.region_sets.push(set);
+    }
+
+    /// Returns the region set of `kind` in force in `fy` (the latest-starting one covering it).
+    pub fn regions(&self, kind: &str, fy: FiscalYear) -> Option<&RegionSet> {
+        self.region_sets
+            .iter()
+            .filter(|s| s.kind == kind && s.covers(fy))
+            .max_by_key(|s| s.first_fiscal_year)
+    }
+
+    /// Returns every region set (for persistence).
+    pub fn region_sets(&self) -> &[RegionSet] {
+        &self.region_sets
+    }
+
+    /// Returns the submissions of a municipality for a fiscal year, oldest first.
+    pub fn submissions(&self, fy: u16, m: MunicipalityCode) -> &[Submission] {
+        self.submissions
+            .get(&(fy, m))
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
+    /// Records a new submitted version; returns it.
+    pub fn submit(
+        &mut self,
+        municipality: MunicipalityCode,
+        fiscal_year: u16,
+        survey_date: NaiveDate,
+        statuses: [SurveyStatus; 8],
+        submitted_at_ms: i64,
+    ) -> Submission {
+        let versions = self.submissions.entry((fiscal_year, municipality)).or_default();
+        let submission = Submission {
+            municipality,
+            fiscal_year,
+            version: versions.len() as u32 + 1,
+            survey_date,
+            statuses,
+            state: ReviewState::Submitted,
+            submitted_at_ms,
+        };
+        versions.push(submission.clone());
+        submission
+    }
+
+    /// Approves or returns a submitted version; refuses a version that is not the latest or not
+    /// waiting for review.
+    pub fn review(
+        &mut self,
+        municipality: MunicipalityCode,
+        fiscal_year: u16,
+        version: u32,
+        approve: bool,
+        comment: &str,
+    ) -> Result<Submission, String> {
+        let versions = self
+            .submissions
+            .get_mut(&(fiscal_year, municipality))
+            .ok_or_else(|| format!("{municipality} has submitted nothing for FY{fiscal_year}"))?;
+        let latest = versions.len() as u32;
+        if version != latest {
+            return Err(format!(
+                "version {version} of {municipality} FY{fiscal_year} is not the latest ({latest})"
+            ));
+        }
+        let s = versions
+            .last_mut()
+            .ok_or_else(|| format!("{municipality} has submitted nothing for FY{fiscal_year}"))?;
+        if s.state != ReviewState::Submitted {
+            return Err(format!(
+                "version {version} of {municipality} FY{fiscal_year} was reviewed already"
+            ));
+        }
+        if !approve && comment.trim().is_empty() {
+            return Err("a returned submission needs a comment".to_owned());
+        }
+        s.state = if approve {
+            ReviewState::Approved
+        } else {
+            ReviewState::Returned {
+                comment: comment.trim().to_owned(),
+            }
+        };
+        Ok(s.clone())
+    }
+
+    /// Restores a stored submission history (at open and snapshot install).
+    pub fn restore_submissions(&mut self, history: Vec<Submission>) {
+        for s in history {
+            self.submissions
+                .entry((s.fiscal_year, s.municipality))
+                .or_default()
+                .push(s);
+        }
+        for v in self.submissions.values_mut() {
+            v.sort_by_key(|s| s.version);
+            v.dedup_by_key(|s| s.version);
+        }
+    }
+
+    /// Returns whether the municipality has reported any fact.
+    pub fn has_reported(&self, m: MunicipalityCode) -> bool {
+        self.reported.contains(&m)
+    }
+
+    /// The eight statuses of a municipality derived from its evidence.
+    pub fn statuses(
+        &self,
+        m: MunicipalityCode,
+        fy: FiscalYear,
+        as_of: NaiveDate,
+        known_at: Option<DateTime<Utc>>,
+    ) -> [SurveyStatus; 8] {
+        let mut out = [SurveyStatus::NotImplemented; 8];
+        if let Some(board) = self.boards.get(&m) {
+            for (slot, s) in out.iter_mut().zip(board.status(fy, as_of, known_at)) {
+                *slot = to_survey_status(s.status);
+            }
+        }
+        out
+    }
+
+    /// Builds the survey of the prefecture's municipalities (n = the official list).
+    pub fn survey(
+        &self,
+        prefecture: PrefectureCode,
+        fy: FiscalYear,
+        as_of: NaiveDate,
+        known_at: Option<DateTime<Utc>>,
+        source: TallySource,
+    ) -> Result<Survey, SurveyError> {
+        let regions = self.regions(SECONDARY_MEDICAL_AREA, fy);
+        let area_of = |m: MunicipalityCode| {
+            regions.and_then(|set| {
+                set.regions
+                    .iter()
+                    .find(|r| r.municipalities.contains(&m))
+                    .map(|r| r.name.clone())
+            })
+        };
+        let rows = official::municipalities_of(prefecture)
+            .map(|entry| {
+                let m = entry.code;
+                let history = self.submissions(fy.year(), m);
+                let approval = history
+                    .last()
+                    .map_or(Approval::NotSubmitted, Submission::approval);
+                if !self.has_reported(m) && history.is_empty() {
+                    return MunicipalityRow::unreported(m, entry.name, area_of(m));
+                }
+                let statuses = match (source, history.last()) {
+                    (TallySource::Submitted, Some(s)) => s.statuses,
+                    _ => self.statuses(m, fy, as_of, known_at),
+                };
+                MunicipalityRow {
+                    code: m,
+                    name: entry.name.to_owned(),
+                    area: area_of(m),
+                    statuses,
+                    reported: self.has_reported(m),
+                    approval,
+                }
+            })
+            .collect();
+        Survey::new(fy, as_of, Source::Prefecture(prefecture), rows)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,184 @@
+//! Regions are validated against the official list; statuses follow the evidence; a submitted
+//! snapshot does not move when more evidence arrives; reviews follow their rules.
+
+use prost::Message;
+use renkei_proto::convert::utc_to_timestamp;
+use renkei_proto::v1::{DatedEvidence, EvidenceKind, PlannedEvidence, StatusEvidence};
+
+use super::*;
+
+const TOYAMA_AREAS: &str = include_str!("../../data/toyama_secondary_medical_areas.csv");
+
+fn toyama() -> PrefectureCode {
+    "16".parse().unwrap()
+}
+
+fn code(c: &str) -> MunicipalityCode {
+    c.parse().unwrap()
+}
+
+fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, day).unwrap()
+}
+
+fn fy(y: i64) -> FiscalYear {
+    FiscalYear::new(y).unwrap()
+}
+
+fn fact(kind: EvidenceKind, key: &str, recorded: DateTime<Utc>) -> Vec<u8> {
+    FactBody {
+        recorded_at: Some(utc_to_timestamp(recorded)),
+        kind: Some(FactKind::Evidence(StatusEvidence {
+            key: key.into(),
+            kind: Some(kind),
+        })),
+        ..FactBody::default()
+    }
+    .encode_to_vec()
+}
+
+fn training_on(on: &str) -> EvidenceKind {
+    EvidenceKind::Dated(DatedEvidence {
+        item: "f".into(),
+        on: on.into(),
+    })
+}
+
+fn t(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+#[test]
+fn the_shipped_toyama_areas_cover_every_municipality_once() {
+    let set = RegionSet::from_csv(toyama(), SECONDARY_MEDICAL_AREA, 2024, 2029, TOYAMA_AREAS)
+        .unwrap();
+    assert_eq!(set.regions.len(), 4);
+    let total: usize = set.regions.iter().map(|r| r.municipalities.len()).sum();
+    assert_eq!(total, 15);
+}
+
+#[test]
+fn a_municipality_left_out_is_named() {
+    let without_asahi: String = TOYAMA_AREAS
+        .lines()
+        .filter(|l| !l.contains("163431"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let err = RegionSet::from_csv(toyama(), SECONDARY_MEDICAL_AREA, 2024, 2029, &without_asahi)
+        .unwrap_err();
+    assert_eq!(err.to_string(), "municipality 163431 (朝日町) is in no region");
+}
+
+#[test]
+fn a_municipality_in_two_regions_is_named() {
+    let twice = format!("{TOYAMA_AREAS}16-2,富山,162043,魚津市\n");
+    let err =
+        RegionSet::from_csv(toyama(), SECONDARY_MEDICAL_AREA, 2024, 2029, &twice).unwrap_err();
+    assert!(err.to_string().contains("162043"), "{err}");
+}
+
+#[test]
+fn a_bad_kind_or_period_is_refused() {
+    assert!(RegionSet::from_csv(toyama(), "ward", 2024, 2029, TOYAMA_AREAS).is_err());
+    assert!(
+        RegionSet::from_csv(toyama(), SECONDARY_MEDICAL_AREA, 2029, 2024, TOYAMA_AREAS).is_err()
+    );
+}
+
+#[test]
+fn statuses_follow_the_evidence_with_as_of_and_known_at() {
+    let mut state = SurveyState::default();
+    let m = code("162019");
+    state.take_fact(m, &fact(training_on("2024-07-01"), "training/t1", t("2024-07-02T00:00:00Z")));
+    state.take_fact(
+        m,
+        &fact(
+            EvidenceKind::Planned(PlannedEvidence {
+                fiscal_year: 2024,
+                item: "g".into(),
+                planned_on: "2024-05-01".into(),
+            }),
+            "plan/2024/p1",
+            t("2024-05-01T00:00:00Z"),
+        ),
+    );
+    let s = state.statuses(m, fy(2024), d(2025, 3, 31), None);
+    assert_eq!(s[5], SurveyStatus::Implemented); // カ
+    assert_eq!(s[6], SurveyStatus::Planned); // キ
+    assert_eq!(s[0], SurveyStatus::NotImplemented); // ア
+    // As of before the training, and as known before it was recorded.
+    assert_eq!(
+        state.statuses(m, fy(2024), d(2024, 6, 30), None)[5],
+        SurveyStatus::NotImplemented
+    );
+    assert_eq!(
+        state.statuses(m, fy(2024), d(2025, 3, 31), Some(t("2024-07-01T12:00:00Z")))[5],
+        SurveyStatus::NotImplemented
+    );
+    // The previous fiscal year does not count.
+    assert_eq!(
+        state.statuses(m, fy(2025), d(2026, 3, 31), None)[5],
+        SurveyStatus::NotImplemented
+    );
+}
+
+#[test]
+fn a_survey_counts_every_municipality_and_flags_the_silent() {
+    let mut state = SurveyState::default();
+    state.set_regions(
+        RegionSet::from_csv(toyama(), SECONDARY_MEDICAL_AREA, 2024, 2029, TOYAMA_AREAS).unwrap(),
+    );
+    state.take_fact(
+        code("162019"),
+        &fact(training_on("2024-07-01"), "training/t1", t("2024-07-02T00:00:00Z")),
+    );
+    let survey = state
+        .survey(toyama(), fy(2024), d(2025, 3, 31), None, TallySource::Live)
+        .unwrap();
+    assert_eq!(survey.n(), 15);
+    let tally = survey.tally();
+    assert_eq!(
+        tally.count(crate::survey::Item::Ka, SurveyStatus::Implemented),
+        1
+    );
+    let toyama_row = survey.rows.iter().find(|r| r.code == code("162019")).unwrap();
+    assert!(toyama_row.reported);
+    assert_eq!(toyama_row.area.as_deref(), Some("富山"));
+    assert_eq!(survey.rows.iter().filter(|r| !r.reported).count(), 14);
+    assert_eq!(survey.tally_by_area().len(), 4);
+}
+
+#[test]
+fn a_submitted_snapshot_does_not_move_and_reviews_follow_their_rules() {
+    let mut state = SurveyState::default();
+    let m = code("162019");
+    let none = state.statuses(m, fy(2024), d(2024, 9, 30), None);
+    let v1 = state.submit(m, 2024, d(2024, 9, 30), none, 1);
+    assert_eq!(v1.version, 1);
+    state.take_fact(m, &fact(training_on("2024-07-01"), "training/t1", t("2024-10-02T00:00:00Z")));
+    let submitted = state
+        .survey(toyama(), fy(2024), d(2024, 9, 30), None, TallySource::Submitted)
+        .unwrap();
+    let row = submitted.rows.iter().find(|r| r.code == m).unwrap();
+    assert_eq!(row.statuses[5], SurveyStatus::NotImplemented);
+    assert_eq!(row.approval, Approval::Submitted { version: 1 });
+    let live = state
+        .survey(toyama(), fy(2024), d(2024, 9, 30), None, TallySource::Live)
+        .unwrap();
+    assert_eq!(
+        live.rows.iter().find(|r| r.code == m).unwrap().statuses[5],
+        SurveyStatus::Implemented
+    );
+
+    assert!(state.review(m, 2024, 1, false, " ").is_err(), "returning needs a comment");
+    let returned = state.review(m, 2024, 1, false, "研修の記録を確認してください").unwrap();
+    assert!(matches!(returned.state, ReviewState::Returned { .. }));
+    assert!(state.review(m, 2024, 1, true, "").is_err(), "reviewed already");
+    let v2 = state.submit(m, 2024, d(2024, 10, 31), state.statuses(m, fy(2024), d(2024, 10, 31), None), 2);
+    assert_eq!(v2.version, 2);
+    assert!(state.review(m, 2024, 1, true, "").is_err(), "not the latest");
+    assert_eq!(
+        state.review(m, 2024, 2, true, "").unwrap().state,
+        ReviewState::Approved
+    );
+}
