@@ -7,14 +7,18 @@ use std::sync::Arc;
 
 use openraft::SnapshotPolicy;
 use renkei_proto::v1::{
-    ClusterAdminServer, FederationServer, PrefectureLedgerServer, RaftServiceServer,
+    ClusterAdminServer, FederationServer, PrefectureLedgerServer, PrefectureSurveyServer,
+    RaftServiceServer,
 };
 use tokio::net::TcpListener;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::config::PrefectureConfig;
-use crate::grpc::{AdminService, Callers, FederationService, LedgerService, RaftPeerService};
+use crate::grpc::{
+    AdminService, Callers, FederationService, LedgerService, RaftPeerService, SurveyService,
+    SyncMonitor,
+};
 use crate::network::{GrpcNetwork, MAX_RAFT_MESSAGE_BYTES, NetworkOptions};
 use crate::store;
 use crate::types::Raft;
@@ -79,6 +83,7 @@ pub async fn run(
             message: e.to_string(),
         })?;
     let reader = state_machine.reader();
+    let survey_state = state_machine.survey();
     let local = listener.local_addr()?;
     let advertise = config
         .advertise
@@ -104,6 +109,9 @@ pub async fn run(
         .await;
     health
         .set_serving::<FederationServer<FederationService>>()
+        .await;
+    health
+        .set_serving::<PrefectureSurveyServer<SurveyService>>()
         .await;
     health
         .set_serving::<RaftServiceServer<RaftPeerService>>()
@@ -149,13 +157,24 @@ pub async fn run(
         );
     }
     let ledger = LedgerService::new(raft.clone(), reader.clone(), config.prefecture);
+    let monitor = SyncMonitor::default();
     let federation = FederationService::new(
         ledger.clone(),
         raft.clone(),
         reader.clone(),
         config.prefecture,
-        callers,
+        callers.clone(),
+        monitor.clone(),
         advertise.clone(),
+    );
+    let survey = SurveyService::new(
+        ledger.clone(),
+        raft.clone(),
+        reader.clone(),
+        survey_state,
+        config.prefecture,
+        callers,
+        monitor,
     );
     let served = tonic::transport::Server::builder()
         .add_service(health_service)
@@ -172,6 +191,11 @@ pub async fn run(
         )
         .add_service(
             FederationServer::new(federation)
+                .max_decoding_message_size(MAX_CLIENT_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_CLIENT_MESSAGE_BYTES),
+        )
+        .add_service(
+            PrefectureSurveyServer::new(survey)
                 .max_decoding_message_size(MAX_CLIENT_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_CLIENT_MESSAGE_BYTES),
         )

@@ -6,6 +6,8 @@ use openraft::BasicNode;
 use serde::{Deserialize, Serialize};
 
 use crate::ledger::{FactRecord, WriteOutcome, payload_base64};
+use crate::survey::SurveyStatus;
+use crate::tally::{RegionSet, Submission};
 
 /// A replica's id. Ids are assigned by the operator and never reused (see `ClusterAdmin`).
 pub type NodeId = u64;
@@ -40,6 +42,26 @@ pub enum Command {
         #[serde(with = "payload_base64")]
         item: Vec<u8>,
     },
+    /// Replaces the regions of a kind for a period (validated before it is proposed).
+    SetRegions { request_id: String, set: RegionSet },
+    /// Locks a snapshot of a municipality's statuses (computed by the leader) as a new version.
+    SubmitSurvey {
+        request_id: String,
+        municipality: renkei_proto::MunicipalityCode,
+        fiscal_year: u16,
+        survey_date: chrono::NaiveDate,
+        statuses: [SurveyStatus; 8],
+        submitted_at_ms: i64,
+    },
+    /// Approves or returns a submitted version.
+    ReviewSubmission {
+        request_id: String,
+        municipality: renkei_proto::MunicipalityCode,
+        fiscal_year: u16,
+        version: u32,
+        approve: bool,
+        comment: String,
+    },
 }
 
 /// What applying one log entry produced.
@@ -51,4 +73,8 @@ pub enum CommandResponse {
     Written(WriteOutcome),
     /// The cursor of a [`Command::PublishDown`], and whether it was published before.
     Published { cursor: u64, deduplicated: bool },
+    /// The regions as set, or why not.
+    Regions(Result<RegionSet, String>),
+    /// The submission as it stands after a submit or a review, or why it was refused.
+    Submission(Result<Submission, String>),
 }

@@ -37,14 +37,14 @@ pub struct Callers {
 }
 
 /// Who is calling.
-enum Identity {
+pub(crate) enum Identity {
     /// No callers are configured: anyone may speak for any municipality of the prefecture.
     Open,
     Known(Arc<Caller>),
 }
 
 impl Identity {
-    fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         match self {
             Identity::Open => "anonymous",
             Identity::Known(c) => &c.name,
@@ -58,7 +58,27 @@ impl Identity {
         }
     }
 
-    fn check_speaks_for(&self, m: MunicipalityCode) -> Result<(), FederationError> {
+    /// True for callers that may publish (prefecture officers), and for anyone on an open
+    /// cluster.
+    pub(crate) fn is_officer(&self) -> bool {
+        match self {
+            Identity::Open => true,
+            Identity::Known(c) => c.publish,
+        }
+    }
+
+    pub(crate) fn check_officer(&self, action: &str) -> Result<(), FederationError> {
+        if self.is_officer() {
+            Ok(())
+        } else {
+            Err(FederationError::PermissionDenied {
+                caller: self.name().to_owned(),
+                action: action.to_owned(),
+            })
+        }
+    }
+
+    pub(crate) fn check_speaks_for(&self, m: MunicipalityCode) -> Result<(), FederationError> {
         if self.may_speak_for(m) {
             Ok(())
         } else {
@@ -91,7 +111,7 @@ impl Callers {
         self.by_digest.is_empty()
     }
 
-    fn identify(&self, metadata: &MetadataMap) -> Result<Identity, FederationError> {
+    pub(crate) fn identify(&self, metadata: &MetadataMap) -> Result<Identity, FederationError> {
         if self.is_open() {
             return Ok(Identity::Open);
         }
@@ -125,6 +145,7 @@ pub struct SyncMonitor {
 
 #[derive(Debug, Default, Clone)]
 struct Seen {
+    last_contact: Option<DateTime<Utc>>,
     produced: u64,
     last_success: Option<DateTime<Utc>>,
     last_error: Option<(String, DateTime<Utc>)>,
@@ -141,6 +162,7 @@ impl SyncMonitor {
             let s = seen.entry(m).or_default();
             s.produced = s.produced.max(produced).max(acknowledged);
             s.last_success = Some(now);
+            s.last_contact = Some(now);
             s.last_error = None;
             if s.produced > acknowledged {
                 s.behind_since.get_or_insert(now);
@@ -148,6 +170,23 @@ impl SyncMonitor {
                 s.behind_since = None;
             }
         });
+    }
+
+    /// Records that a municipality's node was heard from (a pull of items published down).
+    fn contact(&self, m: MunicipalityCode, now: DateTime<Utc>) {
+        self.with(|seen| seen.entry(m).or_default().last_contact = Some(now));
+    }
+
+    /// Returns when this replica last heard from a municipality's node, and its last error.
+    pub(crate) fn heard(
+        &self,
+        m: MunicipalityCode,
+    ) -> (Option<DateTime<Utc>>, Option<(String, DateTime<Utc>)>) {
+        self.with(|seen| {
+            seen.get(&m)
+                .map(|s| (s.last_contact, s.last_error.clone()))
+                .unwrap_or_default()
+        })
     }
 
     fn error(&self, m: MunicipalityCode, error: &str, now: DateTime<Utc>) {
@@ -200,6 +239,7 @@ impl FederationService {
         reader: LedgerReader,
         prefecture: PrefectureCode,
         callers: Callers,
+        monitor: SyncMonitor,
         advertise: String,
     ) -> Self {
         Self {
@@ -208,7 +248,7 @@ impl FederationService {
             reader,
             prefecture,
             callers,
-            monitor: SyncMonitor::default(),
+            monitor,
             advertise,
         }
     }
@@ -353,16 +393,7 @@ impl FederationService {
         who: Identity,
         request: v1::PublishDownRequest,
     ) -> Result<v1::PublishDownResponse, FederationError> {
-        let allowed = match &who {
-            Identity::Open => true,
-            Identity::Known(c) => c.publish,
-        };
-        if !allowed {
-            return Err(FederationError::PermissionDenied {
-                caller: who.name().to_owned(),
-                action: "publish items down".to_owned(),
-            });
-        }
+        who.check_officer("publish items down")?;
         if request.request_id.is_empty() || request.request_id.len() > MAX_REQUEST_ID_BYTES {
             return Err(FederationError::InvalidArgument {
                 field: "request_id",
@@ -407,6 +438,7 @@ impl FederationService {
     ) -> Result<v1::PullDownResponse, FederationError> {
         let m = self.ledger.municipality(&request.municipality)?;
         who.check_speaks_for(m)?;
+        self.monitor.contact(m, Utc::now());
         let limit = match request.limit {
             0 => 100,
             n => n.min(MAX_PULL),
@@ -521,7 +553,7 @@ fn check_down_item(item: &v1::DownItem) -> Result<(), FederationError> {
     }
 }
 
-fn identify(callers: &Callers, metadata: &MetadataMap) -> Result<Identity, Status> {
+pub(crate) fn identify(callers: &Callers, metadata: &MetadataMap) -> Result<Identity, Status> {
     callers.identify(metadata).map_err(to_status)
 }
 

@@ -4,6 +4,8 @@
 //! - [`LedgerService`]: the client-facing `PrefectureLedger` (writes and reads of facts);
 //! - [`FederationService`]: the `Federation` sync service municipal nodes call (facts up, items
 //!   down), with the callers' identities checked;
+//! - [`SurveyService`]: `PrefectureSurvey` — tallies, exports, completeness, submissions and
+//!   reviews, regions;
 //! - [`AdminService`]: `ClusterAdmin` (initialise, add learner, change membership, remove,
 //!   status).
 //!
@@ -14,11 +16,13 @@ mod admin;
 mod federation;
 mod ledger;
 mod raft;
+mod survey;
 
 pub use admin::AdminService;
 pub use federation::{Callers, FederationService, SyncMonitor};
 pub use ledger::LedgerService;
 pub use raft::RaftPeerService;
+pub use survey::SurveyService;
 
 use tonic::Status;
 

@@ -20,11 +20,15 @@ pub const CF_SM_REQUESTS: &str = "sm_requests";
 ///
 /// [`DownRecord`]: crate::ledger::DownRecord
 pub const CF_SM_DOWN: &str = "sm_down";
+/// The tally engine's own records (JSON values, UTF-8 keys): `regions/<kind>/<first FY>` → a
+/// region set; `submissions/<FY>/<code>` → the versions; `request/<id>` → a survey command's
+/// response, so a retried command takes effect once.
+pub const CF_SM_SURVEY: &str = "sm_survey";
 /// The current snapshot: [`SNAPSHOT_KEY`] → meta and data (JSON).
 pub const CF_SM_SNAPSHOT: &str = "sm_snapshot";
 
 /// Every column family, created at open.
-pub const ALL_FAMILIES: [&str; 8] = [
+pub const ALL_FAMILIES: [&str; 9] = [
     CF_RAFT_META,
     CF_RAFT_LOG,
     CF_SM_META,
@@ -32,16 +36,18 @@ pub const ALL_FAMILIES: [&str; 8] = [
     CF_SM_FACTS,
     CF_SM_REQUESTS,
     CF_SM_DOWN,
+    CF_SM_SURVEY,
     CF_SM_SNAPSHOT,
 ];
 
 /// The state-machine column families a snapshot replaces.
-pub const SM_DATA_FAMILIES: [&str; 5] = [
+pub const SM_DATA_FAMILIES: [&str; 6] = [
     CF_SM_META,
     CF_SM_LEDGER,
     CF_SM_FACTS,
     CF_SM_REQUESTS,
     CF_SM_DOWN,
+    CF_SM_SURVEY,
 ];
 
 /// The key of a published down item.

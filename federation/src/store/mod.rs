@@ -20,7 +20,7 @@ use renkei_proto::PrefectureCode;
 use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, DB, Options};
 
 pub use log_store::LogStore;
-pub use state_machine::{LedgerReader, StateMachineStore};
+pub use state_machine::{LedgerReader, SharedSurvey, StateMachineStore};
 
 use crate::types::NodeId;
 

@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Cursor;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use openraft::storage::{RaftStateMachine, Snapshot};
@@ -29,9 +29,10 @@ use serde::{Deserialize, Serialize};
 use super::family;
 use super::keys::{
     self, CF_SM_DOWN, CF_SM_FACTS, CF_SM_LEDGER, CF_SM_META, CF_SM_REQUESTS, CF_SM_SNAPSHOT,
-    MetaKey, sm_meta,
+    CF_SM_SURVEY, MetaKey, sm_meta,
 };
 use crate::ledger::{self, DownRecord, FactRecord, WriteOutcome};
+use crate::tally::{RegionSet, Submission, SurveyState};
 use crate::types::{Command, CommandResponse, NodeId, TypeConfig};
 
 type StorageResult<T> = Result<T, StorageError<NodeId>>;
@@ -65,6 +66,49 @@ struct SnapshotContent {
     retired: BTreeSet<NodeId>,
     #[serde(default)]
     down: Vec<DownRecord>,
+    /// The tally engine's records: key → JSON value (see [`CF_SM_SURVEY`]).
+    #[serde(default)]
+    survey: Vec<(String, String)>,
+}
+
+/// The tally engine's state, shared between the state machine (which folds applied entries into
+/// it) and the survey service (which reads it).
+pub type SharedSurvey = Arc<RwLock<SurveyState>>;
+
+fn survey_key_regions(set: &RegionSet) -> String {
+    format!("regions/{}/{}", set.kind, set.first_fiscal_year)
+}
+
+fn survey_key_submissions(fiscal_year: u16, m: MunicipalityCode) -> String {
+    format!("submissions/{fiscal_year}/{m}")
+}
+
+fn survey_key_request(request_id: &str) -> String {
+    format!("request/{request_id}")
+}
+
+/// Rebuilds the tally engine's state from the facts and survey records in the database (or in
+/// a snapshot view of it).
+fn rebuild_survey<'a>(
+    facts: impl Iterator<Item = (MunicipalityCode, &'a [u8])>,
+    records: impl Iterator<Item = (String, String)>,
+) -> StorageResult<SurveyState> {
+    let mut state = SurveyState::default();
+    for (m, payload) in facts {
+        state.take_fact(m, payload);
+    }
+    for (key, value) in records {
+        if key.starts_with("regions/") {
+            let set: RegionSet =
+                serde_json::from_str(&value).map_err(|e| sm_err(ErrorVerb::Read, &e))?;
+            state.set_regions(set);
+        } else if key.starts_with("submissions/") {
+            let history: Vec<Submission> =
+                serde_json::from_str(&value).map_err(|e| sm_err(ErrorVerb::Read, &e))?;
+            state.restore_submissions(history);
+        }
+    }
+    Ok(state)
 }
 
 /// The ledger state machine of one replica. It keeps the small per-municipality sequences and
@@ -79,6 +123,7 @@ pub struct StateMachineStore {
     retired: BTreeSet<NodeId>,
     /// The last cursor of the items published down (0: none).
     down_cursor: u64,
+    survey: SharedSurvey,
 }
 
 /// A read-only view of a replica's ledger, for the client-facing read path and admin checks.
@@ -140,6 +185,7 @@ impl StateMachineStore {
         let membership = get_meta::<sm_meta::Membership>(&db)?.unwrap_or_default();
         let retired = get_meta::<sm_meta::Retired>(&db)?.unwrap_or_default();
         let down_cursor = last_down_cursor(&db)?;
+        let survey = load_survey(&db)?;
         Ok(Self {
             db,
             prefecture,
@@ -148,7 +194,13 @@ impl StateMachineStore {
             membership,
             retired,
             down_cursor,
+            survey: Arc::new(RwLock::new(survey)),
         })
+    }
+
+    /// Returns the tally engine's state, kept current as entries are applied.
+    pub fn survey(&self) -> SharedSurvey {
+        self.survey.clone()
     }
 
     /// Returns a read-only view sharing this state machine's database.
@@ -158,10 +210,12 @@ impl StateMachineStore {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn apply_write(
         &mut self,
         batch: &mut WriteBatch,
         pending: &mut HashMap<String, WriteOutcome>,
+        survey: &mut SurveyState,
         log_index: u64,
         request_id: String,
         facts: Vec<FactRecord>,
@@ -205,6 +259,7 @@ impl StateMachineStore {
                     keys::fact_key(fact.municipality, fact.sequence),
                     &fact.payload,
                 );
+                survey.take_fact(fact.municipality, &fact.payload);
             }
             results.push(result);
         }
@@ -222,6 +277,28 @@ impl StateMachineStore {
         pending.insert(request_id, outcome.clone());
         Ok(outcome)
     }
+}
+
+fn load_survey(db: &DB) -> StorageResult<SurveyState> {
+    let mut facts = Vec::new();
+    for item in db.iterator_cf(family(db, CF_SM_FACTS), IteratorMode::Start) {
+        let (key, value) = item.map_err(|e| sm_err(ErrorVerb::Read, &e))?;
+        let code = decode_code(&key)
+            .ok_or_else(|| sm_err(ErrorVerb::Read, &Corrupt { what: "fact key" }))?;
+        facts.push((code, value));
+    }
+    let mut records = Vec::new();
+    for item in db.iterator_cf(family(db, CF_SM_SURVEY), IteratorMode::Start) {
+        let (key, value) = item.map_err(|e| sm_err(ErrorVerb::Read, &e))?;
+        records.push((
+            String::from_utf8_lossy(&key).into_owned(),
+            String::from_utf8_lossy(&value).into_owned(),
+        ));
+    }
+    rebuild_survey(
+        facts.iter().map(|(m, v)| (*m, v.as_ref())),
+        records.into_iter(),
+    )
 }
 
 fn last_down_cursor(db: &DB) -> StorageResult<u64> {
@@ -289,6 +366,105 @@ impl StateMachineStore {
             cursor: record.cursor,
             deduplicated: false,
         })
+    }
+}
+
+impl StateMachineStore {
+    /// Applies a survey command once per request id (a retry gets the stored response).
+    fn apply_survey(
+        &mut self,
+        batch: &mut WriteBatch,
+        pending: &mut HashMap<String, CommandResponse>,
+        survey: &mut SurveyState,
+        command: Command,
+    ) -> StorageResult<CommandResponse> {
+        let request_id = match &command {
+            Command::SetRegions { request_id, .. }
+            | Command::SubmitSurvey { request_id, .. }
+            | Command::ReviewSubmission { request_id, .. } => request_id.clone(),
+            _ => return Ok(CommandResponse::None),
+        };
+        let key = survey_key_request(&request_id);
+        if let Some(r) = pending.get(&key) {
+            return Ok(r.clone());
+        }
+        let cf = family(&self.db, CF_SM_SURVEY);
+        if let Some(bytes) = self
+            .db
+            .get_cf(cf, key.as_bytes())
+            .map_err(|e| sm_err(ErrorVerb::Read, &e))?
+        {
+            return serde_json::from_slice(&bytes).map_err(|e| sm_err(ErrorVerb::Read, &e));
+        }
+        let json = |v: &dyn erased::Json| v.to_json();
+        let response = match command {
+            Command::SetRegions { set, .. } => {
+                batch.put_cf(cf, survey_key_regions(&set), json(&set)?);
+                survey.set_regions(set.clone());
+                CommandResponse::Regions(Ok(set))
+            }
+            Command::SubmitSurvey {
+                municipality,
+                fiscal_year,
+                survey_date,
+                statuses,
+                submitted_at_ms,
+                ..
+            } => {
+                let s = survey.submit(
+                    municipality,
+                    fiscal_year,
+                    survey_date,
+                    statuses,
+                    submitted_at_ms,
+                );
+                let history = survey.submissions(fiscal_year, municipality).to_vec();
+                batch.put_cf(
+                    cf,
+                    survey_key_submissions(fiscal_year, municipality),
+                    json(&history)?,
+                );
+                CommandResponse::Submission(Ok(s))
+            }
+            Command::ReviewSubmission {
+                municipality,
+                fiscal_year,
+                version,
+                approve,
+                comment,
+                ..
+            } => {
+                let reviewed = survey.review(municipality, fiscal_year, version, approve, &comment);
+                if reviewed.is_ok() {
+                    let history = survey.submissions(fiscal_year, municipality).to_vec();
+                    batch.put_cf(
+                        cf,
+                        survey_key_submissions(fiscal_year, municipality),
+                        json(&history)?,
+                    );
+                }
+                CommandResponse::Submission(reviewed)
+            }
+            _ => CommandResponse::None,
+        };
+        batch.put_cf(cf, key.as_bytes(), json(&response)?);
+        pending.insert(key, response.clone());
+        Ok(response)
+    }
+}
+
+/// JSON encoding of the tally engine's records, with storage errors.
+mod erased {
+    use super::{ErrorVerb, StorageResult, sm_err};
+
+    pub trait Json {
+        fn to_json(&self) -> StorageResult<Vec<u8>>;
+    }
+
+    impl<T: serde::Serialize> Json for T {
+        fn to_json(&self) -> StorageResult<Vec<u8>> {
+            serde_json::to_vec(self).map_err(|e| sm_err(ErrorVerb::Write, &e))
+        }
     }
 }
 
@@ -470,6 +646,13 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
                     .push(serde_json::from_slice(&value).map_err(|e| sm_err(ErrorVerb::Read, &e))?);
             }
         }
+        for item in view.iterator_cf(family(db, CF_SM_SURVEY), IteratorMode::Start) {
+            let (key, value) = item.map_err(|e| sm_err(ErrorVerb::Read, &e))?;
+            content.survey.push((
+                String::from_utf8_lossy(&key).into_owned(),
+                String::from_utf8_lossy(&value).into_owned(),
+            ));
+        }
         drop(view);
 
         let counter = SNAPSHOT_COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -520,6 +703,11 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         let mut batch = WriteBatch::default();
         let mut pending = HashMap::new();
         let mut pending_down = HashMap::new();
+        let mut pending_survey = HashMap::new();
+        let survey_state = self.survey.clone();
+        // Held for the whole apply: readers see the state after whole entries only. Nothing
+        // below awaits, and a poisoned lock (a panic mid-apply) is taken over as is.
+        let mut survey = survey_state.write().unwrap_or_else(|e| e.into_inner());
         let mut responses = Vec::new();
         let mut last = None;
         let mut membership_changed = false;
@@ -532,6 +720,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                     CommandResponse::Written(self.apply_write(
                         &mut batch,
                         &mut pending,
+                        &mut survey,
                         entry.log_id.index,
                         request_id,
                         facts,
@@ -548,6 +737,11 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                     published_at_ms,
                     item,
                 )?,
+                EntryPayload::Normal(
+                    command @ (Command::SetRegions { .. }
+                    | Command::SubmitSurvey { .. }
+                    | Command::ReviewSubmission { .. }),
+                ) => self.apply_survey(&mut batch, &mut pending_survey, &mut survey, command)?,
                 EntryPayload::Membership(membership) => {
                     let next: BTreeSet<NodeId> = membership.nodes().map(|(id, _)| *id).collect();
                     for (id, _) in self.membership.nodes() {
@@ -636,6 +830,16 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             );
             down_cursor = down_cursor.max(record.cursor);
         }
+        for (key, value) in &content.survey {
+            batch.put_cf(family(db, CF_SM_SURVEY), key.as_bytes(), value.as_bytes());
+        }
+        let survey = rebuild_survey(
+            content
+                .facts
+                .iter()
+                .map(|f| (f.municipality, f.payload.as_slice())),
+            content.survey.iter().cloned(),
+        )?;
         if let Some(last) = &meta.last_log_id {
             put_meta::<sm_meta::LastApplied>(db, &mut batch, last)?;
         }
@@ -655,6 +859,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         self.membership = meta.last_membership.clone();
         self.retired = content.retired;
         self.down_cursor = down_cursor;
+        *self.survey.write().unwrap_or_else(|e| e.into_inner()) = survey;
         tracing::info!(snapshot = %meta.snapshot_id, bytes = data.len(), "installed a snapshot");
         Ok(())
     }

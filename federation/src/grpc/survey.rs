@@ -1,0 +1,544 @@
+//! The `PrefectureSurvey` service: tallies and exports from the tally engine's maintained state,
+//! completeness, survey submissions and reviews, and regions. Reads are linearizable unless the
+//! caller asks for a local read; writes go through Raft.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use renkei_proto::convert::{timestamp_to_utc, utc_to_timestamp};
+use renkei_proto::v1::{self, PrefectureSurvey};
+use renkei_proto::{FiscalYear, MunicipalityCode, PrefectureCode, official};
+use tonic::{Request, Response, Status};
+
+use super::federation::{Callers, Identity, SyncMonitor, identify};
+use super::ledger::LedgerService;
+use super::to_status;
+use crate::error::FederationError;
+use crate::ledger::MAX_REQUEST_ID_BYTES;
+use crate::store::{LedgerReader, SharedSurvey};
+use crate::survey::{
+    self, Approval, CsvEncoding, Item, Survey, SurveyStatus, Tally, format_tenths,
+};
+use crate::tally::{RegionSet, ReviewState, SECONDARY_MEDICAL_AREA, Submission, TallySource};
+use crate::types::{Command, CommandResponse, Raft};
+
+/// Serves the survey of one prefecture.
+#[derive(Clone)]
+pub struct SurveyService {
+    ledger: LedgerService,
+    raft: Raft,
+    reader: LedgerReader,
+    survey: SharedSurvey,
+    prefecture: PrefectureCode,
+    callers: Callers,
+    monitor: SyncMonitor,
+}
+
+fn invalid(field: &'static str, reason: impl Into<String>) -> FederationError {
+    FederationError::InvalidArgument {
+        field,
+        reason: reason.into(),
+    }
+}
+
+fn fiscal_year(value: i32) -> Result<FiscalYear, FederationError> {
+    FiscalYear::new(i64::from(value)).map_err(|e| invalid("fiscal_year", format!("{value}: {e}")))
+}
+
+fn date(field: &'static str, text: &str) -> Result<NaiveDate, FederationError> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| invalid(field, format!("{text:?} is not a date YYYY-MM-DD")))
+}
+
+fn check_request_id(id: &str) -> Result<(), FederationError> {
+    if id.is_empty() || id.len() > MAX_REQUEST_ID_BYTES {
+        return Err(invalid(
+            "request_id",
+            format!("{} bytes; must be 1 to {MAX_REQUEST_ID_BYTES}", id.len()),
+        ));
+    }
+    Ok(())
+}
+
+fn item_code(item: Item) -> &'static str {
+    ["a", "b", "c", "d", "e", "f", "g", "h"][item.index()]
+}
+
+fn item_lines(tally: &Tally) -> Vec<v1::ItemTally> {
+    Item::ALL
+        .iter()
+        .map(|&item| {
+            let count = |s| tally.count(item, s);
+            let percent = |s| format_tenths(tally.percent_tenths(item, s));
+            v1::ItemTally {
+                item: item_code(item).to_owned(),
+                label: item.national_label().to_owned(),
+                implemented: count(SurveyStatus::Implemented),
+                planned: count(SurveyStatus::Planned),
+                not_implemented: count(SurveyStatus::NotImplemented),
+                implemented_percent: percent(SurveyStatus::Implemented),
+                planned_percent: percent(SurveyStatus::Planned),
+                not_implemented_percent: percent(SurveyStatus::NotImplemented),
+            }
+        })
+        .collect()
+}
+
+fn submission_view(s: &Submission) -> v1::SubmissionView {
+    let (state, comment) = match &s.state {
+        ReviewState::Submitted => ("submitted", String::new()),
+        ReviewState::Approved => ("approved", String::new()),
+        ReviewState::Returned { comment } => ("returned", comment.clone()),
+    };
+    v1::SubmissionView {
+        municipality: s.municipality.to_string(),
+        fiscal_year: i32::from(s.fiscal_year),
+        version: s.version,
+        survey_date: s.survey_date.format("%Y-%m-%d").to_string(),
+        statuses: s.statuses.iter().map(|x| x.label().to_owned()).collect(),
+        state: state.to_owned(),
+        comment,
+        submitted_at: DateTime::from_timestamp_millis(s.submitted_at_ms).map(utc_to_timestamp),
+    }
+}
+
+impl SurveyService {
+    pub fn new(
+        ledger: LedgerService,
+        raft: Raft,
+        reader: LedgerReader,
+        survey: SharedSurvey,
+        prefecture: PrefectureCode,
+        callers: Callers,
+        monitor: SyncMonitor,
+    ) -> Self {
+        Self {
+            ledger,
+            raft,
+            reader,
+            survey,
+            prefecture,
+            callers,
+            monitor,
+        }
+    }
+
+    fn read_state<R>(&self, f: impl FnOnce(&crate::tally::SurveyState) -> R) -> R {
+        f(&self.survey.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Builds the survey a tally request asks for, after the requested read barrier.
+    async fn build(&self, request: &v1::GetTallyRequest) -> Result<Survey, FederationError> {
+        let fy = fiscal_year(request.fiscal_year)?;
+        let as_of = if request.as_of.is_empty() {
+            fy.last_day()
+        } else {
+            date("as_of", &request.as_of)?
+        };
+        if !fy.contains(as_of) {
+            return Err(invalid(
+                "as_of",
+                format!("{as_of} is outside fiscal year {}", fy.wareki()),
+            ));
+        }
+        let known_at = match &request.known_at {
+            None => None,
+            Some(t) => Some(
+                timestamp_to_utc(t).ok_or_else(|| invalid("known_at", format!("{t:?}")))?,
+            ),
+        };
+        let source = match v1::TallySource::try_from(request.source) {
+            Ok(v1::TallySource::Live) => TallySource::Live,
+            Ok(v1::TallySource::Submitted) => TallySource::Submitted,
+            Err(_) => return Err(invalid("source", format!("unknown value {}", request.source))),
+        };
+        self.ledger.ensure(request.consistency).await?;
+        self.read_state(|s| s.survey(self.prefecture, fy, as_of, known_at, source))
+            .map_err(|e| invalid("as_of", e.to_string()))
+    }
+
+    async fn tally(
+        &self,
+        who: Identity,
+        request: v1::GetTallyRequest,
+    ) -> Result<v1::TallyReply, FederationError> {
+        who.check_officer("read the prefecture's tally")?;
+        let survey = self.build(&request).await?;
+        let regions = self.read_state(|s| s.regions(SECONDARY_MEDICAL_AREA, survey.fiscal_year).cloned());
+        let by_area = survey.tally_by_area();
+        let region_lines = regions
+            .map(|set| {
+                set.regions
+                    .iter()
+                    .filter_map(|r| {
+                        by_area.get(&r.name).map(|t| v1::RegionTally {
+                            region_id: r.id.clone(),
+                            region_name: r.name.clone(),
+                            n: t.n,
+                            items: item_lines(t),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let applied_index = self
+            .raft
+            .metrics()
+            .borrow()
+            .last_applied
+            .map_or(0, |id| id.index);
+        Ok(v1::TallyReply {
+            fiscal_year: i32::from(survey.fiscal_year.year()),
+            wareki: survey.fiscal_year.wareki(),
+            as_of: survey.as_of.format("%Y-%m-%d").to_string(),
+            prefecture: self.prefecture.to_string(),
+            prefecture_name: self.prefecture.name().to_owned(),
+            n: survey.n(),
+            items: item_lines(&survey.tally()),
+            regions: region_lines,
+            municipalities: survey
+                .rows
+                .iter()
+                .map(|r| v1::MunicipalityRowView {
+                    municipality: r.code.to_string(),
+                    name: r.name.clone(),
+                    region: r.area.clone().unwrap_or_default(),
+                    statuses: r.statuses.iter().map(|s| s.label().to_owned()).collect(),
+                    reported: r.reported,
+                    submission: r.approval.label(),
+                })
+                .collect(),
+            applied_index,
+        })
+    }
+
+    async fn export(
+        &self,
+        who: Identity,
+        request: v1::ExportSurveyRequest,
+    ) -> Result<v1::ExportSurveyReply, FederationError> {
+        who.check_officer("export the prefecture's survey")?;
+        let tally = request
+            .tally
+            .ok_or_else(|| invalid("tally", "missing: the fiscal year and as-of date"))?;
+        let survey = self.build(&tally).await?;
+        let encoding = if request.shift_jis {
+            CsvEncoding::ShiftJis
+        } else {
+            CsvEncoding::Utf8Bom
+        };
+        let format = v1::ExportFormat::try_from(request.format)
+            .map_err(|_| invalid("format", format!("unknown value {}", request.format)))?;
+        let stem = format!(
+            "survey_{}_{}",
+            self.prefecture,
+            survey.fiscal_year.year()
+        );
+        let export_err = |e: survey::ExportError| FederationError::FailedPrecondition(e.to_string());
+        let (name, content) = match format {
+            v1::ExportFormat::SummaryCsv => (
+                format!("{stem}_summary.csv"),
+                survey::summary_csv(&survey, encoding).map_err(export_err)?,
+            ),
+            v1::ExportFormat::DetailCsv => (
+                format!("{stem}_detail.csv"),
+                survey::detail_csv(&survey, encoding).map_err(export_err)?,
+            ),
+            v1::ExportFormat::Xlsx => (
+                format!("{stem}.xlsx"),
+                survey::xlsx(&survey).map_err(export_err)?,
+            ),
+            v1::ExportFormat::Json => (
+                format!("{stem}.json"),
+                survey::json(&survey).map_err(export_err)?,
+            ),
+        };
+        Ok(v1::ExportSurveyReply {
+            file_name: name,
+            content,
+        })
+    }
+
+    async fn completeness(
+        &self,
+        who: Identity,
+        request: v1::GetCompletenessRequest,
+    ) -> Result<v1::CompletenessReply, FederationError> {
+        who.check_officer("read completeness")?;
+        let fy = fiscal_year(request.fiscal_year)?;
+        let since = request.since.as_ref().and_then(timestamp_to_utc);
+        self.ledger
+            .ensure(v1::ReadConsistency::Linearizable as i32)
+            .await?;
+        let mut reply = v1::CompletenessReply::default();
+        for entry in official::municipalities_of(self.prefecture) {
+            let m = entry.code;
+            let acknowledged = self.reader.acknowledged(m)?;
+            let (contact, error) = self.monitor.heard(m);
+            let approval = self.read_state(|s| {
+                s.submissions(fy.year(), m)
+                    .last()
+                    .map_or(Approval::NotSubmitted, |x| match &x.state {
+                        ReviewState::Submitted => Approval::Submitted { version: x.version },
+                        ReviewState::Approved => Approval::Approved { version: x.version },
+                        ReviewState::Returned { comment } => Approval::Returned {
+                            version: x.version,
+                            comment: comment.clone(),
+                        },
+                    })
+            });
+            let line = v1::CompletenessEntry {
+                municipality: m.to_string(),
+                name: entry.name.to_owned(),
+                acknowledged,
+                last_contact: contact.map(utc_to_timestamp),
+                last_error: error.as_ref().map(|e| e.0.clone()).unwrap_or_default(),
+                submission: approval.label(),
+            };
+            if acknowledged == 0 {
+                reply.never_reported.push(line.clone());
+            }
+            if let Some(since) = since
+                && contact.is_none_or(|c| c < since)
+            {
+                reply.stale.push(line.clone());
+            }
+            if error.is_some() {
+                reply.with_errors.push(line.clone());
+            }
+            if approval == Approval::NotSubmitted {
+                reply.not_submitted.push(line);
+            } else {
+                reply.submitted.push(line);
+            }
+        }
+        Ok(reply)
+    }
+
+    async fn propose(&self, command: Command) -> Result<CommandResponse, FederationError> {
+        Ok(self.raft.client_write(command).await?.data)
+    }
+
+    fn submission_reply(
+        response: CommandResponse,
+    ) -> Result<v1::SubmissionView, FederationError> {
+        match response {
+            CommandResponse::Submission(Ok(s)) => Ok(submission_view(&s)),
+            CommandResponse::Submission(Err(reason)) => {
+                Err(FederationError::FailedPrecondition(reason))
+            }
+            other => Err(FederationError::FailedPrecondition(format!(
+                "unexpected state machine answer {other:?}"
+            ))),
+        }
+    }
+
+    async fn submit(
+        &self,
+        who: Identity,
+        request: v1::SubmitSurveyRequest,
+    ) -> Result<v1::SubmissionView, FederationError> {
+        check_request_id(&request.request_id)?;
+        let m: MunicipalityCode = self.ledger.municipality(&request.municipality)?;
+        who.check_speaks_for(m)?;
+        let fy = fiscal_year(request.fiscal_year)?;
+        let survey_date = date("survey_date", &request.survey_date)?;
+        if !fy.contains(survey_date) {
+            return Err(invalid(
+                "survey_date",
+                format!("{survey_date} is outside fiscal year {}", fy.wareki()),
+            ));
+        }
+        // The snapshot is taken by the leader from its applied state after a read barrier, then
+        // locked into the log: every replica stores the same answers.
+        self.ledger
+            .ensure(v1::ReadConsistency::Linearizable as i32)
+            .await?;
+        let statuses = self.read_state(|s| s.statuses(m, fy, survey_date, None));
+        let response = self
+            .propose(Command::SubmitSurvey {
+                request_id: request.request_id,
+                municipality: m,
+                fiscal_year: fy.year(),
+                survey_date,
+                statuses,
+                submitted_at_ms: Utc::now().timestamp_millis(),
+            })
+            .await?;
+        Self::submission_reply(response)
+    }
+
+    async fn review(
+        &self,
+        who: Identity,
+        request: v1::ReviewSubmissionRequest,
+    ) -> Result<v1::SubmissionView, FederationError> {
+        who.check_officer("review survey submissions")?;
+        check_request_id(&request.request_id)?;
+        let m = self.ledger.municipality(&request.municipality)?;
+        let fy = fiscal_year(request.fiscal_year)?;
+        if !request.approve && request.comment.trim().is_empty() {
+            return Err(invalid("comment", "a returned submission needs a comment"));
+        }
+        let response = self
+            .propose(Command::ReviewSubmission {
+                request_id: request.request_id,
+                municipality: m,
+                fiscal_year: fy.year(),
+                version: request.version,
+                approve: request.approve,
+                comment: request.comment,
+            })
+            .await?;
+        Self::submission_reply(response)
+    }
+
+    fn regions_view(set: &RegionSet) -> v1::RegionsView {
+        v1::RegionsView {
+            kind: set.kind.clone(),
+            first_fiscal_year: i32::from(set.first_fiscal_year),
+            last_fiscal_year: i32::from(set.last_fiscal_year),
+            regions: set
+                .regions
+                .iter()
+                .map(|r| v1::Region {
+                    id: r.id.clone(),
+                    name: r.name.clone(),
+                    municipalities: r.municipalities.iter().map(ToString::to_string).collect(),
+                })
+                .collect(),
+        }
+    }
+
+    async fn set_regions(
+        &self,
+        who: Identity,
+        request: v1::SetRegionsRequest,
+    ) -> Result<v1::RegionsView, FederationError> {
+        who.check_officer("set regions")?;
+        check_request_id(&request.request_id)?;
+        let set = RegionSet::from_csv(
+            self.prefecture,
+            &request.kind,
+            i64::from(request.first_fiscal_year),
+            i64::from(request.last_fiscal_year),
+            &request.csv,
+        )
+        .map_err(|e| invalid("csv", e.to_string()))?;
+        match self
+            .propose(Command::SetRegions {
+                request_id: request.request_id,
+                set,
+            })
+            .await?
+        {
+            CommandResponse::Regions(Ok(set)) => Ok(Self::regions_view(&set)),
+            CommandResponse::Regions(Err(reason)) => {
+                Err(FederationError::FailedPrecondition(reason))
+            }
+            other => Err(FederationError::FailedPrecondition(format!(
+                "unexpected state machine answer {other:?}"
+            ))),
+        }
+    }
+
+    async fn regions(
+        &self,
+        request: v1::GetRegionsRequest,
+    ) -> Result<v1::RegionsView, FederationError> {
+        let fy = fiscal_year(request.fiscal_year)?;
+        let kind = if request.kind.is_empty() {
+            SECONDARY_MEDICAL_AREA
+        } else {
+            request.kind.as_str()
+        };
+        self.ledger
+            .ensure(v1::ReadConsistency::Linearizable as i32)
+            .await?;
+        self.read_state(|s| s.regions(kind, fy).map(Self::regions_view))
+            .ok_or_else(|| {
+                invalid(
+                    "fiscal_year",
+                    format!("no {kind} regions are set for {}", fy.wareki()),
+                )
+            })
+    }
+}
+
+#[tonic::async_trait]
+impl PrefectureSurvey for SurveyService {
+    async fn get_tally(
+        &self,
+        request: Request<v1::GetTallyRequest>,
+    ) -> Result<Response<v1::TallyReply>, Status> {
+        let who = identify(&self.callers, request.metadata())?;
+        self.tally(who, request.into_inner())
+            .await
+            .map(Response::new)
+            .map_err(to_status)
+    }
+
+    async fn export_survey(
+        &self,
+        request: Request<v1::ExportSurveyRequest>,
+    ) -> Result<Response<v1::ExportSurveyReply>, Status> {
+        let who = identify(&self.callers, request.metadata())?;
+        self.export(who, request.into_inner())
+            .await
+            .map(Response::new)
+            .map_err(to_status)
+    }
+
+    async fn get_completeness(
+        &self,
+        request: Request<v1::GetCompletenessRequest>,
+    ) -> Result<Response<v1::CompletenessReply>, Status> {
+        let who = identify(&self.callers, request.metadata())?;
+        self.completeness(who, request.into_inner())
+            .await
+            .map(Response::new)
+            .map_err(to_status)
+    }
+
+    async fn submit_survey(
+        &self,
+        request: Request<v1::SubmitSurveyRequest>,
+    ) -> Result<Response<v1::SubmissionView>, Status> {
+        let who = identify(&self.callers, request.metadata())?;
+        self.submit(who, request.into_inner())
+            .await
+            .map(Response::new)
+            .map_err(to_status)
+    }
+
+    async fn review_submission(
+        &self,
+        request: Request<v1::ReviewSubmissionRequest>,
+    ) -> Result<Response<v1::SubmissionView>, Status> {
+        let who = identify(&self.callers, request.metadata())?;
+        self.review(who, request.into_inner())
+            .await
+            .map(Response::new)
+            .map_err(to_status)
+    }
+
+    async fn set_regions(
+        &self,
+        request: Request<v1::SetRegionsRequest>,
+    ) -> Result<Response<v1::RegionsView>, Status> {
+        let who = identify(&self.callers, request.metadata())?;
+        SurveyService::set_regions(self, who, request.into_inner())
+            .await
+            .map(Response::new)
+            .map_err(to_status)
+    }
+
+    async fn get_regions(
+        &self,
+        request: Request<v1::GetRegionsRequest>,
+    ) -> Result<Response<v1::RegionsView>, Status> {
+        identify(&self.callers, request.metadata())?;
+        self.regions(request.into_inner())
+            .await
+            .map(Response::new)
+            .map_err(to_status)
+    }
+}
