@@ -21,7 +21,9 @@
 //!   (CSV in UTF-8 with BOM or Shift_JIS, XLSX, JSON with a checksum) and the national merge of
 //!   the prefectures' exports;
 //! - [`tally`]: the tally engine's maintained state — status evidence per municipality, regions
-//!   (二次医療圏), survey submissions and reviews — folded in by the state machine.
+//!   (二次医療圏), survey submissions and reviews — folded in by the state machine;
+//! - [`wide_area`]: the cross-municipal items (ク): resources beyond a municipality, unified forms
+//!   and their adoption, liaison agreements, wide-area meetings, designations per 圏域.
 //!
 //! The library never prints and never exits the process.
 
@@ -40,3 +42,4 @@ pub mod store;
 pub mod survey;
 pub mod tally;
 pub mod types;
+pub mod wide_area;

@@ -20,6 +20,7 @@ use renkei_proto::{FiscalYear, MunicipalityCode, PrefectureCode, official};
 use serde::{Deserialize, Serialize};
 
 use crate::survey::{Approval, MunicipalityRow, Source, Survey, SurveyError, SurveyStatus};
+use crate::wide_area::{WideArea, WideAreaMeeting};
 
 /// The kinds of region a prefecture groups its municipalities by.
 pub const REGION_KINDS: [&str; 3] = [
@@ -219,6 +220,8 @@ pub struct SurveyState {
     reported: BTreeSet<MunicipalityCode>,
     region_sets: Vec<RegionSet>,
     submissions: BTreeMap<(u16, MunicipalityCode), Vec<Submission>>,
+    /// The merged (ク) state.
+    wide: WideArea,
 }
 
 fn to_survey_status(s: NodeStatus) -> SurveyStatus {
@@ -238,6 +241,9 @@ impl SurveyState {
         let Ok(body) = FactBody::decode(payload) else {
             return;
         };
+        if let Some(kind) = &body.kind {
+            self.wide.take_fact(municipality, kind);
+        }
         let Some(FactKind::Evidence(evidence)) = &body.kind else {
             return;
         };
@@ -253,6 +259,21 @@ impl SurveyState {
             .entry(municipality)
             .or_default()
             .record_evidence(recorded_at, evidence);
+    }
+
+    /// Returns the merged (ク) state.
+    pub fn wide_area(&self) -> &WideArea {
+        &self.wide
+    }
+
+    /// Folds in an item published down (forms, designations).
+    pub fn take_down_item(&mut self, cursor: u64, item: &renkei_proto::v1::DownItem) {
+        self.wide.take_down_item(cursor, item);
+    }
+
+    /// Records a wide-area meeting; it counts towards its municipalities' (ク) status.
+    pub fn take_meeting(&mut self, meeting: WideAreaMeeting) {
+        self.wide.take_meeting(meeting);
     }
 
     /// Replaces the region set of the same kind and first fiscal year.
@@ -380,6 +401,18 @@ impl SurveyState {
                 *slot = to_survey_status(s.status);
             }
         }
+        // A wide-area meeting the prefecture or a 保健所 held with the municipality counts for
+        // its (ク), like one it attended.
+        let end = fy.last_day().min(as_of);
+        if out[7] != SurveyStatus::Implemented
+            && self.wide.meetings().any(|meeting| {
+                meeting.municipalities.contains(&m)
+                    && fy.first_day() <= meeting.on
+                    && meeting.on <= end
+            })
+        {
+            out[7] = SurveyStatus::Implemented;
+        }
         out
     }
 
@@ -409,7 +442,11 @@ impl SurveyState {
                     .last()
                     .map_or(Approval::NotSubmitted, Submission::approval);
                 if !self.has_reported(m) && history.is_empty() {
-                    return MunicipalityRow::unreported(m, entry.name, area_of(m));
+                    // Never reported: 実施していない, except what the prefecture itself recorded
+                    // for it (a wide-area meeting it took part in).
+                    let mut row = MunicipalityRow::unreported(m, entry.name, area_of(m));
+                    row.statuses = self.statuses(m, fy, as_of, known_at);
+                    return row;
                 }
                 let statuses = match (source, history.last()) {
                     (TallySource::Submitted, Some(s)) => s.statuses,

@@ -53,6 +53,11 @@ pub enum Command {
         statuses: [SurveyStatus; 8],
         submitted_at_ms: i64,
     },
+    /// Records a wide-area meeting held by the prefecture or a 保健所.
+    RecordWideAreaMeeting {
+        request_id: String,
+        meeting: crate::wide_area::WideAreaMeeting,
+    },
     /// Approves or returns a submitted version.
     ReviewSubmission {
         request_id: String,
@@ -77,4 +82,6 @@ pub enum CommandResponse {
     Regions(Result<RegionSet, String>),
     /// The submission as it stands after a submit or a review, or why it was refused.
     Submission(Result<Submission, String>),
+    /// The wide-area meeting as recorded.
+    Meeting(crate::wide_area::WideAreaMeeting),
 }

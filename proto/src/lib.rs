@@ -79,6 +79,11 @@ pub mod v1 {
         MunicipalityRowView, Region, RegionTally, RegionsView, ReviewSubmissionRequest,
         SetRegionsRequest, SubmissionView, SubmitSurveyRequest, TallyReply, TallySource,
     };
+    pub use crate::generated::{
+        AreaDesignations, DesignationCandidate, DesignationsView, FormCoverage,
+        GetDesignationsRequest, GetWideAreaRequest, LiaisonAgreementView, LiaisonMember,
+        MunicipalityCandidates, RecordWideAreaMeetingRequest, WideAreaMeetingView, WideAreaView,
+    };
 
     // Facts: what a municipality publishes to its prefecture (facts.proto).
     pub use crate::generated::fact_body::Kind as FactKind;

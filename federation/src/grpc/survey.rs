@@ -18,6 +18,7 @@ use crate::survey::{
     self, Approval, CsvEncoding, Item, Survey, SurveyStatus, Tally, format_tenths,
 };
 use crate::tally::{RegionSet, ReviewState, SECONDARY_MEDICAL_AREA, Submission, TallySource};
+use crate::wide_area::WideAreaMeeting;
 use crate::types::{Command, CommandResponse, Raft};
 
 /// Serves the survey of one prefecture.
@@ -463,8 +464,265 @@ impl SurveyService {
     }
 }
 
+fn meeting_view(m: &WideAreaMeeting) -> v1::WideAreaMeetingView {
+    v1::WideAreaMeetingView {
+        id: m.id.clone(),
+        title: m.title.clone(),
+        held_by: m.held_by.clone(),
+        region: m.region.clone(),
+        on: m.on.format("%Y-%m-%d").to_string(),
+        municipalities: m.municipalities.iter().map(ToString::to_string).collect(),
+    }
+}
+
+fn municipality_name(m: MunicipalityCode) -> String {
+    official::municipality(m).map_or_else(|| m.to_string(), |e| e.name.to_owned())
+}
+
+fn candidate_view(c: &crate::wide_area::Candidate) -> v1::DesignationCandidate {
+    v1::DesignationCandidate {
+        municipality: c.municipality.to_string(),
+        name: c.name.clone(),
+        medical_institution_code: c.medical_institution_code.clone(),
+        reason: c.reason.clone(),
+    }
+}
+
+impl SurveyService {
+    /// The fiscal year and as-of date of a (ク) query.
+    fn year_and_date(fy: i32, as_of: &str) -> Result<(FiscalYear, NaiveDate), FederationError> {
+        let fy = fiscal_year(fy)?;
+        let as_of = if as_of.is_empty() {
+            fy.last_day()
+        } else {
+            date("as_of", as_of)?
+        };
+        Ok((fy, as_of))
+    }
+
+    async fn record_meeting(
+        &self,
+        who: Identity,
+        request: v1::RecordWideAreaMeetingRequest,
+    ) -> Result<v1::WideAreaMeetingView, FederationError> {
+        who.check_officer("record wide-area meetings")?;
+        check_request_id(&request.request_id)?;
+        if request.id.trim().is_empty() || request.title.trim().is_empty() {
+            return Err(invalid("id", "id and title must be given"));
+        }
+        if !matches!(request.held_by.as_str(), "prefecture" | "health_center") {
+            return Err(invalid(
+                "held_by",
+                format!("{:?} must be prefecture or health_center", request.held_by),
+            ));
+        }
+        let on = date("on", &request.on)?;
+        if request.municipalities.is_empty() {
+            return Err(invalid("municipalities", "at least one participant"));
+        }
+        let municipalities = request
+            .municipalities
+            .iter()
+            .map(|m| self.ledger.municipality(m))
+            .collect::<Result<Vec<_>, _>>()?;
+        let meeting = WideAreaMeeting {
+            id: request.id,
+            title: request.title,
+            held_by: request.held_by,
+            region: request.region,
+            on,
+            municipalities,
+        };
+        match self
+            .propose(Command::RecordWideAreaMeeting {
+                request_id: request.request_id,
+                meeting,
+            })
+            .await?
+        {
+            CommandResponse::Meeting(m) => Ok(meeting_view(&m)),
+            other => Err(FederationError::FailedPrecondition(format!(
+                "unexpected state machine answer {other:?}"
+            ))),
+        }
+    }
+
+    async fn wide_area(
+        &self,
+        who: Identity,
+        request: v1::GetWideAreaRequest,
+    ) -> Result<v1::WideAreaView, FederationError> {
+        who.check_officer("read the (ク) items")?;
+        let (fy, as_of) = Self::year_and_date(request.fiscal_year, &request.as_of)?;
+        self.ledger
+            .ensure(v1::ReadConsistency::Linearizable as i32)
+            .await?;
+        let n = official::municipalities_of(self.prefecture).count() as u32;
+        Ok(self.read_state(|state| {
+            let wide = state.wide_area();
+            let regions = state.regions(SECONDARY_MEDICAL_AREA, fy);
+            // The latest published version of each form.
+            let mut latest: std::collections::BTreeMap<&str, &crate::wide_area::PublishedForm> =
+                std::collections::BTreeMap::new();
+            for f in wide.forms() {
+                latest.insert(f.form_id.as_str(), f);
+            }
+            let forms = latest
+                .values()
+                .map(|f| {
+                    let adopters = wide.adopters(&f.form_id, None, as_of);
+                    let by_region = regions
+                        .map(|set| {
+                            set.regions
+                                .iter()
+                                .map(|r| {
+                                    let k = adopters
+                                        .iter()
+                                        .filter(|m| r.municipalities.contains(m))
+                                        .count();
+                                    format!("{} {k}/{}", r.name, r.municipalities.len())
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    v1::FormCoverage {
+                        form_id: f.form_id.clone(),
+                        name: f.name.clone(),
+                        version: f.version.clone(),
+                        effective_from: f.effective_from.clone(),
+                        prefecture_percent: survey::format_tenths(survey::percent_tenths(
+                            adopters.len() as u32,
+                            n,
+                        )),
+                        adopters: adopters.iter().map(ToString::to_string).collect(),
+                        by_region,
+                    }
+                })
+                .collect();
+            let liaison = wide
+                .liaison_in_force(as_of)
+                .into_iter()
+                .map(|(hospital, members)| v1::LiaisonAgreementView {
+                    hospital,
+                    members: members
+                        .into_iter()
+                        .map(|(m, l)| v1::LiaisonMember {
+                            municipality: m.to_string(),
+                            rule_version: l.rule_version,
+                            notification_lead_days: l.notification_lead_days,
+                            from: l.from.format("%Y-%m-%d").to_string(),
+                            until: l
+                                .until
+                                .map(|u| u.format("%Y-%m-%d").to_string())
+                                .unwrap_or_default(),
+                            cases: wide.liaison_cases(m, fy),
+                        })
+                        .collect(),
+                })
+                .collect();
+            let meetings = wide
+                .meetings()
+                .filter(|m| fy.contains(m.on))
+                .map(meeting_view)
+                .collect();
+            v1::WideAreaView {
+                forms,
+                liaison,
+                meetings,
+            }
+        }))
+    }
+
+    async fn designations(
+        &self,
+        who: Identity,
+        request: v1::GetDesignationsRequest,
+    ) -> Result<v1::DesignationsView, FederationError> {
+        who.check_officer("read designation candidates")?;
+        let (fy, as_of) = Self::year_and_date(request.fiscal_year, &request.as_of)?;
+        self.ledger
+            .ensure(v1::ReadConsistency::Linearizable as i32)
+            .await?;
+        self.read_state(|state| {
+            let regions = state.regions(SECONDARY_MEDICAL_AREA, fy).ok_or_else(|| {
+                invalid(
+                    "fiscal_year",
+                    format!("no 二次医療圏 are set for {}", fy.wareki()),
+                )
+            })?;
+            let areas = state
+                .wide_area()
+                .designations(regions, as_of)
+                .into_iter()
+                .map(|a| v1::AreaDesignations {
+                    region_id: a.region_id,
+                    region_name: a.region_name,
+                    active_role: a
+                        .municipalities
+                        .iter()
+                        .map(|m| v1::MunicipalityCandidates {
+                            municipality: m.municipality.to_string(),
+                            name: municipality_name(m.municipality),
+                            candidates: m.candidates.iter().map(candidate_view).collect(),
+                            from_neighbour: m.from_neighbour,
+                        })
+                        .collect(),
+                    liaison_bases: a.liaison_bases.iter().map(candidate_view).collect(),
+                    decisions: a
+                        .decisions
+                        .into_iter()
+                        .map(|d| v1::Designation {
+                            role: d.role,
+                            area: d.area,
+                            institution_name: d.institution_name,
+                            medical_institution_code: d.medical_institution_code,
+                            decided_on: d.decided_on,
+                        })
+                        .collect(),
+                    gaps: a.gaps,
+                    neighbour_only: a.neighbour_only.iter().map(ToString::to_string).collect(),
+                })
+                .collect();
+            Ok(v1::DesignationsView { areas })
+        })
+    }
+}
+
 #[tonic::async_trait]
 impl PrefectureSurvey for SurveyService {
+    async fn record_wide_area_meeting(
+        &self,
+        request: Request<v1::RecordWideAreaMeetingRequest>,
+    ) -> Result<Response<v1::WideAreaMeetingView>, Status> {
+        let who = identify(&self.callers, request.metadata())?;
+        self.record_meeting(who, request.into_inner())
+            .await
+            .map(Response::new)
+            .map_err(to_status)
+    }
+
+    async fn get_wide_area(
+        &self,
+        request: Request<v1::GetWideAreaRequest>,
+    ) -> Result<Response<v1::WideAreaView>, Status> {
+        let who = identify(&self.callers, request.metadata())?;
+        self.wide_area(who, request.into_inner())
+            .await
+            .map(Response::new)
+            .map_err(to_status)
+    }
+
+    async fn get_designations(
+        &self,
+        request: Request<v1::GetDesignationsRequest>,
+    ) -> Result<Response<v1::DesignationsView>, Status> {
+        let who = identify(&self.callers, request.metadata())?;
+        self.designations(who, request.into_inner())
+            .await
+            .map(Response::new)
+            .map_err(to_status)
+    }
+
     async fn get_tally(
         &self,
         request: Request<v1::GetTallyRequest>,

@@ -92,16 +92,26 @@ fn survey_key_request(request_id: &str) -> String {
 fn rebuild_survey<'a>(
     facts: impl Iterator<Item = (MunicipalityCode, &'a [u8])>,
     records: impl Iterator<Item = (String, String)>,
+    down: impl Iterator<Item = &'a DownRecord>,
 ) -> StorageResult<SurveyState> {
     let mut state = SurveyState::default();
     for (m, payload) in facts {
         state.take_fact(m, payload);
+    }
+    for record in down {
+        if let Ok(item) = <renkei_proto::v1::DownItem as prost::Message>::decode(record.item.as_slice()) {
+            state.take_down_item(record.cursor, &item);
+        }
     }
     for (key, value) in records {
         if key.starts_with("regions/") {
             let set: RegionSet =
                 serde_json::from_str(&value).map_err(|e| sm_err(ErrorVerb::Read, &e))?;
             state.set_regions(set);
+        } else if key.starts_with("meetings/") {
+            let meeting: crate::wide_area::WideAreaMeeting =
+                serde_json::from_str(&value).map_err(|e| sm_err(ErrorVerb::Read, &e))?;
+            state.take_meeting(meeting);
         } else if key.starts_with("submissions/") {
             let history: Vec<Submission> =
                 serde_json::from_str(&value).map_err(|e| sm_err(ErrorVerb::Read, &e))?;
@@ -295,9 +305,20 @@ fn load_survey(db: &DB) -> StorageResult<SurveyState> {
             String::from_utf8_lossy(&value).into_owned(),
         ));
     }
+    let mut down = Vec::new();
+    for item in db.iterator_cf(family(db, CF_SM_DOWN), IteratorMode::Start) {
+        let (key, value) = item.map_err(|e| sm_err(ErrorVerb::Read, &e))?;
+        if key.first() == Some(&b'i') {
+            down.push(
+                serde_json::from_slice::<DownRecord>(&value)
+                    .map_err(|e| sm_err(ErrorVerb::Read, &e))?,
+            );
+        }
+    }
     rebuild_survey(
         facts.iter().map(|(m, v)| (*m, v.as_ref())),
         records.into_iter(),
+        down.iter(),
     )
 }
 
@@ -324,6 +345,7 @@ impl StateMachineStore {
         &mut self,
         batch: &mut WriteBatch,
         pending_down: &mut HashMap<String, u64>,
+        survey: &mut SurveyState,
         request_id: String,
         published_at_ms: i64,
         item: Vec<u8>,
@@ -362,6 +384,11 @@ impl StateMachineStore {
             record.cursor.to_be_bytes(),
         );
         pending_down.insert(request_id, record.cursor);
+        if let Ok(item) =
+            <renkei_proto::v1::DownItem as prost::Message>::decode(record.item.as_slice())
+        {
+            survey.take_down_item(record.cursor, &item);
+        }
         Ok(CommandResponse::Published {
             cursor: record.cursor,
             deduplicated: false,
@@ -381,7 +408,8 @@ impl StateMachineStore {
         let request_id = match &command {
             Command::SetRegions { request_id, .. }
             | Command::SubmitSurvey { request_id, .. }
-            | Command::ReviewSubmission { request_id, .. } => request_id.clone(),
+            | Command::ReviewSubmission { request_id, .. }
+            | Command::RecordWideAreaMeeting { request_id, .. } => request_id.clone(),
             _ => return Ok(CommandResponse::None),
         };
         let key = survey_key_request(&request_id);
@@ -398,6 +426,11 @@ impl StateMachineStore {
         }
         let json = |v: &dyn erased::Json| v.to_json();
         let response = match command {
+            Command::RecordWideAreaMeeting { meeting, .. } => {
+                batch.put_cf(cf, format!("meetings/{}", meeting.id), json(&meeting)?);
+                survey.take_meeting(meeting.clone());
+                CommandResponse::Meeting(meeting)
+            }
             Command::SetRegions { set, .. } => {
                 batch.put_cf(cf, survey_key_regions(&set), json(&set)?);
                 survey.set_regions(set.clone());
@@ -733,6 +766,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                 }) => self.apply_publish(
                     &mut batch,
                     &mut pending_down,
+                    &mut survey,
                     request_id,
                     published_at_ms,
                     item,
@@ -740,7 +774,8 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                 EntryPayload::Normal(
                     command @ (Command::SetRegions { .. }
                     | Command::SubmitSurvey { .. }
-                    | Command::ReviewSubmission { .. }),
+                    | Command::ReviewSubmission { .. }
+                    | Command::RecordWideAreaMeeting { .. }),
                 ) => self.apply_survey(&mut batch, &mut pending_survey, &mut survey, command)?,
                 EntryPayload::Membership(membership) => {
                     let next: BTreeSet<NodeId> = membership.nodes().map(|(id, _)| *id).collect();
@@ -839,6 +874,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                 .iter()
                 .map(|f| (f.municipality, f.payload.as_slice())),
             content.survey.iter().cloned(),
+            content.down.iter(),
         )?;
         if let Some(last) = &meta.last_log_id {
             put_meta::<sm_meta::LastApplied>(db, &mut batch, last)?;

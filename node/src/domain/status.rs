@@ -9,7 +9,7 @@
 //!   - イ: a meeting held on a day in the window with at least one issue or countermeasure;
 //!   - ウ: an arrangement in force (first day ..= last day) on some day of the window;
 //!   - エ: a tool in use (adopted ..= retired) on some day of the window, or a version of a tool
-//!     released (adopted or revised) in the window;
+//!     released (adopted or revised) in the window, or a unified form (様式の統一) in use;
 //!   - オ: a consultation desk operating (opened ..= closed) on some day of the window;
 //!   - カ: a training held in the window;
 //!   - キ: an awareness activity held or material distributed in the window;
@@ -190,12 +190,22 @@ pub fn evidence(event: &ProgrammeEvent) -> Vec<Evidence> {
         P::WideArea(WideAreaEvent::WideAreaMeetingAttended { id, on, .. }) => {
             dated(Item::H, format!("wide-area-meeting/{id}"), *on)
         }
-        P::WideArea(WideAreaEvent::UnifiedFormAdopted { id, on, .. }) => vec![Evidence::Starts {
-            item: Item::H,
-            key: format!("unified-form/{id}"),
-            first_day: *on,
-            last_day: None,
-        }],
+        // A unified form in use is both (ク) cross-municipal work and an (エ) information-sharing
+        // tool of the municipality.
+        P::WideArea(WideAreaEvent::UnifiedFormAdopted { id, on, .. }) => vec![
+            Evidence::Starts {
+                item: Item::H,
+                key: format!("unified-form/{id}"),
+                first_day: *on,
+                last_day: None,
+            },
+            Evidence::Starts {
+                item: Item::D,
+                key: format!("unified-form/{id}"),
+                first_day: *on,
+                last_day: None,
+            },
+        ],
         P::WideArea(WideAreaEvent::UnifiedFormWithdrawn { id, last_day }) => vec![Evidence::Ends {
             key: format!("unified-form/{id}"),
             last_day: *last_day,

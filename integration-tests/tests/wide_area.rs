@@ -1,0 +1,223 @@
+//! (ク) end to end: a municipal node registers hospitals and clinics, adopts the prefecture's
+//! unified form and joins a liaison agreement; sync carries the facts to a 3-replica cluster,
+//! which answers the designation candidates with their reasons, the gap report, form coverage
+//! per 二次医療圏 and liaison membership; a wide-area meeting held by the prefecture counts for
+//! its participants' (ク) status.
+
+use renkei_integration_tests::*;
+use renkei_proto::v1;
+
+const TOYAMA_AREAS: &str = include_str!("../../federation/data/toyama_secondary_medical_areas.csv");
+
+fn resource(municipality: &str, id: &str, kind: &str, enhanced: bool, name: &str, code: &str) -> v1::RegisterResourceRequest {
+    v1::RegisterResourceRequest {
+        municipality_code: municipality.into(),
+        actor: "tester".into(),
+        id: id.into(),
+        details: Some(v1::ResourceDetails {
+            kind: kind.into(),
+            enhanced,
+            name: name.into(),
+            medical_institution_code: code.into(),
+            address: "富山県".into(),
+            capabilities: vec!["home_visits".into()],
+            listed_for_residents: true,
+            ..Default::default()
+        }),
+        on: "2024-04-01".into(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn designations_forms_and_liaison_from_synced_facts() {
+    let cluster = Cluster::start(3).await;
+    let node = Node::start(cluster.addresses());
+    let leader = cluster.wait_for_leader().await;
+    let address = cluster.replicas[&leader].address.clone();
+    let mut survey = v1::PrefectureSurveyClient::connect(format!("http://{address}"))
+        .await
+        .unwrap();
+    survey
+        .set_regions(with_token(
+            OFFICER_TOKEN,
+            v1::SetRegionsRequest {
+                request_id: "regions".into(),
+                kind: "secondary_medical_area".into(),
+                first_fiscal_year: 2024,
+                last_fiscal_year: 2029,
+                csv: TOYAMA_AREAS.into(),
+            },
+        ))
+        .await
+        .unwrap();
+    // The prefecture publishes the unified discharge form.
+    let mut federation = cluster.federation(leader).await;
+    federation
+        .publish_down(with_token(
+            OFFICER_TOKEN,
+            v1::PublishDownRequest {
+                request_id: "form-1".into(),
+                item: Some(v1::DownItem {
+                    kind: Some(v1::DownItemKind::Form(v1::UnifiedFormVersion {
+                        form_id: "discharge-liaison".into(),
+                        name: "入退院支援連絡票".into(),
+                        version: "2024.1".into(),
+                        effective_from: "2024-04-01".into(),
+                        fields: vec![v1::FormField {
+                            name: "退院予定日".into(),
+                            r#type: "date".into(),
+                            required: true,
+                            choices: vec![],
+                        }],
+                    })),
+                    ..Default::default()
+                }),
+            },
+        ))
+        .await
+        .unwrap();
+
+    let mut program = node.program().await;
+    // 富山市: a 在宅療養支援病院 (①). 高岡市: two clinics, one 機能強化型 (②).
+    for r in [
+        resource(TOYAMA_CITY, "h1", "home_care_support_hospital", false, "富山在宅医療センター病院", "1610000011"),
+        resource(TAKAOKA_CITY, "c1", "home_care_support_clinic", false, "高岡駅前診療所", "1610000021"),
+        resource(TAKAOKA_CITY, "c2", "home_care_support_clinic", true, "たかおか在宅クリニック", "1610000022"),
+    ] {
+        program.register_resource(r).await.unwrap();
+    }
+    // 富山市 adopts the form it pulled down; 高岡市 joins a liaison agreement with the hospital.
+    wait_until("the form to reach the node", || async {
+        node.sync_state(TOYAMA_CITY).await.down_cursor >= 1
+    })
+    .await;
+    program
+        .adopt_unified_form(v1::AdoptUnifiedFormRequest {
+            municipality_code: TOYAMA_CITY.into(),
+            actor: "tester".into(),
+            id: "discharge-liaison".into(),
+            name: "入退院支援連絡票".into(),
+            version: "2024.1".into(),
+            on: "2024-06-01".into(),
+        })
+        .await
+        .unwrap();
+    program
+        .join_liaison_agreement(v1::JoinLiaisonAgreementRequest {
+            municipality_code: TAKAOKA_CITY.into(),
+            actor: "tester".into(),
+            id: "rule-2024".into(),
+            hospital: "1610000011".into(),
+            rule_version: "2024".into(),
+            notification_lead_days: 3,
+            first_day: "2024-04-01".into(),
+            last_day: String::new(),
+        })
+        .await
+        .unwrap();
+    for m in [TOYAMA_CITY, TAKAOKA_CITY] {
+        wait_until(&format!("{m} synced"), || async {
+            let s = node.sync_state(m).await;
+            s.produced > 0 && s.acknowledged == s.produced
+        })
+        .await;
+    }
+
+    let designations = survey
+        .get_designations(with_token(
+            OFFICER_TOKEN,
+            v1::GetDesignationsRequest {
+                fiscal_year: 2024,
+                as_of: "2025-03-31".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let area = |name: &str| {
+        designations
+            .areas
+            .iter()
+            .find(|a| a.region_name == name)
+            .unwrap()
+            .clone()
+    };
+    let of = |a: &v1::AreaDesignations, m: &str| {
+        a.active_role
+            .iter()
+            .find(|x| x.municipality == m)
+            .unwrap()
+            .clone()
+    };
+    let toyama = of(&area("富山"), TOYAMA_CITY);
+    assert_eq!(toyama.candidates[0].reason, "① 市町村内の在宅療養支援病院");
+    let takaoka = of(&area("高岡"), TAKAOKA_CITY);
+    assert_eq!(takaoka.candidates[0].name, "たかおか在宅クリニック");
+    assert_eq!(
+        takaoka.candidates[0].reason,
+        "② 市町村内の在宅療養支援診療所（機能強化型）"
+    );
+    let himi = of(&area("高岡"), "162051");
+    assert!(himi.from_neighbour);
+    assert!(himi.candidates[0].reason.starts_with("③ 同じ二次医療圏の高岡市の"));
+    assert!(area("新川").gaps.iter().any(|g| g.contains("候補がない")));
+    assert!(area("高岡").neighbour_only.contains(&"162051".to_string()));
+
+    let wide = survey
+        .get_wide_area(with_token(
+            OFFICER_TOKEN,
+            v1::GetWideAreaRequest {
+                fiscal_year: 2024,
+                as_of: "2024-12-01".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(wide.forms[0].adopters, [TOYAMA_CITY]);
+    assert_eq!(wide.forms[0].prefecture_percent, "6.7");
+    assert!(wide.forms[0].by_region.contains(&"富山 1/5".to_string()));
+    assert_eq!(wide.liaison[0].hospital, "1610000011");
+    assert_eq!(wide.liaison[0].members[0].municipality, TAKAOKA_CITY);
+
+    // A meeting the prefecture holds for 新川 counts for 魚津市's (ク).
+    survey
+        .record_wide_area_meeting(with_token(
+            OFFICER_TOKEN,
+            v1::RecordWideAreaMeetingRequest {
+                request_id: "meeting-1".into(),
+                id: "niikawa-2024-1".into(),
+                title: "新川圏域 在宅医療・介護連携会議".into(),
+                held_by: "health_center".into(),
+                region: "16-1".into(),
+                on: "2024-09-10".into(),
+                municipalities: vec![UOZU_CITY.into()],
+            },
+        ))
+        .await
+        .unwrap();
+    let tally = survey
+        .get_tally(with_token(
+            OFFICER_TOKEN,
+            v1::GetTallyRequest {
+                fiscal_year: 2024,
+                as_of: "2025-03-31".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let uozu = tally
+        .municipalities
+        .iter()
+        .find(|m| m.municipality == UOZU_CITY)
+        .unwrap();
+    assert_eq!(uozu.statuses[7], "実施している");
+    let toyama_row = tally
+        .municipalities
+        .iter()
+        .find(|m| m.municipality == TOYAMA_CITY)
+        .unwrap();
+    assert_eq!(toyama_row.statuses[3], "実施している", "a unified form counts as an (エ) tool");
+}
