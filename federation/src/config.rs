@@ -77,25 +77,90 @@ pub struct RawConfig {
 pub struct RawCaller {
     /// A name for logs and errors, e.g. the node's host name.
     pub name: Option<String>,
-    /// The bearer token the caller presents (at least 16 characters).
+    /// The bearer token the caller presents (at least 16 characters). Prefer `token_sha256`.
     pub token: Option<String>,
+    /// The SHA-256 of the token, 64 hex digits: the configuration then holds no secret
+    /// (`printf %s "$TOKEN" | sha256sum`).
+    pub token_sha256: Option<String>,
+    /// `node` (a municipal node: speaks for `municipalities`), `viewer` (queries and exports),
+    /// `operator` (also approvals, forms, designations, regions, meetings, publishing down) or
+    /// `admin` (also cluster membership and backups). Default: `node`, or `operator` with
+    /// `publish = true`.
+    pub role: Option<String>,
     /// The municipalities (6-digit codes) the caller may speak for.
     #[serde(default)]
     pub municipalities: Vec<String>,
-    /// Whether the caller may publish items down (prefecture officers' tools).
+    /// Kept for older configurations: `publish = true` means `role = "operator"`.
     #[serde(default)]
     pub publish: bool,
+}
+
+/// What a caller may do; each role may do what the ones before it may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// A municipal node: pushes and reads the facts of its municipalities, pulls items down,
+    /// submits their surveys.
+    Node,
+    /// Reads tallies, exports, completeness, (ク) views, cluster status.
+    Viewer,
+    /// Also reviews submissions, sets regions, records wide-area meetings, publishes down.
+    Operator,
+    /// Also changes cluster membership and takes backups.
+    Admin,
+}
+
+impl Role {
+    fn parse(text: &str) -> Option<Role> {
+        match text {
+            "node" => Some(Role::Node),
+            "viewer" => Some(Role::Viewer),
+            "operator" => Some(Role::Operator),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
 }
 
 /// A validated caller of the `Federation` service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Caller {
     pub name: String,
-    /// Never printed (`--check-config` shows the callers without their tokens).
+    /// The SHA-256 of the caller's token; never printed (`--check-config` shows the callers
+    /// without it).
     #[serde(skip_serializing)]
-    pub token: String,
+    pub token_digest: [u8; 32],
     pub municipalities: Vec<renkei_proto::MunicipalityCode>,
-    pub publish: bool,
+    pub role: Role,
+}
+
+impl Caller {
+    /// A caller with a clear-text token (tests and tools that write configurations).
+    pub fn with_token(name: &str, token: &str, municipalities: Vec<renkei_proto::MunicipalityCode>, role: Role) -> Self {
+        Self {
+            name: name.to_owned(),
+            token_digest: token_digest(token),
+            municipalities,
+            role,
+        }
+    }
+}
+
+/// The SHA-256 of a bearer token, as callers are looked up.
+pub fn token_digest(token: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(token.as_bytes()).into()
+}
+
+fn parse_digest(hex: &str) -> Option<[u8; 32]> {
+    if hex.len() != 64 || !hex.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
 }
 
 /// A prefecture code as written: a string, or a number when an environment variable held digits
@@ -317,16 +382,61 @@ pub fn validate(raw: RawConfig) -> Result<PrefectureConfig, Vec<String>> {
                 String::new()
             }
         };
-        let token = c.token.clone().unwrap_or_default();
-        if token.len() < 16 || token.chars().any(|ch| ch.is_whitespace() || ch.is_control()) {
-            problems.push(format!(
-                "callers[{i}].token: must be at least 16 characters without spaces ({name:?})"
-            ));
-        } else if !tokens.insert(token.clone()) {
+        let digest = match (&c.token, &c.token_sha256) {
+            (Some(_), Some(_)) => {
+                problems.push(format!(
+                    "callers[{i}]: give token or token_sha256, not both ({name:?})"
+                ));
+                None
+            }
+            (None, None) => {
+                problems.push(format!(
+                    "callers[{i}].token_sha256: missing (or token) ({name:?})"
+                ));
+                None
+            }
+            (Some(token), None) => {
+                if token.len() < 16
+                    || token.chars().any(|ch| ch.is_whitespace() || ch.is_control())
+                {
+                    problems.push(format!(
+                        "callers[{i}].token: must be at least 16 characters without spaces ({name:?})"
+                    ));
+                    None
+                } else {
+                    Some(token_digest(token))
+                }
+            }
+            (None, Some(hex)) => {
+                let parsed = parse_digest(&hex.to_ascii_lowercase());
+                if parsed.is_none() {
+                    problems.push(format!(
+                        "callers[{i}].token_sha256: {hex:?} is not 64 hex digits ({name:?})"
+                    ));
+                }
+                parsed
+            }
+        };
+        if let Some(d) = digest
+            && !tokens.insert(d)
+        {
             problems.push(format!(
                 "callers[{i}].token: the same token is given to another caller ({name:?})"
             ));
         }
+        let role = match c.role.as_deref() {
+            None if c.publish => Role::Operator,
+            None => Role::Node,
+            Some(text) => match Role::parse(text) {
+                Some(role) => role,
+                None => {
+                    problems.push(format!(
+                        "callers[{i}].role: {text:?} is not node, viewer, operator or admin ({name:?})"
+                    ));
+                    Role::Node
+                }
+            },
+        };
         let mut municipalities = Vec::new();
         for (j, code) in c.municipalities.iter().enumerate() {
             match code.parse::<renkei_proto::MunicipalityCode>() {
@@ -345,9 +455,9 @@ pub fn validate(raw: RawConfig) -> Result<PrefectureConfig, Vec<String>> {
         }
         callers.push(Caller {
             name,
-            token,
+            token_digest: digest.unwrap_or_default(),
             municipalities,
-            publish: c.publish,
+            role,
         });
     }
     let metrics_listen = raw.metrics_listen.as_ref().and_then(|text| {
@@ -432,6 +542,63 @@ mod tests {
         let mut r = raw();
         r.prefecture = Some(PrefectureEntry::Number(1));
         assert_eq!(validate(r).unwrap().prefecture.to_string(), "01");
+    }
+
+    #[test]
+    fn callers_have_roles_and_tokens_may_be_given_as_their_sha256() {
+        let toml = r#"
+node_id = 1
+data_dir = "/tmp/x"
+prefecture = "16"
+[[callers]]
+name = "dc"
+token = "node-token-0123456789"
+municipalities = ["162019"]
+[[callers]]
+name = "office"
+token = "office-token-0123456789"
+publish = true
+[[callers]]
+name = "ops"
+token_sha256 = "9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08"
+role = "admin"
+"#;
+        let raw: RawConfig = Figment::new().merge(Toml::string(toml)).extract().unwrap();
+        let cfg = validate(raw).unwrap();
+        let roles: Vec<Role> = cfg.callers.iter().map(|c| c.role).collect();
+        assert_eq!(roles, vec![Role::Node, Role::Operator, Role::Admin]);
+        // sha256("test")
+        assert_eq!(cfg.callers[2].token_digest, token_digest("test"));
+        assert!(Role::Admin > Role::Operator && Role::Operator > Role::Viewer);
+        assert!(!cfg.to_toml().contains("token"), "no token printed: {}", cfg.to_toml());
+    }
+
+    #[test]
+    fn a_bad_role_or_digest_is_named() {
+        let mut r = raw();
+        r.callers = vec![
+            RawCaller {
+                name: Some("a".into()),
+                token: Some("token-0123456789abcdef".into()),
+                role: Some("root".into()),
+                ..RawCaller::default()
+            },
+            RawCaller {
+                name: Some("b".into()),
+                token_sha256: Some("abc".into()),
+                ..RawCaller::default()
+            },
+            RawCaller {
+                name: Some("c".into()),
+                token: Some("token-0123456789abcdef".into()),
+                token_sha256: Some("ab".repeat(32)),
+                ..RawCaller::default()
+            },
+        ];
+        let problems = validate(r).unwrap_err().join("\n");
+        assert!(problems.contains("callers[0].role: \"root\""), "{problems}");
+        assert!(problems.contains("callers[1].token_sha256: \"abc\""), "{problems}");
+        assert!(problems.contains("callers[2]: give token or token_sha256, not both"), "{problems}");
     }
 
     #[test]

@@ -177,7 +177,7 @@ pub async fn run(
         reader.clone(),
         survey_state,
         config.prefecture,
-        callers,
+        callers.clone(),
         monitor.clone(),
     );
     let metrics = match config.metrics_listen {
@@ -225,6 +225,7 @@ pub async fn run(
         .add_service(ClusterAdminServer::new(AdminService::new(
             raft.clone(),
             reader,
+            callers,
         )))
         .serve_with_incoming_shutdown(incoming, signal)
         .await;

@@ -30,8 +30,12 @@ pub const UOZU_CITY: &str = "162043";
 
 /// The token of the test node, allowed to speak for 富山市 and 高岡市.
 pub const NODE_TOKEN: &str = "node-token-0123456789abcdef";
-/// The token of a prefecture officer's tool, allowed to publish.
+/// The token of a prefecture officer's tool (role `operator`: may publish, review, set regions).
 pub const OFFICER_TOKEN: &str = "officer-token-0123456789abcdef";
+/// The token of the cluster's administrator (role `admin`: membership, backups).
+pub const ADMIN_TOKEN: &str = "admin-token-0123456789abcdef";
+/// The token of a read-only tool (role `viewer`: queries and exports).
+pub const VIEWER_TOKEN: &str = "viewer-token-0123456789abcdef";
 
 /// Returns the path of a workspace binary built beside the test executable.
 pub fn binary(name: &str) -> PathBuf {
@@ -163,10 +167,21 @@ municipalities = [{}]
 name = "officer"
 token = "{OFFICER_TOKEN}"
 publish = true
+
+[[callers]]
+name = "admin"
+token_sha256 = "{}"
+role = "admin"
+
+[[callers]]
+name = "viewer"
+token = "{VIEWER_TOKEN}"
+role = "viewer"
 "#,
                 data_dir.display(),
                 self.extra.replace("{id}", &id.to_string()),
-                self.node_municipalities.join(", ")
+                self.node_municipalities.join(", "),
+                sha256_hex(ADMIN_TOKEN),
             ),
         )
         .expect("write the replica's configuration");
@@ -216,10 +231,14 @@ publish = true
         self.replicas.values().map(|r| r.address.clone()).collect()
     }
 
-    pub async fn admin(&self, id: u64) -> ClusterAdminClient<Channel> {
-        ClusterAdminClient::connect(format!("http://{}", self.replicas[&id].address))
+    /// A `ClusterAdmin` client of replica `id` presenting [`ADMIN_TOKEN`].
+    pub async fn admin(&self, id: u64) -> ClusterAdminClient<AdminChannel> {
+        let channel = Channel::from_shared(format!("http://{}", self.replicas[&id].address))
+            .expect("a valid address")
+            .connect()
             .await
-            .expect("connect to the admin service")
+            .expect("connect to the admin service");
+        ClusterAdminClient::with_interceptor(channel, bearer(ADMIN_TOKEN))
     }
 
     /// Returns replica `id`'s view of the cluster, or `None` if it does not answer.
@@ -230,7 +249,7 @@ publish = true
         let address = format!("http://{}", self.replicas[&id].address);
         let mut admin = ClusterAdminClient::connect(address).await.ok()?;
         admin
-            .status(v1::StatusRequest {})
+            .status(with_token(VIEWER_TOKEN, v1::StatusRequest {}))
             .await
             .ok()
             .map(|r| r.into_inner())
@@ -308,6 +327,34 @@ impl Drop for Cluster {
             }
         }
     }
+}
+
+/// A channel whose calls carry a bearer token.
+pub type AdminChannel = tonic::service::interceptor::InterceptedService<
+    Channel,
+    Box<dyn FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Send + Sync>,
+>;
+
+/// An interceptor adding `authorization: Bearer <token>` to every call.
+pub fn bearer(
+    token: &str,
+) -> Box<dyn FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Send + Sync>
+{
+    let value: tonic::metadata::MetadataValue<_> =
+        format!("Bearer {token}").parse().expect("an ASCII token");
+    Box::new(move |mut request: tonic::Request<()>| {
+        request.metadata_mut().insert("authorization", value.clone());
+        Ok(request)
+    })
+}
+
+/// The SHA-256 of a token in hex, as `token_sha256` in a configuration.
+pub fn sha256_hex(token: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Wraps a message in a request carrying `authorization: Bearer <token>`.

@@ -61,7 +61,7 @@ async fn a_replica_restored_from_an_online_backup_rejoins_and_catches_up() {
     assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
     assert!(!target.exists(), "nothing written on refusal");
     let reply = backups
-        .create_backup(with_token(OFFICER_TOKEN, request()))
+        .create_backup(with_token(ADMIN_TOKEN, request()))
         .await
         .unwrap()
         .into_inner();

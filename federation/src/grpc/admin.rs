@@ -1,5 +1,6 @@
 //! The `ClusterAdmin` service: initialise a cluster, add learners, change the voters, remove
-//! nodes, and show a replica's view of the cluster. Node ids are never reused.
+//! nodes, and show a replica's view of the cluster. Node ids are never reused. Changes need the
+//! `admin` role, the status the `viewer` role (any role, on a cluster with no callers).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -7,7 +8,9 @@ use openraft::{BasicNode, ChangeMembers, RaftMetrics};
 use renkei_proto::v1::{self, ClusterAdmin};
 use tonic::{Request, Response, Status};
 
-use super::to_status;
+use super::federation::identify;
+use super::{Callers, to_status};
+use crate::config::Role;
 use crate::error::FederationError;
 use crate::store::LedgerReader;
 use crate::types::{NodeId, Raft};
@@ -17,11 +20,23 @@ use crate::types::{NodeId, Raft};
 pub struct AdminService {
     raft: Raft,
     reader: LedgerReader,
+    callers: Callers,
 }
 
 impl AdminService {
-    pub fn new(raft: Raft, reader: LedgerReader) -> Self {
-        Self { raft, reader }
+    pub fn new(raft: Raft, reader: LedgerReader, callers: Callers) -> Self {
+        Self {
+            raft,
+            reader,
+            callers,
+        }
+    }
+
+    /// Refuses callers below `role`.
+    fn allow<T>(&self, request: &Request<T>, role: Role, action: &str) -> Result<(), Status> {
+        identify(&self.callers, request.metadata())?
+            .check_role(role, action)
+            .map_err(to_status)
     }
 
     fn status(&self) -> v1::ClusterStatus {
@@ -175,6 +190,7 @@ impl ClusterAdmin for AdminService {
         &self,
         request: Request<v1::InitializeRequest>,
     ) -> Result<Response<v1::ClusterStatus>, Status> {
+        self.allow(&request, Role::Admin, "initialise the cluster")?;
         AdminService::initialize(self, request.into_inner())
             .await
             .map(Response::new)
@@ -185,6 +201,7 @@ impl ClusterAdmin for AdminService {
         &self,
         request: Request<v1::ClusterMember>,
     ) -> Result<Response<v1::ClusterStatus>, Status> {
+        self.allow(&request, Role::Admin, "add a learner")?;
         AdminService::add_learner(self, request.into_inner())
             .await
             .map(Response::new)
@@ -195,6 +212,7 @@ impl ClusterAdmin for AdminService {
         &self,
         request: Request<v1::ChangeMembershipRequest>,
     ) -> Result<Response<v1::ClusterStatus>, Status> {
+        self.allow(&request, Role::Admin, "change the membership")?;
         AdminService::change_membership(self, request.into_inner())
             .await
             .map(Response::new)
@@ -205,6 +223,7 @@ impl ClusterAdmin for AdminService {
         &self,
         request: Request<v1::RemoveNodeRequest>,
     ) -> Result<Response<v1::ClusterStatus>, Status> {
+        self.allow(&request, Role::Admin, "remove a node")?;
         AdminService::remove_node(self, request.into_inner())
             .await
             .map(Response::new)
@@ -213,8 +232,9 @@ impl ClusterAdmin for AdminService {
 
     async fn status(
         &self,
-        _request: Request<v1::StatusRequest>,
+        request: Request<v1::StatusRequest>,
     ) -> Result<Response<v1::ClusterStatus>, Status> {
+        self.allow(&request, Role::Viewer, "read the cluster status")?;
         Ok(Response::new(AdminService::status(self)))
     }
 }

@@ -11,6 +11,7 @@ use tonic::{Request, Response, Status};
 
 use super::federation::identify;
 use super::{Callers, to_status};
+use crate::config::Role;
 use crate::store::LedgerReader;
 use crate::types::{NodeId, Raft};
 
@@ -68,7 +69,7 @@ impl Backup for ReplicaBackupService {
         request: Request<v1::CreateBackupRequest>,
     ) -> Result<Response<v1::BackupReply>, Status> {
         let who = identify(&self.callers, request.metadata())?;
-        who.check_officer("take a backup").map_err(to_status)?;
+        who.check_role(Role::Admin, "take a backup").map_err(to_status)?;
         let target = PathBuf::from(&request.get_ref().target_dir);
         // What the checkpoint holds at least: it is taken after this index was applied.
         let applied_index = self

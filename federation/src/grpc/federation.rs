@@ -12,13 +12,12 @@ use prost::Message;
 use renkei_proto::convert::utc_to_timestamp;
 use renkei_proto::v1::{self, Federation};
 use renkei_proto::{MunicipalityCode, PrefectureCode, official};
-use sha2::{Digest, Sha256};
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 
 use super::ledger::LedgerService;
 use super::to_status;
-use crate::config::Caller;
+use crate::config::{Caller, Role, token_digest};
 use crate::error::FederationError;
 use crate::ledger::MAX_REQUEST_ID_BYTES;
 use crate::store::LedgerReader;
@@ -58,23 +57,16 @@ impl Identity {
         }
     }
 
-    /// True for callers that may publish (prefecture officers), and for anyone on an open
-    /// cluster.
-    pub(crate) fn is_officer(&self) -> bool {
+    /// Refuses (PERMISSION_DENIED) a caller whose role is below `role`; anyone may do anything
+    /// on an open cluster (no callers configured: development only).
+    pub(crate) fn check_role(&self, role: Role, action: &str) -> Result<(), FederationError> {
         match self {
-            Identity::Open => true,
-            Identity::Known(c) => c.publish,
-        }
-    }
-
-    pub(crate) fn check_officer(&self, action: &str) -> Result<(), FederationError> {
-        if self.is_officer() {
-            Ok(())
-        } else {
-            Err(FederationError::PermissionDenied {
+            Identity::Open => Ok(()),
+            Identity::Known(c) if c.role >= role => Ok(()),
+            Identity::Known(_) => Err(FederationError::PermissionDenied {
                 caller: self.name().to_owned(),
-                action: action.to_owned(),
-            })
+                action: format!("{action} (needs role {role:?})").to_lowercase(),
+            }),
         }
     }
 
@@ -90,17 +82,13 @@ impl Identity {
     }
 }
 
-fn digest(token: &str) -> [u8; 32] {
-    Sha256::digest(token.as_bytes()).into()
-}
-
 impl Callers {
     pub fn new(callers: &[Caller]) -> Self {
         Self {
             by_digest: Arc::new(
                 callers
                     .iter()
-                    .map(|c| (digest(&c.token), Arc::new(c.clone())))
+                    .map(|c| (c.token_digest, Arc::new(c.clone())))
                     .collect(),
             ),
         }
@@ -130,7 +118,7 @@ impl Callers {
             FederationError::Unauthenticated("authorization must be `Bearer <token>`".to_owned())
         })?;
         self.by_digest
-            .get(&digest(token.trim()))
+            .get(&token_digest(token.trim()))
             .map(|c| Identity::Known(c.clone()))
             .ok_or_else(|| FederationError::Unauthenticated("unknown token".to_owned()))
     }
@@ -393,7 +381,7 @@ impl FederationService {
         who: Identity,
         request: v1::PublishDownRequest,
     ) -> Result<v1::PublishDownResponse, FederationError> {
-        who.check_officer("publish items down")?;
+        who.check_role(Role::Operator, "publish items down")?;
         if request.request_id.is_empty() || request.request_id.len() > MAX_REQUEST_ID_BYTES {
             return Err(FederationError::InvalidArgument {
                 field: "request_id",

@@ -38,6 +38,13 @@ pub use renkei_proto::cluster::LEADER_METADATA_KEY;
 /// storage failure as bad input.
 pub fn to_status(error: FederationError) -> Status {
     let message = error.to_string();
+    if matches!(
+        error,
+        FederationError::Unauthenticated(_) | FederationError::PermissionDenied { .. }
+    ) {
+        // Who was refused what, for the audit trail.
+        tracing::warn!(refused = %message, "call refused");
+    }
     match error {
         FederationError::InvalidArgument { .. } | FederationError::OutsidePrefecture { .. } => {
             Status::invalid_argument(message)

@@ -11,6 +11,7 @@ use tonic::{Request, Response, Status};
 use super::federation::{Callers, Identity, SyncMonitor, identify};
 use super::ledger::LedgerService;
 use super::to_status;
+use crate::config::Role;
 use crate::error::FederationError;
 use crate::ledger::MAX_REQUEST_ID_BYTES;
 use crate::store::{LedgerReader, SharedSurvey};
@@ -161,7 +162,7 @@ impl SurveyService {
         who: Identity,
         request: v1::GetTallyRequest,
     ) -> Result<v1::TallyReply, FederationError> {
-        who.check_officer("read the prefecture's tally")?;
+        who.check_role(Role::Viewer, "read the prefecture's tally")?;
         let survey = self.build(&request).await?;
         let regions = self.read_state(|s| s.regions(SECONDARY_MEDICAL_AREA, survey.fiscal_year).cloned());
         let by_area = survey.tally_by_area();
@@ -216,7 +217,7 @@ impl SurveyService {
         who: Identity,
         request: v1::ExportSurveyRequest,
     ) -> Result<v1::ExportSurveyReply, FederationError> {
-        who.check_officer("export the prefecture's survey")?;
+        who.check_role(Role::Viewer, "export the prefecture's survey")?;
         let tally = request
             .tally
             .ok_or_else(|| invalid("tally", "missing: the fiscal year and as-of date"))?;
@@ -263,7 +264,7 @@ impl SurveyService {
         who: Identity,
         request: v1::GetCompletenessRequest,
     ) -> Result<v1::CompletenessReply, FederationError> {
-        who.check_officer("read completeness")?;
+        who.check_role(Role::Viewer, "read completeness")?;
         let fy = fiscal_year(request.fiscal_year)?;
         let since = request.since.as_ref().and_then(timestamp_to_utc);
         self.ledger
@@ -372,7 +373,7 @@ impl SurveyService {
         who: Identity,
         request: v1::ReviewSubmissionRequest,
     ) -> Result<v1::SubmissionView, FederationError> {
-        who.check_officer("review survey submissions")?;
+        who.check_role(Role::Operator, "review survey submissions")?;
         check_request_id(&request.request_id)?;
         let m = self.ledger.municipality(&request.municipality)?;
         let fy = fiscal_year(request.fiscal_year)?;
@@ -414,7 +415,7 @@ impl SurveyService {
         who: Identity,
         request: v1::SetRegionsRequest,
     ) -> Result<v1::RegionsView, FederationError> {
-        who.check_officer("set regions")?;
+        who.check_role(Role::Operator, "set regions")?;
         check_request_id(&request.request_id)?;
         let set = RegionSet::from_csv(
             self.prefecture,
@@ -505,7 +506,7 @@ impl SurveyService {
         who: Identity,
         request: v1::RecordWideAreaMeetingRequest,
     ) -> Result<v1::WideAreaMeetingView, FederationError> {
-        who.check_officer("record wide-area meetings")?;
+        who.check_role(Role::Operator, "record wide-area meetings")?;
         check_request_id(&request.request_id)?;
         if request.id.trim().is_empty() || request.title.trim().is_empty() {
             return Err(invalid("id", "id and title must be given"));
@@ -552,7 +553,7 @@ impl SurveyService {
         who: Identity,
         request: v1::GetWideAreaRequest,
     ) -> Result<v1::WideAreaView, FederationError> {
-        who.check_officer("read the (ク) items")?;
+        who.check_role(Role::Viewer, "read the (ク) items")?;
         let (fy, as_of) = Self::year_and_date(request.fiscal_year, &request.as_of)?;
         self.ledger
             .ensure(v1::ReadConsistency::Linearizable as i32)
@@ -638,7 +639,7 @@ impl SurveyService {
         who: Identity,
         request: v1::GetDesignationsRequest,
     ) -> Result<v1::DesignationsView, FederationError> {
-        who.check_officer("read designation candidates")?;
+        who.check_role(Role::Viewer, "read designation candidates")?;
         let (fy, as_of) = Self::year_and_date(request.fiscal_year, &request.as_of)?;
         self.ledger
             .ensure(v1::ReadConsistency::Linearizable as i32)
