@@ -147,21 +147,7 @@ impl Caller {
 }
 
 /// The SHA-256 of a bearer token, as callers are looked up.
-pub fn token_digest(token: &str) -> [u8; 32] {
-    use sha2::Digest;
-    sha2::Sha256::digest(token.as_bytes()).into()
-}
-
-fn parse_digest(hex: &str) -> Option<[u8; 32]> {
-    if hex.len() != 64 || !hex.is_ascii() {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
-    }
-    Some(out)
-}
+pub use renkei_node::access::token_digest;
 
 /// A prefecture code as written: a string, or a number when an environment variable held digits
 /// only (the leading zero is restored).
@@ -382,41 +368,13 @@ pub fn validate(raw: RawConfig) -> Result<PrefectureConfig, Vec<String>> {
                 String::new()
             }
         };
-        let digest = match (&c.token, &c.token_sha256) {
-            (Some(_), Some(_)) => {
-                problems.push(format!(
-                    "callers[{i}]: give token or token_sha256, not both ({name:?})"
-                ));
-                None
-            }
-            (None, None) => {
-                problems.push(format!(
-                    "callers[{i}].token_sha256: missing (or token) ({name:?})"
-                ));
-                None
-            }
-            (Some(token), None) => {
-                if token.len() < 16
-                    || token.chars().any(|ch| ch.is_whitespace() || ch.is_control())
-                {
-                    problems.push(format!(
-                        "callers[{i}].token: must be at least 16 characters without spaces ({name:?})"
-                    ));
-                    None
-                } else {
-                    Some(token_digest(token))
-                }
-            }
-            (None, Some(hex)) => {
-                let parsed = parse_digest(&hex.to_ascii_lowercase());
-                if parsed.is_none() {
-                    problems.push(format!(
-                        "callers[{i}].token_sha256: {hex:?} is not 64 hex digits ({name:?})"
-                    ));
-                }
-                parsed
-            }
-        };
+        let digest = renkei_node::access::credential(
+            &format!("callers[{i}]"),
+            &name,
+            c.token.as_deref(),
+            c.token_sha256.as_deref().map(str::to_ascii_lowercase).as_deref(),
+            &mut problems,
+        );
         if let Some(d) = digest
             && !tokens.insert(d)
         {

@@ -46,6 +46,23 @@ pub struct RawConfig {
     pub metrics_listen: Option<String>,
     /// OTLP/gRPC endpoint spans are exported to, e.g. `http://127.0.0.1:4317`; none when unset.
     pub otlp_endpoint: Option<String>,
+    /// Who may call the node ([`crate::access`]). Empty: anyone (development only).
+    #[serde(default)]
+    pub staff: Vec<RawStaff>,
+}
+
+/// A `[[staff]]` entry as written.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStaff {
+    /// A name for logs and errors.
+    pub name: Option<String>,
+    /// The bearer token (at least 16 characters). Prefer `token_sha256`.
+    pub token: Option<String>,
+    /// The SHA-256 of the token, 64 hex digits (`printf %s "$TOKEN" | sha256sum`).
+    pub token_sha256: Option<String>,
+    /// `viewer`, `operator` or `admin`.
+    pub role: Option<String>,
 }
 
 /// The `[sync]` table as written.
@@ -132,6 +149,8 @@ pub struct NodeConfig {
     pub metrics_listen: Option<SocketAddr>,
     /// `None`: traces are not exported.
     pub otlp_endpoint: Option<String>,
+    /// Empty: every caller may do everything (development only).
+    pub staff: Vec<crate::access::StaffMember>,
 }
 
 impl NodeConfig {
@@ -334,6 +353,48 @@ pub fn validate(raw: RawConfig) -> Result<NodeConfig, Vec<String>> {
             .ok()
     });
 
+    let mut staff = Vec::new();
+    let mut digests = std::collections::BTreeSet::new();
+    for (i, entry) in raw.staff.iter().enumerate() {
+        let at = format!("staff[{i}]");
+        let name = match entry.name.as_deref().map(str::trim) {
+            Some(n) if !n.is_empty() => n.to_owned(),
+            _ => {
+                problems.push(format!("{at}.name: missing"));
+                String::new()
+            }
+        };
+        let digest = crate::access::credential(
+            &at,
+            &name,
+            entry.token.as_deref(),
+            entry.token_sha256.as_deref().map(str::to_ascii_lowercase).as_deref(),
+            &mut problems,
+        );
+        if let Some(d) = digest
+            && !digests.insert(d)
+        {
+            problems.push(format!("{at}.token: the same token is given to another entry ({name:?})"));
+        }
+        let role = match entry.role.as_deref() {
+            Some(text) => crate::access::StaffRole::parse(text).unwrap_or_else(|| {
+                problems.push(format!(
+                    "{at}.role: {text:?} is not viewer, operator or admin ({name:?})"
+                ));
+                crate::access::StaffRole::Viewer
+            }),
+            None => {
+                problems.push(format!("{at}.role: missing ({name:?})"));
+                crate::access::StaffRole::Viewer
+            }
+        };
+        staff.push(crate::access::StaffMember {
+            name,
+            token_digest: digest.unwrap_or_default(),
+            role,
+        });
+    }
+
     match (listen, data_dir) {
         (Some(listen), Some(data_dir)) if problems.is_empty() => Ok(NodeConfig {
             listen,
@@ -345,6 +406,7 @@ pub fn validate(raw: RawConfig) -> Result<NodeConfig, Vec<String>> {
             sync,
             metrics_listen,
             otlp_endpoint,
+            staff,
         }),
         _ => Err(problems),
     }

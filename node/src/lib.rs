@@ -6,6 +6,7 @@
 //! - [`grpc`]: the gRPC adapters (`EventLog`), and the one mapping of errors to gRPC codes;
 //! - [`domain`]: the programme's domain core; [`programme`]: its application service;
 //! - [`sync`]: the outbox of facts and the sync with the prefecture (push up, pull down);
+//! - [`access`]: staff tokens with roles, checked before every gRPC call;
 //! - [`backup`]: online backups (RocksDB checkpoints) and their restore;
 //! - [`metrics`]: Prometheus metrics at `GET /metrics`;
 //! - [`telemetry`]: logs, OpenTelemetry traces carried across processes, the shutdown signal;
@@ -15,6 +16,7 @@
 //!
 //! The library never prints and never exits the process.
 
+pub mod access;
 pub mod backup;
 pub mod config;
 pub mod domain;

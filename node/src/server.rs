@@ -173,8 +173,16 @@ pub async fn run(
 
     let addr = listener.local_addr().ok();
     tracing::info!(?addr, municipalities = ?config.municipalities.iter().map(ToString::to_string).collect::<Vec<_>>(), "serving");
+    let access = crate::access::StaffAccess::new(&config.staff);
+    if access.is_open() {
+        tracing::warn!(
+            "no [[staff]] configured: every caller may record, read and back up (configure \
+             staff tokens outside development)"
+        );
+    }
     let served = tonic::transport::Server::builder()
         .trace_fn(crate::telemetry::grpc_server_span)
+        .layer(crate::access::StaffAuthLayer(access))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(

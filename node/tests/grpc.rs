@@ -38,6 +38,7 @@ impl Node {
             sync: None,
             metrics_listen: None,
             otlp_endpoint: None,
+            staff: Vec::new(),
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(renkei_node::server::run(config, listener, async move {

@@ -1,0 +1,299 @@
+//! Who may call the node: staff tokens with roles, checked for every gRPC call before it reaches
+//! a service.
+//!
+//! - `viewer`: queries — statuses, lists, plans, statistics, reads of the log, sync state;
+//! - `operator`: also records the programme's activities and appends events, and reads a
+//!   consultation case's personal details;
+//! - `admin`: also takes backups.
+//!
+//! Tokens are presented as `authorization: Bearer <token>` and configured as `[[staff]]` with
+//! `token` or, better, `token_sha256` (the configuration then holds no secret). Without any
+//! `[[staff]]` the node is open to every caller (development only; a warning is logged). Health
+//! checking and reflection are always open. A refused call is answered UNAUTHENTICATED or
+//! PERMISSION_DENIED and logged with who and what.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures::future::BoxFuture;
+use serde::Serialize;
+use sha2::Digest;
+
+/// A staff member's role; each may do what the ones before it may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StaffRole {
+    Viewer,
+    Operator,
+    Admin,
+}
+
+impl StaffRole {
+    /// Parses `viewer`, `operator` or `admin`.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "viewer" => Some(Self::Viewer),
+            "operator" => Some(Self::Operator),
+            "admin" => Some(Self::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// A validated `[[staff]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StaffMember {
+    pub name: String,
+    /// Never printed.
+    #[serde(skip_serializing)]
+    pub token_digest: [u8; 32],
+    pub role: StaffRole,
+}
+
+/// The SHA-256 of a bearer token.
+pub fn token_digest(token: &str) -> [u8; 32] {
+    sha2::Sha256::digest(token.as_bytes()).into()
+}
+
+/// Validates a configured credential given as `token` (at least 16 characters, no spaces) or
+/// `token_sha256` (64 hex digits), never both; `at` names the entry in problems (e.g.
+/// `staff[0]`).
+pub fn credential(
+    at: &str,
+    name: &str,
+    token: Option<&str>,
+    token_sha256: Option<&str>,
+    problems: &mut Vec<String>,
+) -> Option<[u8; 32]> {
+    match (token, token_sha256) {
+        (Some(_), Some(_)) => {
+            problems.push(format!("{at}: give token or token_sha256, not both ({name:?})"));
+            None
+        }
+        (None, None) => {
+            problems.push(format!("{at}.token_sha256: missing (or token) ({name:?})"));
+            None
+        }
+        (Some(token), None) => {
+            if token.len() < 16 || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                problems.push(format!(
+                    "{at}.token: must be at least 16 characters without spaces ({name:?})"
+                ));
+                None
+            } else {
+                Some(token_digest(token))
+            }
+        }
+        (None, Some(hex)) => {
+            let parsed = parse_digest(hex);
+            if parsed.is_none() {
+                problems.push(format!(
+                    "{at}.token_sha256: {hex:?} is not 64 hex digits ({name:?})"
+                ));
+            }
+            parsed
+        }
+    }
+}
+
+fn parse_digest(hex: &str) -> Option<[u8; 32]> {
+    if hex.len() != 64 || !hex.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+/// The role a gRPC method of the node needs; `None` for open services (health, reflection).
+pub fn required_role(path: &str) -> Option<StaffRole> {
+    let (service, method) = path.trim_start_matches('/').split_once('/')?;
+    let query = ["Get", "List", "Read", "Subscribe"]
+        .iter()
+        .any(|p| method.starts_with(p));
+    match service {
+        "renkei.v1.Backup" => Some(StaffRole::Admin),
+        "renkei.v1.MunicipalProgram" if method == "GetConsultationCase" => {
+            Some(StaffRole::Operator)
+        }
+        "renkei.v1.MunicipalProgram" | "renkei.v1.EventLog" if query => Some(StaffRole::Viewer),
+        "renkei.v1.MunicipalProgram" | "renkei.v1.EventLog" => Some(StaffRole::Operator),
+        "renkei.v1.NodeSync" => Some(StaffRole::Viewer),
+        _ if service.starts_with("renkei.") => Some(StaffRole::Admin),
+        _ => None,
+    }
+}
+
+/// The configured staff, by token digest.
+#[derive(Debug, Clone, Default)]
+pub struct StaffAccess {
+    by_digest: Arc<HashMap<[u8; 32], StaffMember>>,
+}
+
+impl StaffAccess {
+    pub fn new(staff: &[StaffMember]) -> Self {
+        Self {
+            by_digest: Arc::new(staff.iter().map(|s| (s.token_digest, s.clone())).collect()),
+        }
+    }
+
+    /// True when no staff is configured: every call is allowed.
+    pub fn is_open(&self) -> bool {
+        self.by_digest.is_empty()
+    }
+
+    /// Decides a call to `path` with these headers.
+    pub fn check(&self, path: &str, headers: &http::HeaderMap) -> Result<(), tonic::Status> {
+        if self.is_open() {
+            return Ok(());
+        }
+        let Some(needed) = required_role(path) else {
+            return Ok(());
+        };
+        let refuse = |who: &str, status: tonic::Status| {
+            tracing::warn!(caller = who, method = path, refused = %status.message(), "call refused");
+            Err(status)
+        };
+        let Some(header) = headers.get("authorization") else {
+            return refuse(
+                "anonymous",
+                tonic::Status::unauthenticated("no `authorization: Bearer <token>` metadata"),
+            );
+        };
+        let Some(token) = header.to_str().ok().and_then(|h| h.strip_prefix("Bearer ")) else {
+            return refuse(
+                "anonymous",
+                tonic::Status::unauthenticated("authorization must be `Bearer <token>`"),
+            );
+        };
+        let Some(member) = self.by_digest.get(&token_digest(token.trim())) else {
+            return refuse("anonymous", tonic::Status::unauthenticated("unknown token"));
+        };
+        if member.role >= needed {
+            Ok(())
+        } else {
+            refuse(
+                &member.name,
+                tonic::Status::permission_denied(format!(
+                    "staff {:?} ({:?}) may not call {path} (needs role {needed:?})",
+                    member.name, member.role
+                )
+                .to_lowercase()),
+            )
+        }
+    }
+}
+
+/// A tower layer checking [`StaffAccess`] on every call of a tonic server.
+#[derive(Clone)]
+pub struct StaffAuthLayer(pub StaffAccess);
+
+impl<S> tower::Layer<S> for StaffAuthLayer {
+    type Service = StaffAuth<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        StaffAuth {
+            inner,
+            access: self.0.clone(),
+        }
+    }
+}
+
+/// The service [`StaffAuthLayer`] wraps around a server's routes.
+#[derive(Clone)]
+pub struct StaffAuth<S> {
+    inner: S,
+    access: StaffAccess,
+}
+
+impl<S, B> tower::Service<http::Request<B>> for StaffAuth<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>>,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        match self.access.check(request.uri().path(), request.headers()) {
+            Ok(()) => Box::pin(self.inner.call(request)),
+            Err(status) => Box::pin(async move { Ok(status.into_http()) }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_need_the_roles_of_their_kind() {
+        let r = required_role;
+        assert_eq!(r("/renkei.v1.MunicipalProgram/GetStatus"), Some(StaffRole::Viewer));
+        assert_eq!(r("/renkei.v1.MunicipalProgram/ListRecords"), Some(StaffRole::Viewer));
+        assert_eq!(r("/renkei.v1.MunicipalProgram/HoldMeeting"), Some(StaffRole::Operator));
+        assert_eq!(
+            r("/renkei.v1.MunicipalProgram/GetConsultationCase"),
+            Some(StaffRole::Operator)
+        );
+        assert_eq!(r("/renkei.v1.EventLog/Append"), Some(StaffRole::Operator));
+        assert_eq!(r("/renkei.v1.EventLog/Subscribe"), Some(StaffRole::Viewer));
+        assert_eq!(r("/renkei.v1.Backup/CreateBackup"), Some(StaffRole::Admin));
+        assert_eq!(r("/renkei.v1.Unknown/Anything"), Some(StaffRole::Admin));
+        assert_eq!(r("/grpc.health.v1.Health/Check"), None);
+    }
+
+    #[test]
+    fn credentials_are_a_token_or_its_digest_never_both() {
+        let mut problems = Vec::new();
+        let hex = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+        assert_eq!(
+            credential("staff[0]", "a", None, Some(hex), &mut problems),
+            Some(token_digest("test"))
+        );
+        assert!(credential("staff[1]", "b", Some("short"), None, &mut problems).is_none());
+        assert!(credential("staff[2]", "c", Some("x"), Some(hex), &mut problems).is_none());
+        assert!(credential("staff[3]", "d", None, Some("zz"), &mut problems).is_none());
+        let all = problems.join("\n");
+        assert!(all.contains("staff[1].token: must be at least 16"), "{all}");
+        assert!(all.contains("staff[2]: give token or token_sha256"), "{all}");
+        assert!(all.contains("staff[3].token_sha256: \"zz\""), "{all}");
+    }
+
+    #[test]
+    fn a_caller_below_the_role_is_refused_and_an_unknown_one_unauthenticated() {
+        let access = StaffAccess::new(&[StaffMember {
+            name: "reader".into(),
+            token_digest: token_digest("reader-token-0123456789"),
+            role: StaffRole::Viewer,
+        }]);
+        let mut headers = http::HeaderMap::new();
+        assert_eq!(
+            access
+                .check("/renkei.v1.MunicipalProgram/GetStatus", &headers)
+                .unwrap_err()
+                .code(),
+            tonic::Code::Unauthenticated
+        );
+        headers.insert("authorization", "Bearer reader-token-0123456789".parse().unwrap());
+        access
+            .check("/renkei.v1.MunicipalProgram/GetStatus", &headers)
+            .unwrap();
+        let err = access
+            .check("/renkei.v1.MunicipalProgram/HoldMeeting", &headers)
+            .unwrap_err();
+        assert_eq!(err.code(), tonic::Code::PermissionDenied);
+        assert!(err.message().contains("reader") && err.message().contains("holdmeeting"));
+        access.check("/grpc.health.v1.Health/Check", &HeaderMap::new()).unwrap();
+    }
+
+    use http::HeaderMap;
+}
