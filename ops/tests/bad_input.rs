@@ -111,3 +111,22 @@ fn every_command_has_help() {
     let output = run(&["no-such-command"]);
     assert_eq!(output.status.code(), Some(2));
 }
+
+#[test]
+fn the_demo_names_a_missing_server_binary_and_how_to_build_it() {
+    // A copy of renkei alone in a folder: its sibling binaries are missing.
+    let dir = tempfile::tempdir().unwrap();
+    let lonely = dir.path().join("renkei");
+    if std::fs::hard_link(env!("CARGO_BIN_EXE_renkei"), &lonely).is_err() {
+        std::fs::copy(env!("CARGO_BIN_EXE_renkei"), &lonely).unwrap();
+    }
+    let output = std::process::Command::new(&lonely)
+        .args(["demo", "--dir", dir.path().join("fed").to_str().unwrap()])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let text = stderr(&output);
+    assert!(text.contains("renkei-prefecture not found"), "{text}");
+    assert!(text.contains("cargo build --release --workspace --bins"), "{text}");
+}

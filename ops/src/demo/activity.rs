@@ -9,7 +9,7 @@
 //! of their own (their designation candidates come from a neighbour, rule ③), while 新川's
 //! consultation desks are only planned (a gap in 連携を担う拠点).
 //!
-//! Nothing here does I/O: [`plan`] returns the requests, [`Action::send`] sends one.
+//! Nothing here does I/O: [`plan`] returns the requests, [`ProgramCommand::send`] sends one.
 
 use renkei_proto::v1::{self, MunicipalProgramClient};
 use tonic::Status;
@@ -126,7 +126,7 @@ pub fn targets(code: &str) -> Option<[Target; 8]> {
 
 /// One request to a node's `MunicipalProgram` service.
 #[derive(Debug, Clone)]
-pub enum Action {
+pub enum ProgramCommand {
     RegisterResource(v1::RegisterResourceRequest),
     ConductResourceSurvey(v1::ConductResourceSurveyRequest),
     PublishResourceList(v1::PublishResourceListRequest),
@@ -147,56 +147,56 @@ pub enum Action {
     ScheduleActivity(v1::ScheduleActivityRequest),
 }
 
-impl Action {
+impl ProgramCommand {
     /// Sends the request.
     pub async fn send(self, client: &mut MunicipalProgramClient<Channel>) -> Result<(), Status> {
         match self {
-            Action::RegisterResource(r) => client.register_resource(r).await.map(drop),
-            Action::ConductResourceSurvey(r) => client.conduct_resource_survey(r).await.map(drop),
-            Action::PublishResourceList(r) => client.publish_resource_list(r).await.map(drop),
-            Action::HoldMeeting(r) => client.hold_meeting(r).await.map(drop),
-            Action::RecordFinding(r) => client.record_finding(r).await.map(drop),
-            Action::EstablishArrangement(r) => client.establish_arrangement(r).await.map(drop),
-            Action::AdoptTool(r) => client.adopt_tool(r).await.map(drop),
-            Action::OpenConsultationDesk(r) => client.open_consultation_desk(r).await.map(drop),
-            Action::OpenConsultationCase(r) => client.open_consultation_case(r).await.map(drop),
-            Action::RecordConsultationAction(r) => {
+            ProgramCommand::RegisterResource(r) => client.register_resource(r).await.map(drop),
+            ProgramCommand::ConductResourceSurvey(r) => client.conduct_resource_survey(r).await.map(drop),
+            ProgramCommand::PublishResourceList(r) => client.publish_resource_list(r).await.map(drop),
+            ProgramCommand::HoldMeeting(r) => client.hold_meeting(r).await.map(drop),
+            ProgramCommand::RecordFinding(r) => client.record_finding(r).await.map(drop),
+            ProgramCommand::EstablishArrangement(r) => client.establish_arrangement(r).await.map(drop),
+            ProgramCommand::AdoptTool(r) => client.adopt_tool(r).await.map(drop),
+            ProgramCommand::OpenConsultationDesk(r) => client.open_consultation_desk(r).await.map(drop),
+            ProgramCommand::OpenConsultationCase(r) => client.open_consultation_case(r).await.map(drop),
+            ProgramCommand::RecordConsultationAction(r) => {
                 client.record_consultation_action(r).await.map(drop)
             }
-            Action::CloseConsultationCase(r) => client.close_consultation_case(r).await.map(drop),
-            Action::HoldTraining(r) => client.hold_training(r).await.map(drop),
-            Action::EvaluateTraining(r) => client.evaluate_training(r).await.map(drop),
-            Action::RecordAwarenessActivity(r) => {
+            ProgramCommand::CloseConsultationCase(r) => client.close_consultation_case(r).await.map(drop),
+            ProgramCommand::HoldTraining(r) => client.hold_training(r).await.map(drop),
+            ProgramCommand::EvaluateTraining(r) => client.evaluate_training(r).await.map(drop),
+            ProgramCommand::RecordAwarenessActivity(r) => {
                 client.record_awareness_activity(r).await.map(drop)
             }
-            Action::AttendWideAreaMeeting(r) => client.attend_wide_area_meeting(r).await.map(drop),
-            Action::AdoptUnifiedForm(r) => client.adopt_unified_form(r).await.map(drop),
-            Action::JoinLiaisonAgreement(r) => client.join_liaison_agreement(r).await.map(drop),
-            Action::ScheduleActivity(r) => client.schedule_activity(r).await.map(drop),
+            ProgramCommand::AttendWideAreaMeeting(r) => client.attend_wide_area_meeting(r).await.map(drop),
+            ProgramCommand::AdoptUnifiedForm(r) => client.adopt_unified_form(r).await.map(drop),
+            ProgramCommand::JoinLiaisonAgreement(r) => client.join_liaison_agreement(r).await.map(drop),
+            ProgramCommand::ScheduleActivity(r) => client.schedule_activity(r).await.map(drop),
         }
     }
 
     /// Names the request in an error message, e.g. `HoldTraining training-1`.
     pub fn describe(&self) -> String {
         let (what, id) = match self {
-            Action::RegisterResource(r) => ("RegisterResource", &r.id),
-            Action::ConductResourceSurvey(r) => ("ConductResourceSurvey", &r.id),
-            Action::PublishResourceList(r) => ("PublishResourceList", &r.id),
-            Action::HoldMeeting(r) => ("HoldMeeting", &r.id),
-            Action::RecordFinding(r) => ("RecordFinding", &r.id),
-            Action::EstablishArrangement(r) => ("EstablishArrangement", &r.id),
-            Action::AdoptTool(r) => ("AdoptTool", &r.id),
-            Action::OpenConsultationDesk(r) => ("OpenConsultationDesk", &r.id),
-            Action::OpenConsultationCase(r) => ("OpenConsultationCase", &r.id),
-            Action::RecordConsultationAction(r) => ("RecordConsultationAction", &r.case_id),
-            Action::CloseConsultationCase(r) => ("CloseConsultationCase", &r.case_id),
-            Action::HoldTraining(r) => ("HoldTraining", &r.id),
-            Action::EvaluateTraining(r) => ("EvaluateTraining", &r.id),
-            Action::RecordAwarenessActivity(r) => ("RecordAwarenessActivity", &r.id),
-            Action::AttendWideAreaMeeting(r) => ("AttendWideAreaMeeting", &r.id),
-            Action::AdoptUnifiedForm(r) => ("AdoptUnifiedForm", &r.id),
-            Action::JoinLiaisonAgreement(r) => ("JoinLiaisonAgreement", &r.id),
-            Action::ScheduleActivity(r) => ("ScheduleActivity", &r.id),
+            ProgramCommand::RegisterResource(r) => ("RegisterResource", &r.id),
+            ProgramCommand::ConductResourceSurvey(r) => ("ConductResourceSurvey", &r.id),
+            ProgramCommand::PublishResourceList(r) => ("PublishResourceList", &r.id),
+            ProgramCommand::HoldMeeting(r) => ("HoldMeeting", &r.id),
+            ProgramCommand::RecordFinding(r) => ("RecordFinding", &r.id),
+            ProgramCommand::EstablishArrangement(r) => ("EstablishArrangement", &r.id),
+            ProgramCommand::AdoptTool(r) => ("AdoptTool", &r.id),
+            ProgramCommand::OpenConsultationDesk(r) => ("OpenConsultationDesk", &r.id),
+            ProgramCommand::OpenConsultationCase(r) => ("OpenConsultationCase", &r.id),
+            ProgramCommand::RecordConsultationAction(r) => ("RecordConsultationAction", &r.case_id),
+            ProgramCommand::CloseConsultationCase(r) => ("CloseConsultationCase", &r.case_id),
+            ProgramCommand::HoldTraining(r) => ("HoldTraining", &r.id),
+            ProgramCommand::EvaluateTraining(r) => ("EvaluateTraining", &r.id),
+            ProgramCommand::RecordAwarenessActivity(r) => ("RecordAwarenessActivity", &r.id),
+            ProgramCommand::AttendWideAreaMeeting(r) => ("AttendWideAreaMeeting", &r.id),
+            ProgramCommand::AdoptUnifiedForm(r) => ("AdoptUnifiedForm", &r.id),
+            ProgramCommand::JoinLiaisonAgreement(r) => ("JoinLiaisonAgreement", &r.id),
+            ProgramCommand::ScheduleActivity(r) => ("ScheduleActivity", &r.id),
         };
         format!("{what} {id}")
     }
@@ -310,7 +310,7 @@ fn liaison_hospital(all: &[Municipality], area: &str) -> Option<String> {
 
 /// The requests that record municipality `m`'s fiscal year; `all` is every municipality of the
 /// regions file (for neighbours). Returns nothing for a municipality without a profile.
-pub fn plan(m: &Municipality, all: &[Municipality]) -> Vec<Action> {
+pub fn plan(m: &Municipality, all: &[Municipality]) -> Vec<ProgramCommand> {
     let Some(index) = all.iter().position(|x| x.code == m.code) else {
         return Vec::new();
     };
@@ -325,8 +325,8 @@ pub fn plan(m: &Municipality, all: &[Municipality]) -> Vec<Action> {
     let fy = u32::from(FISCAL_YEAR);
     let large = profile.general_hospitals >= 2;
     let mut actions = Vec::new();
-    let schedule = |actions: &mut Vec<Action>, id: &str, item: &str, what: &str, on: &str| {
-        actions.push(Action::ScheduleActivity(v1::ScheduleActivityRequest {
+    let schedule = |actions: &mut Vec<ProgramCommand>, id: &str, item: &str, what: &str, on: &str| {
+        actions.push(ProgramCommand::ScheduleActivity(v1::ScheduleActivityRequest {
             municipality_code: code.clone(),
             actor: actor.clone(),
             fiscal_year: fy,
@@ -358,7 +358,7 @@ pub fn plan(m: &Municipality, all: &[Municipality]) -> Vec<Action> {
             "visiting_nursing_station" => capabilities.extend(["around_the_clock", "end_of_life_care"]),
             _ => {}
         }
-        actions.push(Action::RegisterResource(v1::RegisterResourceRequest {
+        actions.push(ProgramCommand::RegisterResource(v1::RegisterResourceRequest {
             municipality_code: code.clone(),
             actor: actor.clone(),
             id: r.id.clone(),
@@ -380,7 +380,7 @@ pub fn plan(m: &Municipality, all: &[Municipality]) -> Vec<Action> {
     }
     match targets[0] {
         Target::Implemented => {
-            actions.push(Action::ConductResourceSurvey(v1::ConductResourceSurveyRequest {
+            actions.push(ProgramCommand::ConductResourceSurvey(v1::ConductResourceSurveyRequest {
                 municipality_code: code.clone(),
                 actor: actor.clone(),
                 id: "resource-survey-2024".into(),
@@ -388,7 +388,7 @@ pub fn plan(m: &Municipality, all: &[Municipality]) -> Vec<Action> {
                 on: "2024-06-14".into(),
                 responses: 20 + 7 * (index as u32 % 5),
             }));
-            actions.push(Action::PublishResourceList(v1::PublishResourceListRequest {
+            actions.push(ProgramCommand::PublishResourceList(v1::PublishResourceListRequest {
                 municipality_code: code.clone(),
                 actor: actor.clone(),
                 id: "resource-map-2024".into(),
@@ -405,7 +405,7 @@ pub fn plan(m: &Municipality, all: &[Municipality]) -> Vec<Action> {
     // (イ) A coordination council that records an issue and its countermeasure.
     match targets[1] {
         Target::Implemented => {
-            actions.push(Action::HoldMeeting(v1::HoldMeetingRequest {
+            actions.push(ProgramCommand::HoldMeeting(v1::HoldMeetingRequest {
                 municipality_code: code.clone(),
                 actor: actor.clone(),
                 id: "council-2024-1".into(),
@@ -424,7 +424,7 @@ pub fn plan(m: &Municipality, all: &[Municipality]) -> Vec<Action> {
                 scenes: vec!["admission_discharge".into(), "end_of_life".into()],
                 working_group: String::new(),
             }));
-            actions.push(Action::RecordFinding(v1::RecordFindingRequest {
+            actions.push(ProgramCommand::RecordFinding(v1::RecordFindingRequest {
                 municipality_code: code.clone(),
                 actor: actor.clone(),
                 meeting: "council-2024-1".into(),
@@ -434,7 +434,7 @@ pub fn plan(m: &Municipality, all: &[Municipality]) -> Vec<Action> {
                 scenes: vec!["admission_discharge".into()],
                 answers: String::new(),
             }));
-            actions.push(Action::RecordFinding(v1::RecordFindingRequest {
+            actions.push(ProgramCommand::RecordFinding(v1::RecordFindingRequest {
                 municipality_code: code.clone(),
                 actor: actor.clone(),
                 meeting: "council-2024-1".into(),
@@ -469,7 +469,7 @@ pub fn plan(m: &Municipality, all: &[Municipality]) -> Vec<Action> {
                     .map_or_else(|| "nursing-1".to_owned(), |r| r.id.clone());
                 ("emergency_hospital", "急変時の受入れ医療機関の確保", vec![hospital])
             };
-            actions.push(Action::EstablishArrangement(v1::EstablishArrangementRequest {
+            actions.push(ProgramCommand::EstablishArrangement(v1::EstablishArrangementRequest {
                 municipality_code: code.clone(),
                 actor: actor.clone(),
                 id: "arrangement-1".into(),
@@ -487,7 +487,7 @@ pub fn plan(m: &Municipality, all: &[Municipality]) -> Vec<Action> {
 
     // (エ) An information-sharing tool (the unified form counts too, see ク).
     match targets[3] {
-        Target::Implemented => actions.push(Action::AdoptTool(v1::AdoptToolRequest {
+        Target::Implemented => actions.push(ProgramCommand::AdoptTool(v1::AdoptToolRequest {
             municipality_code: code.clone(),
             actor: actor.clone(),
             id: "renraku-note".into(),
@@ -507,7 +507,7 @@ pub fn plan(m: &Municipality, all: &[Municipality]) -> Vec<Action> {
     match targets[4] {
         Target::Implemented => {
             let host = if large { "medical_association" } else { "municipality" };
-            actions.push(Action::OpenConsultationDesk(v1::OpenConsultationDeskRequest {
+            actions.push(ProgramCommand::OpenConsultationDesk(v1::OpenConsultationDeskRequest {
                 municipality_code: code.clone(),
                 actor: actor.clone(),
                 id: "desk".into(),
@@ -531,7 +531,7 @@ pub fn plan(m: &Municipality, all: &[Municipality]) -> Vec<Action> {
                 let id = format!("case-{:03}", c + 1);
                 let month = 5 + (c % 5);
                 let on = format!("2024-{month:02}-{:02}", 3 + 2 * (c % 10));
-                actions.push(Action::OpenConsultationCase(v1::OpenConsultationCaseRequest {
+                actions.push(ProgramCommand::OpenConsultationCase(v1::OpenConsultationCaseRequest {
                     municipality_code: code.clone(),
                     actor: actor.clone(),
                     id: id.clone(),
@@ -543,7 +543,7 @@ pub fn plan(m: &Municipality, all: &[Municipality]) -> Vec<Action> {
                     subject: String::new(),
                     personal: None,
                 }));
-                actions.push(Action::RecordConsultationAction(v1::RecordConsultationActionRequest {
+                actions.push(ProgramCommand::RecordConsultationAction(v1::RecordConsultationActionRequest {
                     municipality_code: code.clone(),
                     actor: actor.clone(),
                     case_id: id.clone(),
@@ -551,7 +551,7 @@ pub fn plan(m: &Municipality, all: &[Municipality]) -> Vec<Action> {
                     on: on.clone(),
                 }));
                 if c % 2 == 0 {
-                    actions.push(Action::CloseConsultationCase(v1::CloseConsultationCaseRequest {
+                    actions.push(ProgramCommand::CloseConsultationCase(v1::CloseConsultationCaseRequest {
                         municipality_code: code.clone(),
                         actor: actor.clone(),
                         case_id: id,
@@ -568,7 +568,7 @@ pub fn plan(m: &Municipality, all: &[Municipality]) -> Vec<Action> {
     match targets[5] {
         Target::Implemented => {
             let scale = if large { 3 } else { 1 };
-            actions.push(Action::HoldTraining(v1::HoldTrainingRequest {
+            actions.push(ProgramCommand::HoldTraining(v1::HoldTrainingRequest {
                 municipality_code: code.clone(),
                 actor: actor.clone(),
                 id: "training-1".into(),
@@ -584,7 +584,7 @@ pub fn plan(m: &Municipality, all: &[Municipality]) -> Vec<Action> {
                 ],
                 scenes: vec!["admission_discharge".into()],
             }));
-            actions.push(Action::EvaluateTraining(v1::EvaluateTrainingRequest {
+            actions.push(ProgramCommand::EvaluateTraining(v1::EvaluateTrainingRequest {
                 municipality_code: code.clone(),
                 actor: actor.clone(),
                 id: "training-1".into(),
@@ -606,7 +606,7 @@ pub fn plan(m: &Municipality, all: &[Municipality]) -> Vec<Action> {
             } else {
                 ("pamphlet", "在宅医療・介護のしおり", None, Some(1500))
             };
-            actions.push(Action::RecordAwarenessActivity(v1::RecordAwarenessActivityRequest {
+            actions.push(ProgramCommand::RecordAwarenessActivity(v1::RecordAwarenessActivityRequest {
                 municipality_code: code.clone(),
                 actor: actor.clone(),
                 id: "awareness-1".into(),
@@ -628,7 +628,7 @@ pub fn plan(m: &Municipality, all: &[Municipality]) -> Vec<Action> {
         Target::Implemented => {
             for ku in profile.ku {
                 match ku {
-                    Ku::Meeting => actions.push(Action::AttendWideAreaMeeting(v1::AttendWideAreaMeetingRequest {
+                    Ku::Meeting => actions.push(ProgramCommand::AttendWideAreaMeeting(v1::AttendWideAreaMeetingRequest {
                         municipality_code: code.clone(),
                         actor: actor.clone(),
                         id: "wide-area-meeting-2024".into(),
@@ -637,7 +637,7 @@ pub fn plan(m: &Municipality, all: &[Municipality]) -> Vec<Action> {
                         on: "2024-06-26".into(),
                         participants: vec![count("municipality", 2)],
                     })),
-                    Ku::Form => actions.push(Action::AdoptUnifiedForm(v1::AdoptUnifiedFormRequest {
+                    Ku::Form => actions.push(ProgramCommand::AdoptUnifiedForm(v1::AdoptUnifiedFormRequest {
                         municipality_code: code.clone(),
                         actor: actor.clone(),
                         id: FORM_ID.into(),
@@ -647,7 +647,7 @@ pub fn plan(m: &Municipality, all: &[Municipality]) -> Vec<Action> {
                     })),
                     Ku::Liaison => {
                         if let Some(hospital) = liaison_hospital(all, &m.area_id) {
-                            actions.push(Action::JoinLiaisonAgreement(v1::JoinLiaisonAgreementRequest {
+                            actions.push(ProgramCommand::JoinLiaisonAgreement(v1::JoinLiaisonAgreementRequest {
                                 municipality_code: code.clone(),
                                 actor: actor.clone(),
                                 id: "discharge-rule".into(),
@@ -716,8 +716,8 @@ mod tests {
         let all = municipalities(AREAS);
         let asahi = all.iter().find(|m| m.code == "163431").unwrap();
         let actions = plan(asahi, &all);
-        assert!(actions.iter().any(|a| matches!(a, Action::ScheduleActivity(s) if s.item == "b")));
-        assert!(!actions.iter().any(|a| matches!(a, Action::HoldMeeting(_))));
-        assert!(!actions.iter().any(|a| matches!(a, Action::OpenConsultationDesk(_))));
+        assert!(actions.iter().any(|a| matches!(a, ProgramCommand::ScheduleActivity(s) if s.item == "b")));
+        assert!(!actions.iter().any(|a| matches!(a, ProgramCommand::HoldMeeting(_))));
+        assert!(!actions.iter().any(|a| matches!(a, ProgramCommand::OpenConsultationDesk(_))));
     }
 }

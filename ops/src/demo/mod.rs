@@ -429,7 +429,7 @@ async fn federation(
     ));
 
     // A fiscal year of activity, the four nodes in parallel.
-    let plans: Vec<Vec<(String, activity::Action)>> = nodes
+    let plans: Vec<Vec<(String, activity::ProgramCommand)>> = nodes
         .iter()
         .map(|n| {
             n.spec
