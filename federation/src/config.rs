@@ -65,6 +65,10 @@ pub struct RawConfig {
     /// speak for any municipality of the prefecture (development only; a warning is logged).
     #[serde(default)]
     pub callers: Vec<RawCaller>,
+    /// Address of the Prometheus endpoint (`GET /metrics`); none when unset.
+    pub metrics_listen: Option<String>,
+    /// OTLP/gRPC endpoint spans are exported to, e.g. `http://127.0.0.1:4317`; none when unset.
+    pub otlp_endpoint: Option<String>,
 }
 
 /// A caller of the `Federation` service as written.
@@ -144,6 +148,10 @@ pub struct PrefectureConfig {
     pub log_format: LogFormat,
     /// Empty: the `Federation` service is open to any caller (development).
     pub callers: Vec<Caller>,
+    /// `None`: no metrics endpoint.
+    pub metrics_listen: Option<SocketAddr>,
+    /// `None`: traces are not exported.
+    pub otlp_endpoint: Option<String>,
 }
 
 impl PrefectureConfig {
@@ -162,6 +170,8 @@ impl PrefectureConfig {
             snapshot_after_logs: DEFAULT_SNAPSHOT_AFTER_LOGS,
             log_format: LogFormat::Text,
             callers: Vec::new(),
+            metrics_listen: None,
+            otlp_endpoint: None,
         }
     }
 
@@ -340,6 +350,20 @@ pub fn validate(raw: RawConfig) -> Result<PrefectureConfig, Vec<String>> {
             publish: c.publish,
         });
     }
+    let metrics_listen = raw.metrics_listen.as_ref().and_then(|text| {
+        text.parse::<SocketAddr>()
+            .map_err(|_| {
+                problems.push(format!(
+                    "metrics_listen: {text:?} is not an address such as 127.0.0.1:9501"
+                ))
+            })
+            .ok()
+    });
+    let otlp_endpoint = raw.otlp_endpoint.as_ref().and_then(|text| {
+        renkei_node::telemetry::validate_endpoint("otlp_endpoint", text)
+            .map_err(|p| problems.push(p))
+            .ok()
+    });
     match (node_id, listen, data_dir, prefecture) {
         (Some(node_id), Some(listen), Some(data_dir), Some(prefecture)) if problems.is_empty() => {
             Ok(PrefectureConfig {
@@ -354,6 +378,8 @@ pub fn validate(raw: RawConfig) -> Result<PrefectureConfig, Vec<String>> {
                 snapshot_after_logs,
                 log_format,
                 callers,
+                metrics_listen,
+                otlp_endpoint,
             })
         }
         _ => Err(problems),

@@ -12,6 +12,7 @@
 //!   reconnects;
 //! - [`grpc`]: the gRPC services — internal `RaftService`, client-facing `PrefectureLedger`,
 //!   `Federation`, `PrefectureSurvey`, `ClusterAdmin` — and the one mapping of errors to gRPC codes;
+//! - [`metrics`]: the replica's Prometheus gauges (Raft, per-municipality sync) and timings;
 //! - [`client`]: a client that follows leader redirects and retries with the same request id;
 //! - [`config`]: the node's configuration (TOML file, environment, flags) and its validation;
 //! - [`server`]: [`server::run`], which serves a replica on a listener until a shutdown future
@@ -36,6 +37,7 @@ pub mod config;
 pub mod error;
 pub mod grpc;
 pub mod ledger;
+pub mod metrics;
 pub mod network;
 pub mod server;
 pub mod store;

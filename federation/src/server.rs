@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use openraft::SnapshotPolicy;
 use renkei_proto::v1::{
-    ClusterAdminServer, FederationServer, PrefectureLedgerServer, PrefectureSurveyServer,
+    BackupServer, ClusterAdminServer, FederationServer, PrefectureLedgerServer, PrefectureSurveyServer,
     RaftServiceServer,
 };
 use tokio::net::TcpListener;
@@ -16,8 +16,8 @@ use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::config::PrefectureConfig;
 use crate::grpc::{
-    AdminService, Callers, FederationService, LedgerService, RaftPeerService, SurveyService,
-    SyncMonitor,
+    AdminService, Callers, FederationService, LedgerService, RaftPeerService,
+    ReplicaBackupService, SurveyService, SyncMonitor,
 };
 use crate::network::{GrpcNetwork, MAX_RAFT_MESSAGE_BYTES, NetworkOptions};
 use crate::store;
@@ -121,6 +121,7 @@ pub async fn run(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
 
+    let (stopping_tx, mut stopping) = tokio::sync::watch::channel(false);
     let signal = {
         let health = health.clone();
         async move {
@@ -129,6 +130,7 @@ pub async fn run(
             health
                 .set_service_status("", tonic_health::ServingStatus::NotServing)
                 .await;
+            let _ = stopping_tx.send(true);
         }
     };
 
@@ -167,6 +169,8 @@ pub async fn run(
         monitor.clone(),
         advertise.clone(),
     );
+    let backups =
+        ReplicaBackupService::new(raft.clone(), reader.clone(), config.node_id, callers.clone());
     let survey = SurveyService::new(
         ledger.clone(),
         raft.clone(),
@@ -174,9 +178,27 @@ pub async fn run(
         survey_state,
         config.prefecture,
         callers,
-        monitor,
+        monitor.clone(),
     );
+    let metrics = match config.metrics_listen {
+        None => None,
+        Some(address) => {
+            let listener = TcpListener::bind(address).await?;
+            let bound = listener.local_addr()?;
+            tracing::info!(address = %bound, "serving metrics at /metrics");
+            let (raft, reader, monitor) = (raft.clone(), reader.clone(), monitor.clone());
+            let prefecture = config.prefecture;
+            Some(tokio::spawn(renkei_node::metrics::serve_with(
+                listener,
+                move || crate::metrics::refresh(&raft, &reader, &monitor, prefecture),
+                async move {
+                    let _ = stopping.wait_for(|s| *s).await;
+                },
+            )))
+        }
+    };
     let served = tonic::transport::Server::builder()
+        .trace_fn(renkei_node::telemetry::grpc_server_span)
         .add_service(health_service)
         .add_service(reflection)
         .add_service(
@@ -199,6 +221,7 @@ pub async fn run(
                 .max_decoding_message_size(MAX_CLIENT_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_CLIENT_MESSAGE_BYTES),
         )
+        .add_service(BackupServer::new(backups))
         .add_service(ClusterAdminServer::new(AdminService::new(
             raft.clone(),
             reader,
@@ -206,6 +229,10 @@ pub async fn run(
         .serve_with_incoming_shutdown(incoming, signal)
         .await;
 
+    if let Some(metrics) = metrics {
+        // The scrape endpoint has nothing to finish; it stops with the gRPC server.
+        metrics.abort();
+    }
     let stopped = raft.shutdown().await;
     drop(raft);
     served?;

@@ -96,6 +96,8 @@ pub struct Cluster {
     pub replicas: BTreeMap<u64, Replica>,
     /// The municipalities [`NODE_TOKEN`] may speak for.
     node_municipalities: Vec<String>,
+    /// Extra top-level configuration keys of every replica (`{id}` is replaced by its id).
+    extra: String,
 }
 
 impl Cluster {
@@ -106,10 +108,17 @@ impl Cluster {
 
     /// As [`Cluster::start`], with [`NODE_TOKEN`] speaking for `node_municipalities`.
     pub async fn start_for(n: u64, node_municipalities: &[&str]) -> Self {
+        Self::start_with(n, node_municipalities, "").await
+    }
+
+    /// As [`Cluster::start_for`], with `extra` top-level configuration lines for every replica
+    /// (e.g. `metrics_listen = "127.0.0.1:0"`).
+    pub async fn start_with(n: u64, node_municipalities: &[&str], extra: &str) -> Self {
         let mut cluster = Self {
             root: TempDir::new().expect("a temporary directory"),
             replicas: BTreeMap::new(),
             node_municipalities: node_municipalities.iter().map(|m| format!("{m:?}")).collect(),
+            extra: extra.to_owned(),
         };
         for id in 1..=n {
             cluster.spawn(id, "127.0.0.1:0");
@@ -143,6 +152,7 @@ impl Cluster {
 listen = "{listen}"
 data_dir = "{}"
 prefecture = "{PREFECTURE}"
+{}
 
 [[callers]]
 name = "test-node"
@@ -155,6 +165,7 @@ token = "{OFFICER_TOKEN}"
 publish = true
 "#,
                 data_dir.display(),
+                self.extra.replace("{id}", &id.to_string()),
                 self.node_municipalities.join(", ")
             ),
         )
@@ -314,16 +325,24 @@ pub struct Node {
     pub root: TempDir,
     pub address: String,
     prefecture: Vec<String>,
+    /// Extra top-level configuration lines.
+    extra: String,
     child: Option<Child>,
 }
 
 impl Node {
     /// Starts a node that syncs with the replicas at `prefecture`.
     pub fn start(prefecture: Vec<String>) -> Self {
+        Self::start_with(prefecture, "")
+    }
+
+    /// As [`Node::start`], with `extra` top-level configuration lines.
+    pub fn start_with(prefecture: Vec<String>, extra: &str) -> Self {
         let mut node = Self {
             root: TempDir::new().expect("a temporary directory"),
             address: String::new(),
             prefecture,
+            extra: extra.to_owned(),
             child: None,
         };
         node.spawn("127.0.0.1:0");
@@ -340,6 +359,7 @@ impl Node {
                 r#"listen = "{listen}"
 data_dir = "{}"
 municipalities = ["{TOYAMA_CITY}", "{TAKAOKA_CITY}"]
+{}
 
 [sync]
 prefecture = [{}]
@@ -347,6 +367,7 @@ token = "{NODE_TOKEN}"
 pull_interval_ms = 200
 "#,
                 root.join("data").display(),
+                self.extra,
                 replicas.join(", ")
             ),
         )
@@ -440,6 +461,29 @@ impl Drop for Node {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Waits until the log file `path` has a line containing `marker` followed by `key=VALUE`, and
+/// returns VALUE (e.g. the metrics address a process logs once it is bound).
+pub async fn logged_value(path: &Path, marker: &str, key: &str) -> String {
+    let found = std::cell::RefCell::new(String::new());
+    wait_until(&format!("{marker:?} in {}", path.display()), || async {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let value = text.lines().filter(|l| l.contains(marker)).find_map(|line| {
+            line.split_whitespace()
+                .find_map(|word| word.strip_prefix(&format!("{key}=")))
+                .map(str::to_owned)
+        });
+        match value {
+            Some(v) => {
+                *found.borrow_mut() = v;
+                true
+            }
+            None => false,
+        }
+    })
+    .await;
+    found.into_inner()
 }
 
 /// Polls `predicate` until it holds; panics (naming `what`) after [`PATIENCE`].

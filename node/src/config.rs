@@ -44,6 +44,8 @@ pub struct RawConfig {
     pub sync: Option<RawSync>,
     /// Address of the Prometheus endpoint (`GET /metrics`); none when unset.
     pub metrics_listen: Option<String>,
+    /// OTLP/gRPC endpoint spans are exported to, e.g. `http://127.0.0.1:4317`; none when unset.
+    pub otlp_endpoint: Option<String>,
 }
 
 /// The `[sync]` table as written.
@@ -128,6 +130,8 @@ pub struct NodeConfig {
     pub sync: Option<SyncConfig>,
     /// `None`: no metrics endpoint.
     pub metrics_listen: Option<SocketAddr>,
+    /// `None`: traces are not exported.
+    pub otlp_endpoint: Option<String>,
 }
 
 impl NodeConfig {
@@ -324,6 +328,12 @@ pub fn validate(raw: RawConfig) -> Result<NodeConfig, Vec<String>> {
             .ok()
     });
 
+    let otlp_endpoint = raw.otlp_endpoint.as_ref().and_then(|text| {
+        crate::telemetry::validate_endpoint("otlp_endpoint", text)
+            .map_err(|p| problems.push(p))
+            .ok()
+    });
+
     match (listen, data_dir) {
         (Some(listen), Some(data_dir)) if problems.is_empty() => Ok(NodeConfig {
             listen,
@@ -334,6 +344,7 @@ pub fn validate(raw: RawConfig) -> Result<NodeConfig, Vec<String>> {
             master_key_file: raw.master_key_file,
             sync,
             metrics_listen,
+            otlp_endpoint,
         }),
         _ => Err(problems),
     }

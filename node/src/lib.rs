@@ -6,13 +6,16 @@
 //! - [`grpc`]: the gRPC adapters (`EventLog`), and the one mapping of errors to gRPC codes;
 //! - [`domain`]: the programme's domain core; [`programme`]: its application service;
 //! - [`sync`]: the outbox of facts and the sync with the prefecture (push up, pull down);
+//! - [`backup`]: online backups (RocksDB checkpoints) and their restore;
 //! - [`metrics`]: Prometheus metrics at `GET /metrics`;
+//! - [`telemetry`]: logs, OpenTelemetry traces carried across processes, the shutdown signal;
 //! - [`config`]: the node's configuration (TOML file, environment, flags) and its validation;
 //! - [`server`]: [`server::run`], which serves a node on a listener until a shutdown future
 //!   resolves — the binary and the tests both call it.
 //!
 //! The library never prints and never exits the process.
 
+pub mod backup;
 pub mod config;
 pub mod domain;
 pub mod grpc;
@@ -22,3 +25,4 @@ pub mod programme;
 pub mod server;
 pub mod store;
 pub mod sync;
+pub mod telemetry;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use renkei_node::config::{self, LogFormat, NodeConfig, Overrides};
+use renkei_node::telemetry::{self, ShutdownSignal};
 
 /// The renkei municipal node: stores a municipality's programme events and serves them over gRPC.
 #[derive(Debug, Parser)]
@@ -60,7 +61,6 @@ fn main() -> ExitCode {
         print!("{}", config.to_toml());
         return ExitCode::SUCCESS;
     }
-    init_tracing(config.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -68,7 +68,17 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve(config)) {
+    let result = runtime.block_on(async {
+        let telemetry = telemetry::init(
+            "renkei-node",
+            config.log_format == LogFormat::Json,
+            config.otlp_endpoint.as_deref(),
+        );
+        let result = serve(config).await;
+        telemetry.shutdown();
+        result
+    });
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "renkei-node failed");
@@ -83,46 +93,10 @@ async fn serve(config: NodeConfig) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
     let addr = listener.local_addr()?;
+    // Watch for SIGTERM before announcing the address: a signal sent on seeing it is not lost.
+    let signal = ShutdownSignal::install();
     // One line on stdout that scripts and tests can wait for.
     println!("renkei-node listening on {addr}");
-    renkei_node::server::run(config, listener, shutdown_signal()).await?;
+    renkei_node::server::run(config, listener, signal.wait()).await?;
     Ok(())
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot watch SIGTERM; only Ctrl-C stops the node");
-                let _ = ctrl_c.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
-    tracing::info!("shutdown signal received");
-}
-
-fn init_tracing(format: LogFormat) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    use std::io::IsTerminal;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
 }

@@ -7,6 +7,12 @@
 //! - `renkei_sync_lag_facts{municipality}` and `renkei_sync_lag_seconds{municipality}`;
 //! - `renkei_sync_last_success_timestamp_seconds{municipality}` (0 before the first);
 //! - `renkei_sync_failing{municipality}`: 1 while the last exchange failed.
+//!
+//! The event store records, as it works:
+//! - `renkei_store_append_seconds`: an append's latency, from the call to the fsynced answer;
+//! - `renkei_store_group_commit_appends`: appends written per group commit (one fsync);
+//! - `renkei_store_fsync_seconds`: the time of each group's synced write;
+//! - `renkei_store_events_appended_total{municipality}`: events written.
 
 use std::future::Future;
 use std::sync::OnceLock;
@@ -32,20 +38,31 @@ pub fn handle() -> Option<PrometheusHandle> {
         .clone()
 }
 
-/// Serves `GET /metrics` on `listener` until `shutdown` resolves.
+/// Serves `GET /metrics` on `listener` until `shutdown` resolves, refreshing the node's sync
+/// gauges before each scrape.
 pub async fn serve(
     listener: TcpListener,
     sync: NodeSyncService,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve_with(listener, move || sync.export_gauges(), shutdown).await
+}
+
+/// Serves `GET /metrics` on `listener` until `shutdown` resolves; `refresh` runs before each
+/// scrape to set gauges read from live state (the prefecture replica uses it for Raft's).
+pub async fn serve_with(
+    listener: TcpListener,
+    refresh: impl Fn() + Clone + Send + Sync + 'static,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let recorder = handle();
     let app = Router::new().route(
         "/metrics",
         get(move || {
-            let sync = sync.clone();
+            let refresh = refresh.clone();
             let recorder = recorder.clone();
             async move {
-                sync.export_gauges();
+                refresh();
                 recorder.map(|h| h.render()).unwrap_or_default()
             }
         }),

@@ -3,13 +3,13 @@
 
 use std::future::Future;
 
-use renkei_proto::v1::{EventLogServer, MunicipalProgramServer, NodeSyncServer};
+use renkei_proto::v1::{BackupServer, EventLogServer, MunicipalProgramServer, NodeSyncServer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::config::NodeConfig;
-use crate::grpc::{EventLogService, MunicipalProgramService, NodeSyncService};
+use crate::grpc::{EventLogService, MunicipalProgramService, NodeBackupService, NodeSyncService};
 use crate::personal::{KeyVault, MasterKey, VaultError};
 use crate::programme::Programme;
 use crate::store::{EventStore, StoreError, StoreOptions};
@@ -91,6 +91,11 @@ pub async fn run(
         None => MasterKey::load_or_create(&master_key_file)?,
     };
     let vault = KeyVault::open(&config.data_dir.join("personal-keys"), master)?;
+    let backups = NodeBackupService::new(
+        store.clone(),
+        vault.clone(),
+        config.master_key_file.is_none().then_some(master_key_file),
+    );
     let programme = MunicipalProgramService::new(
         Programme::new(store.clone(), vault),
         config.municipalities.clone(),
@@ -130,7 +135,11 @@ pub async fn run(
                 address: address.to_string(),
                 source: e,
             })?;
-            tracing::info!(address = ?listener.local_addr().ok(), "serving metrics at /metrics");
+            let bound = listener.local_addr().map_err(|e| NodeError::Metrics {
+                address: address.to_string(),
+                source: e,
+            })?;
+            tracing::info!(address = %bound, "serving metrics at /metrics");
             let mut stopped = stopping.clone();
             Some(tokio::spawn(crate::metrics::serve(
                 listener,
@@ -165,6 +174,7 @@ pub async fn run(
     let addr = listener.local_addr().ok();
     tracing::info!(?addr, municipalities = ?config.municipalities.iter().map(ToString::to_string).collect::<Vec<_>>(), "serving");
     let served = tonic::transport::Server::builder()
+        .trace_fn(crate::telemetry::grpc_server_span)
         .add_service(health_service)
         .add_service(reflection)
         .add_service(
@@ -178,6 +188,7 @@ pub async fn run(
                 .max_encoding_message_size(max_message),
         )
         .add_service(NodeSyncServer::new(node_sync.clone()))
+        .add_service(BackupServer::new(backups))
         .serve_with_incoming_shutdown(incoming(listener), signal)
         .await;
 

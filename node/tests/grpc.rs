@@ -37,6 +37,7 @@ impl Node {
             master_key_file: None,
             sync: None,
             metrics_listen: None,
+            otlp_endpoint: None,
         };
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(renkei_node::server::run(config, listener, async move {

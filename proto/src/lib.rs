@@ -43,6 +43,11 @@ pub mod v1 {
         ReadAllResponse, ReadStreamRequest, ReadStreamResponse, RecordedEvent, SubscribeRequest,
     };
 
+    // Online backups of a node or a replica (backup.proto).
+    pub use crate::generated::backup_client::BackupClient;
+    pub use crate::generated::backup_server::{Backup, BackupServer};
+    pub use crate::generated::{BackupReply, CreateBackupRequest};
+
     // The prefecture tier: client, sync, admin and internal Raft services (federation.proto,
     // raft.proto), and the node's view of its sync (sync.proto).
     pub use crate::generated::cluster_admin_client::ClusterAdminClient;

@@ -195,7 +195,7 @@ impl SyncMonitor {
         });
     }
 
-    fn state(
+    pub(crate) fn state(
         &self,
         m: MunicipalityCode,
         acknowledged: u64,

@@ -3,6 +3,7 @@
 
 use renkei_proto::v1::{self, PrefectureLedger};
 use renkei_proto::{MunicipalityCode, PrefectureCode};
+use tracing::Instrument;
 use tonic::{Request, Response, Status};
 
 use super::to_status;
@@ -95,10 +96,14 @@ impl LedgerService {
         request_id: String,
         facts: Vec<FactRecord>,
     ) -> Result<v1::WriteFactsResponse, FederationError> {
+        let started = std::time::Instant::now();
+        let span = tracing::info_span!("raft_write", facts = facts.len());
         let written = self
             .raft
             .client_write(Command::WriteFacts { request_id, facts })
+            .instrument(span)
             .await?;
+        metrics::histogram!("renkei_raft_write_seconds").record(started.elapsed().as_secs_f64());
         let CommandResponse::Written(outcome) = written.data else {
             return Err(FederationError::FailedPrecondition(
                 "the state machine gave no outcome for a write".to_owned(),

@@ -6,6 +6,7 @@
 //!   down), with the callers' identities checked;
 //! - [`SurveyService`]: `PrefectureSurvey` — tallies, exports, completeness, submissions and
 //!   reviews, regions;
+//! - [`ReplicaBackupService`]: `Backup` (an online checkpoint of the replica's database);
 //! - [`AdminService`]: `ClusterAdmin` (initialise, add learner, change membership, remove,
 //!   status).
 //!
@@ -13,12 +14,14 @@
 //! errors through [`to_status`]. No ledger rule lives here.
 
 mod admin;
+mod backup;
 mod federation;
 mod ledger;
 mod raft;
 mod survey;
 
 pub use admin::AdminService;
+pub use backup::ReplicaBackupService;
 pub use federation::{Callers, FederationService, SyncMonitor};
 pub use ledger::LedgerService;
 pub use raft::RaftPeerService;

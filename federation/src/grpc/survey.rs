@@ -728,10 +728,10 @@ impl PrefectureSurvey for SurveyService {
         request: Request<v1::GetTallyRequest>,
     ) -> Result<Response<v1::TallyReply>, Status> {
         let who = identify(&self.callers, request.metadata())?;
-        self.tally(who, request.into_inner())
-            .await
-            .map(Response::new)
-            .map_err(to_status)
+        let started = std::time::Instant::now();
+        let reply = self.tally(who, request.into_inner()).await;
+        metrics::histogram!("renkei_tally_query_seconds").record(started.elapsed().as_secs_f64());
+        reply.map(Response::new).map_err(to_status)
     }
 
     async fn export_survey(

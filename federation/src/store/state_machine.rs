@@ -142,6 +142,14 @@ pub struct LedgerReader {
     db: Arc<DB>,
 }
 
+impl LedgerReader {
+    /// Writes a consistent copy of the whole replica database (log, vote and state machine)
+    /// into `target`, a directory that must not exist yet, while the replica serves.
+    pub fn checkpoint(&self, target: &std::path::Path) -> Result<(), rocksdb::Error> {
+        rocksdb::checkpoint::Checkpoint::new(&self.db)?.create_checkpoint(target)
+    }
+}
+
 fn get_meta<M: MetaKey>(db: &DB) -> StorageResult<Option<M::Value>> {
     match db
         .get_cf(family(db, CF_SM_META), M::KEY)

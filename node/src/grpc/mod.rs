@@ -1,11 +1,13 @@
 //! gRPC adapters: decode the wire request into domain types, call one store or domain function,
 //! encode the answer. No business rule lives here.
 
+mod backup;
 mod convert;
 mod event_log;
 mod program;
 mod sync;
 
+pub use backup::{NodeBackupService, backup_reply, status_from_backup};
 pub use event_log::EventLogService;
 pub use program::MunicipalProgramService;
 pub use sync::NodeSyncService;

@@ -164,6 +164,13 @@ impl KeyVault {
         })
     }
 
+    /// Writes a consistent copy of the key database into `target`, a directory that must not
+    /// exist yet, while the vault keeps serving (a RocksDB checkpoint).
+    pub fn checkpoint(&self, target: &Path) -> Result<(), VaultError> {
+        rocksdb::checkpoint::Checkpoint::new(&self.db)?.create_checkpoint(target)?;
+        Ok(())
+    }
+
     /// Returns the subject's key, creating and durably storing one on first use.
     fn subject_cipher(
         &self,

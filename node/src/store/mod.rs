@@ -194,6 +194,7 @@ impl EventStore {
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
     ) -> Result<AppendOutcome, StoreError> {
+        let started = std::time::Instant::now();
         self.tenant(tenant)?;
         self.check_batch(&events)?;
         let (reply, rx) = oneshot::channel();
@@ -206,6 +207,7 @@ impl EventStore {
         };
         self.send(WriterMsg::Append(job)).await?;
         let outcome = rx.await.map_err(|_| StoreError::Closed)??;
+        metrics::histogram!("renkei_store_append_seconds").record(started.elapsed().as_secs_f64());
         Ok(outcome)
     }
 

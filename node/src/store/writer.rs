@@ -183,7 +183,12 @@ impl Writer {
         let write_result = if written > 0 {
             let mut opts = WriteOptions::default();
             opts.set_sync(true);
-            self.db.write_opt(batch, &opts).map_err(StoreError::from)
+            let started = std::time::Instant::now();
+            let result = self.db.write_opt(batch, &opts).map_err(StoreError::from);
+            metrics::histogram!("renkei_store_fsync_seconds")
+                .record(started.elapsed().as_secs_f64());
+            metrics::histogram!("renkei_store_group_commit_appends").record(written as f64);
+            result
         } else {
             Ok(())
         };
@@ -191,6 +196,11 @@ impl Writer {
             Ok(()) => {
                 for (job, result) in jobs.iter().zip(&results) {
                     if matches!(result, Ok(Staged::Written(_))) {
+                        metrics::counter!(
+                            "renkei_store_events_appended_total",
+                            "municipality" => job.tenant.to_string()
+                        )
+                        .increment(job.events.len() as u64);
                         for event in &job.events {
                             self.filter.insert(job.tenant, event.event_id);
                         }

@@ -14,6 +14,7 @@ use chrono::Utc;
 use renkei_proto::MunicipalityCode;
 use renkei_proto::cluster::{ClusterCallError, Replicas};
 use renkei_proto::v1::{self, FederationClient};
+use tracing::Instrument;
 use tokio::sync::watch;
 use tonic::transport::Channel;
 
@@ -113,6 +114,7 @@ impl Prefecture {
         message: T,
     ) -> tonic::Request<T> {
         let mut request = tonic::Request::new(message);
+        crate::telemetry::inject_current(request.metadata_mut());
         if let Some(token) = token {
             request
                 .metadata_mut()
@@ -238,8 +240,15 @@ pub async fn run(
             facts: batch.facts,
             produced: batch.produced,
         };
+        // One span per batch; its context travels with the call, so the prefecture's handling
+        // of the batch is part of the same trace.
+        let span = tracing::info_span!(
+            "sync_batch",
+            request_id = %message.request_id,
+            facts = message.facts.len()
+        );
         let sent = tokio::select! {
-            sent = prefecture.push(message) => sent,
+            sent = prefecture.push(message).instrument(span) => sent,
             _ = stop.wait_for(|s| *s) => return,
         };
         match sent {

@@ -1,0 +1,89 @@
+//! A replica's `Backup` service: an online checkpoint of its database (Raft log, vote and state
+//! machine together) while it serves. Only prefecture officers may take one (callers with
+//! `publish`), or anyone on a cluster with no callers configured.
+
+use std::path::{Path, PathBuf};
+
+use renkei_node::backup::{self, BackupError, Manifest};
+use renkei_node::grpc::{backup_reply, status_from_backup};
+use renkei_proto::v1::{self, Backup};
+use tonic::{Request, Response, Status};
+
+use super::federation::identify;
+use super::{Callers, to_status};
+use crate::store::LedgerReader;
+use crate::types::{NodeId, Raft};
+
+/// Serves `Backup.CreateBackup` for a replica.
+#[derive(Clone)]
+pub struct ReplicaBackupService {
+    raft: Raft,
+    reader: LedgerReader,
+    node_id: NodeId,
+    callers: Callers,
+}
+
+impl ReplicaBackupService {
+    pub fn new(raft: Raft, reader: LedgerReader, node_id: NodeId, callers: Callers) -> Self {
+        Self {
+            raft,
+            reader,
+            node_id,
+            callers,
+        }
+    }
+
+    /// Takes a backup into `target` (absolute, not existing). On failure nothing is left behind.
+    fn create(&self, target: &Path, applied_index: u64) -> Result<Manifest, BackupError> {
+        let data = backup::prepare_target(target)?;
+        let result = self
+            .reader
+            .checkpoint(&data)
+            .map_err(|e| BackupError::io("checkpoint of the replica database", e))
+            .and_then(|()| {
+                backup::finish(
+                    target,
+                    Manifest {
+                        kind: "prefecture-replica".into(),
+                        taken_at: backup::now_rfc3339(),
+                        bytes: 0,
+                        positions: Vec::new(),
+                        node_id: self.node_id,
+                        applied_index,
+                    },
+                )
+            });
+        if result.is_err() {
+            let _ = std::fs::remove_dir_all(target);
+        }
+        result
+    }
+}
+
+#[tonic::async_trait]
+impl Backup for ReplicaBackupService {
+    #[tracing::instrument(skip_all, fields(target = %request.get_ref().target_dir))]
+    async fn create_backup(
+        &self,
+        request: Request<v1::CreateBackupRequest>,
+    ) -> Result<Response<v1::BackupReply>, Status> {
+        let who = identify(&self.callers, request.metadata())?;
+        who.check_officer("take a backup").map_err(to_status)?;
+        let target = PathBuf::from(&request.get_ref().target_dir);
+        // What the checkpoint holds at least: it is taken after this index was applied.
+        let applied_index = self
+            .raft
+            .metrics()
+            .borrow()
+            .last_applied
+            .map_or(0, |id| id.index);
+        let service = self.clone();
+        let path = target.clone();
+        let manifest = tokio::task::spawn_blocking(move || service.create(&path, applied_index))
+            .await
+            .map_err(|e| Status::internal(format!("backup task failed: {e}")))?
+            .map_err(status_from_backup)?;
+        tracing::info!(who = who.name(), path = %target.display(), bytes = manifest.bytes, "backup taken");
+        Ok(Response::new(backup_reply(&target, manifest)))
+    }
+}

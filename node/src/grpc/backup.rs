@@ -1,0 +1,117 @@
+//! The node's `Backup` service: an online backup of the event store and the personal-data key
+//! vault (and the master key file when it lives in the data directory), while the node serves.
+
+use std::path::{Path, PathBuf};
+
+use renkei_proto::v1::{self, Backup};
+use tonic::{Request, Response, Status};
+
+use crate::backup::{self, BackupError, Manifest};
+use crate::personal::KeyVault;
+use crate::store::EventStore;
+
+/// Serves `Backup.CreateBackup` for a node.
+#[derive(Clone)]
+pub struct NodeBackupService {
+    store: EventStore,
+    vault: KeyVault,
+    /// The master key file, copied into the backup when it lies in the data directory (where
+    /// it is as exposed as the backup itself); a key kept elsewhere is backed up separately.
+    master_key_in_data_dir: Option<PathBuf>,
+}
+
+impl NodeBackupService {
+    pub fn new(store: EventStore, vault: KeyVault, master_key_in_data_dir: Option<PathBuf>) -> Self {
+        Self {
+            store,
+            vault,
+            master_key_in_data_dir,
+        }
+    }
+
+    /// Takes a backup into `target` (absolute, not existing). On failure nothing is left behind.
+    pub fn create(&self, target: &Path) -> Result<Manifest, BackupError> {
+        let data = backup::prepare_target(target)?;
+        let result = self.fill(target, &data);
+        if result.is_err() {
+            // Nothing half-written: a failed backup leaves no directory that looks like one.
+            let _ = std::fs::remove_dir_all(target);
+        }
+        result
+    }
+
+    fn fill(&self, target: &Path, data: &Path) -> Result<Manifest, BackupError> {
+        let mut positions = Vec::new();
+        for tenant in self.store.tenants() {
+            let last = self
+                .store
+                .last_position(tenant)
+                .map_err(|e| BackupError::io("reading positions", e))?;
+            positions.push(format!("{tenant}:{}", last.get()));
+        }
+        self.store
+            .checkpoint(data)
+            .map_err(|e| BackupError::io("checkpoint of the event store", e))?;
+        self.vault
+            .checkpoint(&data.join("personal-keys"))
+            .map_err(|e| BackupError::io("checkpoint of the key vault", e))?;
+        if let Some(key) = &self.master_key_in_data_dir
+            && key.is_file()
+        {
+            std::fs::copy(key, data.join("master.key"))
+                .map_err(|e| BackupError::io("copying the master key", e))?;
+        }
+        backup::finish(
+            target,
+            Manifest {
+                kind: "node".into(),
+                taken_at: backup::now_rfc3339(),
+                bytes: 0,
+                positions,
+                node_id: 0,
+                applied_index: 0,
+            },
+        )
+    }
+}
+
+/// Maps a backup error to its gRPC status; the one place where this is decided.
+pub fn status_from_backup(e: BackupError) -> Status {
+    match &e {
+        BackupError::Invalid { .. } => Status::invalid_argument(e.to_string()),
+        BackupError::Io { .. } => Status::internal(e.to_string()),
+    }
+}
+
+/// The wire form of a manifest.
+pub fn backup_reply(path: &Path, m: Manifest) -> v1::BackupReply {
+    v1::BackupReply {
+        path: path.display().to_string(),
+        kind: m.kind,
+        taken_at: m.taken_at,
+        bytes: m.bytes,
+        positions: m.positions,
+        node_id: m.node_id,
+        applied_index: m.applied_index,
+    }
+}
+
+#[tonic::async_trait]
+impl Backup for NodeBackupService {
+    #[tracing::instrument(skip_all, fields(target = %request.get_ref().target_dir))]
+    async fn create_backup(
+        &self,
+        request: Request<v1::CreateBackupRequest>,
+    ) -> Result<Response<v1::BackupReply>, Status> {
+        let target = PathBuf::from(&request.get_ref().target_dir);
+        let service = self.clone();
+        let path = target.clone();
+        // Checkpoints flush memtables and copy files: blocking work, off the async threads.
+        let manifest = tokio::task::spawn_blocking(move || service.create(&path))
+            .await
+            .map_err(|e| Status::internal(format!("backup task failed: {e}")))?
+            .map_err(status_from_backup)?;
+        tracing::info!(path = %target.display(), bytes = manifest.bytes, "backup taken");
+        Ok(Response::new(backup_reply(&target, manifest)))
+    }
+}
