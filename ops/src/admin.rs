@@ -1,12 +1,16 @@
-//! `renkei cluster …` (the ClusterAdmin service of prefecture replicas) and `renkei node status`
-//! (a municipal node's tenants, event counts and sync lag).
+//! `renkei cluster …` (the ClusterAdmin service of prefecture replicas), `renkei node status`
+//! (a municipal node's tenants, event counts and sync lag), `renkei backup` (an online backup
+//! through the Backup service) and `renkei restore` (a backup into a fresh data directory).
 
-use renkei_proto::v1::{self, ClusterAdminClient, EventLogClient, NodeSyncClient};
+use std::path::Path;
+
+
+use renkei_proto::v1::{self, BackupClient, ClusterAdminClient, EventLogClient, NodeSyncClient};
 use serde_json::{Value, json};
 
 use crate::cli::{ClusterCommand, Member, NodeCommand};
 use crate::failure::Failure;
-use crate::rpc::{self, ClusterClient};
+use crate::rpc::{self, ClusterClient, authed, bearer};
 use crate::table::{self, Align};
 
 fn member(m: &Member) -> v1::ClusterMember {
@@ -277,6 +281,87 @@ pub async fn node(command: NodeCommand, json: bool) -> Result<(), Failure> {
                 &[Left, Left, Right, Right, Right, Right, Right, Left, Left],
                 &rows,
             )
+        );
+    }
+    Ok(())
+}
+
+/// Runs `renkei backup`.
+pub async fn backup(addr: &str, to: &Path, token: Option<String>, json: bool) -> Result<(), Failure> {
+    if !to.is_absolute() {
+        return Err(Failure::usage(format!(
+            "--to {}: must be an absolute path on the serving machine",
+            to.display()
+        )));
+    }
+    let auth = bearer(token.as_deref())?;
+    let reply = BackupClient::new(rpc::connect(addr).await?)
+        .create_backup(authed(
+            &auth,
+            v1::CreateBackupRequest {
+                target_dir: to.display().to_string(),
+            },
+        ))
+        .await
+        .map_err(|s| Failure::from_status("Backup.CreateBackup", &s))?
+        .into_inner();
+    if json {
+        println!(
+            "{}",
+            json!({
+                "path": reply.path,
+                "kind": reply.kind,
+                "taken_at": reply.taken_at,
+                "bytes": reply.bytes,
+                "positions": reply.positions,
+                "node_id": reply.node_id,
+                "applied_index": reply.applied_index,
+            })
+        );
+    } else {
+        let what = if reply.kind == "node" {
+            format!("positions {}", reply.positions.join(" "))
+        } else {
+            format!("replica {}, applied index {}", reply.node_id, reply.applied_index)
+        };
+        println!(
+            "backup of the {} at {addr} written to {} on that machine ({} bytes, taken {}; {what})",
+            reply.kind, reply.path, reply.bytes, reply.taken_at
+        );
+    }
+    Ok(())
+}
+
+/// Runs `renkei restore`.
+pub fn restore(from: &Path, data_dir: &Path, json: bool) -> Result<(), Failure> {
+    use renkei_node::backup::{BackupError, restore};
+    let manifest = restore(from, data_dir).map_err(|e| match e {
+        BackupError::Invalid { field, .. } => {
+            let flag = if field == "data_dir" { "--data-dir" } else { "--from" };
+            Failure::usage(format!("{flag}: {e}"))
+        }
+        BackupError::Io { .. } => Failure::runtime(format!("restore failed: {e}")),
+    })?;
+    if json {
+        println!(
+            "{}",
+            json!({
+                "data_dir": data_dir.display().to_string(),
+                "kind": manifest.kind,
+                "taken_at": manifest.taken_at,
+                "bytes": manifest.bytes,
+                "positions": manifest.positions,
+                "node_id": manifest.node_id,
+                "applied_index": manifest.applied_index,
+            })
+        );
+    } else {
+        println!(
+            "restored the {} backup taken {} ({} bytes) into {}; start the process on it",
+            manifest.kind,
+            manifest.taken_at,
+            manifest.bytes,
+            data_dir.display()
         );
     }
     Ok(())

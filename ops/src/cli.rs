@@ -37,6 +37,29 @@ pub enum Command {
     /// Export the prefecture's survey, or merge prefectures' exports into the national survey.
     #[command(subcommand)]
     Survey(SurveyCommand),
+    /// Take an online backup of a serving node or prefecture replica (Backup.CreateBackup): a
+    /// consistent copy written into a new directory on the serving machine.
+    Backup {
+        /// The node or replica (host:port).
+        #[arg(long, value_name = "HOST:PORT", value_parser = parse_address)]
+        addr: String,
+        /// The directory to create on the serving machine: an absolute path that does not exist.
+        #[arg(long, value_name = "DIR")]
+        to: PathBuf,
+        /// For a replica: a prefecture officer's token (a caller with `publish = true`).
+        #[arg(long, env = "RENKEI_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
+    /// Restore a backup into a fresh data directory, with the node or replica stopped; it then
+    /// starts on that directory with exactly the backed-up state.
+    Restore {
+        /// The backup directory (holding backup.json and data/).
+        #[arg(long, value_name = "DIR")]
+        from: PathBuf,
+        /// The data directory to fill: absent or empty (nothing is ever overwritten).
+        #[arg(long, value_name = "DIR")]
+        data_dir: PathBuf,
+    },
 }
 
 /// Flags of `renkei demo`.

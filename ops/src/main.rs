@@ -10,7 +10,7 @@
 //!   never left behind;
 //! - [`demo`]: `renkei demo`, a local 富山県 federation loaded with a fiscal year of programme
 //!   activity, and its report;
-//! - [`admin`]: `renkei cluster …` and `renkei node status`;
+//! - [`admin`]: `renkei cluster …`, `renkei node status`, `renkei backup` and `renkei restore`;
 //! - [`survey`]: `renkei survey export` and `renkei survey merge` (the national merge).
 //!
 //! `main` parses the command line and runs the command against Ctrl-C and SIGTERM: when a signal
@@ -71,6 +71,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Cluster(command) => admin::cluster(command, json).await,
         Command::Node(command) => admin::node(command, json).await,
         Command::Survey(command) => survey::run(command, json).await,
+        Command::Backup { addr, to, token } => admin::backup(&addr, &to, token, json).await,
+        Command::Restore { from, data_dir } => admin::restore(&from, &data_dir, json),
     }
 }
 

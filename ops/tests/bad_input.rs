@@ -77,6 +77,15 @@ fn a_missing_or_unreadable_file_is_refused_naming_it() {
         "--out",
     );
     refused(&["survey", "merge", "--out", out.to_str().unwrap()], "FILE");
+    refused(
+        &["restore", "--from", missing.to_str().unwrap(), "--data-dir", dir.path().join("d").to_str().unwrap()],
+        "--from",
+    );
+}
+
+#[test]
+fn a_backup_target_must_be_an_absolute_path() {
+    refused(&["backup", "--addr", "127.0.0.1:1", "--to", "relative/backup"], "--to");
 }
 
 #[test]
@@ -103,6 +112,8 @@ fn every_command_has_help() {
         vec!["node", "status", "--help"],
         vec!["survey", "export", "--help"],
         vec!["survey", "merge", "--help"],
+        vec!["backup", "--help"],
+        vec!["restore", "--help"],
     ] {
         let output = run(&args);
         assert!(output.status.success(), "renkei {}", args.join(" "));

@@ -1,6 +1,7 @@
 //! The admin commands against a running federation (`renkei demo --serve`): cluster status shows
 //! three voters agreeing on a leader, node status shows a node's municipalities fully synced,
-//! survey export writes the prefecture's files; then Ctrl-C stops every child process and the
+//! survey export writes the prefecture's files, backup takes an online copy of a node (restored
+//! into a fresh directory) and of a replica (officers only); then Ctrl-C stops every child process and the
 //! tool exits 130 leaving nothing behind.
 
 mod common;
@@ -105,6 +106,30 @@ fn admin_commands_against_a_served_federation_then_ctrl_c_stops_everything() {
         "--out", tmp.path().join("x.csv").to_str().unwrap(),
     ]);
     assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+
+    // An online backup of a node, restored into a fresh directory; of a replica, by an officer.
+    let backup = tmp.path().join("backup-niikawa");
+    let taken = run(&["backup", "--addr", niikawa, "--to", backup.to_str().unwrap()]);
+    assert!(taken.status.success(), "{}", stderr(&taken));
+    assert!(stdout(&taken).contains("backup of the node"), "{}", stdout(&taken));
+    let restored = tmp.path().join("restored");
+    let restore = ["restore", "--from", backup.to_str().unwrap(), "--data-dir", restored.to_str().unwrap()];
+    let done = run(&restore);
+    assert!(done.status.success(), "{}", stderr(&done));
+    assert!(restored.join("CURRENT").is_file() || std::fs::read_dir(&restored).unwrap().next().is_some());
+    let again = run(&restore);
+    assert_eq!(again.status.code(), Some(2), "{}", stderr(&again));
+    assert!(stderr(&again).contains("--data-dir"), "{}", stderr(&again));
+    let replica_backup = tmp.path().join("backup-replica");
+    let refused = run(&["backup", "--addr", &replicas[0], "--to", replica_backup.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    let taken = run(&[
+        "--json", "backup", "--addr", &replicas[0], "--token", &token, "--to",
+        replica_backup.to_str().unwrap(),
+    ]);
+    assert!(taken.status.success(), "{}", stderr(&taken));
+    let value: serde_json::Value = serde_json::from_slice(&taken.stdout).unwrap();
+    assert_eq!(value["kind"], "prefecture-replica");
 
     // Ctrl-C: every child stopped, exit 130, nothing left behind.
     assert!(!processes_mentioning(&dir).is_empty(), "the federation runs");
