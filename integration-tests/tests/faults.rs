@@ -1,0 +1,321 @@
+//! The fault suite: real `renkei-node` and `renkei-prefecture` processes on loopback under a
+//! steady load of recorded activities (and so of facts to sync), while replicas — the leader
+//! included — and the node are killed with SIGKILL and restarted, and the whole prefecture is
+//! stopped for a while. At the end:
+//! - every acknowledged activity is in the node's log exactly once (and an activity whose call
+//!   failed in a crash is there at most once);
+//! - each municipality's ledger at the prefecture equals the node's outbox, fact for fact;
+//! - the prefecture's tally equals the statuses the node derives from its own events.
+//!
+//! Bounded in time: `RENKEI_FAULT_SECONDS` (default 20, the CI configuration). A seed makes a
+//! run reproducible: `RENKEI_FAULT_SEED` (default: from the clock; printed either way). The
+//! longer configuration is `RENKEI_FAULT_SECONDS=300 cargo test --release -p
+//! renkei-integration-tests --test faults -- --nocapture`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use renkei_integration_tests::*;
+use renkei_proto::v1;
+use tokio::sync::Mutex;
+use tonic::Code;
+use tonic::transport::Channel;
+
+const MUNICIPALITIES: [&str; 2] = [TOYAMA_CITY, TAKAOKA_CITY];
+
+/// A small deterministic generator (xorshift64*), so a seed replays the same faults.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn millis(&mut self, from: u64, to: u64) -> Duration {
+        Duration::from_millis(from + self.below(to - from))
+    }
+}
+
+/// What the load got answered: per municipality, activity id → acknowledged (true) or unsure
+/// (false: the call failed, the activity may or may not be recorded).
+type Outcomes = Arc<Mutex<BTreeMap<String, BTreeMap<String, bool>>>>;
+
+fn awareness(municipality: &str, id: &str, n: u64) -> v1::RecordAwarenessActivityRequest {
+    v1::RecordAwarenessActivityRequest {
+        municipality_code: municipality.to_owned(),
+        actor: "fault-suite".to_owned(),
+        id: id.to_owned(),
+        kind: "lecture".to_owned(),
+        title: format!("在宅医療講演会 {n}"),
+        audience: "住民".to_owned(),
+        // Spread over fiscal year 2024 (April 2024 – March 2025).
+        on: format!("2024-{:02}-{:02}", 4 + n % 9, 1 + n % 28),
+        attendance: Some(20 + (n % 50) as u32),
+        copies: None,
+        scenes: vec![],
+    }
+}
+
+/// Records activities one after another until `stop`, alternating municipalities. A failed call
+/// is retried with the same id once the node answers again.
+async fn load(address: String, outcomes: Outcomes, stop: Arc<AtomicBool>, calls: Arc<AtomicU64>) {
+    let channel = Channel::from_shared(format!("http://{address}"))
+        .expect("a valid address")
+        .connect_timeout(Duration::from_millis(500))
+        .timeout(Duration::from_secs(5))
+        .connect_lazy();
+    let mut program = v1::MunicipalProgramClient::new(channel);
+    let mut n = 0u64;
+    let mut retry: Option<(String, String, u64)> = None;
+    while !stop.load(Ordering::Relaxed) {
+        let (municipality, id, k) = retry.take().unwrap_or_else(|| {
+            n += 1;
+            let m = MUNICIPALITIES[(n % 2) as usize].to_owned();
+            (m, format!("act-{n}"), n)
+        });
+        calls.fetch_add(1, Ordering::Relaxed);
+        let answer = program
+            .record_awareness_activity(awareness(&municipality, &id, k))
+            .await;
+        let acknowledged = match answer {
+            Ok(_) => true,
+            // A retry of an activity the crashed node had recorded before answering.
+            Err(e) if e.code() == Code::FailedPrecondition && e.message().contains("already") => {
+                let mut o = outcomes.lock().await;
+                let known = o.entry(municipality.clone()).or_default();
+                if known.get(&id) == Some(&false) {
+                    known.insert(id.clone(), true);
+                    continue;
+                }
+                panic!("{municipality} {id}: refused as already recorded on a first try: {e:?}");
+            }
+            Err(_) => false,
+        };
+        outcomes
+            .lock()
+            .await
+            .entry(municipality.clone())
+            .or_default()
+            .insert(id.clone(), acknowledged);
+        if !acknowledged {
+            retry = Some((municipality, id, k));
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// How many times the programme events of `municipality` hold each activity id.
+async fn recorded_ids(node: &Node, municipality: &str) -> BTreeMap<String, usize> {
+    let mut client = v1::EventLogClient::new(node.channel().await);
+    let mut counts = BTreeMap::new();
+    let mut from = 1;
+    loop {
+        let reply = client
+            .read_all(v1::ReadAllRequest {
+                municipality_code: municipality.to_owned(),
+                from_position: from,
+                max_count: 5_000,
+            })
+            .await
+            .expect("read the node's log")
+            .into_inner();
+        let Some(last) = reply.events.last() else {
+            return counts;
+        };
+        from = last.global_position + 1;
+        for event in reply.events.iter().filter(|e| e.stream.starts_with("programme/")) {
+            let json: serde_json::Value =
+                serde_json::from_slice(&event.payload).expect("a programme event is JSON");
+            if let Some(id) = find_id(&json) {
+                *counts.entry(id).or_default() += 1;
+            }
+        }
+    }
+}
+
+fn find_id(json: &serde_json::Value) -> Option<String> {
+    match json {
+        serde_json::Value::Object(map) => map
+            .get("id")
+            .and_then(|v| v.as_str())
+            .filter(|s| s.starts_with("act-"))
+            .map(str::to_owned)
+            .or_else(|| map.values().find_map(find_id)),
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kills_and_outages_lose_and_duplicate_nothing_and_the_tally_matches_the_nodes() {
+    let seconds: u64 = std::env::var("RENKEI_FAULT_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20);
+    let seed: u64 = std::env::var("RENKEI_FAULT_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64)
+        })
+        .max(1);
+    println!("fault suite: RENKEI_FAULT_SEED={seed} RENKEI_FAULT_SECONDS={seconds}");
+    let mut rng = Rng(seed);
+
+    let mut cluster = Cluster::start(3).await;
+    let mut node = Node::start(cluster.addresses());
+    let outcomes: Outcomes = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let calls = Arc::new(AtomicU64::new(0));
+    let loader = tokio::spawn(load(
+        node.address.clone(),
+        outcomes.clone(),
+        stop.clone(),
+        calls.clone(),
+    ));
+
+    let (mut replica_kills, mut leader_kills, mut node_kills, mut outages) = (0, 0, 0, 0);
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(seconds) {
+        tokio::time::sleep(rng.millis(300, 1200)).await;
+        match rng.below(10) {
+            // Kill a replica (the leader half of the time) and bring it back.
+            0..=5 => {
+                let ids = cluster.ids();
+                let leader = cluster
+                    .status(ids[0])
+                    .await
+                    .map(|s| s.leader_id)
+                    .filter(|l| *l != 0);
+                let victim = match leader {
+                    Some(l) if rng.below(2) == 0 => {
+                        leader_kills += 1;
+                        l
+                    }
+                    _ => ids[rng.below(ids.len() as u64) as usize],
+                };
+                cluster.kill(victim);
+                replica_kills += 1;
+                tokio::time::sleep(rng.millis(100, 800)).await;
+                cluster.restart(victim);
+            }
+            // Kill the node mid-load and restart it on its data.
+            6..=8 => {
+                node.kill();
+                node_kills += 1;
+                tokio::time::sleep(rng.millis(50, 400)).await;
+                node.restart();
+            }
+            // The whole prefecture goes away for a while.
+            _ => {
+                for id in cluster.ids() {
+                    cluster.kill(id);
+                }
+                outages += 1;
+                tokio::time::sleep(rng.millis(500, 2000)).await;
+                for id in cluster.ids() {
+                    cluster.restart(id);
+                }
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    loader.await.expect("the load task");
+    cluster.wait_for_leader().await;
+
+    // Every fact arrives, once: the ledger equals the outbox.
+    let outcomes = outcomes.lock().await.clone();
+    let mut facts = 0;
+    for municipality in MUNICIPALITIES {
+        let produced = std::cell::Cell::new(0);
+        wait_until(&format!("{municipality}: every fact acknowledged"), || async {
+            let s = node.sync_state(municipality).await;
+            produced.set(s.produced);
+            s.produced > 0 && s.acknowledged == s.produced
+        })
+        .await;
+        let outbox = node.outbox(municipality).await;
+        let ledger = cluster.ledger(municipality).await;
+        assert_eq!(outbox.len() as u64, produced.get());
+        assert!(ledger == outbox, "{municipality}: the ledger differs from the outbox");
+        facts += ledger.len();
+
+        // Every acknowledged activity exactly once; an unsure one at most once.
+        let recorded = recorded_ids(&node, municipality).await;
+        let sent = outcomes.get(municipality).cloned().unwrap_or_default();
+        for (id, acknowledged) in &sent {
+            let times = recorded.get(id).copied().unwrap_or(0);
+            if *acknowledged {
+                assert_eq!(times, 1, "{municipality} {id}: acknowledged, recorded {times} times");
+            } else {
+                assert!(times <= 1, "{municipality} {id}: recorded {times} times");
+            }
+        }
+        assert!(
+            recorded.keys().all(|id| sent.contains_key(id)),
+            "{municipality}: an activity nobody sent is recorded"
+        );
+    }
+
+    // The prefecture's tally equals the statuses each node derives from its own events.
+    let leader = cluster.wait_for_leader().await;
+    let mut survey = v1::PrefectureSurveyClient::connect(format!(
+        "http://{}",
+        cluster.replicas[&leader].address
+    ))
+    .await
+    .expect("connect to the survey service");
+    let tally = survey
+        .get_tally(with_token(
+            OFFICER_TOKEN,
+            v1::GetTallyRequest {
+                fiscal_year: 2024,
+                as_of: "2025-03-31".into(),
+                known_at: None,
+                source: v1::TallySource::Live as i32,
+                consistency: v1::ReadConsistency::Linearizable as i32,
+            },
+        ))
+        .await
+        .expect("the tally")
+        .into_inner();
+    let mut program = node.program().await;
+    for municipality in MUNICIPALITIES {
+        let own = program
+            .get_status(v1::GetStatusRequest {
+                municipality_code: municipality.to_owned(),
+                fiscal_year: 2024,
+                as_of: "2025-03-31".into(),
+                known_at: None,
+            })
+            .await
+            .expect("the node's own statuses")
+            .into_inner();
+        let own: Vec<String> = own.items.into_iter().map(|i| i.status_label).collect();
+        let row = tally
+            .municipalities
+            .iter()
+            .find(|r| r.municipality == municipality)
+            .expect("the municipality's row");
+        assert_eq!(row.statuses, own, "{municipality}: prefecture tally vs node");
+        assert!(row.reported);
+    }
+
+    let acknowledged = outcomes.values().flat_map(|m| m.values()).filter(|a| **a).count();
+    println!(
+        "fault suite: {seconds} s, seed {seed}: {replica_kills} replica kills ({leader_kills} of \
+         the leader), {node_kills} node kills, {outages} whole-prefecture outages; {} calls, \
+         {acknowledged} activities acknowledged, {facts} facts synced; nothing lost or duplicated",
+        calls.load(Ordering::Relaxed)
+    );
+}
