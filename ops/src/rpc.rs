@@ -1,0 +1,93 @@
+//! Connections to municipal nodes and prefecture replicas: channels with short connect
+//! deadlines, bearer tokens, and calls to a cluster that follow its leader.
+
+use std::time::Duration;
+
+use renkei_proto::cluster::{ClusterCallError, Replicas};
+use tonic::transport::{Channel, Endpoint};
+use tonic::metadata::AsciiMetadataValue;
+use tonic::{Request, Response, Status};
+
+use crate::failure::Failure;
+
+/// How long connecting to one address may take before the address counts as unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// The deadline of one call.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// The largest message exchanged (survey exports of a large prefecture are several MiB).
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Connects to `address` (`host:port`), failing with a runtime error naming it.
+pub async fn connect(address: &str) -> Result<Channel, Failure> {
+    endpoint(address)?
+        .connect()
+        .await
+        .map_err(|e| Failure::runtime(format!("cannot reach {address}: {e}")))
+}
+
+fn endpoint(address: &str) -> Result<Endpoint, Failure> {
+    Ok(Endpoint::from_shared(format!("http://{address}"))
+        .map_err(|_| Failure::usage(format!("{address:?} is not HOST:PORT")))?
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(CALL_TIMEOUT)
+        .tcp_nodelay(true))
+}
+
+/// A bearer token ready to be sent as `authorization` metadata.
+pub type Auth = Option<AsciiMetadataValue>;
+
+/// Prepares `authorization: Bearer <token>` for a token, if one is given.
+pub fn bearer(token: Option<&str>) -> Result<Auth, Failure> {
+    token
+        .map(|t| {
+            format!("Bearer {}", t.trim())
+                .parse()
+                .map_err(|_| Failure::usage("--token must be printable ASCII"))
+        })
+        .transpose()
+}
+
+/// Wraps a message in a request carrying the bearer token, if any.
+pub fn authed<T>(auth: &Auth, message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    if let Some(value) = auth {
+        request.metadata_mut().insert("authorization", value.clone());
+    }
+    request
+}
+
+/// A prefecture cluster reached through any of its replicas; calls follow leader redirects.
+pub struct ClusterClient {
+    replicas: Replicas,
+}
+
+impl ClusterClient {
+    /// A client of the replicas at `addresses` (the first is tried first).
+    pub fn new(addresses: Vec<String>) -> Self {
+        Self {
+            replicas: Replicas::new(addresses)
+                .with_retry_for(Duration::from_secs(20))
+                .with_request_timeout(CALL_TIMEOUT),
+        }
+    }
+
+    /// Returns the address calls currently go to first.
+    pub fn current(&self) -> &str {
+        self.replicas.current()
+    }
+
+    /// Calls `f` with a channel to the leader (as far as known); `what` names the call in errors.
+    pub async fn call<T, F, Fut>(&mut self, what: &str, f: F) -> Result<T, Failure>
+    where
+        F: FnMut(Channel) -> Fut,
+        Fut: Future<Output = Result<Response<T>, Status>>,
+    {
+        self.replicas.call(f).await.map_err(|e| match e {
+            ClusterCallError::Refused(status) => Failure::from_status(what, &status),
+            ClusterCallError::BadAddress(a) => Failure::usage(format!("{a:?} is not HOST:PORT")),
+            other @ ClusterCallError::GaveUp { .. } => {
+                Failure::runtime(format!("{what}: no replica answered: {other}"))
+            }
+        })
+    }
+}

@@ -1,0 +1,228 @@
+//! `renkei survey export` (a prefecture's survey as a file, through `PrefectureSurvey`) and
+//! `renkei survey merge` (the national merge of prefectures' JSON exports, done locally with
+//! [`renkei_federation::survey::merge_national`]).
+
+use std::path::{Path, PathBuf};
+
+use renkei_federation::survey::{self as national, CsvEncoding, Item, SurveyStatus};
+use renkei_proto::{FiscalYear, v1};
+use serde_json::json;
+
+use crate::cli::{ExportFormat, SurveyCommand};
+use crate::failure::Failure;
+use crate::rpc::{self, ClusterClient, authed, bearer};
+use crate::table::{self, TallyLine};
+
+/// Runs `renkei survey …`.
+pub async fn run(command: SurveyCommand, json: bool) -> Result<(), Failure> {
+    match command {
+        SurveyCommand::Export {
+            addr,
+            token,
+            fy,
+            as_of,
+            format,
+            submitted,
+            out,
+        } => export(addr, token, fy, as_of, format, submitted, &out, json).await,
+        SurveyCommand::Merge { files, out } => merge(&files, &out, json),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn export(
+    addr: Vec<String>,
+    token: Option<String>,
+    fy: FiscalYear,
+    as_of: Option<chrono::NaiveDate>,
+    format: ExportFormat,
+    submitted: bool,
+    out: &Path,
+    json: bool,
+) -> Result<(), Failure> {
+    let as_of = as_of.unwrap_or_else(|| fy.last_day());
+    if !fy.contains(as_of) {
+        return Err(Failure::usage(format!(
+            "--as-of {as_of} lies outside {} ({}..{}), the fiscal year given by --fy {}",
+            fy.wareki(),
+            fy.first_day(),
+            fy.last_day(),
+            fy.year()
+        )));
+    }
+    check_writable(out)?;
+    let (wire_format, shift_jis) = match format {
+        ExportFormat::Csv => (v1::ExportFormat::SummaryCsv, false),
+        ExportFormat::CsvSjis => (v1::ExportFormat::SummaryCsv, true),
+        ExportFormat::DetailCsv => (v1::ExportFormat::DetailCsv, false),
+        ExportFormat::Xlsx => (v1::ExportFormat::Xlsx, false),
+        ExportFormat::Json => (v1::ExportFormat::Json, false),
+    };
+    let request = v1::ExportSurveyRequest {
+        tally: Some(v1::GetTallyRequest {
+            fiscal_year: i32::from(fy.year()),
+            as_of: as_of.format("%Y-%m-%d").to_string(),
+            known_at: None,
+            source: if submitted {
+                v1::TallySource::Submitted
+            } else {
+                v1::TallySource::Live
+            } as i32,
+            consistency: v1::ReadConsistency::Linearizable as i32,
+        }),
+        format: wire_format as i32,
+        shift_jis,
+    };
+    let auth = bearer(token.as_deref())?;
+    let mut cluster = ClusterClient::new(addr);
+    let reply = cluster
+        .call("PrefectureSurvey.ExportSurvey", move |channel| {
+            let mut client = v1::PrefectureSurveyClient::new(channel)
+                .max_decoding_message_size(rpc::MAX_MESSAGE_BYTES);
+            let request = authed(&auth, request.clone());
+            async move { client.export_survey(request).await }
+        })
+        .await?;
+    std::fs::write(out, &reply.content)
+        .map_err(|e| Failure::runtime(format!("cannot write {}: {e}", out.display())))?;
+    if json {
+        println!(
+            "{}",
+            json!({
+                "out": out.display().to_string(),
+                "bytes": reply.content.len(),
+                "suggested_name": reply.file_name,
+                "fiscal_year": fy.year(),
+                "as_of": as_of.to_string(),
+            })
+        );
+    } else {
+        println!(
+            "wrote {} ({} bytes; {} {}現在; the prefecture suggests the name {})",
+            out.display(),
+            reply.content.len(),
+            fy.wareki(),
+            as_of,
+            reply.file_name
+        );
+    }
+    Ok(())
+}
+
+/// Refuses an output path whose folder does not exist, before anything is fetched.
+fn check_writable(out: &Path) -> Result<(), Failure> {
+    let parent = out.parent().filter(|p| !p.as_os_str().is_empty());
+    if let Some(dir) = parent
+        && !dir.is_dir()
+    {
+        return Err(Failure::usage(format!(
+            "--out {}: the folder {} does not exist",
+            out.display(),
+            dir.display()
+        )));
+    }
+    if out.is_dir() {
+        return Err(Failure::usage(format!("--out {}: is a folder", out.display())));
+    }
+    Ok(())
+}
+
+/// The file formats the merge can write, by the extension of `--out`.
+enum MergeOutput {
+    Json,
+    Csv,
+    Xlsx,
+}
+
+fn merge_output(out: &Path) -> Result<MergeOutput, Failure> {
+    match out
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("json") => Ok(MergeOutput::Json),
+        Some("csv") => Ok(MergeOutput::Csv),
+        Some("xlsx") => Ok(MergeOutput::Xlsx),
+        _ => Err(Failure::usage(format!(
+            "--out {}: the name must end in .json, .csv or .xlsx (the format written)",
+            out.display()
+        ))),
+    }
+}
+
+fn merge(files: &[PathBuf], out: &Path, json: bool) -> Result<(), Failure> {
+    let output = merge_output(out)?;
+    check_writable(out)?;
+    let mut exports = Vec::with_capacity(files.len());
+    for file in files {
+        let bytes = std::fs::read(file)
+            .map_err(|e| Failure::usage(format!("{}: cannot read it: {e}", file.display())))?;
+        exports.push(bytes);
+    }
+    let (survey, report) = national::merge_national(&exports).map_err(|e| {
+        // The library names exports by their index; the operator knows them by file name.
+        let text = e.to_string();
+        let named = files.iter().enumerate().fold(text, |t, (i, f)| {
+            t.replace(&format!("export {i} "), &format!("{} ", f.display()))
+        });
+        Failure::usage(format!("cannot merge: {named}"))
+    })?;
+    let bytes = match output {
+        MergeOutput::Json => national::json(&survey),
+        MergeOutput::Csv => national::summary_csv(&survey, CsvEncoding::Utf8Bom),
+        MergeOutput::Xlsx => national::xlsx(&survey),
+    }
+    .map_err(|e| Failure::runtime(format!("cannot write the national survey: {e}")))?;
+    std::fs::write(out, &bytes)
+        .map_err(|e| Failure::runtime(format!("cannot write {}: {e}", out.display())))?;
+
+    let tally = survey.tally();
+    let lines: Vec<TallyLine> = Item::ALL
+        .iter()
+        .map(|item| TallyLine {
+            label: item.national_label().to_owned(),
+            counts: SurveyStatus::ALL.map(|s| tally.count(*item, s)),
+            percents: SurveyStatus::ALL
+                .map(|s| national::format_tenths(tally.percent_tenths(*item, s))),
+        })
+        .collect();
+    let missing: Vec<String> = report.missing.iter().map(|c| c.to_string()).collect();
+    let unknown: Vec<String> = report.unknown.iter().map(|c| c.to_string()).collect();
+    if json {
+        println!(
+            "{}",
+            json!({
+                "out": out.display().to_string(),
+                "files": files.len(),
+                "fiscal_year": survey.fiscal_year.year(),
+                "as_of": survey.as_of.to_string(),
+                "n": survey.n(),
+                "missing": missing,
+                "unknown": unknown,
+                "tally": lines,
+            })
+        );
+    } else {
+        println!(
+            "全国 {} {}現在: {} exports merged, n={}",
+            survey.fiscal_year.wareki(),
+            survey.as_of,
+            files.len(),
+            survey.n()
+        );
+        print!("{}", table::tally(&lines));
+        if !missing.is_empty() {
+            println!(
+                "missing: {} municipalities are in no export (counted as 実施していない), e.g. {}",
+                missing.len(),
+                missing.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+            );
+        }
+        if !unknown.is_empty() {
+            println!("not on the official list: {}", unknown.join(", "));
+        }
+        println!("wrote {}", out.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,143 @@
+//! The admin commands against a running federation (`renkei demo --serve`): cluster status shows
+//! three voters agreeing on a leader, node status shows a node's municipalities fully synced,
+//! survey export writes the prefecture's files, backup takes an online copy of a node (restored
+//! into a fresh directory) and of a replica (officers only); then Ctrl-C stops every child process and the
+//! tool exits 130 leaving nothing behind.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::sync::mpsc;
+
+use common::*;
+
+/// Reads the officer's token from a replica's configuration in the demo's folder.
+fn officer_token(dir: &std::path::Path) -> String {
+    let config = std::fs::read_to_string(dir.join("prefecture/replica-1.toml")).unwrap();
+    let block = config
+        .split("[[callers]]")
+        .find(|b| b.contains("prefecture-office"))
+        .expect("the officer's caller entry");
+    let line = block
+        .lines()
+        .find(|l| l.starts_with("token"))
+        .expect("a token line");
+    line.split('"').nth(1).unwrap().to_owned()
+}
+
+#[test]
+fn admin_commands_against_a_served_federation_then_ctrl_c_stops_everything() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("demo");
+    let mut child = renkei()
+        .args(["--json", "demo", "--serve", "--dir", dir.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The report is one JSON line on stdout, printed once the federation is loaded.
+    let pipe = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(pipe).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx.recv_timeout(PATIENCE).expect("the demo's report");
+    let report: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| {
+        let _ = child.kill();
+        panic!("not a JSON report ({e}): {line:?}")
+    });
+    assert_eq!(report["n"], 15);
+
+    let replicas: Vec<String> = report["replicas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap().to_owned())
+        .collect();
+    let mut status_args = vec!["--json", "cluster", "status"];
+    for r in &replicas {
+        status_args.extend(["--addr", r.as_str()]);
+    }
+    let status = run(&status_args);
+    assert!(status.status.success(), "{}", stderr(&status));
+    let views: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let views = views["replicas"].as_array().unwrap();
+    assert_eq!(views.len(), 3);
+    let leader = &views[0]["leader_id"];
+    assert!(views.iter().all(|v| &v["leader_id"] == leader && v["voters"].as_array().unwrap().len() == 3));
+    let table = run(&["cluster", "status", "--addr", &replicas[0]]);
+    assert!(stdout(&table).contains("Leader") || stdout(&table).contains("Follower"));
+
+    let niikawa = report["nodes"][0]["address"].as_str().unwrap();
+    let node = run(&["node", "status", "--addr", niikawa]);
+    assert!(node.status.success(), "{}", stderr(&node));
+    let node_text = stdout(&node);
+    assert!(node_text.contains("魚津市") && node_text.contains("朝日町"), "{node_text}");
+    let node_json = run(&["--json", "node", "status", "--addr", niikawa]);
+    let value: serde_json::Value = serde_json::from_slice(&node_json.stdout).unwrap();
+    for m in value["municipalities"].as_array().unwrap() {
+        assert!(m["events"].as_u64().unwrap() > 0);
+        assert_eq!(m["produced"], m["acknowledged"], "{m}");
+    }
+
+    let token = officer_token(&dir);
+    let sjis = tmp.path().join("summary-sjis.csv");
+    let export = run(&[
+        "survey", "export", "--addr", &replicas[1], "--addr", &replicas[2], "--token", &token,
+        "--fy", "2024", "--as-of", "2024-10-01", "--format", "csv-sjis", "--out",
+        sjis.to_str().unwrap(),
+    ]);
+    assert!(export.status.success(), "{}", stderr(&export));
+    let bytes = std::fs::read(&sjis).unwrap();
+    assert!(!bytes.starts_with(b"\xEF\xBB\xBF"), "Shift_JIS has no BOM");
+    assert!(std::str::from_utf8(&bytes).is_err(), "Shift_JIS is not UTF-8");
+    let json = tmp.path().join("survey.json");
+    let export = run(&[
+        "survey", "export", "--addr", &replicas[0], "--token", &token, "--fy", "2024",
+        "--format", "json", "--out", json.to_str().unwrap(),
+    ]);
+    assert!(export.status.success(), "{}", stderr(&export));
+    // Without the officer's token the prefecture refuses: bad input, exit 2.
+    let refused = run(&[
+        "survey", "export", "--addr", &replicas[0], "--token", "wrong", "--fy", "2024",
+        "--out", tmp.path().join("x.csv").to_str().unwrap(),
+    ]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+
+    // An online backup of a node, restored into a fresh directory; of a replica, by an officer.
+    let backup = tmp.path().join("backup-niikawa");
+    let taken = run(&["backup", "--addr", niikawa, "--to", backup.to_str().unwrap()]);
+    assert!(taken.status.success(), "{}", stderr(&taken));
+    assert!(stdout(&taken).contains("backup of the node"), "{}", stdout(&taken));
+    let restored = tmp.path().join("restored");
+    let restore = ["restore", "--from", backup.to_str().unwrap(), "--data-dir", restored.to_str().unwrap()];
+    let done = run(&restore);
+    assert!(done.status.success(), "{}", stderr(&done));
+    assert!(restored.join("CURRENT").is_file() || std::fs::read_dir(&restored).unwrap().next().is_some());
+    let again = run(&restore);
+    assert_eq!(again.status.code(), Some(2), "{}", stderr(&again));
+    assert!(stderr(&again).contains("--data-dir"), "{}", stderr(&again));
+    let replica_backup = tmp.path().join("backup-replica");
+    let refused = run(&["backup", "--addr", &replicas[0], "--to", replica_backup.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    let taken = run(&[
+        "--json", "backup", "--addr", &replicas[0], "--token", &token, "--to",
+        replica_backup.to_str().unwrap(),
+    ]);
+    assert!(taken.status.success(), "{}", stderr(&taken));
+    let value: serde_json::Value = serde_json::from_slice(&taken.stdout).unwrap();
+    assert_eq!(value["kind"], "prefecture-replica");
+
+    // Ctrl-C: every child stopped, exit 130, nothing left behind.
+    assert!(!processes_mentioning(&dir).is_empty(), "the federation runs");
+    let pid = child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    let output = finish(child, "renkei demo --serve");
+    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+    assert!(stderr(&output).contains("interrupted"), "{}", stderr(&output));
+    let left = processes_mentioning(&dir);
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
