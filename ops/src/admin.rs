@@ -88,7 +88,12 @@ fn print_one(address: &str, status: &v1::ClusterStatus, json: bool) {
 }
 
 /// Runs `renkei cluster …`.
-pub async fn cluster(command: ClusterCommand, json: bool) -> Result<(), Failure> {
+pub async fn cluster(
+    command: ClusterCommand,
+    token: Option<String>,
+    json: bool,
+) -> Result<(), Failure> {
+    let auth = bearer(token.as_deref())?;
     match command {
         ClusterCommand::Init {
             addr,
@@ -105,7 +110,7 @@ pub async fn cluster(command: ClusterCommand, json: bool) -> Result<(), Failure>
             };
             let mut client = ClusterAdminClient::new(rpc::connect(&addr).await?);
             let status = client
-                .initialize(v1::InitializeRequest { members })
+                .initialize(authed(&auth, v1::InitializeRequest { members }))
                 .await
                 .map_err(|s| Failure::from_status("ClusterAdmin.Initialize", &s))?
                 .into_inner();
@@ -118,8 +123,8 @@ pub async fn cluster(command: ClusterCommand, json: bool) -> Result<(), Failure>
             let status = cluster
                 .call("ClusterAdmin.AddLearner", move |channel| {
                     let mut client = ClusterAdminClient::new(channel);
-                    let learner = learner.clone();
-                    async move { client.add_learner(learner).await }
+                    let request = authed(&auth, learner.clone());
+                    async move { client.add_learner(request).await }
                 })
                 .await?;
             let address = cluster.current().to_owned();
@@ -131,12 +136,10 @@ pub async fn cluster(command: ClusterCommand, json: bool) -> Result<(), Failure>
             let status = cluster
                 .call("ClusterAdmin.ChangeMembership", move |channel| {
                     let mut client = ClusterAdminClient::new(channel);
-                    let voters = voters.clone();
-                    async move {
-                        client
-                            .change_membership(v1::ChangeMembershipRequest { voters })
-                            .await
-                    }
+                    let request = authed(&auth, v1::ChangeMembershipRequest {
+                        voters: voters.clone(),
+                    });
+                    async move { client.change_membership(request).await }
                 })
                 .await?;
             let address = cluster.current().to_owned();
@@ -148,7 +151,8 @@ pub async fn cluster(command: ClusterCommand, json: bool) -> Result<(), Failure>
             let status = cluster
                 .call("ClusterAdmin.RemoveNode", move |channel| {
                     let mut client = ClusterAdminClient::new(channel);
-                    async move { client.remove_node(v1::RemoveNodeRequest { node_id }).await }
+                    let request = authed(&auth, v1::RemoveNodeRequest { node_id });
+                    async move { client.remove_node(request).await }
                 })
                 .await?;
             let address = cluster.current().to_owned();
@@ -161,7 +165,7 @@ pub async fn cluster(command: ClusterCommand, json: bool) -> Result<(), Failure>
             for address in &addr {
                 let reply = match rpc::connect(address).await {
                     Ok(channel) => ClusterAdminClient::new(channel)
-                        .status(v1::StatusRequest {})
+                        .status(authed(&auth, v1::StatusRequest {}))
                         .await
                         .map(tonic::Response::into_inner)
                         .map_err(|s| format!("{address}: {}", s.message())),

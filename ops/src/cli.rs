@@ -29,8 +29,7 @@ pub enum Command {
     /// write the survey exports, and stop everything.
     Demo(DemoArgs),
     /// Administer a prefecture cluster (the ClusterAdmin service of `renkei-prefecture`).
-    #[command(subcommand)]
-    Cluster(ClusterCommand),
+    Cluster(ClusterArgs),
     /// Inspect a municipal node (`renkei-node`).
     #[command(subcommand)]
     Node(NodeCommand),
@@ -46,7 +45,7 @@ pub enum Command {
         /// The directory to create on the serving machine: an absolute path that does not exist.
         #[arg(long, value_name = "DIR")]
         to: PathBuf,
-        /// For a replica: a prefecture officer's token (a caller with `publish = true`).
+        /// For a replica: the token of a caller with role `admin`.
         #[arg(long, env = "RENKEI_TOKEN", hide_env_values = true)]
         token: Option<String>,
     },
@@ -77,6 +76,16 @@ pub struct DemoArgs {
     /// at it.
     #[arg(long)]
     pub serve: bool,
+}
+
+/// `renkei cluster`: a subcommand and the caller's token.
+#[derive(Debug, clap::Args)]
+pub struct ClusterArgs {
+    #[command(subcommand)]
+    pub command: ClusterCommand,
+    /// The caller's token: role `admin` to change the membership, `viewer` or above for status.
+    #[arg(long, global = true, env = "RENKEI_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 /// `renkei cluster …`
@@ -165,7 +174,7 @@ pub enum SurveyCommand {
         /// Any replica of the prefecture cluster (host:port); repeat for several.
         #[arg(long, required = true, value_name = "HOST:PORT", value_parser = parse_address)]
         addr: Vec<String>,
-        /// A prefecture officer's token (a caller with `publish = true`).
+        /// The caller's token (role `viewer` or above).
         #[arg(long, env = "RENKEI_TOKEN", hide_env_values = true)]
         token: Option<String>,
         /// The fiscal year (年度) by its starting year, e.g. 2024 for 令和6年度.

@@ -68,7 +68,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     let json = cli.json;
     match cli.command {
         Command::Demo(args) => demo::run(args, json).await,
-        Command::Cluster(command) => admin::cluster(command, json).await,
+        Command::Cluster(args) => admin::cluster(args.command, args.token, json).await,
         Command::Node(command) => admin::node(command, json).await,
         Command::Survey(command) => survey::run(command, json).await,
         Command::Backup { addr, to, token } => admin::backup(&addr, &to, token, json).await,

@@ -26,6 +26,19 @@ fn officer_token(dir: &std::path::Path) -> String {
     line.split('"').nth(1).unwrap().to_owned()
 }
 
+/// Stops the served federation if the test fails half-way, so that no process outlives it.
+struct StopOnPanic(u32);
+
+impl Drop for StopOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &self.0.to_string()])
+                .status();
+        }
+    }
+}
+
 #[test]
 fn admin_commands_against_a_served_federation_then_ctrl_c_stops_everything() {
     let tmp = tempfile::tempdir().unwrap();
@@ -37,6 +50,7 @@ fn admin_commands_against_a_served_federation_then_ctrl_c_stops_everything() {
         .spawn()
         .unwrap();
     // The report is one JSON line on stdout, printed once the federation is loaded.
+    let _stop = StopOnPanic(child.id());
     let pipe = child.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -57,7 +71,12 @@ fn admin_commands_against_a_served_federation_then_ctrl_c_stops_everything() {
         .iter()
         .map(|r| r.as_str().unwrap().to_owned())
         .collect();
-    let mut status_args = vec!["--json", "cluster", "status"];
+    // Cluster status needs a caller's token; without one the prefecture refuses (exit 1: every
+    // replica answered with a refusal).
+    let token = officer_token(&dir);
+    let anonymous = run(&["cluster", "status", "--addr", &replicas[0]]);
+    assert!(!anonymous.status.success(), "{}", stdout(&anonymous));
+    let mut status_args = vec!["--json", "cluster", "status", "--token", &token];
     for r in &replicas {
         status_args.extend(["--addr", r.as_str()]);
     }
@@ -68,7 +87,7 @@ fn admin_commands_against_a_served_federation_then_ctrl_c_stops_everything() {
     assert_eq!(views.len(), 3);
     let leader = &views[0]["leader_id"];
     assert!(views.iter().all(|v| &v["leader_id"] == leader && v["voters"].as_array().unwrap().len() == 3));
-    let table = run(&["cluster", "status", "--addr", &replicas[0]]);
+    let table = run(&["cluster", "status", "--addr", &replicas[0], "--token", &token]);
     assert!(stdout(&table).contains("Leader") || stdout(&table).contains("Follower"));
 
     let niikawa = report["nodes"][0]["address"].as_str().unwrap();
@@ -83,7 +102,6 @@ fn admin_commands_against_a_served_federation_then_ctrl_c_stops_everything() {
         assert_eq!(m["produced"], m["acknowledged"], "{m}");
     }
 
-    let token = officer_token(&dir);
     let sjis = tmp.path().join("summary-sjis.csv");
     let export = run(&[
         "survey", "export", "--addr", &replicas[1], "--addr", &replicas[2], "--token", &token,

@@ -355,7 +355,7 @@ async fn federation(
         ));
     }
     callers.push_str(&format!(
-        "\n[[callers]]\nname = \"prefecture-office\"\ntoken = {officer_token:?}\npublish = true\n"
+        "\n[[callers]]\nname = \"prefecture-office\"\ntoken = {officer_token:?}\nrole = \"admin\"\n"
     ));
     let mut replicas = Vec::new();
     for id in 1..=3u64 {
@@ -381,7 +381,7 @@ async fn federation(
     step.done(&replicas.join(", "));
 
     let step = progress.step("forming the cluster (initialise, add learners, promote)", None);
-    let leader = form_cluster(&replicas).await?;
+    let leader = form_cluster(&replicas, &officer).await?;
     step.done(&format!("3 voters, leader replica {leader}"));
     // Survey and federation calls go to the leader first.
     let mut ordered = replicas.clone();
@@ -557,18 +557,21 @@ async fn federation(
 
 /// Initialises replica 1 alone, adds 2 and 3 as learners, makes all three voters, and waits until
 /// every replica names the same leader. Returns the leader's id.
-async fn form_cluster(replicas: &[String]) -> Result<u64, Failure> {
+async fn form_cluster(replicas: &[String], admin: &Auth) -> Result<u64, Failure> {
     let mut first = ClusterAdminClient::new(rpc::connect(&replicas[0]).await?);
     first
-        .initialize(v1::InitializeRequest {
-            members: vec![v1::ClusterMember {
-                node_id: 1,
-                address: replicas[0].clone(),
-            }],
-        })
+        .initialize(authed(
+            admin,
+            v1::InitializeRequest {
+                members: vec![v1::ClusterMember {
+                    node_id: 1,
+                    address: replicas[0].clone(),
+                }],
+            },
+        ))
         .await
         .map_err(|s| Failure::from_status("ClusterAdmin.Initialize", &s))?;
-    wait_for_leader(&replicas[..1], 1).await?;
+    wait_for_leader(&replicas[..1], 1, admin).await?;
     let mut cluster = ClusterClient::new(replicas.to_vec());
     for (i, address) in replicas.iter().enumerate().skip(1) {
         let member = v1::ClusterMember {
@@ -578,8 +581,8 @@ async fn form_cluster(replicas: &[String]) -> Result<u64, Failure> {
         cluster
             .call("ClusterAdmin.AddLearner", move |channel| {
                 let mut client = ClusterAdminClient::new(channel);
-                let member = member.clone();
-                async move { client.add_learner(member).await }
+                let request = authed(admin, member.clone());
+                async move { client.add_learner(request).await }
             })
             .await?;
     }
@@ -587,20 +590,21 @@ async fn form_cluster(replicas: &[String]) -> Result<u64, Failure> {
     cluster
         .call("ClusterAdmin.ChangeMembership", move |channel| {
             let mut client = ClusterAdminClient::new(channel);
-            let voters = voters.clone();
-            async move {
-                client
-                    .change_membership(v1::ChangeMembershipRequest { voters })
-                    .await
-            }
+            let request = authed(
+                admin,
+                v1::ChangeMembershipRequest {
+                    voters: voters.clone(),
+                },
+            );
+            async move { client.change_membership(request).await }
         })
         .await?;
-    wait_for_leader(replicas, replicas.len()).await
+    wait_for_leader(replicas, replicas.len(), admin).await
 }
 
 /// Waits until every replica at `addresses` names the same leader, which says it leads, with
 /// `voters` voters.
-async fn wait_for_leader(addresses: &[String], voters: usize) -> Result<u64, Failure> {
+async fn wait_for_leader(addresses: &[String], voters: usize, admin: &Auth) -> Result<u64, Failure> {
     let started = Instant::now();
     let mut clients = Vec::new();
     for a in addresses {
@@ -609,7 +613,7 @@ async fn wait_for_leader(addresses: &[String], voters: usize) -> Result<u64, Fai
     loop {
         let mut views = Vec::new();
         for client in &mut clients {
-            if let Ok(reply) = client.status(v1::StatusRequest {}).await {
+            if let Ok(reply) = client.status(authed(admin, v1::StatusRequest {})).await {
                 views.push(reply.into_inner());
             }
         }
