@@ -8,7 +8,7 @@ use std::path::Path;
 use renkei_proto::v1::{self, BackupClient, ClusterAdminClient, EventLogClient, NodeSyncClient};
 use serde_json::{Value, json};
 
-use crate::cli::{ClusterCommand, Member, NodeCommand};
+use crate::cli::{ClusterCommand, ImportCommand, Member, NodeCommand};
 use crate::failure::Failure;
 use crate::rpc::{self, ClusterClient, authed, bearer};
 use crate::table::{self, Align};
@@ -288,6 +288,72 @@ pub async fn node(command: NodeCommand, json: bool) -> Result<(), Failure> {
         );
     }
     Ok(())
+}
+
+/// Runs `renkei import resources`.
+pub async fn import(command: ImportCommand, json: bool) -> Result<(), Failure> {
+    let ImportCommand::Resources {
+        addr,
+        municipality,
+        on,
+        actor,
+        token,
+        file,
+    } = command;
+    municipality
+        .parse::<renkei_proto::MunicipalityCode>()
+        .map_err(|e| Failure::usage(format!("--municipality {municipality}: {e}")))?;
+    let csv = std::fs::read(&file)
+        .map_err(|e| Failure::usage(format!("{}: cannot read the file: {e}", file.display())))?;
+    let on = on.unwrap_or_else(|| chrono::Local::now().date_naive());
+    let auth = bearer(token.as_deref())?;
+    let reply = v1::MunicipalProgramClient::new(rpc::connect(&addr).await?)
+        .import_resources(authed(
+            &auth,
+            v1::ImportResourcesRequest {
+                municipality_code: municipality.clone(),
+                actor,
+                csv,
+                on: on.to_string(),
+            },
+        ))
+        .await
+        .map_err(|s| Failure::from_status("MunicipalProgram.ImportResources", &s))?
+        .into_inner();
+    if json {
+        println!(
+            "{}",
+            json!({
+                "municipality": municipality,
+                "file": file.display().to_string(),
+                "rows": reply.rows,
+                "registered": reply.registered,
+                "unchanged": reply.unchanged,
+                "rejected": reply.rejected.iter().map(|r| json!({"line": r.line, "reason": r.reason})).collect::<Vec<_>>(),
+            })
+        );
+    } else {
+        println!(
+            "{}: {} rows — {} registered, {} unchanged, {} rejected",
+            file.display(),
+            reply.rows,
+            reply.registered,
+            reply.unchanged,
+            reply.rejected.len()
+        );
+        for r in &reply.rejected {
+            println!("  line {}: {}", r.line, r.reason);
+        }
+    }
+    if reply.rejected.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::usage(format!(
+            "{}: {} row(s) rejected (the others were imported)",
+            file.display(),
+            reply.rejected.len()
+        )))
+    }
 }
 
 /// Runs `renkei backup`.

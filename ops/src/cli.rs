@@ -36,6 +36,9 @@ pub enum Command {
     /// Export the prefecture's survey, or merge prefectures' exports into the national survey.
     #[command(subcommand)]
     Survey(SurveyCommand),
+    /// Import data into a municipal node.
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Take an online backup of a serving node or prefecture replica (Backup.CreateBackup): a
     /// consistent copy written into a new directory on the serving machine.
     Backup {
@@ -148,6 +151,34 @@ pub enum NodeCommand {
         /// The node (host:port).
         #[arg(long, value_name = "HOST:PORT", value_parser = parse_address)]
         addr: String,
+    },
+}
+
+/// `renkei import …`
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Import a resource list (ア) — the CSV a municipality keeps in Excel, UTF-8 or Shift_JIS,
+    /// headers in Japanese (ID, 種別, 名称, 機能強化型, 医療機関コード, …) — into a node
+    /// (MunicipalProgram.ImportResources). Rows already registered with the same details add
+    /// nothing; rejected rows are listed with their line and reason (exit 2).
+    Resources {
+        /// The node (host:port).
+        #[arg(long, value_name = "HOST:PORT", value_parser = parse_address)]
+        addr: String,
+        /// The municipality the resources belong to (6-digit code).
+        #[arg(long, value_name = "CODE")]
+        municipality: String,
+        /// The registration date of the imported rows (YYYY-MM-DD); default today.
+        #[arg(long, value_name = "DATE", value_parser = parse_date)]
+        on: Option<NaiveDate>,
+        /// Who imports, as recorded with each event.
+        #[arg(long, default_value = "renkei-import")]
+        actor: String,
+        /// A staff token of the node (role `operator`), when the node has [[staff]].
+        #[arg(long, env = "RENKEI_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// The CSV file.
+        file: PathBuf,
     },
 }
 

@@ -71,6 +71,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Cluster(args) => admin::cluster(args.command, args.token, json).await,
         Command::Node(command) => admin::node(command, json).await,
         Command::Survey(command) => survey::run(command, json).await,
+        Command::Import(command) => admin::import(command, json).await,
         Command::Backup { addr, to, token } => admin::backup(&addr, &to, token, json).await,
         Command::Restore { from, data_dir } => admin::restore(&from, &data_dir, json),
     }

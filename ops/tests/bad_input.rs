@@ -141,3 +141,15 @@ fn the_demo_names_a_missing_server_binary_and_how_to_build_it() {
     assert!(text.contains("renkei-prefecture not found"), "{text}");
     assert!(text.contains("cargo build --release --workspace --bins"), "{text}");
 }
+
+#[test]
+fn an_import_of_a_missing_file_or_for_a_bad_municipality_is_refused() {
+    refused(
+        &["import", "resources", "--addr", "127.0.0.1:1", "--municipality", "162043", "/no/such.csv"],
+        "/no/such.csv",
+    );
+    refused(
+        &["import", "resources", "--addr", "127.0.0.1:1", "--municipality", "162048", "/no/such.csv"],
+        "--municipality",
+    );
+}

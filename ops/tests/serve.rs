@@ -125,6 +125,21 @@ fn admin_commands_against_a_served_federation_then_ctrl_c_stops_everything() {
     ]);
     assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
 
+    // A resource list imported into 魚津市's node: the good rows registered, the bad one named
+    // (exit 2); importing the same good rows again adds nothing.
+    let good = "ID,種別,名称,機能強化型,医療機関コード,介護保険事業所番号,住所,緯度,経度,連絡先,対応可能な機能,相談可能時間,住民向け公開\n\
+                ,訪問看護ステーション,うおづ訪問看護ステーション,,,1660100901,魚津市釈迦堂1-1,,,0765-00-0000,24時間対応,,○\n";
+    let csv = tmp.path().join("resources.csv");
+    std::fs::write(&csv, format!("{good},宇宙病院,謎の病院,,,,魚津市,,,,,,\n")).unwrap();
+    let import = ["import", "resources", "--addr", niikawa, "--municipality", "162043", "--on", "2024-05-01"];
+    let mixed = run(&[&import[..], &[csv.to_str().unwrap()]].concat());
+    assert_eq!(mixed.status.code(), Some(2), "{}", stderr(&mixed));
+    assert!(stdout(&mixed).contains("1 registered") && stdout(&mixed).contains("line 3"), "{}", stdout(&mixed));
+    std::fs::write(&csv, good).unwrap();
+    let again = run(&[&import[..], &[csv.to_str().unwrap()]].concat());
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(stdout(&again).contains("1 unchanged"), "{}", stdout(&again));
+
     // An online backup of a node, restored into a fresh directory; of a replica, by an officer.
     let backup = tmp.path().join("backup-niikawa");
     let taken = run(&["backup", "--addr", niikawa, "--to", backup.to_str().unwrap()]);
