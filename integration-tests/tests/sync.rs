@@ -299,6 +299,60 @@ async fn no_consultation_subject_field_ever_reaches_the_prefecture() {
             );
         }
     }
+    // Nothing of the subject in any file a replica wrote: raw bytes of every file (logs, WAL,
+    // tables, snapshots), and every key and value of every column family read back through
+    // RocksDB (which sees through compression).
+    let mut cluster = cluster;
+    let dirs: Vec<_> = cluster
+        .ids()
+        .into_iter()
+        .map(|id| cluster.root.path().join(format!("replica-{id}")))
+        .collect();
+    for id in cluster.ids() {
+        cluster.kill(id);
+    }
+    let mut scanned = 0usize;
+    for dir in &dirs {
+        let mut stack = vec![dir.clone()];
+        while let Some(path) = stack.pop() {
+            for entry in std::fs::read_dir(&path).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let bytes = std::fs::read(&path).unwrap();
+                scanned += bytes.len();
+                for needle in PERSONAL {
+                    assert!(
+                        !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                        "{} holds {needle:?}",
+                        path.display()
+                    );
+                }
+            }
+        }
+        let families = rocksdb::DB::list_cf(&rocksdb::Options::default(), dir).unwrap();
+        let db = rocksdb::DB::open_cf_for_read_only(&rocksdb::Options::default(), dir, &families, false)
+            .unwrap();
+        for family in &families {
+            let handle = db.cf_handle(family).unwrap();
+            for item in db.iterator_cf(handle, rocksdb::IteratorMode::Start) {
+                let (key, value) = item.unwrap();
+                for needle in PERSONAL {
+                    assert!(
+                        ![&key[..], &value[..]]
+                            .iter()
+                            .any(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes())),
+                        "{} family {family} holds {needle:?}",
+                        dir.display()
+                    );
+                }
+            }
+        }
+    }
+    assert!(scanned > 0, "the replicas wrote files");
+
     let tally = ledger
         .iter()
         .filter_map(|f| v1::FactBody::decode(f.payload.as_slice()).ok())
