@@ -127,14 +127,13 @@ impl WideArea {
                 }
             }
             FactKind::WideArea(action) => self.take_action(m, action),
-            FactKind::Consultation(c) => {
-                if c.topic == "discharge" || c.scenes.iter().any(|s| s == "admission_discharge") {
+            FactKind::Consultation(c)
+                if (c.topic == "discharge" || c.scenes.iter().any(|s| s == "admission_discharge")) => {
                     *self.liaison_cases.entry((m, c.month.clone())).or_default() += 1;
                 }
-            }
-            FactKind::Evidence(e) => {
+            FactKind::Evidence(e)
                 // Desks in force (オ) are the candidates for 連携を担う拠点.
-                if e.key.starts_with("desk/") {
+                if e.key.starts_with("desk/") => {
                     match &e.kind {
                         Some(v1::EvidenceKind::Starts(s)) => {
                             if let Some(first) = date(&s.first_day) {
@@ -155,7 +154,6 @@ impl WideArea {
                         _ => {}
                     }
                 }
-            }
             _ => {}
         }
     }

@@ -329,17 +329,15 @@ impl Drop for Cluster {
     }
 }
 
+/// An interceptor adding a bearer token to each call.
+pub type BearerInterceptor =
+    Box<dyn FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Send + Sync>;
+
 /// A channel whose calls carry a bearer token.
-pub type AdminChannel = tonic::service::interceptor::InterceptedService<
-    Channel,
-    Box<dyn FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Send + Sync>,
->;
+pub type AdminChannel = tonic::service::interceptor::InterceptedService<Channel, BearerInterceptor>;
 
 /// An interceptor adding `authorization: Bearer <token>` to every call.
-pub fn bearer(
-    token: &str,
-) -> Box<dyn FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Send + Sync>
-{
+pub fn bearer(token: &str) -> BearerInterceptor {
     let value: tonic::metadata::MetadataValue<_> =
         format!("Bearer {token}").parse().expect("an ASCII token");
     Box::new(move |mut request: tonic::Request<()>| {

@@ -277,11 +277,10 @@ pub fn validate(raw: RawConfig) -> Result<NodeConfig, Vec<String>> {
         }
     };
 
-    if let Some(path) = &raw.master_key_file {
-        if !path.is_file() {
+    if let Some(path) = &raw.master_key_file
+        && !path.is_file() {
             problems.push(format!("master_key_file: {} is not a file", path.display()));
         }
-    }
 
     let sync = raw.sync.map(|s| {
         if s.prefecture.is_empty() {

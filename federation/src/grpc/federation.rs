@@ -124,6 +124,9 @@ impl Callers {
     }
 }
 
+/// A sync error as heard, with when.
+pub(crate) type LastError = (String, DateTime<Utc>);
+
 /// What this replica has seen of each municipality's sync: kept in memory, since it describes
 /// this replica's conversations (the acknowledged sequences themselves are replicated).
 #[derive(Debug, Default, Clone)]
@@ -166,10 +169,7 @@ impl SyncMonitor {
     }
 
     /// Returns when this replica last heard from a municipality's node, and its last error.
-    pub(crate) fn heard(
-        &self,
-        m: MunicipalityCode,
-    ) -> (Option<DateTime<Utc>>, Option<(String, DateTime<Utc>)>) {
+    pub(crate) fn heard(&self, m: MunicipalityCode) -> (Option<DateTime<Utc>>, Option<LastError>) {
         self.with(|seen| {
             seen.get(&m)
                 .map(|s| (s.last_contact, s.last_error.clone()))

@@ -189,15 +189,14 @@ impl ResourceDetails {
             ));
         }
         match self.official_code {
-            Some(OfficialCode::Medical(code)) => {
-                if self.kind.medical_category() != Some(code.category()) {
+            Some(OfficialCode::Medical(code))
+                if self.kind.medical_category() != Some(code.category()) => {
                     return Err(DomainError::invalid(
                         "official_code",
                         code,
                         format!("its 点数表 category does not fit a {}", self.kind),
                     ));
                 }
-            }
             Some(OfficialCode::Care(number)) if !self.kind.is_care_provider() => {
                 return Err(DomainError::invalid(
                     "official_code",
@@ -341,15 +340,14 @@ impl Aggregate for ResourceRegistry {
                         ))
                     };
                 }
-                if let Some(code) = &details.official_code {
-                    if let Some(other) = self.holder_of(code, &id) {
+                if let Some(code) = &details.official_code
+                    && let Some(other) = self.holder_of(code, &id) {
                         return Err(DomainError::conflict(
                             "resource",
                             &id,
                             format!("its official code is already registered as {other}"),
                         ));
                     }
-                }
                 Ok(vec![ResourceEvent::ResourceRegistered { id, details, on }])
             }
             ResourceCommand::Update { id, details, on } => {
@@ -362,15 +360,14 @@ impl Aggregate for ResourceRegistry {
                 if existing.details == details {
                     return Ok(vec![]);
                 }
-                if let Some(code) = &details.official_code {
-                    if let Some(other) = self.holder_of(code, &id) {
+                if let Some(code) = &details.official_code
+                    && let Some(other) = self.holder_of(code, &id) {
                         return Err(DomainError::conflict(
                             "resource",
                             &id,
                             format!("its official code is already registered as {other}"),
                         ));
                     }
-                }
                 Ok(vec![ResourceEvent::ResourceUpdated { id, details, on }])
             }
             ResourceCommand::Withdraw { id, on } => {

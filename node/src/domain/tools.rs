@@ -162,15 +162,14 @@ impl Aggregate for ToolRegister {
                         "is already released",
                     ));
                 }
-                if let Some((_, last)) = tool.versions.last() {
-                    if on < *last {
+                if let Some((_, last)) = tool.versions.last()
+                    && on < *last {
                         return Err(DomainError::invalid(
                             "on",
                             on,
                             format!("is before the previous version of {last}"),
                         ));
                     }
-                }
                 Ok(vec![ToolEvent::ToolRevised {
                     id,
                     version,

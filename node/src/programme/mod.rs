@@ -577,12 +577,10 @@ impl Programme {
                 personal,
                 ..
             }) = &mut e
-            {
-                if let Some(p) = personal {
+                && let Some(p) = personal {
                     p.nonce.clear();
                     p.ciphertext.clear();
                 }
-            }
             let mut r = r.clone();
             r.payload.clear();
             out.push((r, e));
