@@ -355,6 +355,17 @@ pub fn sha256_hex(token: &str) -> String {
         .collect()
 }
 
+/// A linearizable tally of fiscal year 2024 as of its last day, from live evidence.
+pub fn tally_2024() -> v1::GetTallyRequest {
+    v1::GetTallyRequest {
+        fiscal_year: 2024,
+        as_of: "2025-03-31".into(),
+        known_at: None,
+        source: v1::TallySource::Live as i32,
+        consistency: v1::ReadConsistency::Linearizable as i32,
+    }
+}
+
 /// Wraps a message in a request carrying `authorization: Bearer <token>`.
 pub fn with_token<T>(token: &str, message: T) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);

@@ -7,16 +7,6 @@ use renkei_integration_tests::*;
 use renkei_proto::v1::{self, BackupClient, ClusterAdminClient, PrefectureSurveyClient};
 use tonic::Code;
 
-fn tally() -> v1::GetTallyRequest {
-    v1::GetTallyRequest {
-        fiscal_year: 2024,
-        as_of: "2025-03-31".into(),
-        known_at: None,
-        source: v1::TallySource::Live as i32,
-        consistency: v1::ReadConsistency::Linearizable as i32,
-    }
-}
-
 fn regions() -> v1::SetRegionsRequest {
     v1::SetRegionsRequest {
         request_id: "regions-1".into(),
@@ -37,10 +27,10 @@ async fn each_role_may_do_its_part_and_refusals_change_nothing_and_are_logged() 
     let mut backups = BackupClient::connect(address.clone()).await.unwrap();
 
     // No token, or an unknown one: UNAUTHENTICATED.
-    let err = survey.get_tally(tally()).await.unwrap_err();
+    let err = survey.get_tally(tally_2024()).await.unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated, "{err:?}");
     let err = survey
-        .get_tally(with_token("not-a-known-token-at-all", tally()))
+        .get_tally(with_token("not-a-known-token-at-all", tally_2024()))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated, "{err:?}");
@@ -48,7 +38,7 @@ async fn each_role_may_do_its_part_and_refusals_change_nothing_and_are_logged() 
     assert_eq!(err.code(), Code::Unauthenticated, "{err:?}");
 
     // A municipal node reads no tally and changes no membership.
-    let err = survey.get_tally(with_token(NODE_TOKEN, tally())).await.unwrap_err();
+    let err = survey.get_tally(with_token(NODE_TOKEN, tally_2024())).await.unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
     let err = admin
         .remove_node(with_token(NODE_TOKEN, v1::RemoveNodeRequest { node_id: 3 }))
@@ -57,7 +47,7 @@ async fn each_role_may_do_its_part_and_refusals_change_nothing_and_are_logged() 
     assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
 
     // A viewer reads and exports, and changes nothing.
-    survey.get_tally(with_token(VIEWER_TOKEN, tally())).await.unwrap();
+    survey.get_tally(with_token(VIEWER_TOKEN, tally_2024())).await.unwrap();
     admin
         .status(with_token(VIEWER_TOKEN, v1::StatusRequest {}))
         .await

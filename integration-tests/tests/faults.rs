@@ -278,13 +278,7 @@ async fn kills_and_outages_lose_and_duplicate_nothing_and_the_tally_matches_the_
     let tally = survey
         .get_tally(with_token(
             OFFICER_TOKEN,
-            v1::GetTallyRequest {
-                fiscal_year: 2024,
-                as_of: "2025-03-31".into(),
-                known_at: None,
-                source: v1::TallySource::Live as i32,
-                consistency: v1::ReadConsistency::Linearizable as i32,
-            },
+            tally_2024(),
         ))
         .await
         .expect("the tally")

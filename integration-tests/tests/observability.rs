@@ -178,13 +178,7 @@ async fn one_sync_batch_is_one_trace_across_node_and_prefecture_and_metrics_are_
     survey
         .get_tally(with_token(
             OFFICER_TOKEN,
-            v1::GetTallyRequest {
-                fiscal_year: 2024,
-                as_of: "2025-03-31".into(),
-                known_at: None,
-                source: v1::TallySource::Live as i32,
-                consistency: v1::ReadConsistency::Linearizable as i32,
-            },
+            tally_2024(),
         ))
         .await
         .unwrap();

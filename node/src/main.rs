@@ -61,31 +61,9 @@ fn main() -> ExitCode {
         print!("{}", config.to_toml());
         return ExitCode::SUCCESS;
     }
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("renkei-node: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = runtime.block_on(async {
-        let telemetry = telemetry::init(
-            "renkei-node",
-            config.log_format == LogFormat::Json,
-            config.otlp_endpoint.as_deref(),
-        );
-        let result = serve(config).await;
-        telemetry.shutdown();
-        result
-    });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "renkei-node failed");
-            eprintln!("renkei-node: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    let json = config.log_format == LogFormat::Json;
+    let otlp = config.otlp_endpoint.clone();
+    telemetry::run_service("renkei-node", json, otlp, serve(config))
 }
 
 async fn serve(config: NodeConfig) -> anyhow::Result<()> {

@@ -168,6 +168,41 @@ pub fn grpc_server_span(request: &http::Request<()>) -> tracing::Span {
     span
 }
 
+/// Runs a binary's server on a new Tokio runtime with [`init`]'s subscriber installed, flushes
+/// the spans at the end, and turns the outcome into the process's exit code (errors are logged
+/// and printed on stderr as `<service>: <error>`).
+pub fn run_service<F>(
+    service: &'static str,
+    json: bool,
+    otlp_endpoint: Option<String>,
+    serve: F,
+) -> std::process::ExitCode
+where
+    F: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("{service}: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        let telemetry = init(service, json, otlp_endpoint.as_deref());
+        let result = serve.await;
+        telemetry.shutdown();
+        result
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "{service} failed");
+            eprintln!("{service}: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Resolves on Ctrl-C or SIGTERM. Create it before announcing the listening address.
 pub struct ShutdownSignal {
     #[cfg(unix)]

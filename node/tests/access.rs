@@ -2,11 +2,11 @@
 //! UNAUTHENTICATED, a viewer reads but may not record (PERMISSION_DENIED, nothing written), an
 //! operator records, only an admin takes a backup, and health checking stays open.
 
+mod common;
+
 use std::time::Duration;
 
 use renkei_node::access::{StaffMember, StaffRole, token_digest};
-use renkei_node::config::{LogFormat, NodeConfig};
-use renkei_proto::MunicipalityCode;
 use renkei_proto::v1::{self, BackupClient, EventLogClient, MunicipalProgramClient};
 use tonic::Code;
 use tonic::transport::Channel;
@@ -43,29 +43,19 @@ async fn each_staff_role_may_do_its_part_and_nothing_more() {
     let dir = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let config = NodeConfig {
-        listen: addr,
-        data_dir: dir.path().join("data"),
-        municipalities: vec![CODE.parse::<MunicipalityCode>().unwrap()],
-        max_event_bytes: 64 * 1024,
-        log_format: LogFormat::Text,
-        master_key_file: None,
-        sync: None,
-        metrics_listen: None,
-        otlp_endpoint: None,
-        staff: vec![
-            StaffMember {
-                name: "reader".into(),
-                token_digest: token_digest(VIEWER),
-                role: StaffRole::Viewer,
-            },
-            StaffMember {
-                name: "coordinator".into(),
-                token_digest: token_digest(OPERATOR),
-                role: StaffRole::Operator,
-            },
-        ],
-    };
+    let mut config = common::node_config(addr, dir.path().join("data"), 64 * 1024);
+    config.staff = vec![
+        StaffMember {
+            name: "reader".into(),
+            token_digest: token_digest(VIEWER),
+            role: StaffRole::Viewer,
+        },
+        StaffMember {
+            name: "coordinator".into(),
+            token_digest: token_digest(OPERATOR),
+            role: StaffRole::Operator,
+        },
+    ];
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(renkei_node::server::run(config, listener, async move {
         let _ = stopped.await;

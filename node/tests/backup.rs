@@ -2,11 +2,11 @@
 //! more records, then a restore into a fresh data directory — the restored node holds exactly the
 //! backed-up state (events, positions, and the personal data its restored keys can still open).
 
+mod common;
+
 use std::path::Path;
 use std::time::Duration;
 
-use renkei_node::config::{LogFormat, NodeConfig};
-use renkei_proto::MunicipalityCode;
 use renkei_proto::v1::{self, BackupClient, EventLogClient, MunicipalProgramClient};
 use tokio::sync::oneshot;
 use tonic::Code;
@@ -25,18 +25,7 @@ impl Node {
     async fn start(data_dir: &Path) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let config = NodeConfig {
-            listen: addr,
-            data_dir: data_dir.to_path_buf(),
-            municipalities: vec![CODE.parse::<MunicipalityCode>().unwrap()],
-            max_event_bytes: 64 * 1024,
-            log_format: LogFormat::Text,
-            master_key_file: None,
-            sync: None,
-            metrics_listen: None,
-            otlp_endpoint: None,
-            staff: Vec::new(),
-        };
+        let config = common::node_config(addr, data_dir.to_path_buf(), 64 * 1024);
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(renkei_node::server::run(config, listener, async move {
             let _ = stopped.await;

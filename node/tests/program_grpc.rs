@@ -6,8 +6,6 @@
 
 mod common;
 
-use common::*;
-use renkei_node::config::{LogFormat, NodeConfig};
 use renkei_proto::v1::{self, MunicipalProgramClient};
 use tokio::sync::oneshot;
 use tonic::Code;
@@ -25,18 +23,7 @@ impl Node {
         let dir = tempfile::tempdir().unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let config = NodeConfig {
-            listen: addr,
-            data_dir: dir.path().join("data"),
-            municipalities: vec![toyama()],
-            max_event_bytes: 1024 * 1024,
-            log_format: LogFormat::Text,
-            master_key_file: None,
-            sync: None,
-            metrics_listen: None,
-            otlp_endpoint: None,
-            staff: Vec::new(),
-        };
+        let config = common::node_config(addr, dir.path().join("data"), 1024 * 1024);
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(renkei_node::server::run(config, listener, async move {
             let _ = stopped.await;

@@ -54,3 +54,24 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// The configuration of a test node serving 富山市 on `listen` from `data_dir`: no sync, no
+/// metrics, no traces, open to every caller.
+pub fn node_config(
+    listen: std::net::SocketAddr,
+    data_dir: std::path::PathBuf,
+    max_event_bytes: u64,
+) -> renkei_node::config::NodeConfig {
+    renkei_node::config::NodeConfig {
+        listen,
+        data_dir,
+        municipalities: vec![toyama()],
+        max_event_bytes,
+        log_format: renkei_node::config::LogFormat::Text,
+        master_key_file: None,
+        sync: None,
+        metrics_listen: None,
+        otlp_endpoint: None,
+        staff: Vec::new(),
+    }
+}
