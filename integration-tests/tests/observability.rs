@@ -151,6 +151,11 @@ async fn one_sync_batch_is_one_trace_across_node_and_prefecture_and_metrics_are_
         in_trace.iter().any(|s| s.service == "renkei-prefecture" && s.name == "raft_write"),
         "the Raft write is part of the batch's trace: {in_trace:#?}"
     );
+    // Each append to the node's store is a span too.
+    assert!(
+        spans.iter().any(|s| s.service == "renkei-node" && s.name == "append"),
+        "every append has a span"
+    );
     // The node's own gRPC calls (the recording) are traced too.
     assert!(
         spans

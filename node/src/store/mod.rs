@@ -187,6 +187,11 @@ impl EventStore {
     /// returns once the batch is fsynced. A batch whose event ids were all appended before, with
     /// the same content and in the same stream, is a retry: its original positions are returned
     /// and nothing is written (whatever `expected` says, since the original append passed it).
+    #[tracing::instrument(
+        name = "append",
+        skip_all,
+        fields(municipality = %tenant, stream = %stream, events = events.len())
+    )]
     pub async fn append(
         &self,
         tenant: MunicipalityCode,
