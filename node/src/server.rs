@@ -150,8 +150,13 @@ pub async fn run(
             )))
         }
     };
-    let event_log = EventLogService::new(store.clone(), config.municipalities.clone(), stopping);
     let max_message = config.max_event_bytes as usize * 4 + MESSAGE_OVERHEAD;
+    let event_log = EventLogService::new(
+        store.clone(),
+        config.municipalities.clone(),
+        stopping,
+        max_message - MESSAGE_OVERHEAD / 2,
+    );
 
     let signal = {
         let health = health.clone();

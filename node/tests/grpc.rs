@@ -438,3 +438,41 @@ impl tonic::codec::Encoder for RawEncoder {
         Ok(())
     }
 }
+
+#[tokio::test]
+async fn a_large_page_stops_below_the_message_limit_and_paging_reads_everything() {
+    let node = Node::start().await;
+    let mut client = node.client().await;
+    // 3,000 events of 900 bytes: about 3 MB, more than one answer may carry (about 2 MiB here).
+    for batch in 0..3 {
+        let events = (0..1000)
+            .map(|i| {
+                let mut e = wire_event(batch * 1000 + i);
+                e.payload = vec![b'x'; 900];
+                e
+            })
+            .collect();
+        client.append(append("162019", "bulk/1", events)).await.unwrap();
+    }
+    let mut positions = Vec::new();
+    let mut pages = 0;
+    loop {
+        let reply = client
+            .read_all(v1::ReadAllRequest {
+                municipality_code: "162019".into(),
+                from_position: positions.last().map_or(1, |p| p + 1),
+                max_count: 10_000,
+            })
+            .await
+            .expect("a page within the message limit")
+            .into_inner();
+        if reply.events.is_empty() {
+            break;
+        }
+        pages += 1;
+        positions.extend(reply.events.iter().map(|e| e.global_position));
+    }
+    assert!(pages > 1, "the first page stopped early");
+    assert_eq!(positions, (1..=3000).collect::<Vec<u64>>());
+    node.stop().await;
+}

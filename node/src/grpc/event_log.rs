@@ -24,19 +24,41 @@ pub struct EventLogService {
     served: Arc<HashSet<MunicipalityCode>>,
     /// Turns true when the node shuts down; live subscriptions end then.
     stopping: watch::Receiver<bool>,
+    /// The most bytes of events one read answer carries: a page stops early rather than exceed
+    /// the gRPC message limit (the caller reads on from the last position it got).
+    answer_bytes: usize,
 }
 
 impl EventLogService {
+    /// `answer_bytes`: the largest read answer, below the server's encoding limit.
     pub fn new(
         store: EventStore,
         served: impl IntoIterator<Item = MunicipalityCode>,
         stopping: watch::Receiver<bool>,
+        answer_bytes: usize,
     ) -> Self {
         Self {
             store,
             served: Arc::new(served.into_iter().collect()),
             stopping,
+            answer_bytes,
         }
+    }
+
+    /// Converts a page of events, keeping as many as fit in `answer_bytes` (at least one).
+    fn fit(&self, events: Vec<crate::store::RecordedEvent>) -> Vec<v1::RecordedEvent> {
+        let mut total = 0usize;
+        let mut out = Vec::with_capacity(events.len());
+        for event in events {
+            let wire = convert::recorded(event);
+            // Field tag and length prefix of a repeated message: at most 11 bytes.
+            total += prost::Message::encoded_len(&wire) + 11;
+            if total > self.answer_bytes && !out.is_empty() {
+                break;
+            }
+            out.push(wire);
+        }
+        out
     }
 
     fn tenant(&self, value: &str) -> Result<MunicipalityCode, Status> {
@@ -121,7 +143,7 @@ impl v1::EventLog for EventLogService {
             )
             .map_err(status_from_store)?;
         Ok(Response::new(v1::ReadStreamResponse {
-            events: events.into_iter().map(convert::recorded).collect(),
+            events: self.fit(events),
             stream_version: version,
         }))
     }
@@ -148,7 +170,7 @@ impl v1::EventLog for EventLogService {
             .map_err(status_from_store)?;
         let last = events.last().map_or(last, |e| e.global_position.max(last));
         Ok(Response::new(v1::ReadAllResponse {
-            events: events.into_iter().map(convert::recorded).collect(),
+            events: self.fit(events),
             last_position: last.get(),
         }))
     }
