@@ -50,6 +50,9 @@ pub struct LiaisonMembership {
     pub hospital: String,
     pub rule_version: String,
     pub notification_lead_days: u32,
+    /// Empty when the node did not report one.
+    #[serde(default)]
+    pub contact_point: String,
     pub from: NaiveDate,
     pub until: Option<NaiveDate>,
 }
@@ -189,6 +192,7 @@ impl WideArea {
                             hospital: l.hospital.clone(),
                             rule_version: l.rule_version.clone(),
                             notification_lead_days: l.notification_lead_days,
+                            contact_point: l.contact_point.clone(),
                             from,
                             until: date(&l.until),
                         },

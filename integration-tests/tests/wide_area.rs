@@ -110,6 +110,7 @@ async fn designations_forms_and_liaison_from_synced_facts() {
             hospital: "1610000011".into(),
             rule_version: "2024".into(),
             notification_lead_days: 3,
+            contact_point: "地域連携室 0766-00-0000".into(),
             first_day: "2024-04-01".into(),
             last_day: String::new(),
         })
@@ -179,6 +180,7 @@ async fn designations_forms_and_liaison_from_synced_facts() {
     assert!(wide.forms[0].by_region.contains(&"富山 1/5".to_string()));
     assert_eq!(wide.liaison[0].hospital, "1610000011");
     assert_eq!(wide.liaison[0].members[0].municipality, TAKAOKA_CITY);
+    assert_eq!(wide.liaison[0].members[0].contact_point, "地域連携室 0766-00-0000");
 
     // A meeting the prefecture holds for 新川 counts for 魚津市's (ク).
     survey

@@ -611,6 +611,7 @@ impl SurveyService {
                             municipality: m.to_string(),
                             rule_version: l.rule_version,
                             notification_lead_days: l.notification_lead_days,
+                            contact_point: l.contact_point,
                             from: l.from.format("%Y-%m-%d").to_string(),
                             until: l
                                 .until

@@ -143,6 +143,7 @@ fn form_coverage_and_liaison_periods_follow_adoptions() {
             hospital: "1610000001".into(),
             rule_version: "2024".into(),
             notification_lead_days: 3,
+            contact_point: "地域連携室".into(),
             on: "2024-04-01".into(),
             until: "2025-03-31".into(),
         })),

@@ -183,6 +183,7 @@ fn wide_area_action(event: &WideAreaEvent) -> WideAreaAction {
             hospital,
             rule_version,
             notification_lead_days,
+            contact_point,
             first_day,
             last_day,
         } => (
@@ -192,6 +193,7 @@ fn wide_area_action(event: &WideAreaEvent) -> WideAreaAction {
                 hospital: hospital.clone(),
                 rule_version: rule_version.clone(),
                 notification_lead_days: *notification_lead_days,
+                contact_point: contact_point.clone(),
                 on: date(*first_day),
                 until: last_day.map(date).unwrap_or_default(),
             }),

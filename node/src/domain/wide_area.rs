@@ -38,6 +38,8 @@ pub enum WideAreaCommand {
         rule_version: String,
         /// How many days before discharge the hospital notifies the care manager.
         notification_lead_days: u32,
+        /// Whom to contact at the hospital for the rule (e.g. 地域連携室 and its number).
+        contact_point: String,
         first_day: NaiveDate,
         last_day: Option<NaiveDate>,
     },
@@ -70,6 +72,9 @@ pub enum WideAreaEvent {
         hospital: String,
         rule_version: String,
         notification_lead_days: u32,
+        /// Empty in events recorded before the contact point was asked for.
+        #[serde(default)]
+        contact_point: String,
         first_day: NaiveDate,
         last_day: Option<NaiveDate>,
     },
@@ -177,10 +182,12 @@ impl Aggregate for WideAreaRegister {
                 hospital,
                 rule_version,
                 notification_lead_days,
+                contact_point,
                 first_day,
                 last_day,
             } => {
                 let hospital = text("hospital", &hospital, MAX_NAME)?;
+                let contact_point = text("contact_point", &contact_point, MAX_NAME)?;
                 let rule_version = text("rule_version", &rule_version, 50)?;
                 if notification_lead_days > 90 {
                     return Err(DomainError::invalid(
@@ -198,6 +205,7 @@ impl Aggregate for WideAreaRegister {
                     hospital,
                     rule_version,
                     notification_lead_days,
+                    contact_point,
                     first_day,
                     last_day,
                 }])
@@ -255,6 +263,7 @@ mod tests {
                 hospital: "富山県立中央病院".into(),
                 rule_version: "2".into(),
                 notification_lead_days: 3,
+                contact_point: "地域連携室 076-000-0000".into(),
                 first_day: d(2023, 4, 1),
                 last_day: None,
             },
@@ -280,5 +289,28 @@ mod tests {
             },
         );
         assert!(matches!(then, Err(DomainError::NotFound { .. })));
+    }
+
+    #[test]
+    fn an_agreement_names_the_hospitals_contact_point() {
+        let join = |contact_point: &str| WideAreaCommand::JoinLiaisonAgreement {
+            id: WideAreaId::parse("id", "w2").unwrap(),
+            hospital: "富山県立中央病院".into(),
+            rule_version: "2024".into(),
+            notification_lead_days: 3,
+            contact_point: contact_point.into(),
+            first_day: d(2024, 4, 1),
+            last_day: None,
+        };
+        let then = given_when::<WideAreaRegister>(&[], join(" "));
+        let Err(DomainError::Invalid { field, .. }) = then else {
+            panic!("an empty contact point is refused: {then:?}");
+        };
+        assert_eq!(field, "contact_point");
+        let then = given_when::<WideAreaRegister>(&[], join("地域連携室 076-000-0000")).unwrap();
+        assert!(matches!(
+            &then[..],
+            [WideAreaEvent::LiaisonAgreementJoined { contact_point, .. }] if contact_point == "地域連携室 076-000-0000"
+        ));
     }
 }

@@ -893,6 +893,7 @@ impl v1::MunicipalProgram for MunicipalProgramService {
                     hospital: r.hospital.clone(),
                     rule_version: r.rule_version.clone(),
                     notification_lead_days: r.notification_lead_days,
+                    contact_point: r.contact_point.clone(),
                     first_day: date("first_day", &r.first_day)?,
                     last_day: opt_date("last_day", &r.last_day)?,
                 },

@@ -654,6 +654,7 @@ pub fn plan(m: &Municipality, all: &[Municipality]) -> Vec<ProgramCommand> {
                                 hospital,
                                 rule_version: "2024".into(),
                                 notification_lead_days: 3,
+                                contact_point: "地域医療連携室（入退院支援）".into(),
                                 first_day: "2024-04-01".into(),
                                 last_day: String::new(),
                             }));

@@ -45,6 +45,7 @@ fn evidence_round_trips_through_the_wire() {
             hospital: "1610000001".into(),
             rule_version: "2024".into(),
             notification_lead_days: 3,
+            contact_point: "地域連携室".into(),
             first_day: d(2024, 4, 1),
             last_day: Some(d(2025, 3, 31)),
         }),

@@ -180,6 +180,7 @@ fn alternative(item: Item, on: NaiveDate) -> Option<Vec<ProgrammeEvent>> {
             hospital: "中央病院".into(),
             rule_version: "1".into(),
             notification_lead_days: 3,
+            contact_point: "地域連携室".into(),
             first_day: on,
             last_day: None,
         })]),
