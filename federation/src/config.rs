@@ -69,6 +69,10 @@ pub struct RawConfig {
     pub metrics_listen: Option<String>,
     /// OTLP/gRPC endpoint spans are exported to, e.g. `http://127.0.0.1:4317`; none when unset.
     pub otlp_endpoint: Option<String>,
+    /// The municipalities the survey counts (n); empty or unset: every municipality of the
+    /// prefecture on the official list.
+    #[serde(default)]
+    pub survey_scope: Vec<String>,
 }
 
 /// A caller of the `Federation` service as written.
@@ -203,6 +207,8 @@ pub struct PrefectureConfig {
     pub metrics_listen: Option<SocketAddr>,
     /// `None`: traces are not exported.
     pub otlp_endpoint: Option<String>,
+    /// Empty: the official list of the prefecture.
+    pub survey_scope: Vec<renkei_proto::MunicipalityCode>,
 }
 
 impl PrefectureConfig {
@@ -223,6 +229,7 @@ impl PrefectureConfig {
             callers: Vec::new(),
             metrics_listen: None,
             otlp_endpoint: None,
+            survey_scope: Vec::new(),
         }
     }
 
@@ -432,6 +439,20 @@ pub fn validate(raw: RawConfig) -> Result<PrefectureConfig, Vec<String>> {
             .map_err(|p| problems.push(p))
             .ok()
     });
+    let mut survey_scope = Vec::new();
+    for (i, code) in raw.survey_scope.iter().enumerate() {
+        match code.parse::<renkei_proto::MunicipalityCode>() {
+            Ok(m) if prefecture.is_some_and(|p| m.prefecture() != p) => problems.push(format!(
+                "survey_scope[{i}]: {code} is not in prefecture {}",
+                prefecture.map(|p| p.to_string()).unwrap_or_default()
+            )),
+            Ok(m) if survey_scope.contains(&m) => {
+                problems.push(format!("survey_scope[{i}]: {code} is listed twice"))
+            }
+            Ok(m) => survey_scope.push(m),
+            Err(e) => problems.push(format!("survey_scope[{i}]: {e}")),
+        }
+    }
     match (node_id, listen, data_dir, prefecture) {
         (Some(node_id), Some(listen), Some(data_dir), Some(prefecture)) if problems.is_empty() => {
             Ok(PrefectureConfig {
@@ -448,6 +469,7 @@ pub fn validate(raw: RawConfig) -> Result<PrefectureConfig, Vec<String>> {
                 callers,
                 metrics_listen,
                 otlp_endpoint,
+                survey_scope,
             })
         }
         _ => Err(problems),
@@ -557,6 +579,18 @@ role = "admin"
         assert!(problems.contains("callers[0].role: \"root\""), "{problems}");
         assert!(problems.contains("callers[1].token_sha256: \"abc\""), "{problems}");
         assert!(problems.contains("callers[2]: give token or token_sha256, not both"), "{problems}");
+    }
+
+    #[test]
+    fn the_survey_scope_is_validated_naming_each_entry() {
+        let mut r = raw();
+        r.survey_scope = vec!["162019".into(), "162027".into()];
+        assert_eq!(validate(r.clone()).unwrap().survey_scope.len(), 2);
+        r.survey_scope = vec!["162019".into(), "131016".into(), "162018".into(), "162019".into()];
+        let problems = validate(r).unwrap_err().join("\n");
+        assert!(problems.contains("survey_scope[1]: 131016 is not in prefecture 16"), "{problems}");
+        assert!(problems.contains("survey_scope[2]"), "{problems}");
+        assert!(problems.contains("survey_scope[3]: 162019 is listed twice"), "{problems}");
     }
 
     #[test]

@@ -179,6 +179,7 @@ pub async fn run(
         config.prefecture,
         callers.clone(),
         monitor.clone(),
+        config.survey_scope.clone(),
     );
     let metrics = match config.metrics_listen {
         None => None,

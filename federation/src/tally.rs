@@ -425,6 +425,21 @@ impl SurveyState {
         known_at: Option<DateTime<Utc>>,
         source: TallySource,
     ) -> Result<Survey, SurveyError> {
+        self.survey_of(prefecture, &[], fy, as_of, known_at, source)
+    }
+
+    /// Builds the survey of the municipalities in `scope` (n = its size), or of all the
+    /// prefecture's municipalities on the official list when `scope` is empty. A municipality in
+    /// scope that never reported counts as 実施していない and is flagged.
+    pub fn survey_of(
+        &self,
+        prefecture: PrefectureCode,
+        scope: &[MunicipalityCode],
+        fy: FiscalYear,
+        as_of: NaiveDate,
+        known_at: Option<DateTime<Utc>>,
+        source: TallySource,
+    ) -> Result<Survey, SurveyError> {
         let regions = self.regions(SECONDARY_MEDICAL_AREA, fy);
         let area_of = |m: MunicipalityCode| {
             regions.and_then(|set| {
@@ -435,6 +450,7 @@ impl SurveyState {
             })
         };
         let rows = official::municipalities_of(prefecture)
+            .filter(|entry| scope.is_empty() || scope.contains(&entry.code))
             .map(|entry| {
                 let m = entry.code;
                 let history = self.submissions(fy.year(), m);

@@ -2,6 +2,8 @@
 //! completeness, survey submissions and reviews, and regions. Reads are linearizable unless the
 //! caller asks for a local read; writes go through Raft.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use renkei_proto::convert::{timestamp_to_utc, utc_to_timestamp};
 use renkei_proto::v1::{self, PrefectureSurvey};
@@ -32,6 +34,8 @@ pub struct SurveyService {
     prefecture: PrefectureCode,
     callers: Callers,
     monitor: SyncMonitor,
+    /// The municipalities the survey counts (`survey_scope`); empty: the official list.
+    scope: Arc<Vec<MunicipalityCode>>,
 }
 
 fn invalid(field: &'static str, reason: impl Into<String>) -> FederationError {
@@ -103,6 +107,8 @@ fn submission_view(s: &Submission) -> v1::SubmissionView {
 }
 
 impl SurveyService {
+    // Each argument is a handle shared with the other services of the replica.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         ledger: LedgerService,
         raft: Raft,
@@ -111,6 +117,7 @@ impl SurveyService {
         prefecture: PrefectureCode,
         callers: Callers,
         monitor: SyncMonitor,
+        scope: Vec<MunicipalityCode>,
     ) -> Self {
         Self {
             ledger,
@@ -120,7 +127,12 @@ impl SurveyService {
             prefecture,
             callers,
             monitor,
+            scope: Arc::new(scope),
         }
+    }
+
+    fn in_scope(&self, m: MunicipalityCode) -> bool {
+        self.scope.is_empty() || self.scope.contains(&m)
     }
 
     fn read_state<R>(&self, f: impl FnOnce(&crate::tally::SurveyState) -> R) -> R {
@@ -153,7 +165,7 @@ impl SurveyService {
             Err(_) => return Err(invalid("source", format!("unknown value {}", request.source))),
         };
         self.ledger.ensure(request.consistency).await?;
-        self.read_state(|s| s.survey(self.prefecture, fy, as_of, known_at, source))
+        self.read_state(|s| s.survey_of(self.prefecture, &self.scope, fy, as_of, known_at, source))
             .map_err(|e| invalid("as_of", e.to_string()))
     }
 
@@ -271,7 +283,7 @@ impl SurveyService {
             .ensure(v1::ReadConsistency::Linearizable as i32)
             .await?;
         let mut reply = v1::CompletenessReply::default();
-        for entry in official::municipalities_of(self.prefecture) {
+        for entry in official::municipalities_of(self.prefecture).filter(|e| self.in_scope(e.code)) {
             let m = entry.code;
             let acknowledged = self.reader.acknowledged(m)?;
             let (contact, error) = self.monitor.heard(m);

@@ -182,3 +182,27 @@ fn a_submitted_snapshot_does_not_move_and_reviews_follow_their_rules() {
         ReviewState::Approved
     );
 }
+
+#[test]
+fn a_configured_scope_sets_n_and_the_rows() {
+    let mut state = SurveyState::default();
+    state.take_fact(
+        code("162019"),
+        &fact(training_on("2024-07-01"), "training/t1", t("2024-07-02T00:00:00Z")),
+    );
+    let scope = [code("162019"), code("162027"), code("162043")];
+    let survey = state
+        .survey_of(toyama(), &scope, fy(2024), d(2025, 3, 31), None, TallySource::Live)
+        .unwrap();
+    assert_eq!(survey.n(), 3);
+    let codes: Vec<_> = survey.rows.iter().map(|r| r.code).collect();
+    assert_eq!(codes, scope.to_vec());
+    assert_eq!(
+        survey
+            .tally()
+            .count(crate::survey::Item::Ka, SurveyStatus::Implemented),
+        1
+    );
+    // The two that never reported are counted as 実施していない and flagged.
+    assert_eq!(survey.rows.iter().filter(|r| !r.reported).count(), 2);
+}
