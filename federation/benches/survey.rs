@@ -134,8 +134,16 @@ fn evidence(item: &str, variant: usize) -> Vec<Vec<u8>> {
         }
         .encode_to_vec()
     };
-    let on = if variant == 0 { "2024-06-01" } else { "2023-06-01" };
-    let planned_on = if variant == 2 { "2024-12-01" } else { "2024-05-01" };
+    let on = if variant == 0 {
+        "2024-06-01"
+    } else {
+        "2023-06-01"
+    };
+    let planned_on = if variant == 2 {
+        "2024-12-01"
+    } else {
+        "2024-05-01"
+    };
     vec![
         body(
             format!("activity/{item}"),

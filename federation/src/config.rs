@@ -140,7 +140,12 @@ pub struct Caller {
 
 impl Caller {
     /// A caller with a clear-text token (tests and tools that write configurations).
-    pub fn with_token(name: &str, token: &str, municipalities: Vec<renkei_proto::MunicipalityCode>, role: Role) -> Self {
+    pub fn with_token(
+        name: &str,
+        token: &str,
+        municipalities: Vec<renkei_proto::MunicipalityCode>,
+        role: Role,
+    ) -> Self {
         Self {
             name: name.to_owned(),
             token_digest: token_digest(token),
@@ -379,7 +384,10 @@ pub fn validate(raw: RawConfig) -> Result<PrefectureConfig, Vec<String>> {
             &format!("callers[{i}]"),
             &name,
             c.token.as_deref(),
-            c.token_sha256.as_deref().map(str::to_ascii_lowercase).as_deref(),
+            c.token_sha256
+                .as_deref()
+                .map(str::to_ascii_lowercase)
+                .as_deref(),
             &mut problems,
         );
         if let Some(d) = digest
@@ -550,7 +558,11 @@ role = "admin"
         // sha256("test")
         assert_eq!(cfg.callers[2].token_digest, token_digest("test"));
         assert!(Role::Admin > Role::Operator && Role::Operator > Role::Viewer);
-        assert!(!cfg.to_toml().contains("token"), "no token printed: {}", cfg.to_toml());
+        assert!(
+            !cfg.to_toml().contains("token"),
+            "no token printed: {}",
+            cfg.to_toml()
+        );
     }
 
     #[test]
@@ -577,8 +589,14 @@ role = "admin"
         ];
         let problems = validate(r).unwrap_err().join("\n");
         assert!(problems.contains("callers[0].role: \"root\""), "{problems}");
-        assert!(problems.contains("callers[1].token_sha256: \"abc\""), "{problems}");
-        assert!(problems.contains("callers[2]: give token or token_sha256, not both"), "{problems}");
+        assert!(
+            problems.contains("callers[1].token_sha256: \"abc\""),
+            "{problems}"
+        );
+        assert!(
+            problems.contains("callers[2]: give token or token_sha256, not both"),
+            "{problems}"
+        );
     }
 
     #[test]
@@ -586,11 +604,22 @@ role = "admin"
         let mut r = raw();
         r.survey_scope = vec!["162019".into(), "162027".into()];
         assert_eq!(validate(r.clone()).unwrap().survey_scope.len(), 2);
-        r.survey_scope = vec!["162019".into(), "131016".into(), "162018".into(), "162019".into()];
+        r.survey_scope = vec![
+            "162019".into(),
+            "131016".into(),
+            "162018".into(),
+            "162019".into(),
+        ];
         let problems = validate(r).unwrap_err().join("\n");
-        assert!(problems.contains("survey_scope[1]: 131016 is not in prefecture 16"), "{problems}");
+        assert!(
+            problems.contains("survey_scope[1]: 131016 is not in prefecture 16"),
+            "{problems}"
+        );
         assert!(problems.contains("survey_scope[2]"), "{problems}");
-        assert!(problems.contains("survey_scope[3]: 162019 is listed twice"), "{problems}");
+        assert!(
+            problems.contains("survey_scope[3]: 162019 is listed twice"),
+            "{problems}"
+        );
     }
 
     #[test]

@@ -21,14 +21,22 @@ use crate::store::LedgerReader;
 use crate::types::Raft;
 
 /// Sets the gauges read from live state; called before each scrape.
-pub fn refresh(raft: &Raft, reader: &LedgerReader, monitor: &SyncMonitor, prefecture: PrefectureCode) {
+pub fn refresh(
+    raft: &Raft,
+    reader: &LedgerReader,
+    monitor: &SyncMonitor,
+    prefecture: PrefectureCode,
+) {
     {
         let m = raft.metrics();
         let m = m.borrow();
         metrics::gauge!("renkei_raft_term").set(m.current_term as f64);
         metrics::gauge!("renkei_raft_leader_id").set(m.current_leader.unwrap_or(0) as f64);
-        metrics::gauge!("renkei_raft_is_leader")
-            .set(if m.current_leader == Some(m.id) { 1.0 } else { 0.0 });
+        metrics::gauge!("renkei_raft_is_leader").set(if m.current_leader == Some(m.id) {
+            1.0
+        } else {
+            0.0
+        });
         metrics::gauge!("renkei_raft_last_log_index").set(m.last_log_index.unwrap_or(0) as f64);
         if let Some(committed) = quorum_index(&m) {
             metrics::gauge!("renkei_raft_committed_index").set(committed as f64);
@@ -58,7 +66,9 @@ pub fn refresh(raft: &Raft, reader: &LedgerReader, monitor: &SyncMonitor, prefec
 
 /// On the leader: the highest log index held by a majority of the voters (what is committed);
 /// `None` elsewhere (openraft 0.9 publishes replication progress only on the leader).
-fn quorum_index(m: &openraft::RaftMetrics<crate::types::NodeId, openraft::BasicNode>) -> Option<u64> {
+fn quorum_index(
+    m: &openraft::RaftMetrics<crate::types::NodeId, openraft::BasicNode>,
+) -> Option<u64> {
     let replication = m.replication.as_ref()?;
     let mut matched: Vec<u64> = m
         .membership_config

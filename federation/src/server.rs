@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use openraft::SnapshotPolicy;
 use renkei_proto::v1::{
-    BackupServer, ClusterAdminServer, FederationServer, PrefectureLedgerServer, PrefectureSurveyServer,
-    RaftServiceServer,
+    BackupServer, ClusterAdminServer, FederationServer, PrefectureLedgerServer,
+    PrefectureSurveyServer, RaftServiceServer,
 };
 use tokio::net::TcpListener;
 use tokio_stream::StreamExt;
@@ -16,8 +16,8 @@ use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::config::PrefectureConfig;
 use crate::grpc::{
-    AdminService, Callers, FederationService, LedgerService, RaftPeerService,
-    ReplicaBackupService, SurveyService, SyncMonitor,
+    AdminService, Callers, FederationService, LedgerService, RaftPeerService, ReplicaBackupService,
+    SurveyService, SyncMonitor,
 };
 use crate::network::{GrpcNetwork, MAX_RAFT_MESSAGE_BYTES, NetworkOptions};
 use crate::store;
@@ -169,8 +169,12 @@ pub async fn run(
         monitor.clone(),
         advertise.clone(),
     );
-    let backups =
-        ReplicaBackupService::new(raft.clone(), reader.clone(), config.node_id, callers.clone());
+    let backups = ReplicaBackupService::new(
+        raft.clone(),
+        reader.clone(),
+        config.node_id,
+        callers.clone(),
+    );
     let survey = SurveyService::new(
         ledger.clone(),
         raft.clone(),

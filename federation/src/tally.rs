@@ -52,14 +52,19 @@ pub struct RegionSet {
 /// Why a region set was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RegionError {
-    #[error("kind {0:?} must be one of secondary_medical_area, health_center_area, medical_association_area")]
+    #[error(
+        "kind {0:?} must be one of secondary_medical_area, health_center_area, medical_association_area"
+    )]
     Kind(String),
     #[error("fiscal years {0}..={1} are not a valid period")]
     Period(i64, i64),
     #[error("csv line {line}: {reason}")]
     Csv { line: usize, reason: String },
     #[error("municipality {code} ({name}) is in no region")]
-    Missing { code: MunicipalityCode, name: String },
+    Missing {
+        code: MunicipalityCode,
+        name: String,
+    },
     #[error("municipality {code} is in two regions: {first} and {second}")]
     Twice {
         code: MunicipalityCode,
@@ -313,7 +318,10 @@ impl SurveyState {
         statuses: [SurveyStatus; 8],
         submitted_at_ms: i64,
     ) -> Submission {
-        let versions = self.submissions.entry((fiscal_year, municipality)).or_default();
+        let versions = self
+            .submissions
+            .entry((fiscal_year, municipality))
+            .or_default();
         let submission = Submission {
             municipality,
             fiscal_year,

@@ -275,7 +275,9 @@ impl WideArea {
         let mut out: BTreeMap<String, Vec<_>> = BTreeMap::new();
         for ((m, _), l) in &self.liaison {
             if l.from <= as_of && l.until.is_none_or(|u| u >= as_of) {
-                out.entry(l.hospital.clone()).or_default().push((*m, l.clone()));
+                out.entry(l.hospital.clone())
+                    .or_default()
+                    .push((*m, l.clone()));
             }
         }
         out
@@ -286,8 +288,7 @@ impl WideArea {
         self.liaison_cases
             .iter()
             .filter(|((code, month), _)| {
-                *code == m
-                    && date(&format!("{month}-01")).is_some_and(|d| fy.contains(d))
+                *code == m && date(&format!("{month}-01")).is_some_and(|d| fy.contains(d))
             })
             .map(|(_, n)| *n)
             .sum()
@@ -370,7 +371,11 @@ impl WideArea {
 
     /// The rule: ① the municipality's 在宅療養支援病院; ② else its 在宅療養支援診療所, 機能強化型
     /// first; ③ else one of another municipality of the same 二次医療圏 (by the same preference).
-    fn candidates_for(&self, m: MunicipalityCode, area: &[MunicipalityCode]) -> MunicipalityCandidates {
+    fn candidates_for(
+        &self,
+        m: MunicipalityCode,
+        area: &[MunicipalityCode],
+    ) -> MunicipalityCandidates {
         let own = self.local_candidates(m);
         if !own.is_empty() {
             return MunicipalityCandidates {

@@ -143,7 +143,12 @@ async fn main() {
                 n += 1;
                 let t0 = Instant::now();
                 store
-                    .append(probe, stream.clone(), ExpectedVersion::Any, vec![activity(1_000_000 + n)])
+                    .append(
+                        probe,
+                        stream.clone(),
+                        ExpectedVersion::Any,
+                        vec![activity(1_000_000 + n)],
+                    )
                     .await
                     .expect("append a probe");
                 sent.lock().expect("probe times").push(t0);
@@ -185,7 +190,10 @@ async fn main() {
             load_done_at = Some(started.elapsed());
             let _ = stop_probes.send(true);
         }
-        if load_done_at.is_some() && prober.is_finished() && seen >= sent.lock().expect("probe times").len() {
+        if load_done_at.is_some()
+            && prober.is_finished()
+            && seen >= sent.lock().expect("probe times").len()
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(2)).await;

@@ -121,7 +121,10 @@ impl Cluster {
         let mut cluster = Self {
             root: TempDir::new().expect("a temporary directory"),
             replicas: BTreeMap::new(),
-            node_municipalities: node_municipalities.iter().map(|m| format!("{m:?}")).collect(),
+            node_municipalities: node_municipalities
+                .iter()
+                .map(|m| format!("{m:?}"))
+                .collect(),
             extra: extra.to_owned(),
         };
         for id in 1..=n {
@@ -191,7 +194,9 @@ role = "viewer"
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::from(log_file(&root.join(format!("replica-{id}.log")))))
+            .stderr(Stdio::from(log_file(
+                &root.join(format!("replica-{id}.log")),
+            )))
             .spawn()
             .expect("spawn renkei-prefecture");
         let address = listening_address(&mut child, "renkei-prefecture");
@@ -258,7 +263,11 @@ role = "viewer"
     /// Waits until every running replica names the same leader, which says it leads; returns it.
     pub async fn wait_for_leader(&self) -> u64 {
         let found = std::cell::Cell::new(0);
-        let ids: Vec<u64> = self.ids().into_iter().filter(|id| self.is_running(*id)).collect();
+        let ids: Vec<u64> = self
+            .ids()
+            .into_iter()
+            .filter(|id| self.is_running(*id))
+            .collect();
         wait_until("a leader agreed by every live replica", || async {
             let mut leaders = Vec::new();
             for id in &ids {
@@ -341,7 +350,9 @@ pub fn bearer(token: &str) -> BearerInterceptor {
     let value: tonic::metadata::MetadataValue<_> =
         format!("Bearer {token}").parse().expect("an ASCII token");
     Box::new(move |mut request: tonic::Request<()>| {
-        request.metadata_mut().insert("authorization", value.clone());
+        request
+            .metadata_mut()
+            .insert("authorization", value.clone());
         Ok(request)
     })
 }
@@ -451,7 +462,9 @@ pull_interval_ms = 200
 
     /// Stops the node with SIGTERM; returns whether it exited successfully.
     pub fn terminate(&mut self) -> bool {
-        self.child.take().is_some_and(|mut c| terminate_child(&mut c))
+        self.child
+            .take()
+            .is_some_and(|mut c| terminate_child(&mut c))
     }
 
     /// Restarts the node on its old address with its data.
@@ -525,11 +538,14 @@ pub async fn logged_value(path: &Path, marker: &str, key: &str) -> String {
     let found = std::cell::RefCell::new(String::new());
     wait_until(&format!("{marker:?} in {}", path.display()), || async {
         let text = std::fs::read_to_string(path).unwrap_or_default();
-        let value = text.lines().filter(|l| l.contains(marker)).find_map(|line| {
-            line.split_whitespace()
-                .find_map(|word| word.strip_prefix(&format!("{key}=")))
-                .map(str::to_owned)
-        });
+        let value = text
+            .lines()
+            .filter(|l| l.contains(marker))
+            .find_map(|line| {
+                line.split_whitespace()
+                    .find_map(|word| word.strip_prefix(&format!("{key}=")))
+                    .map(str::to_owned)
+            });
         match value {
             Some(v) => {
                 *found.borrow_mut() = v;
@@ -563,7 +579,12 @@ where
 
 /// Records `n` awareness activities (キ) for `municipality`, ids `<prefix>-<i>`; each yields one
 /// fact.
-pub async fn record_activities(node: &Node, municipality: &str, prefix: &str, range: std::ops::Range<u32>) {
+pub async fn record_activities(
+    node: &Node,
+    municipality: &str,
+    prefix: &str,
+    range: std::ops::Range<u32>,
+) {
     let mut program = node.program().await;
     for i in range {
         program

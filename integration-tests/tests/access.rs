@@ -22,7 +22,9 @@ async fn each_role_may_do_its_part_and_refusals_change_nothing_and_are_logged() 
     let cluster = Cluster::start(3).await;
     let leader = cluster.wait_for_leader().await;
     let address = format!("http://{}", cluster.replicas[&leader].address);
-    let mut survey = PrefectureSurveyClient::connect(address.clone()).await.unwrap();
+    let mut survey = PrefectureSurveyClient::connect(address.clone())
+        .await
+        .unwrap();
     let mut admin = ClusterAdminClient::connect(address.clone()).await.unwrap();
     let mut backups = BackupClient::connect(address.clone()).await.unwrap();
 
@@ -38,7 +40,10 @@ async fn each_role_may_do_its_part_and_refusals_change_nothing_and_are_logged() 
     assert_eq!(err.code(), Code::Unauthenticated, "{err:?}");
 
     // A municipal node reads no tally and changes no membership.
-    let err = survey.get_tally(with_token(NODE_TOKEN, tally_2024())).await.unwrap_err();
+    let err = survey
+        .get_tally(with_token(NODE_TOKEN, tally_2024()))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
     let err = admin
         .remove_node(with_token(NODE_TOKEN, v1::RemoveNodeRequest { node_id: 3 }))
@@ -47,7 +52,10 @@ async fn each_role_may_do_its_part_and_refusals_change_nothing_and_are_logged() 
     assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
 
     // A viewer reads and exports, and changes nothing.
-    survey.get_tally(with_token(VIEWER_TOKEN, tally_2024())).await.unwrap();
+    survey
+        .get_tally(with_token(VIEWER_TOKEN, tally_2024()))
+        .await
+        .unwrap();
     admin
         .status(with_token(VIEWER_TOKEN, v1::StatusRequest {}))
         .await
@@ -57,7 +65,10 @@ async fn each_role_may_do_its_part_and_refusals_change_nothing_and_are_logged() 
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
-    assert!(err.message().contains("viewer") && err.message().contains("set regions"), "{err:?}");
+    assert!(
+        err.message().contains("viewer") && err.message().contains("set regions"),
+        "{err:?}"
+    );
     let target = cluster.root.path().join("backup-by-viewer");
     let err = backups
         .create_backup(with_token(
@@ -77,7 +88,10 @@ async fn each_role_may_do_its_part_and_refusals_change_nothing_and_are_logged() 
         .await
         .unwrap();
     let err = admin
-        .remove_node(with_token(OFFICER_TOKEN, v1::RemoveNodeRequest { node_id: 3 }))
+        .remove_node(with_token(
+            OFFICER_TOKEN,
+            v1::RemoveNodeRequest { node_id: 3 },
+        ))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
@@ -107,9 +121,16 @@ async fn each_role_may_do_its_part_and_refusals_change_nothing_and_are_logged() 
     let log = cluster.root.path().join(format!("replica-{leader}.log"));
     wait_until("the refusals logged", || async {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
-        let refused: Vec<&str> = text.lines().filter(|l| l.contains("call refused")).collect();
-        refused.iter().any(|l| l.contains("viewer") && l.contains("set regions"))
-            && refused.iter().any(|l| l.contains("test-node") && l.contains("remove a node"))
+        let refused: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("call refused"))
+            .collect();
+        refused
+            .iter()
+            .any(|l| l.contains("viewer") && l.contains("set regions"))
+            && refused
+                .iter()
+                .any(|l| l.contains("test-node") && l.contains("remove a node"))
             && refused.iter().any(|l| l.contains("unknown token"))
     })
     .await;

@@ -28,10 +28,13 @@ async fn local_view(cluster: &Cluster, id: u64) -> Option<(u64, u64)> {
 }
 
 async fn acknowledged_everywhere(node: &Node, cluster: &Cluster, expected: u64) {
-    wait_until(&format!("{expected} facts of 富山市 acknowledged"), || async {
-        let s = node.sync_state(TOYAMA_CITY).await;
-        s.produced == expected && s.acknowledged == expected
-    })
+    wait_until(
+        &format!("{expected} facts of 富山市 acknowledged"),
+        || async {
+            let s = node.sync_state(TOYAMA_CITY).await;
+            s.produced == expected && s.acknowledged == expected
+        },
+    )
     .await;
     assert_eq!(cluster.ledger(TOYAMA_CITY).await.len() as u64, expected);
 }
@@ -43,7 +46,9 @@ async fn a_replica_restored_from_an_online_backup_rejoins_and_catches_up() {
     record_activities(&node, TOYAMA_CITY, "a", 0..20).await;
     acknowledged_everywhere(&node, &cluster, 20).await;
     wait_until("replica 3 applied the 20 facts", || async {
-        local_view(&cluster, RESTORED).await.is_some_and(|(ack, _)| ack == 20)
+        local_view(&cluster, RESTORED)
+            .await
+            .is_some_and(|(ack, _)| ack == 20)
     })
     .await;
 
@@ -89,9 +94,14 @@ async fn a_replica_restored_from_an_online_backup_rejoins_and_catches_up() {
     })
     .await;
     let ack_at_start = first.get();
-    assert!(ack_at_start >= 20, "the restored replica starts from the backup: {ack_at_start}");
+    assert!(
+        ack_at_start >= 20,
+        "the restored replica starts from the backup: {ack_at_start}"
+    );
     wait_until("the restored replica caught up to 35 facts", || async {
-        local_view(&cluster, RESTORED).await.is_some_and(|(ack, _)| ack == 35)
+        local_view(&cluster, RESTORED)
+            .await
+            .is_some_and(|(ack, _)| ack == 35)
     })
     .await;
 
@@ -101,12 +111,20 @@ async fn a_replica_restored_from_an_online_backup_rejoins_and_catches_up() {
         .ids()
         .into_iter()
         .find(|id| *id != RESTORED && *id != leader)
-        .unwrap_or_else(|| cluster.ids().into_iter().find(|id| *id != RESTORED).unwrap());
+        .unwrap_or_else(|| {
+            cluster
+                .ids()
+                .into_iter()
+                .find(|id| *id != RESTORED)
+                .unwrap()
+        });
     cluster.kill(other);
     record_activities(&node, TOYAMA_CITY, "c", 0..10).await;
     acknowledged_everywhere(&node, &cluster, 45).await;
     wait_until("the restored replica applied 45 facts", || async {
-        local_view(&cluster, RESTORED).await.is_some_and(|(ack, _)| ack == 45)
+        local_view(&cluster, RESTORED)
+            .await
+            .is_some_and(|(ack, _)| ack == 45)
     })
     .await;
 }

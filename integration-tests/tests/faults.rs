@@ -132,7 +132,11 @@ async fn recorded_ids(node: &Node, municipality: &str) -> BTreeMap<String, usize
             return counts;
         };
         from = last.global_position + 1;
-        for event in reply.events.iter().filter(|e| e.stream.starts_with("programme/")) {
+        for event in reply
+            .events
+            .iter()
+            .filter(|e| e.stream.starts_with("programme/"))
+        {
             let json: serde_json::Value =
                 serde_json::from_slice(&event.payload).expect("a programme event is JSON");
             if let Some(id) = find_id(&json) {
@@ -238,16 +242,22 @@ async fn kills_and_outages_lose_and_duplicate_nothing_and_the_tally_matches_the_
     let mut facts = 0;
     for municipality in MUNICIPALITIES {
         let produced = std::cell::Cell::new(0);
-        wait_until(&format!("{municipality}: every fact acknowledged"), || async {
-            let s = node.sync_state(municipality).await;
-            produced.set(s.produced);
-            s.produced > 0 && s.acknowledged == s.produced
-        })
+        wait_until(
+            &format!("{municipality}: every fact acknowledged"),
+            || async {
+                let s = node.sync_state(municipality).await;
+                produced.set(s.produced);
+                s.produced > 0 && s.acknowledged == s.produced
+            },
+        )
         .await;
         let outbox = node.outbox(municipality).await;
         let ledger = cluster.ledger(municipality).await;
         assert_eq!(outbox.len() as u64, produced.get());
-        assert!(ledger == outbox, "{municipality}: the ledger differs from the outbox");
+        assert!(
+            ledger == outbox,
+            "{municipality}: the ledger differs from the outbox"
+        );
         facts += ledger.len();
 
         // Every acknowledged activity exactly once; an unsure one at most once.
@@ -256,7 +266,10 @@ async fn kills_and_outages_lose_and_duplicate_nothing_and_the_tally_matches_the_
         for (id, acknowledged) in &sent {
             let times = recorded.get(id).copied().unwrap_or(0);
             if *acknowledged {
-                assert_eq!(times, 1, "{municipality} {id}: acknowledged, recorded {times} times");
+                assert_eq!(
+                    times, 1,
+                    "{municipality} {id}: acknowledged, recorded {times} times"
+                );
             } else {
                 assert!(times <= 1, "{municipality} {id}: recorded {times} times");
             }
@@ -276,10 +289,7 @@ async fn kills_and_outages_lose_and_duplicate_nothing_and_the_tally_matches_the_
     .await
     .expect("connect to the survey service");
     let tally = survey
-        .get_tally(with_token(
-            OFFICER_TOKEN,
-            tally_2024(),
-        ))
+        .get_tally(with_token(OFFICER_TOKEN, tally_2024()))
         .await
         .expect("the tally")
         .into_inner();
@@ -301,11 +311,18 @@ async fn kills_and_outages_lose_and_duplicate_nothing_and_the_tally_matches_the_
             .iter()
             .find(|r| r.municipality == municipality)
             .expect("the municipality's row");
-        assert_eq!(row.statuses, own, "{municipality}: prefecture tally vs node");
+        assert_eq!(
+            row.statuses, own,
+            "{municipality}: prefecture tally vs node"
+        );
         assert!(row.reported);
     }
 
-    let acknowledged = outcomes.values().flat_map(|m| m.values()).filter(|a| **a).count();
+    let acknowledged = outcomes
+        .values()
+        .flat_map(|m| m.values())
+        .filter(|a| **a)
+        .count();
     println!(
         "fault suite: {seconds} s, seed {seed}: {replica_kills} replica kills ({leader_kills} of \
          the leader), {node_kills} node kills, {outages} whole-prefecture outages; {} calls, \

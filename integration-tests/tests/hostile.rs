@@ -49,17 +49,20 @@ impl Codec for RawCodec {
 }
 
 async fn raw_call(channel: Channel, path: &'static str, body: Vec<u8>) -> tonic::Status {
-    let mut grpc = tonic::client::Grpc::new(channel)
-        .max_encoding_message_size(64 * 1024 * 1024);
+    let mut grpc = tonic::client::Grpc::new(channel).max_encoding_message_size(64 * 1024 * 1024);
     grpc.ready().await.unwrap();
     let mut request = tonic::Request::new(body);
     request.metadata_mut().insert(
         "authorization",
         format!("Bearer {NODE_TOKEN}").parse().unwrap(),
     );
-    grpc.unary(request, http::uri::PathAndQuery::from_static(path), RawCodec)
-        .await
-        .expect_err("hostile input must be refused")
+    grpc.unary(
+        request,
+        http::uri::PathAndQuery::from_static(path),
+        RawCodec,
+    )
+    .await
+    .expect_err("hostile input must be refused")
 }
 
 /// A UUIDv7 in its text form, as a node writes in `source_event_id`.
@@ -70,7 +73,10 @@ fn uuid_like() -> String {
 /// Replica `leader`'s applied index and the ledger of 富山市.
 async fn state(cluster: &Cluster, leader: u64) -> (u64, usize) {
     let status = cluster.status(leader).await.unwrap();
-    (status.applied_index, cluster.ledger(TOYAMA_CITY).await.len())
+    (
+        status.applied_index,
+        cluster.ledger(TOYAMA_CITY).await.len(),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -117,7 +123,10 @@ async fn malformed_wrong_typed_oversize_and_out_of_range_requests_are_refused_an
     .encode_to_vec();
     let err = raw_call(channel.clone(), PUSH, big).await;
     assert!(
-        matches!(err.code(), Code::ResourceExhausted | Code::OutOfRange | Code::InvalidArgument),
+        matches!(
+            err.code(),
+            Code::ResourceExhausted | Code::OutOfRange | Code::InvalidArgument
+        ),
         "{err:?}"
     );
 
@@ -155,17 +164,30 @@ async fn malformed_wrong_typed_oversize_and_out_of_range_requests_are_refused_an
         (push("r1", TOYAMA_CITY, 0, fact.clone()), "sequence"),
         (push("r2", "162018", 1, fact.clone()), "162018"),
         (push("", TOYAMA_CITY, 1, fact.clone()), "request_id"),
-        (push(&"x".repeat(500), TOYAMA_CITY, 1, fact.clone()), "request_id"),
-        (push("r3", TOYAMA_CITY, 1, vec![0xff, 0xff, 0xff]), "payload"),
+        (
+            push(&"x".repeat(500), TOYAMA_CITY, 1, fact.clone()),
+            "request_id",
+        ),
+        (
+            push("r3", TOYAMA_CITY, 1, vec![0xff, 0xff, 0xff]),
+            "payload",
+        ),
     ] {
         let err = federation.push_facts(request).await.unwrap_err();
         assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
-        assert!(err.message().contains(naming), "the error names {naming}: {err:?}");
+        assert!(
+            err.message().contains(naming),
+            "the error names {naming}: {err:?}"
+        );
     }
 
     // The survey service: a fiscal year and a date out of range.
     let mut survey = v1::PrefectureSurveyClient::new(channel.clone());
-    for (fy, as_of, naming) in [(1800, "", "fiscal"), (2024, "2026-01-01", "as_of"), (2024, "yesterday", "as_of")] {
+    for (fy, as_of, naming) in [
+        (1800, "", "fiscal"),
+        (2024, "2026-01-01", "as_of"),
+        (2024, "yesterday", "as_of"),
+    ] {
         let err = survey
             .get_tally(with_token(
                 VIEWER_TOKEN,
@@ -180,7 +202,10 @@ async fn malformed_wrong_typed_oversize_and_out_of_range_requests_are_refused_an
             .await
             .unwrap_err();
         assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
-        assert!(err.message().contains(naming), "the error names {naming}: {err:?}");
+        assert!(
+            err.message().contains(naming),
+            "the error names {naming}: {err:?}"
+        );
     }
 
     // Nothing was written.

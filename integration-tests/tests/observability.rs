@@ -143,17 +143,26 @@ async fn one_sync_batch_is_one_trace_across_node_and_prefecture_and_metrics_are_
         .find(|s| {
             s.service == "renkei-node"
                 && s.name == "sync_batch"
-                && spans.iter().any(|p| p.service == "renkei-prefecture" && p.parent_span_id == s.span_id)
+                && spans
+                    .iter()
+                    .any(|p| p.service == "renkei-prefecture" && p.parent_span_id == s.span_id)
         })
         .unwrap();
-    let in_trace: Vec<&Seen> = spans.iter().filter(|s| s.trace_id == batch.trace_id).collect();
+    let in_trace: Vec<&Seen> = spans
+        .iter()
+        .filter(|s| s.trace_id == batch.trace_id)
+        .collect();
     assert!(
-        in_trace.iter().any(|s| s.service == "renkei-prefecture" && s.name == "raft_write"),
+        in_trace
+            .iter()
+            .any(|s| s.service == "renkei-prefecture" && s.name == "raft_write"),
         "the Raft write is part of the batch's trace: {in_trace:#?}"
     );
     // Each append to the node's store is a span too.
     assert!(
-        spans.iter().any(|s| s.service == "renkei-node" && s.name == "append"),
+        spans
+            .iter()
+            .any(|s| s.service == "renkei-node" && s.name == "append"),
         "every append has a span"
     );
     // The node's own gRPC calls (the recording) are traced too.
@@ -165,8 +174,12 @@ async fn one_sync_batch_is_one_trace_across_node_and_prefecture_and_metrics_are_
     );
 
     // Metrics: the node's store and sync, the replica's Raft, sync and tally figures.
-    let node_metrics =
-        logged_value(&node.root.path().join("node.log"), "serving metrics", "address").await;
+    let node_metrics = logged_value(
+        &node.root.path().join("node.log"),
+        "serving metrics",
+        "address",
+    )
+    .await;
     let leader = cluster.wait_for_leader().await;
     let replica_metrics = logged_value(
         &cluster.root.path().join(format!("replica-{leader}.log")),
@@ -181,10 +194,7 @@ async fn one_sync_batch_is_one_trace_across_node_and_prefecture_and_metrics_are_
     .await
     .unwrap();
     survey
-        .get_tally(with_token(
-            OFFICER_TOKEN,
-            tally_2024(),
-        ))
+        .get_tally(with_token(OFFICER_TOKEN, tally_2024()))
         .await
         .unwrap();
 

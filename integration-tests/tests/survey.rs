@@ -106,11 +106,14 @@ async fn a_tally_built_from_a_node_through_sync() {
     assert_eq!((tally.n, tally.wareki.as_str()), (15, "令和6年度"));
     let ki = line(&tally.items, "g");
     assert_eq!(ki.label, "（キ）地域住民への普及啓発");
+    assert_eq!((ki.implemented, ki.planned, ki.not_implemented), (1, 0, 14));
     assert_eq!(
-        (ki.implemented, ki.planned, ki.not_implemented),
-        (1, 0, 14)
+        (
+            ki.implemented_percent.as_str(),
+            ki.not_implemented_percent.as_str()
+        ),
+        ("6.7", "93.3")
     );
-    assert_eq!((ki.implemented_percent.as_str(), ki.not_implemented_percent.as_str()), ("6.7", "93.3"));
     let a = line(&tally.items, "a");
     assert_eq!((a.implemented, a.planned), (0, 1));
     assert_eq!(line(&tally.items, "f").implemented, 1);
@@ -120,7 +123,11 @@ async fn a_tally_built_from_a_node_through_sync() {
         .map(|r| (r.region_name.as_str(), r.n))
         .collect();
     assert_eq!(areas, [("新川", 4), ("富山", 5), ("高岡", 3), ("砺波", 3)]);
-    let toyama_area = tally.regions.iter().find(|r| r.region_name == "富山").unwrap();
+    let toyama_area = tally
+        .regions
+        .iter()
+        .find(|r| r.region_name == "富山")
+        .unwrap();
     assert_eq!(line(&toyama_area.items, "g").implemented_percent, "20.0");
     let silent: Vec<&str> = tally
         .municipalities
@@ -155,7 +162,10 @@ async fn a_tally_built_from_a_node_through_sync() {
         .await
         .expect("submit")
         .into_inner();
-    assert_eq!((submitted.version, submitted.state.as_str()), (1, "submitted"));
+    assert_eq!(
+        (submitted.version, submitted.state.as_str()),
+        (1, "submitted")
+    );
     assert_eq!(submitted.statuses[6], "実施している");
     assert_eq!(submitted.statuses[5], "実施していない");
     program
@@ -195,7 +205,11 @@ async fn a_tally_built_from_a_node_through_sync() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(line(&locked.items, "f").implemented, 1, "the snapshot holds");
+    assert_eq!(
+        line(&locked.items, "f").implemented,
+        1,
+        "the snapshot holds"
+    );
 
     // A municipality's node may not review, nor read the whole prefecture's tally.
     let refused = survey
@@ -268,7 +282,10 @@ async fn a_tally_built_from_a_node_through_sync() {
     let detail = String::from_utf8(detail.content[3..].to_vec()).unwrap();
     assert!(detail.contains("承認済（第1版）"), "{detail}");
     let xlsx = survey
-        .export_survey(with_token(OFFICER_TOKEN, export(v1::ExportFormat::Xlsx, false)))
+        .export_survey(with_token(
+            OFFICER_TOKEN,
+            export(v1::ExportFormat::Xlsx, false),
+        ))
         .await
         .unwrap()
         .into_inner();

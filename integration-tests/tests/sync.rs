@@ -28,7 +28,10 @@ async fn converged(node: &Node, cluster: &Cluster, municipality: &str, expected:
             .all(|(i, f)| f.sequence == i as u64 + 1),
         "{municipality}: outbox sequences are 1..={expected}"
     );
-    assert!(ledger == outbox, "{municipality}: ledger differs from the outbox");
+    assert!(
+        ledger == outbox,
+        "{municipality}: ledger differs from the outbox"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -148,10 +151,7 @@ async fn duplicates_gaps_and_foreign_municipalities_are_refused_without_effect()
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(
-        outcomes(&reply),
-        [(Applied, 1), (Applied, 2), (Applied, 3)]
-    );
+    assert_eq!(outcomes(&reply), [(Applied, 1), (Applied, 2), (Applied, 3)]);
     assert!(!reply.deduplicated);
 
     // The same batch sent twice: the stored answer, nothing applied again.
@@ -333,8 +333,9 @@ async fn no_consultation_subject_field_ever_reaches_the_prefecture() {
             }
         }
         let families = rocksdb::DB::list_cf(&rocksdb::Options::default(), dir).unwrap();
-        let db = rocksdb::DB::open_cf_for_read_only(&rocksdb::Options::default(), dir, &families, false)
-            .unwrap();
+        let db =
+            rocksdb::DB::open_cf_for_read_only(&rocksdb::Options::default(), dir, &families, false)
+                .unwrap();
         for family in &families {
             let handle = db.cf_handle(family).unwrap();
             for item in db.iterator_cf(handle, rocksdb::IteratorMode::Start) {

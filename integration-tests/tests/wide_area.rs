@@ -9,7 +9,14 @@ use renkei_proto::v1;
 
 const TOYAMA_AREAS: &str = include_str!("../../federation/data/toyama_secondary_medical_areas.csv");
 
-fn resource(municipality: &str, id: &str, kind: &str, enhanced: bool, name: &str, code: &str) -> v1::RegisterResourceRequest {
+fn resource(
+    municipality: &str,
+    id: &str,
+    kind: &str,
+    enhanced: bool,
+    name: &str,
+    code: &str,
+) -> v1::RegisterResourceRequest {
     v1::RegisterResourceRequest {
         municipality_code: municipality.into(),
         actor: "tester".into(),
@@ -80,9 +87,30 @@ async fn designations_forms_and_liaison_from_synced_facts() {
     let mut program = node.program().await;
     // 富山市: a 在宅療養支援病院 (①). 高岡市: two clinics, one 機能強化型 (②).
     for r in [
-        resource(TOYAMA_CITY, "h1", "home_care_support_hospital", false, "富山在宅医療センター病院", "1610000011"),
-        resource(TAKAOKA_CITY, "c1", "home_care_support_clinic", false, "高岡駅前診療所", "1610000021"),
-        resource(TAKAOKA_CITY, "c2", "home_care_support_clinic", true, "たかおか在宅クリニック", "1610000022"),
+        resource(
+            TOYAMA_CITY,
+            "h1",
+            "home_care_support_hospital",
+            false,
+            "富山在宅医療センター病院",
+            "1610000011",
+        ),
+        resource(
+            TAKAOKA_CITY,
+            "c1",
+            "home_care_support_clinic",
+            false,
+            "高岡駅前診療所",
+            "1610000021",
+        ),
+        resource(
+            TAKAOKA_CITY,
+            "c2",
+            "home_care_support_clinic",
+            true,
+            "たかおか在宅クリニック",
+            "1610000022",
+        ),
     ] {
         program.register_resource(r).await.unwrap();
     }
@@ -160,7 +188,11 @@ async fn designations_forms_and_liaison_from_synced_facts() {
     );
     let himi = of(&area("高岡"), "162051");
     assert!(himi.from_neighbour);
-    assert!(himi.candidates[0].reason.starts_with("③ 同じ二次医療圏の高岡市の"));
+    assert!(
+        himi.candidates[0]
+            .reason
+            .starts_with("③ 同じ二次医療圏の高岡市の")
+    );
     assert!(area("新川").gaps.iter().any(|g| g.contains("候補がない")));
     assert!(area("高岡").neighbour_only.contains(&"162051".to_string()));
 
@@ -180,7 +212,10 @@ async fn designations_forms_and_liaison_from_synced_facts() {
     assert!(wide.forms[0].by_region.contains(&"富山 1/5".to_string()));
     assert_eq!(wide.liaison[0].hospital, "1610000011");
     assert_eq!(wide.liaison[0].members[0].municipality, TAKAOKA_CITY);
-    assert_eq!(wide.liaison[0].members[0].contact_point, "地域連携室 0766-00-0000");
+    assert_eq!(
+        wide.liaison[0].members[0].contact_point,
+        "地域連携室 0766-00-0000"
+    );
 
     // A meeting the prefecture holds for 新川 counts for 魚津市's (ク).
     survey
@@ -221,5 +256,8 @@ async fn designations_forms_and_liaison_from_synced_facts() {
         .iter()
         .find(|m| m.municipality == TOYAMA_CITY)
         .unwrap();
-    assert_eq!(toyama_row.statuses[3], "実施している", "a unified form counts as an (エ) tool");
+    assert_eq!(
+        toyama_row.statuses[3], "実施している",
+        "a unified form counts as an (エ) tool"
+    );
 }

@@ -68,7 +68,9 @@ pub fn credential(
 ) -> Option<[u8; 32]> {
     match (token, token_sha256) {
         (Some(_), Some(_)) => {
-            problems.push(format!("{at}: give token or token_sha256, not both ({name:?})"));
+            problems.push(format!(
+                "{at}: give token or token_sha256, not both ({name:?})"
+            ));
             None
         }
         (None, None) => {
@@ -177,11 +179,13 @@ impl StaffAccess {
         } else {
             refuse(
                 &member.name,
-                tonic::Status::permission_denied(format!(
-                    "staff {:?} ({:?}) may not call {path} (needs role {needed:?})",
-                    member.name, member.role
-                )
-                .to_lowercase()),
+                tonic::Status::permission_denied(
+                    format!(
+                        "staff {:?} ({:?}) may not call {path} (needs role {needed:?})",
+                        member.name, member.role
+                    )
+                    .to_lowercase(),
+                ),
             )
         }
     }
@@ -237,9 +241,18 @@ mod tests {
     #[test]
     fn methods_need_the_roles_of_their_kind() {
         let r = required_role;
-        assert_eq!(r("/renkei.v1.MunicipalProgram/GetStatus"), Some(StaffRole::Viewer));
-        assert_eq!(r("/renkei.v1.MunicipalProgram/ListRecords"), Some(StaffRole::Viewer));
-        assert_eq!(r("/renkei.v1.MunicipalProgram/HoldMeeting"), Some(StaffRole::Operator));
+        assert_eq!(
+            r("/renkei.v1.MunicipalProgram/GetStatus"),
+            Some(StaffRole::Viewer)
+        );
+        assert_eq!(
+            r("/renkei.v1.MunicipalProgram/ListRecords"),
+            Some(StaffRole::Viewer)
+        );
+        assert_eq!(
+            r("/renkei.v1.MunicipalProgram/HoldMeeting"),
+            Some(StaffRole::Operator)
+        );
         assert_eq!(
             r("/renkei.v1.MunicipalProgram/GetConsultationCase"),
             Some(StaffRole::Operator)
@@ -264,7 +277,10 @@ mod tests {
         assert!(credential("staff[3]", "d", None, Some("zz"), &mut problems).is_none());
         let all = problems.join("\n");
         assert!(all.contains("staff[1].token: must be at least 16"), "{all}");
-        assert!(all.contains("staff[2]: give token or token_sha256"), "{all}");
+        assert!(
+            all.contains("staff[2]: give token or token_sha256"),
+            "{all}"
+        );
         assert!(all.contains("staff[3].token_sha256: \"zz\""), "{all}");
     }
 
@@ -283,7 +299,10 @@ mod tests {
                 .code(),
             tonic::Code::Unauthenticated
         );
-        headers.insert("authorization", "Bearer reader-token-0123456789".parse().unwrap());
+        headers.insert(
+            "authorization",
+            "Bearer reader-token-0123456789".parse().unwrap(),
+        );
         access
             .check("/renkei.v1.MunicipalProgram/GetStatus", &headers)
             .unwrap();
@@ -292,7 +311,9 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.code(), tonic::Code::PermissionDenied);
         assert!(err.message().contains("reader") && err.message().contains("holdmeeting"));
-        access.check("/grpc.health.v1.Health/Check", &HeaderMap::new()).unwrap();
+        access
+            .check("/grpc.health.v1.Health/Check", &HeaderMap::new())
+            .unwrap();
     }
 
     use http::HeaderMap;

@@ -125,7 +125,11 @@ pub fn read_manifest(backup: &Path) -> Result<Manifest, BackupError> {
         )
     })?;
     serde_json::from_slice(&bytes).map_err(|e| {
-        BackupError::invalid("backup", backup, format!("has an unreadable {MANIFEST_FILE}: {e}"))
+        BackupError::invalid(
+            "backup",
+            backup,
+            format!("has an unreadable {MANIFEST_FILE}: {e}"),
+        )
     })
 }
 
@@ -157,7 +161,11 @@ pub fn restore(backup: &Path, data_dir: &Path) -> Result<Manifest, BackupError> 
 
 /// Copies the tree under `from` into `to` (absent or empty) and syncs it; `field` names `to` in
 /// errors.
-pub fn copy_tree_into_empty(from: &Path, to: &Path, field: &'static str) -> Result<(), BackupError> {
+pub fn copy_tree_into_empty(
+    from: &Path,
+    to: &Path,
+    field: &'static str,
+) -> Result<(), BackupError> {
     if to.exists() {
         let mut entries =
             std::fs::read_dir(to).map_err(|e| BackupError::io("reading the data directory", e))?;
@@ -178,8 +186,11 @@ pub fn copy_tree_into_empty(from: &Path, to: &Path, field: &'static str) -> Resu
 }
 
 fn copy_tree(from: &Path, to: &Path) -> Result<(), BackupError> {
-    std::fs::create_dir_all(to).map_err(|e| BackupError::io(format!("creating {}", to.display()), e))?;
-    for entry in std::fs::read_dir(from).map_err(|e| BackupError::io(format!("reading {}", from.display()), e))? {
+    std::fs::create_dir_all(to)
+        .map_err(|e| BackupError::io(format!("creating {}", to.display()), e))?;
+    for entry in std::fs::read_dir(from)
+        .map_err(|e| BackupError::io(format!("reading {}", from.display()), e))?
+    {
         let entry = entry.map_err(|e| BackupError::io(format!("reading {}", from.display()), e))?;
         let target = to.join(entry.file_name());
         let kind = entry
@@ -197,7 +208,9 @@ fn copy_tree(from: &Path, to: &Path) -> Result<(), BackupError> {
 
 /// Syncs every file and directory under `root` (and `root` itself).
 fn sync_tree(root: &Path) -> Result<(), BackupError> {
-    for entry in std::fs::read_dir(root).map_err(|e| BackupError::io(format!("reading {}", root.display()), e))? {
+    for entry in std::fs::read_dir(root)
+        .map_err(|e| BackupError::io(format!("reading {}", root.display()), e))?
+    {
         let entry = entry.map_err(|e| BackupError::io(format!("reading {}", root.display()), e))?;
         let path = entry.path();
         if path.is_dir() {
@@ -220,7 +233,9 @@ fn sync_dir(dir: &Path) -> Result<(), BackupError> {
 /// The total size of the files under `root`.
 pub fn tree_size(root: &Path) -> Result<u64, BackupError> {
     let mut total = 0;
-    for entry in std::fs::read_dir(root).map_err(|e| BackupError::io(format!("reading {}", root.display()), e))? {
+    for entry in std::fs::read_dir(root)
+        .map_err(|e| BackupError::io(format!("reading {}", root.display()), e))?
+    {
         let entry = entry.map_err(|e| BackupError::io(format!("reading {}", root.display()), e))?;
         let meta = entry
             .metadata()

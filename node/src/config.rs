@@ -278,9 +278,10 @@ pub fn validate(raw: RawConfig) -> Result<NodeConfig, Vec<String>> {
     };
 
     if let Some(path) = &raw.master_key_file
-        && !path.is_file() {
-            problems.push(format!("master_key_file: {} is not a file", path.display()));
-        }
+        && !path.is_file()
+    {
+        problems.push(format!("master_key_file: {} is not a file", path.display()));
+    }
 
     let sync = raw.sync.map(|s| {
         if s.prefecture.is_empty() {
@@ -301,13 +302,13 @@ pub fn validate(raw: RawConfig) -> Result<NodeConfig, Vec<String>> {
         if let Some(token) = &s.token
             && (token.len() < 16 || token.chars().any(|c| c.is_whitespace() || c.is_control()))
         {
-            problems.push(
-                "sync.token: must be at least 16 characters without spaces".to_owned(),
-            );
+            problems.push("sync.token: must be at least 16 characters without spaces".to_owned());
         }
         let batch_facts = s.batch_facts.unwrap_or(DEFAULT_BATCH_FACTS);
         if !(1..=2_000).contains(&batch_facts) {
-            problems.push(format!("sync.batch_facts: {batch_facts} is outside 1..=2000"));
+            problems.push(format!(
+                "sync.batch_facts: {batch_facts} is outside 1..=2000"
+            ));
         }
         let pull_interval_ms = s.pull_interval_ms.unwrap_or(DEFAULT_PULL_INTERVAL_MS);
         if pull_interval_ms == 0 {
@@ -367,13 +368,19 @@ pub fn validate(raw: RawConfig) -> Result<NodeConfig, Vec<String>> {
             &at,
             &name,
             entry.token.as_deref(),
-            entry.token_sha256.as_deref().map(str::to_ascii_lowercase).as_deref(),
+            entry
+                .token_sha256
+                .as_deref()
+                .map(str::to_ascii_lowercase)
+                .as_deref(),
             &mut problems,
         );
         if let Some(d) = digest
             && !digests.insert(d)
         {
-            problems.push(format!("{at}.token: the same token is given to another entry ({name:?})"));
+            problems.push(format!(
+                "{at}.token: the same token is given to another entry ({name:?})"
+            ));
         }
         let role = match entry.role.as_deref() {
             Some(text) => crate::access::StaffRole::parse(text).unwrap_or_else(|| {

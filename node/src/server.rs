@@ -103,12 +103,7 @@ pub async fn run(
 
     // Facts are produced whether or not a prefecture is configured; they wait in the outbox.
     let board = SyncBoard::default();
-    let sync_tasks = sync::start(
-        &store,
-        &config.municipalities,
-        config.sync.as_ref(),
-        &board,
-    );
+    let sync_tasks = sync::start(&store, &config.municipalities, config.sync.as_ref(), &board);
     let node_sync = NodeSyncService::new(
         board,
         Outbox::new(store.clone()),
@@ -131,10 +126,12 @@ pub async fn run(
     let metrics = match config.metrics_listen {
         None => None,
         Some(address) => {
-            let listener = TcpListener::bind(address).await.map_err(|e| NodeError::Metrics {
-                address: address.to_string(),
-                source: e,
-            })?;
+            let listener = TcpListener::bind(address)
+                .await
+                .map_err(|e| NodeError::Metrics {
+                    address: address.to_string(),
+                    source: e,
+                })?;
             let bound = listener.local_addr().map_err(|e| NodeError::Metrics {
                 address: address.to_string(),
                 source: e,

@@ -81,7 +81,10 @@ async fn each_staff_role_may_do_its_part_and_nothing_more() {
         .unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated, "{err:?}");
 
-    program.get_status(with_token(VIEWER, status())).await.unwrap();
+    program
+        .get_status(with_token(VIEWER, status()))
+        .await
+        .unwrap();
     let err = program
         .record_awareness_activity(with_token(VIEWER, awareness("a1")))
         .await
@@ -135,7 +138,10 @@ async fn each_staff_role_may_do_its_part_and_nothing_more() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(reply.status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
+    assert_eq!(
+        reply.status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
 
     let _ = stop.send(());
     tokio::time::timeout(Duration::from_secs(20), server)

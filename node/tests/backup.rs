@@ -188,8 +188,10 @@ async fn a_backup_taken_while_serving_restores_exactly_the_backed_up_state() {
     // backed-up events its outbox had not yet derived — never a programme event.
     let restored_events = all_events(channel.clone()).await;
     let backed_up: Vec<_> = after.iter().filter(|e| e.0 <= at_backup).cloned().collect();
-    let (upto, beyond): (Vec<_>, Vec<_>) =
-        restored_events.iter().cloned().partition(|e| e.0 <= at_backup);
+    let (upto, beyond): (Vec<_>, Vec<_>) = restored_events
+        .iter()
+        .cloned()
+        .partition(|e| e.0 <= at_backup);
     assert_eq!(upto, backed_up, "exactly the backed-up events");
     assert!(
         beyond.iter().all(|e| e.2 == "sync/outbox"),
@@ -203,7 +205,11 @@ async fn a_backup_taken_while_serving_restores_exactly_the_backed_up_state() {
             .collect::<Vec<_>>()
     };
     assert_eq!(programme(&restored_events), programme(&backed_up));
-    assert_eq!(programme(&backed_up), programme(&before), "no programme event after the backup");
+    assert_eq!(
+        programme(&backed_up),
+        programme(&before),
+        "no programme event after the backup"
+    );
     // The restored vault and master key still open the subject's personal data.
     let case = MunicipalProgramClient::new(channel.clone())
         .get_consultation_case(v1::GetConsultationCaseRequest {

@@ -452,7 +452,10 @@ async fn a_large_page_stops_below_the_message_limit_and_paging_reads_everything(
                 e
             })
             .collect();
-        client.append(append("162019", "bulk/1", events)).await.unwrap();
+        client
+            .append(append("162019", "bulk/1", events))
+            .await
+            .unwrap();
     }
     let mut positions = Vec::new();
     let mut pages = 0;

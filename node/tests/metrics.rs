@@ -68,8 +68,14 @@ async fn sync_gauges_show_facts_waiting_for_an_unconfigured_prefecture() {
     .await;
     let text = scrape(address).await;
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
-    assert!(text.contains(r#"renkei_sync_lag_facts{municipality="162019"} 3"#), "{text}");
-    assert!(text.contains(r#"renkei_sync_produced{municipality="162027"} 0"#), "{text}");
+    assert!(
+        text.contains(r#"renkei_sync_lag_facts{municipality="162019"} 3"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"renkei_sync_produced{municipality="162027"} 0"#),
+        "{text}"
+    );
     let _ = stop.send(());
     server.await.unwrap().unwrap();
     tasks.stop().await;

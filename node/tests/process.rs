@@ -287,7 +287,13 @@ async fn refused_start(data_dir: &Path) -> String {
     let output = tokio::time::timeout(
         Duration::from_secs(30),
         node_command()
-            .args(["--listen", "127.0.0.1:0", "--municipality", "162019", "--data-dir"])
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--municipality",
+                "162019",
+                "--data-dir",
+            ])
             .arg(data_dir)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -296,7 +302,10 @@ async fn refused_start(data_dir: &Path) -> String {
     .await
     .expect("the node neither started nor stopped")
     .unwrap();
-    assert!(!output.status.success(), "the node started on a broken data directory");
+    assert!(
+        !output.status.success(),
+        "the node started on a broken data directory"
+    );
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
@@ -428,7 +437,10 @@ async fn a_full_disk_refuses_appends_and_loses_nothing_acknowledged() {
     let (_child, url) = start(&store).await;
     let ids = read_ids(&url).await;
     let mut seen = std::collections::HashSet::new();
-    assert!(ids.iter().all(|id| seen.insert(id.clone())), "no event twice");
+    assert!(
+        ids.iter().all(|id| seen.insert(id.clone())),
+        "no event twice"
+    );
     for id in &acknowledged {
         assert!(seen.contains(id), "acknowledged event {id} lost");
     }

@@ -4,7 +4,6 @@
 
 use std::path::Path;
 
-
 use renkei_proto::v1::{self, BackupClient, ClusterAdminClient, EventLogClient, NodeSyncClient};
 use serde_json::{Value, json};
 
@@ -62,18 +61,29 @@ fn status_table(views: &[(String, v1::ClusterStatus)]) -> String {
                 address.clone(),
                 s.node_id.to_string(),
                 s.state.clone(),
-                if s.leader_id == 0 { "-".into() } else { s.leader_id.to_string() },
+                if s.leader_id == 0 {
+                    "-".into()
+                } else {
+                    s.leader_id.to_string()
+                },
                 s.term.to_string(),
                 s.last_log_index.to_string(),
                 s.applied_index.to_string(),
-                format!("{}{}", members_text(&s.voters), if s.joint { " (joint)" } else { "" }),
+                format!(
+                    "{}{}",
+                    members_text(&s.voters),
+                    if s.joint { " (joint)" } else { "" }
+                ),
                 members_text(&s.learners),
             ]
         })
         .collect();
     use Align::{Left, Right};
     table::render(
-        &["address", "node", "state", "leader", "term", "last log", "applied", "voters", "learners"],
+        &[
+            "address", "node", "state", "leader", "term", "last log", "applied", "voters",
+            "learners",
+        ],
         &[Left, Right, Left, Right, Right, Right, Right, Left, Left],
         &rows,
     )
@@ -136,9 +146,12 @@ pub async fn cluster(
             let status = cluster
                 .call("ClusterAdmin.ChangeMembership", move |channel| {
                     let mut client = ClusterAdminClient::new(channel);
-                    let request = authed(&auth, v1::ChangeMembershipRequest {
-                        voters: voters.clone(),
-                    });
+                    let request = authed(
+                        &auth,
+                        v1::ChangeMembershipRequest {
+                            voters: voters.clone(),
+                        },
+                    );
                     async move { client.change_membership(request).await }
                 })
                 .await?;
@@ -178,10 +191,7 @@ pub async fn cluster(
             }
             if json {
                 let list: Vec<Value> = views.iter().map(|(a, s)| status_json(a, s)).collect();
-                println!(
-                    "{}",
-                    json!({"replicas": list, "unreachable": failures})
-                );
+                println!("{}", json!({"replicas": list, "unreachable": failures}));
             } else {
                 if !views.is_empty() {
                     print!("{}", status_table(&views));
@@ -230,11 +240,9 @@ pub async fn node(command: NodeCommand, json: bool) -> Result<(), Failure> {
             .map_err(|s| Failure::from_status("EventLog.ReadAll", &s))?
             .into_inner()
             .last_position;
-        let name = renkei_proto::official::municipality(
-            m.municipality.parse().map_err(|e| {
-                Failure::runtime(format!("the node answered a bad municipality code: {e}"))
-            })?,
-        )
+        let name = renkei_proto::official::municipality(m.municipality.parse().map_err(|e| {
+            Failure::runtime(format!("the node answered a bad municipality code: {e}"))
+        })?)
         .map_or_else(String::new, |o| o.name.to_owned());
         let last_success = m
             .last_success
@@ -250,8 +258,16 @@ pub async fn node(command: NodeCommand, json: bool) -> Result<(), Failure> {
             m.acknowledged.to_string(),
             m.lag_facts.to_string(),
             format!("{:.1}", m.lag_seconds),
-            if last_success.is_empty() { "-".into() } else { last_success.clone() },
-            if m.last_error.is_empty() { "-".into() } else { m.last_error.clone() },
+            if last_success.is_empty() {
+                "-".into()
+            } else {
+                last_success.clone()
+            },
+            if m.last_error.is_empty() {
+                "-".into()
+            } else {
+                m.last_error.clone()
+            },
         ]);
         list.push(json!({
             "municipality": m.municipality,
@@ -275,13 +291,27 @@ pub async fn node(command: NodeCommand, json: bool) -> Result<(), Failure> {
         println!(
             "node {addr}: {} municipalities; syncing with {}",
             rows.len(),
-            if sync.peer.is_empty() { "-" } else { &sync.peer }
+            if sync.peer.is_empty() {
+                "-"
+            } else {
+                &sync.peer
+            }
         );
         use Align::{Left, Right};
         print!(
             "{}",
             table::render(
-                &["code", "name", "events", "facts", "acknowledged", "lag", "lag s", "last sync", "last error"],
+                &[
+                    "code",
+                    "name",
+                    "events",
+                    "facts",
+                    "acknowledged",
+                    "lag",
+                    "lag s",
+                    "last sync",
+                    "last error"
+                ],
                 &[Left, Left, Right, Right, Right, Right, Right, Left, Left],
                 &rows,
             )
@@ -357,7 +387,12 @@ pub async fn import(command: ImportCommand, json: bool) -> Result<(), Failure> {
 }
 
 /// Runs `renkei backup`.
-pub async fn backup(addr: &str, to: &Path, token: Option<String>, json: bool) -> Result<(), Failure> {
+pub async fn backup(
+    addr: &str,
+    to: &Path,
+    token: Option<String>,
+    json: bool,
+) -> Result<(), Failure> {
     if !to.is_absolute() {
         return Err(Failure::usage(format!(
             "--to {}: must be an absolute path on the serving machine",
@@ -392,7 +427,10 @@ pub async fn backup(addr: &str, to: &Path, token: Option<String>, json: bool) ->
         let what = if reply.kind == "node" {
             format!("positions {}", reply.positions.join(" "))
         } else {
-            format!("replica {}, applied index {}", reply.node_id, reply.applied_index)
+            format!(
+                "replica {}, applied index {}",
+                reply.node_id, reply.applied_index
+            )
         };
         println!(
             "backup of the {} at {addr} written to {} on that machine ({} bytes, taken {}; {what})",
@@ -407,7 +445,11 @@ pub fn restore(from: &Path, data_dir: &Path, json: bool) -> Result<(), Failure> 
     use renkei_node::backup::{BackupError, restore};
     let manifest = restore(from, data_dir).map_err(|e| match e {
         BackupError::Invalid { field, .. } => {
-            let flag = if field == "data_dir" { "--data-dir" } else { "--from" };
+            let flag = if field == "data_dir" {
+                "--data-dir"
+            } else {
+                "--from"
+            };
             Failure::usage(format!("{flag}: {e}"))
         }
         BackupError::Io { .. } => Failure::runtime(format!("restore failed: {e}")),

@@ -304,7 +304,10 @@ mod tests {
     #[test]
     fn addresses_members_years_and_dates_are_validated() {
         assert_eq!(parse_address("127.0.0.1:7501").unwrap(), "127.0.0.1:7501");
-        assert_eq!(parse_address("http://localhost:7401/").unwrap(), "localhost:7401");
+        assert_eq!(
+            parse_address("http://localhost:7401/").unwrap(),
+            "localhost:7401"
+        );
         assert!(parse_address("localhost").is_err());
         assert!(parse_address("localhost:0").is_err());
         assert!(parse_address("localhost:99999").is_err());

@@ -44,11 +44,7 @@ impl Failure {
     /// Classifies a gRPC error answered while doing `what`: refusals of the request itself
     /// (invalid argument, unknown or unauthorised caller) are bad input, the rest runtime.
     pub fn from_status(what: &str, status: &Status) -> Self {
-        let message = format!(
-            "{what}: {} ({:?})",
-            status.message(),
-            status.code()
-        );
+        let message = format!("{what}: {} ({:?})", status.message(), status.code());
         match status.code() {
             Code::InvalidArgument | Code::Unauthenticated | Code::PermissionDenied => {
                 Failure::Usage(message)

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use renkei_proto::cluster::{ClusterCallError, Replicas};
-use tonic::transport::{Channel, Endpoint};
 use tonic::metadata::AsciiMetadataValue;
+use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Response, Status};
 
 use crate::failure::Failure;
@@ -51,7 +51,9 @@ pub fn bearer(token: Option<&str>) -> Result<Auth, Failure> {
 pub fn authed<T>(auth: &Auth, message: T) -> Request<T> {
     let mut request = Request::new(message);
     if let Some(value) = auth {
-        request.metadata_mut().insert("authorization", value.clone());
+        request
+            .metadata_mut()
+            .insert("authorization", value.clone());
     }
     request
 }

@@ -122,7 +122,10 @@ fn check_writable(out: &Path) -> Result<(), Failure> {
         )));
     }
     if out.is_dir() {
-        return Err(Failure::usage(format!("--out {}: is a folder", out.display())));
+        return Err(Failure::usage(format!(
+            "--out {}: is a folder",
+            out.display()
+        )));
     }
     Ok(())
 }
@@ -216,7 +219,12 @@ fn merge(files: &[PathBuf], out: &Path, json: bool) -> Result<(), Failure> {
             println!(
                 "missing: {} municipalities are in no export (counted as 実施していない), e.g. {}",
                 missing.len(),
-                missing.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+                missing
+                    .iter()
+                    .take(5)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
         }
         if !unknown.is_empty() {

@@ -79,7 +79,12 @@ pub const STATUS_LABELS: [&str; 3] = ["実施している", "年度内に実施�
 
 /// Formats a tally as the national table: 事業項目, then count (percent%) per answer.
 pub fn tally(lines: &[TallyLine]) -> String {
-    let header = ["事業項目", STATUS_LABELS[0], STATUS_LABELS[1], STATUS_LABELS[2]];
+    let header = [
+        "事業項目",
+        STATUS_LABELS[0],
+        STATUS_LABELS[1],
+        STATUS_LABELS[2],
+    ];
     let align = [Align::Left, Align::Right, Align::Right, Align::Right];
     let rows: Vec<Vec<String>> = lines
         .iter()

@@ -37,7 +37,11 @@ fn the_demo_runs_a_federation_reports_and_exports_and_the_merge_reads_it() {
         .lines()
         .filter(|l| LABELS.iter().any(|label| l.starts_with(label)))
         .collect();
-    assert_eq!(rows.len(), 8 * 5, "prefecture + 4 二次医療圏, 8 items each:\n{text}");
+    assert_eq!(
+        rows.len(),
+        8 * 5,
+        "prefecture + 4 二次医療圏, 8 items each:\n{text}"
+    );
     for label in LABELS {
         assert!(text.contains(label), "{label} missing:\n{text}");
     }
@@ -46,7 +50,10 @@ fn the_demo_runs_a_federation_reports_and_exports_and_the_merge_reads_it() {
     }
     assert!(text.contains("n=15"), "{text}");
     for area in ["新川", "富山", "高岡", "砺波"] {
-        assert!(text.contains(&format!("■ 二次医療圏 {area}")), "{area}:\n{text}");
+        assert!(
+            text.contains(&format!("■ 二次医療圏 {area}")),
+            "{area}:\n{text}"
+        );
     }
     // Every answer actually occurs in the counts: some row has a non-zero planned and
     // not-implemented count.
@@ -57,7 +64,10 @@ fn the_demo_runs_a_federation_reports_and_exports_and_the_merge_reads_it() {
             !cells[column].trim().starts_with("0 ")
         })
     };
-    assert!(nonzero(1) && nonzero(2) && nonzero(3), "{prefecture_rows:#?}");
+    assert!(
+        nonzero(1) && nonzero(2) && nonzero(3),
+        "{prefecture_rows:#?}"
+    );
 
     // Designations with reasons (rules ①②③) and the gap report.
     assert!(text.contains("積極的役割を担う医療機関 — 候補"), "{text}");
@@ -77,13 +87,25 @@ fn the_demo_runs_a_federation_reports_and_exports_and_the_merge_reads_it() {
         "survey_16_2024.json",
     ] {
         let path = exports.join(name);
-        assert!(path.is_file(), "{} missing; exports: {:?}", path.display(), std::fs::read_dir(&exports).map(|d| d.flatten().map(|e| e.file_name()).collect::<Vec<_>>()));
+        assert!(
+            path.is_file(),
+            "{} missing; exports: {:?}",
+            path.display(),
+            std::fs::read_dir(&exports)
+                .map(|d| d.flatten().map(|e| e.file_name()).collect::<Vec<_>>())
+        );
         assert!(text.contains(&path.display().to_string()), "{text}");
     }
     let summary = std::fs::read(exports.join("survey_16_2024_summary.csv")).unwrap();
     assert!(summary.starts_with(b"\xEF\xBB\xBF"), "UTF-8 with BOM");
-    assert!(text.contains("7 processes stopped with SIGTERM, 7 exited cleanly"), "{text}");
-    assert!(processes_mentioning(&dir).is_empty(), "processes left behind");
+    assert!(
+        text.contains("7 processes stopped with SIGTERM, 7 exited cleanly"),
+        "{text}"
+    );
+    assert!(
+        processes_mentioning(&dir).is_empty(),
+        "processes left behind"
+    );
 
     // The national merge of the prefecture's JSON export.
     let json = exports.join("survey_16_2024.json");
@@ -98,7 +120,10 @@ fn the_demo_runs_a_federation_reports_and_exports_and_the_merge_reads_it() {
     assert!(merged.status.success(), "{}", stderr(&merged));
     let merged_text = stdout(&merged);
     assert!(merged_text.contains("n=1741"), "{merged_text}");
-    assert!(merged_text.contains("missing: 1726 municipalities"), "{merged_text}");
+    assert!(
+        merged_text.contains("missing: 1726 municipalities"),
+        "{merged_text}"
+    );
     assert!(merged_text.contains(LABELS[0]), "{merged_text}");
     assert!(national.is_file());
     let machine = run(&[
@@ -124,7 +149,11 @@ fn the_demo_runs_a_federation_reports_and_exports_and_the_merge_reads_it() {
         tmp.path().join("twice.json").to_str().unwrap(),
     ]);
     assert_eq!(twice.status.code(), Some(2), "{}", stderr(&twice));
-    assert!(stderr(&twice).contains("appears in both"), "{}", stderr(&twice));
+    assert!(
+        stderr(&twice).contains("appears in both"),
+        "{}",
+        stderr(&twice)
+    );
 
     // A modified export fails its checksum, naming the file.
     let original = std::fs::read_to_string(&json).unwrap();
@@ -145,7 +174,11 @@ fn the_demo_runs_a_federation_reports_and_exports_and_the_merge_reads_it() {
         tmp.path().join("bad.json").to_str().unwrap(),
     ]);
     assert_eq!(refused.status.code(), Some(2));
-    assert!(stderr(&refused).contains("tampered.json"), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("tampered.json"),
+        "{}",
+        stderr(&refused)
+    );
 
     // The demo refuses a folder that is not empty, naming the flag.
     let again = run(&["demo", "--dir", dir.to_str().unwrap()]);

@@ -86,15 +86,29 @@ fn admin_commands_against_a_served_federation_then_ctrl_c_stops_everything() {
     let views = views["replicas"].as_array().unwrap();
     assert_eq!(views.len(), 3);
     let leader = &views[0]["leader_id"];
-    assert!(views.iter().all(|v| &v["leader_id"] == leader && v["voters"].as_array().unwrap().len() == 3));
-    let table = run(&["cluster", "status", "--addr", &replicas[0], "--token", &token]);
+    assert!(
+        views
+            .iter()
+            .all(|v| &v["leader_id"] == leader && v["voters"].as_array().unwrap().len() == 3)
+    );
+    let table = run(&[
+        "cluster",
+        "status",
+        "--addr",
+        &replicas[0],
+        "--token",
+        &token,
+    ]);
     assert!(stdout(&table).contains("Leader") || stdout(&table).contains("Follower"));
 
     let niikawa = report["nodes"][0]["address"].as_str().unwrap();
     let node = run(&["node", "status", "--addr", niikawa]);
     assert!(node.status.success(), "{}", stderr(&node));
     let node_text = stdout(&node);
-    assert!(node_text.contains("魚津市") && node_text.contains("朝日町"), "{node_text}");
+    assert!(
+        node_text.contains("魚津市") && node_text.contains("朝日町"),
+        "{node_text}"
+    );
     let node_json = run(&["--json", "node", "status", "--addr", niikawa]);
     let value: serde_json::Value = serde_json::from_slice(&node_json.stdout).unwrap();
     for m in value["municipalities"].as_array().unwrap() {
@@ -104,24 +118,58 @@ fn admin_commands_against_a_served_federation_then_ctrl_c_stops_everything() {
 
     let sjis = tmp.path().join("summary-sjis.csv");
     let export = run(&[
-        "survey", "export", "--addr", &replicas[1], "--addr", &replicas[2], "--token", &token,
-        "--fy", "2024", "--as-of", "2024-10-01", "--format", "csv-sjis", "--out",
+        "survey",
+        "export",
+        "--addr",
+        &replicas[1],
+        "--addr",
+        &replicas[2],
+        "--token",
+        &token,
+        "--fy",
+        "2024",
+        "--as-of",
+        "2024-10-01",
+        "--format",
+        "csv-sjis",
+        "--out",
         sjis.to_str().unwrap(),
     ]);
     assert!(export.status.success(), "{}", stderr(&export));
     let bytes = std::fs::read(&sjis).unwrap();
     assert!(!bytes.starts_with(b"\xEF\xBB\xBF"), "Shift_JIS has no BOM");
-    assert!(std::str::from_utf8(&bytes).is_err(), "Shift_JIS is not UTF-8");
+    assert!(
+        std::str::from_utf8(&bytes).is_err(),
+        "Shift_JIS is not UTF-8"
+    );
     let json = tmp.path().join("survey.json");
     let export = run(&[
-        "survey", "export", "--addr", &replicas[0], "--token", &token, "--fy", "2024",
-        "--format", "json", "--out", json.to_str().unwrap(),
+        "survey",
+        "export",
+        "--addr",
+        &replicas[0],
+        "--token",
+        &token,
+        "--fy",
+        "2024",
+        "--format",
+        "json",
+        "--out",
+        json.to_str().unwrap(),
     ]);
     assert!(export.status.success(), "{}", stderr(&export));
     // Without the officer's token the prefecture refuses: bad input, exit 2.
     let refused = run(&[
-        "survey", "export", "--addr", &replicas[0], "--token", "wrong", "--fy", "2024",
-        "--out", tmp.path().join("x.csv").to_str().unwrap(),
+        "survey",
+        "export",
+        "--addr",
+        &replicas[0],
+        "--token",
+        "wrong",
+        "--fy",
+        "2024",
+        "--out",
+        tmp.path().join("x.csv").to_str().unwrap(),
     ]);
     assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
 
@@ -131,10 +179,23 @@ fn admin_commands_against_a_served_federation_then_ctrl_c_stops_everything() {
                 ,訪問看護ステーション,うおづ訪問看護ステーション,,,1660100901,魚津市釈迦堂1-1,,,0765-00-0000,24時間対応,,○\n";
     let csv = tmp.path().join("resources.csv");
     std::fs::write(&csv, format!("{good},宇宙病院,謎の病院,,,,魚津市,,,,,,\n")).unwrap();
-    let import = ["import", "resources", "--addr", niikawa, "--municipality", "162043", "--on", "2024-05-01"];
+    let import = [
+        "import",
+        "resources",
+        "--addr",
+        niikawa,
+        "--municipality",
+        "162043",
+        "--on",
+        "2024-05-01",
+    ];
     let mixed = run(&[&import[..], &[csv.to_str().unwrap()]].concat());
     assert_eq!(mixed.status.code(), Some(2), "{}", stderr(&mixed));
-    assert!(stdout(&mixed).contains("1 registered") && stdout(&mixed).contains("line 3"), "{}", stdout(&mixed));
+    assert!(
+        stdout(&mixed).contains("1 registered") && stdout(&mixed).contains("line 3"),
+        "{}",
+        stdout(&mixed)
+    );
     std::fs::write(&csv, good).unwrap();
     let again = run(&[&import[..], &[csv.to_str().unwrap()]].concat());
     assert!(again.status.success(), "{}", stderr(&again));
@@ -142,22 +203,53 @@ fn admin_commands_against_a_served_federation_then_ctrl_c_stops_everything() {
 
     // An online backup of a node, restored into a fresh directory; of a replica, by an officer.
     let backup = tmp.path().join("backup-niikawa");
-    let taken = run(&["backup", "--addr", niikawa, "--to", backup.to_str().unwrap()]);
+    let taken = run(&[
+        "backup",
+        "--addr",
+        niikawa,
+        "--to",
+        backup.to_str().unwrap(),
+    ]);
     assert!(taken.status.success(), "{}", stderr(&taken));
-    assert!(stdout(&taken).contains("backup of the node"), "{}", stdout(&taken));
+    assert!(
+        stdout(&taken).contains("backup of the node"),
+        "{}",
+        stdout(&taken)
+    );
     let restored = tmp.path().join("restored");
-    let restore = ["restore", "--from", backup.to_str().unwrap(), "--data-dir", restored.to_str().unwrap()];
+    let restore = [
+        "restore",
+        "--from",
+        backup.to_str().unwrap(),
+        "--data-dir",
+        restored.to_str().unwrap(),
+    ];
     let done = run(&restore);
     assert!(done.status.success(), "{}", stderr(&done));
-    assert!(restored.join("CURRENT").is_file() || std::fs::read_dir(&restored).unwrap().next().is_some());
+    assert!(
+        restored.join("CURRENT").is_file()
+            || std::fs::read_dir(&restored).unwrap().next().is_some()
+    );
     let again = run(&restore);
     assert_eq!(again.status.code(), Some(2), "{}", stderr(&again));
     assert!(stderr(&again).contains("--data-dir"), "{}", stderr(&again));
     let replica_backup = tmp.path().join("backup-replica");
-    let refused = run(&["backup", "--addr", &replicas[0], "--to", replica_backup.to_str().unwrap()]);
+    let refused = run(&[
+        "backup",
+        "--addr",
+        &replicas[0],
+        "--to",
+        replica_backup.to_str().unwrap(),
+    ]);
     assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
     let taken = run(&[
-        "--json", "backup", "--addr", &replicas[0], "--token", &token, "--to",
+        "--json",
+        "backup",
+        "--addr",
+        &replicas[0],
+        "--token",
+        &token,
+        "--to",
         replica_backup.to_str().unwrap(),
     ]);
     assert!(taken.status.success(), "{}", stderr(&taken));
@@ -165,12 +257,25 @@ fn admin_commands_against_a_served_federation_then_ctrl_c_stops_everything() {
     assert_eq!(value["kind"], "prefecture-replica");
 
     // Ctrl-C: every child stopped, exit 130, nothing left behind.
-    assert!(!processes_mentioning(&dir).is_empty(), "the federation runs");
+    assert!(
+        !processes_mentioning(&dir).is_empty(),
+        "the federation runs"
+    );
     let pid = child.id().to_string();
-    assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let output = finish(child, "renkei demo --serve");
     assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
-    assert!(stderr(&output).contains("interrupted"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("interrupted"),
+        "{}",
+        stderr(&output)
+    );
     let left = processes_mentioning(&dir);
     assert!(left.is_empty(), "left behind: {left:?}");
 }

@@ -79,15 +79,15 @@ pub mod v1 {
         PrefectureSurvey, PrefectureSurveyServer,
     };
     pub use crate::generated::{
-        CompletenessEntry, CompletenessReply, ExportFormat, ExportSurveyReply, ExportSurveyRequest,
-        GetCompletenessRequest, GetRegionsRequest, GetTallyRequest, ItemTally,
-        MunicipalityRowView, Region, RegionTally, RegionsView, ReviewSubmissionRequest,
-        SetRegionsRequest, SubmissionView, SubmitSurveyRequest, TallyReply, TallySource,
-    };
-    pub use crate::generated::{
         AreaDesignations, DesignationCandidate, DesignationsView, FormCoverage,
         GetDesignationsRequest, GetWideAreaRequest, LiaisonAgreementView, LiaisonMember,
         MunicipalityCandidates, RecordWideAreaMeetingRequest, WideAreaMeetingView, WideAreaView,
+    };
+    pub use crate::generated::{
+        CompletenessEntry, CompletenessReply, ExportFormat, ExportSurveyReply, ExportSurveyRequest,
+        GetCompletenessRequest, GetRegionsRequest, GetTallyRequest, ItemTally, MunicipalityRowView,
+        Region, RegionTally, RegionsView, ReviewSubmissionRequest, SetRegionsRequest,
+        SubmissionView, SubmitSurveyRequest, TallyReply, TallySource,
     };
 
     // Facts: what a municipality publishes to its prefecture (facts.proto).

@@ -69,7 +69,8 @@ impl Backup for ReplicaBackupService {
         request: Request<v1::CreateBackupRequest>,
     ) -> Result<Response<v1::BackupReply>, Status> {
         let who = identify(&self.callers, request.metadata())?;
-        who.check_role(Role::Admin, "take a backup").map_err(to_status)?;
+        who.check_role(Role::Admin, "take a backup")
+            .map_err(to_status)?;
         let target = PathBuf::from(&request.get_ref().target_dir);
         // What the checkpoint holds at least: it is taken after this index was applied.
         let applied_index = self

@@ -201,7 +201,11 @@ impl SyncMonitor {
                 _ => 0.0,
             },
             last_success: s.last_success.map(utc_to_timestamp),
-            last_error: s.last_error.as_ref().map(|e| e.0.clone()).unwrap_or_default(),
+            last_error: s
+                .last_error
+                .as_ref()
+                .map(|e| e.0.clone())
+                .unwrap_or_default(),
             last_error_at: s.last_error.map(|e| utc_to_timestamp(e.1)),
             down_cursor: 0,
         }
@@ -447,8 +451,8 @@ impl FederationService {
                 continue;
             }
             item.cursor = record.cursor;
-            item.published_at = DateTime::from_timestamp_millis(record.published_at_ms)
-                .map(utc_to_timestamp);
+            item.published_at =
+                DateTime::from_timestamp_millis(record.published_at_ms).map(utc_to_timestamp);
             items.push(item);
         }
         Ok(v1::PullDownResponse {
@@ -476,12 +480,13 @@ impl FederationService {
 }
 
 fn check_down_item(item: &v1::DownItem) -> Result<(), FederationError> {
-    let invalid = |field: &'static str, reason: String| FederationError::InvalidArgument {
-        field,
-        reason,
-    };
+    let invalid =
+        |field: &'static str, reason: String| FederationError::InvalidArgument { field, reason };
     match &item.kind {
-        None => Err(invalid("item.kind", "missing: a form or a designation".into())),
+        None => Err(invalid(
+            "item.kind",
+            "missing: a form or a designation".into(),
+        )),
         Some(v1::DownItemKind::Form(f)) => {
             if f.form_id.trim().is_empty() || f.name.trim().is_empty() || f.version.is_empty() {
                 return Err(invalid(

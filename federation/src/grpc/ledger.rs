@@ -3,8 +3,8 @@
 
 use renkei_proto::v1::{self, PrefectureLedger};
 use renkei_proto::{MunicipalityCode, PrefectureCode};
-use tracing::Instrument;
 use tonic::{Request, Response, Status};
+use tracing::Instrument;
 
 use super::to_status;
 use crate::error::FederationError;
@@ -67,10 +67,7 @@ impl LedgerService {
         if facts.is_empty() || facts.len() > MAX_FACTS_PER_WRITE {
             return Err(FederationError::InvalidArgument {
                 field: "facts",
-                reason: format!(
-                    "{} facts; must be 1 to {MAX_FACTS_PER_WRITE}",
-                    facts.len()
-                ),
+                reason: format!("{} facts; must be 1 to {MAX_FACTS_PER_WRITE}", facts.len()),
             });
         }
         let mut records = Vec::with_capacity(facts.len());

@@ -21,8 +21,8 @@ use crate::survey::{
     self, Approval, CsvEncoding, Item, Survey, SurveyStatus, Tally, format_tenths,
 };
 use crate::tally::{RegionSet, ReviewState, SECONDARY_MEDICAL_AREA, Submission, TallySource};
-use crate::wide_area::WideAreaMeeting;
 use crate::types::{Command, CommandResponse, Raft};
+use crate::wide_area::WideAreaMeeting;
 
 /// Serves the survey of one prefecture.
 #[derive(Clone)]
@@ -155,14 +155,19 @@ impl SurveyService {
         }
         let known_at = match &request.known_at {
             None => None,
-            Some(t) => Some(
-                timestamp_to_utc(t).ok_or_else(|| invalid("known_at", format!("{t:?}")))?,
-            ),
+            Some(t) => {
+                Some(timestamp_to_utc(t).ok_or_else(|| invalid("known_at", format!("{t:?}")))?)
+            }
         };
         let source = match v1::TallySource::try_from(request.source) {
             Ok(v1::TallySource::Live) => TallySource::Live,
             Ok(v1::TallySource::Submitted) => TallySource::Submitted,
-            Err(_) => return Err(invalid("source", format!("unknown value {}", request.source))),
+            Err(_) => {
+                return Err(invalid(
+                    "source",
+                    format!("unknown value {}", request.source),
+                ));
+            }
         };
         self.ledger.ensure(request.consistency).await?;
         self.read_state(|s| s.survey_of(self.prefecture, &self.scope, fy, as_of, known_at, source))
@@ -176,7 +181,10 @@ impl SurveyService {
     ) -> Result<v1::TallyReply, FederationError> {
         who.check_role(Role::Viewer, "read the prefecture's tally")?;
         let survey = self.build(&request).await?;
-        let regions = self.read_state(|s| s.regions(SECONDARY_MEDICAL_AREA, survey.fiscal_year).cloned());
+        let regions = self.read_state(|s| {
+            s.regions(SECONDARY_MEDICAL_AREA, survey.fiscal_year)
+                .cloned()
+        });
         let by_area = survey.tally_by_area();
         let region_lines = regions
             .map(|set| {
@@ -241,12 +249,9 @@ impl SurveyService {
         };
         let format = v1::ExportFormat::try_from(request.format)
             .map_err(|_| invalid("format", format!("unknown value {}", request.format)))?;
-        let stem = format!(
-            "survey_{}_{}",
-            self.prefecture,
-            survey.fiscal_year.year()
-        );
-        let export_err = |e: survey::ExportError| FederationError::FailedPrecondition(e.to_string());
+        let stem = format!("survey_{}_{}", self.prefecture, survey.fiscal_year.year());
+        let export_err =
+            |e: survey::ExportError| FederationError::FailedPrecondition(e.to_string());
         let (name, content) = match format {
             v1::ExportFormat::SummaryCsv => (
                 format!("{stem}_summary.csv"),
@@ -283,7 +288,8 @@ impl SurveyService {
             .ensure(v1::ReadConsistency::Linearizable as i32)
             .await?;
         let mut reply = v1::CompletenessReply::default();
-        for entry in official::municipalities_of(self.prefecture).filter(|e| self.in_scope(e.code)) {
+        for entry in official::municipalities_of(self.prefecture).filter(|e| self.in_scope(e.code))
+        {
             let m = entry.code;
             let acknowledged = self.reader.acknowledged(m)?;
             let (contact, error) = self.monitor.heard(m);
@@ -331,9 +337,7 @@ impl SurveyService {
         Ok(self.raft.client_write(command).await?.data)
     }
 
-    fn submission_reply(
-        response: CommandResponse,
-    ) -> Result<v1::SubmissionView, FederationError> {
+    fn submission_reply(response: CommandResponse) -> Result<v1::SubmissionView, FederationError> {
         match response {
             CommandResponse::Submission(Ok(s)) => Ok(submission_view(&s)),
             CommandResponse::Submission(Err(reason)) => {

@@ -14,8 +14,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Cursor;
-use std::sync::{Arc, RwLock};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{
@@ -99,7 +99,9 @@ fn rebuild_survey<'a>(
         state.take_fact(m, payload);
     }
     for record in down {
-        if let Ok(item) = <renkei_proto::v1::DownItem as prost::Message>::decode(record.item.as_slice()) {
+        if let Ok(item) =
+            <renkei_proto::v1::DownItem as prost::Message>::decode(record.item.as_slice())
+        {
             state.take_down_item(record.cursor, &item);
         }
     }
@@ -563,7 +565,6 @@ impl LedgerReader {
         }
         Ok((out, last_down_cursor(db)?))
     }
-
 
     /// Returns the acknowledged sequence of a municipality (0 when it has none).
     pub fn acknowledged(&self, municipality: MunicipalityCode) -> StorageResult<u64> {

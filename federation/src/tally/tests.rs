@@ -50,8 +50,8 @@ fn t(s: &str) -> DateTime<Utc> {
 
 #[test]
 fn the_shipped_toyama_areas_cover_every_municipality_once() {
-    let set = RegionSet::from_csv(toyama(), SECONDARY_MEDICAL_AREA, 2024, 2029, TOYAMA_AREAS)
-        .unwrap();
+    let set =
+        RegionSet::from_csv(toyama(), SECONDARY_MEDICAL_AREA, 2024, 2029, TOYAMA_AREAS).unwrap();
     assert_eq!(set.regions.len(), 4);
     let total: usize = set.regions.iter().map(|r| r.municipalities.len()).sum();
     assert_eq!(total, 15);
@@ -66,7 +66,10 @@ fn a_municipality_left_out_is_named() {
         .collect();
     let err = RegionSet::from_csv(toyama(), SECONDARY_MEDICAL_AREA, 2024, 2029, &without_asahi)
         .unwrap_err();
-    assert_eq!(err.to_string(), "municipality 163431 (朝日町) is in no region");
+    assert_eq!(
+        err.to_string(),
+        "municipality 163431 (朝日町) is in no region"
+    );
 }
 
 #[test]
@@ -89,7 +92,14 @@ fn a_bad_kind_or_period_is_refused() {
 fn statuses_follow_the_evidence_with_as_of_and_known_at() {
     let mut state = SurveyState::default();
     let m = code("162019");
-    state.take_fact(m, &fact(training_on("2024-07-01"), "training/t1", t("2024-07-02T00:00:00Z")));
+    state.take_fact(
+        m,
+        &fact(
+            training_on("2024-07-01"),
+            "training/t1",
+            t("2024-07-02T00:00:00Z"),
+        ),
+    );
     state.take_fact(
         m,
         &fact(
@@ -130,7 +140,11 @@ fn a_survey_counts_every_municipality_and_flags_the_silent() {
     );
     state.take_fact(
         code("162019"),
-        &fact(training_on("2024-07-01"), "training/t1", t("2024-07-02T00:00:00Z")),
+        &fact(
+            training_on("2024-07-01"),
+            "training/t1",
+            t("2024-07-02T00:00:00Z"),
+        ),
     );
     let survey = state
         .survey(toyama(), fy(2024), d(2025, 3, 31), None, TallySource::Live)
@@ -141,7 +155,11 @@ fn a_survey_counts_every_municipality_and_flags_the_silent() {
         tally.count(crate::survey::Item::Ka, SurveyStatus::Implemented),
         1
     );
-    let toyama_row = survey.rows.iter().find(|r| r.code == code("162019")).unwrap();
+    let toyama_row = survey
+        .rows
+        .iter()
+        .find(|r| r.code == code("162019"))
+        .unwrap();
     assert!(toyama_row.reported);
     assert_eq!(toyama_row.area.as_deref(), Some("富山"));
     assert_eq!(survey.rows.iter().filter(|r| !r.reported).count(), 14);
@@ -155,9 +173,22 @@ fn a_submitted_snapshot_does_not_move_and_reviews_follow_their_rules() {
     let none = state.statuses(m, fy(2024), d(2024, 9, 30), None);
     let v1 = state.submit(m, 2024, d(2024, 9, 30), none, 1);
     assert_eq!(v1.version, 1);
-    state.take_fact(m, &fact(training_on("2024-07-01"), "training/t1", t("2024-10-02T00:00:00Z")));
+    state.take_fact(
+        m,
+        &fact(
+            training_on("2024-07-01"),
+            "training/t1",
+            t("2024-10-02T00:00:00Z"),
+        ),
+    );
     let submitted = state
-        .survey(toyama(), fy(2024), d(2024, 9, 30), None, TallySource::Submitted)
+        .survey(
+            toyama(),
+            fy(2024),
+            d(2024, 9, 30),
+            None,
+            TallySource::Submitted,
+        )
         .unwrap();
     let row = submitted.rows.iter().find(|r| r.code == m).unwrap();
     assert_eq!(row.statuses[5], SurveyStatus::NotImplemented);
@@ -170,13 +201,30 @@ fn a_submitted_snapshot_does_not_move_and_reviews_follow_their_rules() {
         SurveyStatus::Implemented
     );
 
-    assert!(state.review(m, 2024, 1, false, " ").is_err(), "returning needs a comment");
-    let returned = state.review(m, 2024, 1, false, "研修の記録を確認してください").unwrap();
+    assert!(
+        state.review(m, 2024, 1, false, " ").is_err(),
+        "returning needs a comment"
+    );
+    let returned = state
+        .review(m, 2024, 1, false, "研修の記録を確認してください")
+        .unwrap();
     assert!(matches!(returned.state, ReviewState::Returned { .. }));
-    assert!(state.review(m, 2024, 1, true, "").is_err(), "reviewed already");
-    let v2 = state.submit(m, 2024, d(2024, 10, 31), state.statuses(m, fy(2024), d(2024, 10, 31), None), 2);
+    assert!(
+        state.review(m, 2024, 1, true, "").is_err(),
+        "reviewed already"
+    );
+    let v2 = state.submit(
+        m,
+        2024,
+        d(2024, 10, 31),
+        state.statuses(m, fy(2024), d(2024, 10, 31), None),
+        2,
+    );
     assert_eq!(v2.version, 2);
-    assert!(state.review(m, 2024, 1, true, "").is_err(), "not the latest");
+    assert!(
+        state.review(m, 2024, 1, true, "").is_err(),
+        "not the latest"
+    );
     assert_eq!(
         state.review(m, 2024, 2, true, "").unwrap().state,
         ReviewState::Approved
@@ -188,11 +236,22 @@ fn a_configured_scope_sets_n_and_the_rows() {
     let mut state = SurveyState::default();
     state.take_fact(
         code("162019"),
-        &fact(training_on("2024-07-01"), "training/t1", t("2024-07-02T00:00:00Z")),
+        &fact(
+            training_on("2024-07-01"),
+            "training/t1",
+            t("2024-07-02T00:00:00Z"),
+        ),
     );
     let scope = [code("162019"), code("162027"), code("162043")];
     let survey = state
-        .survey_of(toyama(), &scope, fy(2024), d(2025, 3, 31), None, TallySource::Live)
+        .survey_of(
+            toyama(),
+            &scope,
+            fy(2024),
+            d(2025, 3, 31),
+            None,
+            TallySource::Live,
+        )
         .unwrap();
     assert_eq!(survey.n(), 3);
     let codes: Vec<_> = survey.rows.iter().map(|r| r.code).collect();

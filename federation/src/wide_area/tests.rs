@@ -1,9 +1,7 @@
 //! Each branch of the designation rule (own 在宅療養支援病院; own clinics with 機能強化型 first;
 //! a neighbour of the same 二次医療圏), the gap report, form coverage and liaison periods.
 
-use renkei_proto::v1::{
-    LiaisonAgreementChange, ResourceFact, UnifiedFormChange, WideAreaAction,
-};
+use renkei_proto::v1::{LiaisonAgreementChange, ResourceFact, UnifiedFormChange, WideAreaAction};
 
 use super::*;
 use crate::tally::SECONDARY_MEDICAL_AREA;
@@ -19,8 +17,14 @@ fn d(s: &str) -> NaiveDate {
 }
 
 fn areas() -> RegionSet {
-    RegionSet::from_csv("16".parse().unwrap(), SECONDARY_MEDICAL_AREA, 2024, 2029, TOYAMA_AREAS)
-        .unwrap()
+    RegionSet::from_csv(
+        "16".parse().unwrap(),
+        SECONDARY_MEDICAL_AREA,
+        2024,
+        2029,
+        TOYAMA_AREAS,
+    )
+    .unwrap()
 }
 
 fn resource(state: &mut WideArea, m: &str, id: &str, kind: &str, enhanced: bool, name: &str) {
@@ -55,11 +59,39 @@ fn of<'a>(a: &'a AreaDesignations, m: &str) -> &'a MunicipalityCandidates {
 fn each_branch_of_the_designation_rule() {
     let mut s = WideArea::default();
     // 富山市: a support hospital and a clinic → ① only the hospital.
-    resource(&mut s, "162019", "h1", "home_care_support_hospital", false, "富山在宅病院");
-    resource(&mut s, "162019", "c1", "home_care_support_clinic", true, "富山クリニック");
+    resource(
+        &mut s,
+        "162019",
+        "h1",
+        "home_care_support_hospital",
+        false,
+        "富山在宅病院",
+    );
+    resource(
+        &mut s,
+        "162019",
+        "c1",
+        "home_care_support_clinic",
+        true,
+        "富山クリニック",
+    );
     // 滑川市: two clinics, the 機能強化型 one first → ②.
-    resource(&mut s, "162060", "c2", "home_care_support_clinic", false, "なめりかわ診療所");
-    resource(&mut s, "162060", "c3", "home_care_support_clinic", true, "あおば在宅クリニック");
+    resource(
+        &mut s,
+        "162060",
+        "c2",
+        "home_care_support_clinic",
+        false,
+        "なめりかわ診療所",
+    );
+    resource(
+        &mut s,
+        "162060",
+        "c3",
+        "home_care_support_clinic",
+        true,
+        "あおば在宅クリニック",
+    );
     // 舟橋村: nothing → ③ from a neighbour of 富山圏 (the support hospital ranks first).
     let all = s.designations(&areas(), d("2025-03-31"));
     let toyama = area(&all, "富山");
@@ -74,7 +106,10 @@ fn each_branch_of_the_designation_rule() {
             .map(|c| (c.name.as_str(), c.reason.as_str()))
             .collect::<Vec<_>>(),
         [
-            ("あおば在宅クリニック", "② 市町村内の在宅療養支援診療所（機能強化型）"),
+            (
+                "あおば在宅クリニック",
+                "② 市町村内の在宅療養支援診療所（機能強化型）"
+            ),
             ("なめりかわ診療所", "② 市町村内の在宅療養支援診療所"),
         ]
     );
@@ -91,7 +126,14 @@ fn each_branch_of_the_designation_rule() {
 #[test]
 fn the_gap_report_names_what_each_area_lacks() {
     let mut s = WideArea::default();
-    resource(&mut s, "162027", "h1", "home_care_support_hospital", true, "高岡在宅病院");
+    resource(
+        &mut s,
+        "162027",
+        "h1",
+        "home_care_support_hospital",
+        true,
+        "高岡在宅病院",
+    );
     s.take_down_item(
         1,
         &v1::DownItem {
@@ -108,10 +150,25 @@ fn the_gap_report_names_what_each_area_lacks() {
     let all = s.designations(&areas(), d("2025-03-31"));
     let takaoka = area(&all, "高岡");
     assert_eq!(takaoka.decisions.len(), 1);
-    assert!(!takaoka.gaps.iter().any(|g| g.contains("積極的役割を担う医療機関が未指定")));
-    assert!(takaoka.gaps.iter().any(|g| g.contains("連携を担う拠点の候補がない")));
+    assert!(
+        !takaoka
+            .gaps
+            .iter()
+            .any(|g| g.contains("積極的役割を担う医療機関が未指定"))
+    );
+    assert!(
+        takaoka
+            .gaps
+            .iter()
+            .any(|g| g.contains("連携を担う拠点の候補がない"))
+    );
     let niikawa = area(&all, "新川");
-    assert!(niikawa.gaps.iter().any(|g| g.contains("積極的役割を担う医療機関の候補がない")));
+    assert!(
+        niikawa
+            .gaps
+            .iter()
+            .any(|g| g.contains("積極的役割を担う医療機関の候補がない"))
+    );
     assert_eq!(all.len(), 4);
 }
 
@@ -132,9 +189,19 @@ fn form_coverage_and_liaison_periods_follow_adoptions() {
     s.take_fact(code("162019"), &form("adopted", "2024-06-01"));
     s.take_fact(code("162027"), &form("adopted", "2024-09-01"));
     s.take_fact(code("162027"), &form("withdrawn", "2024-12-31"));
-    assert_eq!(s.adopters("discharge-liaison", None, d("2024-07-01")), [code("162019")]);
-    assert_eq!(s.adopters("discharge-liaison", Some("2024.1"), d("2024-10-01")).len(), 2);
-    assert_eq!(s.adopters("discharge-liaison", None, d("2025-01-01")), [code("162019")]);
+    assert_eq!(
+        s.adopters("discharge-liaison", None, d("2024-07-01")),
+        [code("162019")]
+    );
+    assert_eq!(
+        s.adopters("discharge-liaison", Some("2024.1"), d("2024-10-01"))
+            .len(),
+        2
+    );
+    assert_eq!(
+        s.adopters("discharge-liaison", None, d("2025-01-01")),
+        [code("162019")]
+    );
 
     let join = FactKind::WideArea(WideAreaAction {
         id: "rule-1".into(),

@@ -23,11 +23,18 @@ fn fake_backup(root: &Path) -> PathBuf {
 #[test]
 fn a_backup_target_must_be_absolute_new_and_under_an_existing_directory() {
     let dir = tempfile::tempdir().unwrap();
-    let err = prepare_target(Path::new("relative/b")).unwrap_err().to_string();
-    assert!(err.contains("target_dir") && err.contains("absolute"), "{err}");
+    let err = prepare_target(Path::new("relative/b"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("target_dir") && err.contains("absolute"),
+        "{err}"
+    );
     let err = prepare_target(dir.path()).unwrap_err().to_string();
     assert!(err.contains("already exists"), "{err}");
-    let err = prepare_target(&dir.path().join("no/such/b")).unwrap_err().to_string();
+    let err = prepare_target(&dir.path().join("no/such/b"))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("no existing parent"), "{err}");
     assert!(!dir.path().join("no").exists(), "nothing was written");
 }
@@ -40,7 +47,10 @@ fn a_restore_copies_the_whole_tree_and_returns_the_manifest() {
     let manifest = restore(&backup, &target).unwrap();
     assert_eq!(manifest.kind, "node");
     assert_eq!(manifest.positions, vec!["162019:3".to_string()]);
-    assert_eq!(std::fs::read(target.join("000001.sst")).unwrap(), vec![7u8; 1000]);
+    assert_eq!(
+        std::fs::read(target.join("000001.sst")).unwrap(),
+        vec![7u8; 1000]
+    );
     assert!(target.join("personal-keys").join("CURRENT").is_file());
 }
 
@@ -52,14 +62,25 @@ fn a_restore_never_overwrites_and_refuses_an_altered_backup() {
     std::fs::create_dir(&target).unwrap();
     std::fs::write(target.join("keep"), b"mine").unwrap();
     let err = restore(&backup, &target).unwrap_err().to_string();
-    assert!(err.contains("data_dir") && err.contains("not empty"), "{err}");
-    assert_eq!(std::fs::read_dir(&target).unwrap().count(), 1, "nothing was written");
+    assert!(
+        err.contains("data_dir") && err.contains("not empty"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&target).unwrap().count(),
+        1,
+        "nothing was written"
+    );
 
     std::fs::write(backup.join(DATA_DIR).join("000001.sst"), b"short").unwrap();
-    let err = restore(&backup, &dir.path().join("other")).unwrap_err().to_string();
+    let err = restore(&backup, &dir.path().join("other"))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("incomplete or altered"), "{err}");
     assert!(!dir.path().join("other").exists(), "nothing was written");
 
-    let err = restore(dir.path(), &dir.path().join("x")).unwrap_err().to_string();
+    let err = restore(dir.path(), &dir.path().join("x"))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("not a renkei backup"), "{err}");
 }

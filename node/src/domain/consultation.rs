@@ -331,13 +331,14 @@ impl Aggregate for ConsultationRegister {
                     ));
                 }
                 if let Some(p) = &personal
-                    && self.erased.contains_key(&p.subject) {
-                        return Err(DomainError::conflict(
-                            "data subject",
-                            &p.subject,
-                            "is erased; open the case under a new subject",
-                        ));
-                    }
+                    && self.erased.contains_key(&p.subject)
+                {
+                    return Err(DomainError::conflict(
+                        "data subject",
+                        &p.subject,
+                        "is erased; open the case under a new subject",
+                    ));
+                }
                 if self.cases.contains_key(&id) {
                     return Err(DomainError::conflict(
                         "consultation case",

@@ -190,13 +190,14 @@ impl ResourceDetails {
         }
         match self.official_code {
             Some(OfficialCode::Medical(code))
-                if self.kind.medical_category() != Some(code.category()) => {
-                    return Err(DomainError::invalid(
-                        "official_code",
-                        code,
-                        format!("its 点数表 category does not fit a {}", self.kind),
-                    ));
-                }
+                if self.kind.medical_category() != Some(code.category()) =>
+            {
+                return Err(DomainError::invalid(
+                    "official_code",
+                    code,
+                    format!("its 点数表 category does not fit a {}", self.kind),
+                ));
+            }
             Some(OfficialCode::Care(number)) if !self.kind.is_care_provider() => {
                 return Err(DomainError::invalid(
                     "official_code",
@@ -341,13 +342,14 @@ impl Aggregate for ResourceRegistry {
                     };
                 }
                 if let Some(code) = &details.official_code
-                    && let Some(other) = self.holder_of(code, &id) {
-                        return Err(DomainError::conflict(
-                            "resource",
-                            &id,
-                            format!("its official code is already registered as {other}"),
-                        ));
-                    }
+                    && let Some(other) = self.holder_of(code, &id)
+                {
+                    return Err(DomainError::conflict(
+                        "resource",
+                        &id,
+                        format!("its official code is already registered as {other}"),
+                    ));
+                }
                 Ok(vec![ResourceEvent::ResourceRegistered { id, details, on }])
             }
             ResourceCommand::Update { id, details, on } => {
@@ -361,13 +363,14 @@ impl Aggregate for ResourceRegistry {
                     return Ok(vec![]);
                 }
                 if let Some(code) = &details.official_code
-                    && let Some(other) = self.holder_of(code, &id) {
-                        return Err(DomainError::conflict(
-                            "resource",
-                            &id,
-                            format!("its official code is already registered as {other}"),
-                        ));
-                    }
+                    && let Some(other) = self.holder_of(code, &id)
+                {
+                    return Err(DomainError::conflict(
+                        "resource",
+                        &id,
+                        format!("its official code is already registered as {other}"),
+                    ));
+                }
                 Ok(vec![ResourceEvent::ResourceUpdated { id, details, on }])
             }
             ResourceCommand::Withdraw { id, on } => {

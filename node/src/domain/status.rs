@@ -139,10 +139,12 @@ pub fn evidence(event: &ProgrammeEvent) -> Vec<Evidence> {
                 last_day: *last_day,
             }]
         }
-        P::Arrangements(ArrangementEvent::ArrangementEnded { id, last_day }) => vec![Evidence::Ends {
-            key: format!("arrangement/{id}"),
-            last_day: *last_day,
-        }],
+        P::Arrangements(ArrangementEvent::ArrangementEnded { id, last_day }) => {
+            vec![Evidence::Ends {
+                key: format!("arrangement/{id}"),
+                last_day: *last_day,
+            }]
+        }
         P::Tools(ToolEvent::ToolAdopted {
             id, version, on, ..
         }) => vec![

@@ -163,13 +163,14 @@ impl Aggregate for ToolRegister {
                     ));
                 }
                 if let Some((_, last)) = tool.versions.last()
-                    && on < *last {
-                        return Err(DomainError::invalid(
-                            "on",
-                            on,
-                            format!("is before the previous version of {last}"),
-                        ));
-                    }
+                    && on < *last
+                {
+                    return Err(DomainError::invalid(
+                        "on",
+                        on,
+                        format!("is before the previous version of {last}"),
+                    ));
+                }
                 Ok(vec![ToolEvent::ToolRevised {
                     id,
                     version,

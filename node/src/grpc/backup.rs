@@ -21,7 +21,11 @@ pub struct NodeBackupService {
 }
 
 impl NodeBackupService {
-    pub fn new(store: EventStore, vault: KeyVault, master_key_in_data_dir: Option<PathBuf>) -> Self {
+    pub fn new(
+        store: EventStore,
+        vault: KeyVault,
+        master_key_in_data_dir: Option<PathBuf>,
+    ) -> Self {
         Self {
             store,
             vault,

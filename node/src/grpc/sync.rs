@@ -57,7 +57,11 @@ impl NodeSyncService {
             lag_facts,
             lag_seconds,
             last_success: s.last_success.map(utc_to_timestamp),
-            last_error: s.last_error.as_ref().map(|e| e.0.clone()).unwrap_or_default(),
+            last_error: s
+                .last_error
+                .as_ref()
+                .map(|e| e.0.clone())
+                .unwrap_or_default(),
             last_error_at: s.last_error.map(|e| utc_to_timestamp(e.1)),
             down_cursor: s.down_cursor,
         })

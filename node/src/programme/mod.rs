@@ -577,10 +577,11 @@ impl Programme {
                 personal,
                 ..
             }) = &mut e
-                && let Some(p) = personal {
-                    p.nonce.clear();
-                    p.ciphertext.clear();
-                }
+                && let Some(p) = personal
+            {
+                p.nonce.clear();
+                p.ciphertext.clear();
+            }
             let mut r = r.clone();
             r.payload.clear();
             out.push((r, e));

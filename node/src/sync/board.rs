@@ -38,11 +38,7 @@ pub struct SyncBoard {
 
 impl SyncBoard {
     fn with<R>(&self, f: impl FnOnce(&mut BTreeMap<MunicipalityCode, TenantSync>) -> R) -> R {
-        f(&mut self
-            .inner
-            .tenants
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()))
+        f(&mut self.inner.tenants.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Records the outbox's last sequence and wakes the pusher.

@@ -57,14 +57,13 @@ pub async fn run(
     // Per tenant: the stream's version and the cursor reached (from the last stored item).
     let mut state = Vec::with_capacity(tenants.len());
     for m in &tenants {
-        let (last, version) =
-            match store.read_stream(*m, &stream, 0, Direction::Backward, 1) {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::error!(municipality = %m, error = %e, "cannot read pulled items");
-                    return;
-                }
-            };
+        let (last, version) = match store.read_stream(*m, &stream, 0, Direction::Backward, 1) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(municipality = %m, error = %e, "cannot read pulled items");
+                return;
+            }
+        };
         let cursor = last
             .first()
             .and_then(|e| v1::DownItem::decode(e.payload.as_slice()).ok())

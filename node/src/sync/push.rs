@@ -14,9 +14,9 @@ use chrono::Utc;
 use renkei_proto::MunicipalityCode;
 use renkei_proto::cluster::{ClusterCallError, Replicas};
 use renkei_proto::v1::{self, FederationClient};
-use tracing::Instrument;
 use tokio::sync::watch;
 use tonic::transport::Channel;
+use tracing::Instrument;
 
 use super::board::SyncBoard;
 use super::outbox::Outbox;

@@ -64,24 +64,129 @@ struct Profile {
 
 const PROFILES: [Profile; 15] = [
     // 新川: no consultation desk in force yet (オ planned everywhere).
-    Profile { code: "162043", targets: "IIIIPIII", general_hospitals: 1, support_hospitals: &[true], support_clinics: &[false, false], ku: &[Ku::Meeting, Ku::Liaison] },
-    Profile { code: "162078", targets: "IIPIPIII", general_hospitals: 1, support_hospitals: &[false], support_clinics: &[false], ku: &[Ku::Liaison] },
-    Profile { code: "163422", targets: "PINIPIIP", general_hospitals: 1, support_hospitals: &[], support_clinics: &[false], ku: &[] },
-    Profile { code: "163431", targets: "NPNPPIIN", general_hospitals: 1, support_hospitals: &[], support_clinics: &[], ku: &[] },
+    Profile {
+        code: "162043",
+        targets: "IIIIPIII",
+        general_hospitals: 1,
+        support_hospitals: &[true],
+        support_clinics: &[false, false],
+        ku: &[Ku::Meeting, Ku::Liaison],
+    },
+    Profile {
+        code: "162078",
+        targets: "IIPIPIII",
+        general_hospitals: 1,
+        support_hospitals: &[false],
+        support_clinics: &[false],
+        ku: &[Ku::Liaison],
+    },
+    Profile {
+        code: "163422",
+        targets: "PINIPIIP",
+        general_hospitals: 1,
+        support_hospitals: &[],
+        support_clinics: &[false],
+        ku: &[],
+    },
+    Profile {
+        code: "163431",
+        targets: "NPNPPIIN",
+        general_hospitals: 1,
+        support_hospitals: &[],
+        support_clinics: &[],
+        ku: &[],
+    },
     // 富山
-    Profile { code: "162019", targets: "IIIIIIII", general_hospitals: 2, support_hospitals: &[true, false], support_clinics: &[true, false, false], ku: &[Ku::Meeting, Ku::Form] },
-    Profile { code: "162060", targets: "IIIIIIII", general_hospitals: 1, support_hospitals: &[], support_clinics: &[true, false], ku: &[Ku::Form] },
-    Profile { code: "163210", targets: "NNNPIPII", general_hospitals: 0, support_hospitals: &[], support_clinics: &[], ku: &[Ku::Meeting] },
-    Profile { code: "163228", targets: "IPIIIIII", general_hospitals: 1, support_hospitals: &[false], support_clinics: &[], ku: &[Ku::Liaison] },
-    Profile { code: "163236", targets: "IIPIIIPI", general_hospitals: 0, support_hospitals: &[], support_clinics: &[false], ku: &[Ku::Meeting] },
+    Profile {
+        code: "162019",
+        targets: "IIIIIIII",
+        general_hospitals: 2,
+        support_hospitals: &[true, false],
+        support_clinics: &[true, false, false],
+        ku: &[Ku::Meeting, Ku::Form],
+    },
+    Profile {
+        code: "162060",
+        targets: "IIIIIIII",
+        general_hospitals: 1,
+        support_hospitals: &[],
+        support_clinics: &[true, false],
+        ku: &[Ku::Form],
+    },
+    Profile {
+        code: "163210",
+        targets: "NNNPIPII",
+        general_hospitals: 0,
+        support_hospitals: &[],
+        support_clinics: &[],
+        ku: &[Ku::Meeting],
+    },
+    Profile {
+        code: "163228",
+        targets: "IPIIIIII",
+        general_hospitals: 1,
+        support_hospitals: &[false],
+        support_clinics: &[],
+        ku: &[Ku::Liaison],
+    },
+    Profile {
+        code: "163236",
+        targets: "IIPIIIPI",
+        general_hospitals: 0,
+        support_hospitals: &[],
+        support_clinics: &[false],
+        ku: &[Ku::Meeting],
+    },
     // 高岡
-    Profile { code: "162027", targets: "IIIIIIII", general_hospitals: 2, support_hospitals: &[true, false], support_clinics: &[true, false], ku: &[Ku::Meeting, Ku::Form, Ku::Liaison] },
-    Profile { code: "162051", targets: "PIINIIII", general_hospitals: 1, support_hospitals: &[], support_clinics: &[], ku: &[Ku::Liaison] },
-    Profile { code: "162116", targets: "IIIIIPII", general_hospitals: 1, support_hospitals: &[], support_clinics: &[false, false], ku: &[Ku::Form] },
+    Profile {
+        code: "162027",
+        targets: "IIIIIIII",
+        general_hospitals: 2,
+        support_hospitals: &[true, false],
+        support_clinics: &[true, false],
+        ku: &[Ku::Meeting, Ku::Form, Ku::Liaison],
+    },
+    Profile {
+        code: "162051",
+        targets: "PIINIIII",
+        general_hospitals: 1,
+        support_hospitals: &[],
+        support_clinics: &[],
+        ku: &[Ku::Liaison],
+    },
+    Profile {
+        code: "162116",
+        targets: "IIIIIPII",
+        general_hospitals: 1,
+        support_hospitals: &[],
+        support_clinics: &[false, false],
+        ku: &[Ku::Form],
+    },
     // 砺波
-    Profile { code: "162086", targets: "IIIIIIII", general_hospitals: 1, support_hospitals: &[true], support_clinics: &[], ku: &[Ku::Form] },
-    Profile { code: "162094", targets: "IPNIIIIP", general_hospitals: 1, support_hospitals: &[], support_clinics: &[false], ku: &[] },
-    Profile { code: "162108", targets: "IIIIIIII", general_hospitals: 1, support_hospitals: &[false], support_clinics: &[false], ku: &[Ku::Liaison] },
+    Profile {
+        code: "162086",
+        targets: "IIIIIIII",
+        general_hospitals: 1,
+        support_hospitals: &[true],
+        support_clinics: &[],
+        ku: &[Ku::Form],
+    },
+    Profile {
+        code: "162094",
+        targets: "IPNIIIIP",
+        general_hospitals: 1,
+        support_hospitals: &[],
+        support_clinics: &[false],
+        ku: &[],
+    },
+    Profile {
+        code: "162108",
+        targets: "IIIIIIII",
+        general_hospitals: 1,
+        support_hospitals: &[false],
+        support_clinics: &[false],
+        ku: &[Ku::Liaison],
+    },
 ];
 
 /// A municipality of the demo, as the regions file lists it.
@@ -152,26 +257,42 @@ impl ProgramCommand {
     pub async fn send(self, client: &mut MunicipalProgramClient<Channel>) -> Result<(), Status> {
         match self {
             ProgramCommand::RegisterResource(r) => client.register_resource(r).await.map(drop),
-            ProgramCommand::ConductResourceSurvey(r) => client.conduct_resource_survey(r).await.map(drop),
-            ProgramCommand::PublishResourceList(r) => client.publish_resource_list(r).await.map(drop),
+            ProgramCommand::ConductResourceSurvey(r) => {
+                client.conduct_resource_survey(r).await.map(drop)
+            }
+            ProgramCommand::PublishResourceList(r) => {
+                client.publish_resource_list(r).await.map(drop)
+            }
             ProgramCommand::HoldMeeting(r) => client.hold_meeting(r).await.map(drop),
             ProgramCommand::RecordFinding(r) => client.record_finding(r).await.map(drop),
-            ProgramCommand::EstablishArrangement(r) => client.establish_arrangement(r).await.map(drop),
+            ProgramCommand::EstablishArrangement(r) => {
+                client.establish_arrangement(r).await.map(drop)
+            }
             ProgramCommand::AdoptTool(r) => client.adopt_tool(r).await.map(drop),
-            ProgramCommand::OpenConsultationDesk(r) => client.open_consultation_desk(r).await.map(drop),
-            ProgramCommand::OpenConsultationCase(r) => client.open_consultation_case(r).await.map(drop),
+            ProgramCommand::OpenConsultationDesk(r) => {
+                client.open_consultation_desk(r).await.map(drop)
+            }
+            ProgramCommand::OpenConsultationCase(r) => {
+                client.open_consultation_case(r).await.map(drop)
+            }
             ProgramCommand::RecordConsultationAction(r) => {
                 client.record_consultation_action(r).await.map(drop)
             }
-            ProgramCommand::CloseConsultationCase(r) => client.close_consultation_case(r).await.map(drop),
+            ProgramCommand::CloseConsultationCase(r) => {
+                client.close_consultation_case(r).await.map(drop)
+            }
             ProgramCommand::HoldTraining(r) => client.hold_training(r).await.map(drop),
             ProgramCommand::EvaluateTraining(r) => client.evaluate_training(r).await.map(drop),
             ProgramCommand::RecordAwarenessActivity(r) => {
                 client.record_awareness_activity(r).await.map(drop)
             }
-            ProgramCommand::AttendWideAreaMeeting(r) => client.attend_wide_area_meeting(r).await.map(drop),
+            ProgramCommand::AttendWideAreaMeeting(r) => {
+                client.attend_wide_area_meeting(r).await.map(drop)
+            }
             ProgramCommand::AdoptUnifiedForm(r) => client.adopt_unified_form(r).await.map(drop),
-            ProgramCommand::JoinLiaisonAgreement(r) => client.join_liaison_agreement(r).await.map(drop),
+            ProgramCommand::JoinLiaisonAgreement(r) => {
+                client.join_liaison_agreement(r).await.map(drop)
+            }
             ProgramCommand::ScheduleActivity(r) => client.schedule_activity(r).await.map(drop),
         }
     }
@@ -221,7 +342,11 @@ fn resources(index: usize, m: &Municipality, p: &Profile) -> Vec<Resource> {
     };
     let mut out = Vec::new();
     const GENERAL: [&str; 2] = ["中央病院", "市民病院"];
-    for (i, suffix) in GENERAL.iter().take(usize::from(p.general_hospitals)).enumerate() {
+    for (i, suffix) in GENERAL
+        .iter()
+        .take(usize::from(p.general_hospitals))
+        .enumerate()
+    {
         out.push(Resource {
             id: format!("hospital-{}", i + 1),
             kind: "hospital",
@@ -302,7 +427,10 @@ fn liaison_hospital(all: &[Municipality], area: &str) -> Option<String> {
             return Some(r.code.clone());
         }
         if fallback.is_none() {
-            fallback = list.iter().find(|r| r.kind == "hospital").map(|r| r.code.clone());
+            fallback = list
+                .iter()
+                .find(|r| r.kind == "hospital")
+                .map(|r| r.code.clone());
         }
     }
     fallback
@@ -325,20 +453,27 @@ pub fn plan(m: &Municipality, all: &[Municipality]) -> Vec<ProgramCommand> {
     let fy = u32::from(FISCAL_YEAR);
     let large = profile.general_hospitals >= 2;
     let mut actions = Vec::new();
-    let schedule = |actions: &mut Vec<ProgramCommand>, id: &str, item: &str, what: &str, on: &str| {
-        actions.push(ProgramCommand::ScheduleActivity(v1::ScheduleActivityRequest {
-            municipality_code: code.clone(),
-            actor: actor.clone(),
-            fiscal_year: fy,
-            id: id.to_owned(),
-            item: item.to_owned(),
-            what: what.to_owned(),
-            scheduled_on: on.to_owned(),
-            owner: "地域包括ケア推進課".to_owned(),
-            delegated_to: if large { "郡市医師会".to_owned() } else { String::new() },
-            planned_on: "2024-04-01".to_owned(),
-        }));
-    };
+    let schedule =
+        |actions: &mut Vec<ProgramCommand>, id: &str, item: &str, what: &str, on: &str| {
+            actions.push(ProgramCommand::ScheduleActivity(
+                v1::ScheduleActivityRequest {
+                    municipality_code: code.clone(),
+                    actor: actor.clone(),
+                    fiscal_year: fy,
+                    id: id.to_owned(),
+                    item: item.to_owned(),
+                    what: what.to_owned(),
+                    scheduled_on: on.to_owned(),
+                    owner: "地域包括ケア推進課".to_owned(),
+                    delegated_to: if large {
+                        "郡市医師会".to_owned()
+                    } else {
+                        String::new()
+                    },
+                    planned_on: "2024-04-01".to_owned(),
+                },
+            ));
+        };
 
     // (ア) The registry always; a survey and a published map when implemented.
     let list = resources(index, m, profile);
@@ -347,7 +482,12 @@ pub fn plan(m: &Municipality, all: &[Municipality]) -> Vec<ProgramCommand> {
         let mut capabilities = Vec::new();
         match r.kind {
             "home_care_support_hospital" | "home_care_support_clinic" => {
-                capabilities.extend(["home_visits", "house_calls", "around_the_clock", "end_of_life_care"]);
+                capabilities.extend([
+                    "home_visits",
+                    "house_calls",
+                    "around_the_clock",
+                    "end_of_life_care",
+                ]);
                 if r.enhanced {
                     capabilities.push("palliative_care");
                 }
@@ -355,50 +495,72 @@ pub fn plan(m: &Municipality, all: &[Municipality]) -> Vec<ProgramCommand> {
             "hospital" => capabilities.push("house_calls"),
             "dental_clinic" => capabilities.push("home_dental_care"),
             "pharmacy" => capabilities.push("home_pharmacy"),
-            "visiting_nursing_station" => capabilities.extend(["around_the_clock", "end_of_life_care"]),
+            "visiting_nursing_station" => {
+                capabilities.extend(["around_the_clock", "end_of_life_care"])
+            }
             _ => {}
         }
-        actions.push(ProgramCommand::RegisterResource(v1::RegisterResourceRequest {
-            municipality_code: code.clone(),
-            actor: actor.clone(),
-            id: r.id.clone(),
-            details: Some(v1::ResourceDetails {
-                kind: r.kind.to_owned(),
-                enhanced: r.enhanced,
-                name: r.name.clone(),
-                medical_institution_code: if medical { r.code.clone() } else { String::new() },
-                care_provider_number: if medical { String::new() } else { r.code.clone() },
-                address: format!("富山県{}", m.name),
-                contact: "076-000-0000".to_owned(),
-                capabilities: capabilities.into_iter().map(str::to_owned).collect(),
-                consultation_hours: "平日 9:00〜17:00".to_owned(),
-                listed_for_residents: true,
-                ..Default::default()
-            }),
-            on: "2024-04-01".to_owned(),
-        }));
+        actions.push(ProgramCommand::RegisterResource(
+            v1::RegisterResourceRequest {
+                municipality_code: code.clone(),
+                actor: actor.clone(),
+                id: r.id.clone(),
+                details: Some(v1::ResourceDetails {
+                    kind: r.kind.to_owned(),
+                    enhanced: r.enhanced,
+                    name: r.name.clone(),
+                    medical_institution_code: if medical {
+                        r.code.clone()
+                    } else {
+                        String::new()
+                    },
+                    care_provider_number: if medical {
+                        String::new()
+                    } else {
+                        r.code.clone()
+                    },
+                    address: format!("富山県{}", m.name),
+                    contact: "076-000-0000".to_owned(),
+                    capabilities: capabilities.into_iter().map(str::to_owned).collect(),
+                    consultation_hours: "平日 9:00〜17:00".to_owned(),
+                    listed_for_residents: true,
+                    ..Default::default()
+                }),
+                on: "2024-04-01".to_owned(),
+            },
+        ));
     }
     match targets[0] {
         Target::Implemented => {
-            actions.push(ProgramCommand::ConductResourceSurvey(v1::ConductResourceSurveyRequest {
-                municipality_code: code.clone(),
-                actor: actor.clone(),
-                id: "resource-survey-2024".into(),
-                title: "在宅医療・介護資源調査".into(),
-                on: "2024-06-14".into(),
-                responses: 20 + 7 * (index as u32 % 5),
-            }));
-            actions.push(ProgramCommand::PublishResourceList(v1::PublishResourceListRequest {
-                municipality_code: code.clone(),
-                actor: actor.clone(),
-                id: "resource-map-2024".into(),
-                title: format!("{} 在宅医療・介護資源マップ", m.name),
-                audience: "professionals".into(),
-                format: "map".into(),
-                on: "2024-08-01".into(),
-            }));
+            actions.push(ProgramCommand::ConductResourceSurvey(
+                v1::ConductResourceSurveyRequest {
+                    municipality_code: code.clone(),
+                    actor: actor.clone(),
+                    id: "resource-survey-2024".into(),
+                    title: "在宅医療・介護資源調査".into(),
+                    on: "2024-06-14".into(),
+                    responses: 20 + 7 * (index as u32 % 5),
+                },
+            ));
+            actions.push(ProgramCommand::PublishResourceList(
+                v1::PublishResourceListRequest {
+                    municipality_code: code.clone(),
+                    actor: actor.clone(),
+                    id: "resource-map-2024".into(),
+                    title: format!("{} 在宅医療・介護資源マップ", m.name),
+                    audience: "professionals".into(),
+                    format: "map".into(),
+                    on: "2024-08-01".into(),
+                },
+            ));
         }
-        Target::Planned => schedule(&mut actions, "plan-a", "a", "在宅医療・介護資源マップの作成", "2025-01-31"),
+        Target::Planned => schedule(
+            &mut actions,
+            "plan-a",
+            "a",
+            "在宅医療・介護資源マップの作成",
+            "2025-01-31",
+        ),
         Target::NotImplemented => {}
     }
 
@@ -445,7 +607,13 @@ pub fn plan(m: &Municipality, all: &[Municipality]) -> Vec<ProgramCommand> {
                 answers: "issue-1".into(),
             }));
         }
-        Target::Planned => schedule(&mut actions, "plan-b", "b", "在宅医療・介護連携推進会議の開催", "2024-11-20"),
+        Target::Planned => schedule(
+            &mut actions,
+            "plan-b",
+            "b",
+            "在宅医療・介護連携推進会議の開催",
+            "2024-11-20",
+        ),
         Target::NotImplemented => {}
     }
 
@@ -467,21 +635,33 @@ pub fn plan(m: &Municipality, all: &[Municipality]) -> Vec<ProgramCommand> {
                     .iter()
                     .find(|r| r.kind.contains("hospital"))
                     .map_or_else(|| "nursing-1".to_owned(), |r| r.id.clone());
-                ("emergency_hospital", "急変時の受入れ医療機関の確保", vec![hospital])
+                (
+                    "emergency_hospital",
+                    "急変時の受入れ医療機関の確保",
+                    vec![hospital],
+                )
             };
-            actions.push(ProgramCommand::EstablishArrangement(v1::EstablishArrangementRequest {
-                municipality_code: code.clone(),
-                actor: actor.clone(),
-                id: "arrangement-1".into(),
-                name: name.into(),
-                kind: kind.into(),
-                resources,
-                beds: 0,
-                first_day: "2024-04-01".into(),
-                last_day: String::new(),
-            }));
+            actions.push(ProgramCommand::EstablishArrangement(
+                v1::EstablishArrangementRequest {
+                    municipality_code: code.clone(),
+                    actor: actor.clone(),
+                    id: "arrangement-1".into(),
+                    name: name.into(),
+                    kind: kind.into(),
+                    resources,
+                    beds: 0,
+                    first_day: "2024-04-01".into(),
+                    last_day: String::new(),
+                },
+            ));
         }
-        Target::Planned => schedule(&mut actions, "plan-c", "c", "急変時の受入れ体制の協議", "2024-12-10"),
+        Target::Planned => schedule(
+            &mut actions,
+            "plan-c",
+            "c",
+            "急変時の受入れ体制の協議",
+            "2024-12-10",
+        ),
         Target::NotImplemented => {}
     }
 
@@ -492,31 +672,47 @@ pub fn plan(m: &Municipality, all: &[Municipality]) -> Vec<ProgramCommand> {
             actor: actor.clone(),
             id: "renraku-note".into(),
             name: "在宅療養連絡ノート".into(),
-            kind: if large { "ict".into() } else { "contact_book".into() },
+            kind: if large {
+                "ict".into()
+            } else {
+                "contact_book".into()
+            },
             version: "2024.1".into(),
             manual_title: "在宅療養連絡ノート活用マニュアル".into(),
             manual_covers_personal_information: true,
             scenes: vec!["daily_care".into()],
             on: "2024-04-15".into(),
         })),
-        Target::Planned => schedule(&mut actions, "plan-d", "d", "情報共有ツールの導入", "2025-02-03"),
+        Target::Planned => schedule(
+            &mut actions,
+            "plan-d",
+            "d",
+            "情報共有ツールの導入",
+            "2025-02-03",
+        ),
         Target::NotImplemented => {}
     }
 
     // (オ) A consultation desk and its cases (counts only leave the node).
     match targets[4] {
         Target::Implemented => {
-            let host = if large { "medical_association" } else { "municipality" };
-            actions.push(ProgramCommand::OpenConsultationDesk(v1::OpenConsultationDeskRequest {
-                municipality_code: code.clone(),
-                actor: actor.clone(),
-                id: "desk".into(),
-                name: format!("{} 在宅医療・介護連携支援センター", m.name),
-                host: host.into(),
-                staff: vec![count("nurse", 1), count("care_manager", 1)],
-                hours: "平日 8:30〜17:15".into(),
-                on: "2024-04-01".into(),
-            }));
+            let host = if large {
+                "medical_association"
+            } else {
+                "municipality"
+            };
+            actions.push(ProgramCommand::OpenConsultationDesk(
+                v1::OpenConsultationDeskRequest {
+                    municipality_code: code.clone(),
+                    actor: actor.clone(),
+                    id: "desk".into(),
+                    name: format!("{} 在宅医療・介護連携支援センター", m.name),
+                    host: host.into(),
+                    staff: vec![count("nurse", 1), count("care_manager", 1)],
+                    hours: "平日 8:30〜17:15".into(),
+                    on: "2024-04-01".into(),
+                },
+            ));
             const REFERRERS: [&str; 5] = [
                 "care_manager",
                 "hospital",
@@ -524,43 +720,66 @@ pub fn plan(m: &Municipality, all: &[Municipality]) -> Vec<ProgramCommand> {
                 "resident",
                 "visiting_nursing",
             ];
-            const TOPICS: [&str; 5] = ["discharge", "home_visit_provider", "end_of_life", "dementia", "coordination"];
-            const ACTIONS: [&str; 4] = ["discharge_coordination", "information", "referral", "coordination"];
+            const TOPICS: [&str; 5] = [
+                "discharge",
+                "home_visit_provider",
+                "end_of_life",
+                "dementia",
+                "coordination",
+            ];
+            const ACTIONS: [&str; 4] = [
+                "discharge_coordination",
+                "information",
+                "referral",
+                "coordination",
+            ];
             let cases = 3 + (index % 4) + if large { 4 } else { 0 };
             for c in 0..cases {
                 let id = format!("case-{:03}", c + 1);
                 let month = 5 + (c % 5);
                 let on = format!("2024-{month:02}-{:02}", 3 + 2 * (c % 10));
-                actions.push(ProgramCommand::OpenConsultationCase(v1::OpenConsultationCaseRequest {
-                    municipality_code: code.clone(),
-                    actor: actor.clone(),
-                    id: id.clone(),
-                    desk: "desk".into(),
-                    on: on.clone(),
-                    referrer: REFERRERS[(c + index) % 5].into(),
-                    topic: TOPICS[c % 5].into(),
-                    scenes: vec![],
-                    subject: String::new(),
-                    personal: None,
-                }));
-                actions.push(ProgramCommand::RecordConsultationAction(v1::RecordConsultationActionRequest {
-                    municipality_code: code.clone(),
-                    actor: actor.clone(),
-                    case_id: id.clone(),
-                    action: ACTIONS[c % 4].into(),
-                    on: on.clone(),
-                }));
-                if c % 2 == 0 {
-                    actions.push(ProgramCommand::CloseConsultationCase(v1::CloseConsultationCaseRequest {
+                actions.push(ProgramCommand::OpenConsultationCase(
+                    v1::OpenConsultationCaseRequest {
                         municipality_code: code.clone(),
                         actor: actor.clone(),
-                        case_id: id,
-                        on,
-                    }));
+                        id: id.clone(),
+                        desk: "desk".into(),
+                        on: on.clone(),
+                        referrer: REFERRERS[(c + index) % 5].into(),
+                        topic: TOPICS[c % 5].into(),
+                        scenes: vec![],
+                        subject: String::new(),
+                        personal: None,
+                    },
+                ));
+                actions.push(ProgramCommand::RecordConsultationAction(
+                    v1::RecordConsultationActionRequest {
+                        municipality_code: code.clone(),
+                        actor: actor.clone(),
+                        case_id: id.clone(),
+                        action: ACTIONS[c % 4].into(),
+                        on: on.clone(),
+                    },
+                ));
+                if c % 2 == 0 {
+                    actions.push(ProgramCommand::CloseConsultationCase(
+                        v1::CloseConsultationCaseRequest {
+                            municipality_code: code.clone(),
+                            actor: actor.clone(),
+                            case_id: id,
+                            on,
+                        },
+                    ));
                 }
             }
         }
-        Target::Planned => schedule(&mut actions, "plan-e", "e", "在宅医療・介護連携の相談窓口の開設", "2025-01-06"),
+        Target::Planned => schedule(
+            &mut actions,
+            "plan-e",
+            "e",
+            "在宅医療・介護連携の相談窓口の開設",
+            "2025-01-06",
+        ),
         Target::NotImplemented => {}
     }
 
@@ -584,17 +803,31 @@ pub fn plan(m: &Municipality, all: &[Municipality]) -> Vec<ProgramCommand> {
                 ],
                 scenes: vec!["admission_discharge".into()],
             }));
-            actions.push(ProgramCommand::EvaluateTraining(v1::EvaluateTrainingRequest {
-                municipality_code: code.clone(),
-                actor: actor.clone(),
-                id: "training-1".into(),
-                respondents: 18 * scale,
-                satisfied: 15 * scale,
-                on: "2024-07-31".into(),
-            }));
-            schedule(&mut actions, "plan-f-2", "f", "看取りをテーマにした多職種研修", "2025-02-13");
+            actions.push(ProgramCommand::EvaluateTraining(
+                v1::EvaluateTrainingRequest {
+                    municipality_code: code.clone(),
+                    actor: actor.clone(),
+                    id: "training-1".into(),
+                    respondents: 18 * scale,
+                    satisfied: 15 * scale,
+                    on: "2024-07-31".into(),
+                },
+            ));
+            schedule(
+                &mut actions,
+                "plan-f-2",
+                "f",
+                "看取りをテーマにした多職種研修",
+                "2025-02-13",
+            );
         }
-        Target::Planned => schedule(&mut actions, "plan-f", "f", "多職種連携研修会の開催", "2024-11-14"),
+        Target::Planned => schedule(
+            &mut actions,
+            "plan-f",
+            "f",
+            "多職種連携研修会の開催",
+            "2024-11-14",
+        ),
         Target::NotImplemented => {}
     }
 
@@ -602,24 +835,37 @@ pub fn plan(m: &Municipality, all: &[Municipality]) -> Vec<ProgramCommand> {
     match targets[6] {
         Target::Implemented => {
             let (kind, title, attendance, copies) = if profile.general_hospitals > 0 {
-                ("lecture", "市民公開講座「住み慣れた家で最期まで」", Some(60 + 15 * (index as u32 % 4)), None)
+                (
+                    "lecture",
+                    "市民公開講座「住み慣れた家で最期まで」",
+                    Some(60 + 15 * (index as u32 % 4)),
+                    None,
+                )
             } else {
                 ("pamphlet", "在宅医療・介護のしおり", None, Some(1500))
             };
-            actions.push(ProgramCommand::RecordAwarenessActivity(v1::RecordAwarenessActivityRequest {
-                municipality_code: code.clone(),
-                actor: actor.clone(),
-                id: "awareness-1".into(),
-                kind: kind.into(),
-                title: title.into(),
-                audience: "住民".into(),
-                on: "2024-09-07".into(),
-                attendance,
-                copies,
-                scenes: vec!["end_of_life".into()],
-            }));
+            actions.push(ProgramCommand::RecordAwarenessActivity(
+                v1::RecordAwarenessActivityRequest {
+                    municipality_code: code.clone(),
+                    actor: actor.clone(),
+                    id: "awareness-1".into(),
+                    kind: kind.into(),
+                    title: title.into(),
+                    audience: "住民".into(),
+                    on: "2024-09-07".into(),
+                    attendance,
+                    copies,
+                    scenes: vec!["end_of_life".into()],
+                },
+            ));
         }
-        Target::Planned => schedule(&mut actions, "plan-g", "g", "在宅医療に関する出前トーク", "2024-12-05"),
+        Target::Planned => schedule(
+            &mut actions,
+            "plan-g",
+            "g",
+            "在宅医療に関する出前トーク",
+            "2024-12-05",
+        ),
         Target::NotImplemented => {}
     }
 
@@ -628,42 +874,54 @@ pub fn plan(m: &Municipality, all: &[Municipality]) -> Vec<ProgramCommand> {
         Target::Implemented => {
             for ku in profile.ku {
                 match ku {
-                    Ku::Meeting => actions.push(ProgramCommand::AttendWideAreaMeeting(v1::AttendWideAreaMeetingRequest {
-                        municipality_code: code.clone(),
-                        actor: actor.clone(),
-                        id: "wide-area-meeting-2024".into(),
-                        title: format!("{}圏域 在宅医療・介護連携推進会議", m.area_name),
-                        area: m.area_name.clone(),
-                        on: "2024-06-26".into(),
-                        participants: vec![count("municipality", 2)],
-                    })),
-                    Ku::Form => actions.push(ProgramCommand::AdoptUnifiedForm(v1::AdoptUnifiedFormRequest {
-                        municipality_code: code.clone(),
-                        actor: actor.clone(),
-                        id: FORM_ID.into(),
-                        name: FORM_NAME.into(),
-                        version: FORM_VERSION.into(),
-                        on: "2024-07-01".into(),
-                    })),
+                    Ku::Meeting => actions.push(ProgramCommand::AttendWideAreaMeeting(
+                        v1::AttendWideAreaMeetingRequest {
+                            municipality_code: code.clone(),
+                            actor: actor.clone(),
+                            id: "wide-area-meeting-2024".into(),
+                            title: format!("{}圏域 在宅医療・介護連携推進会議", m.area_name),
+                            area: m.area_name.clone(),
+                            on: "2024-06-26".into(),
+                            participants: vec![count("municipality", 2)],
+                        },
+                    )),
+                    Ku::Form => actions.push(ProgramCommand::AdoptUnifiedForm(
+                        v1::AdoptUnifiedFormRequest {
+                            municipality_code: code.clone(),
+                            actor: actor.clone(),
+                            id: FORM_ID.into(),
+                            name: FORM_NAME.into(),
+                            version: FORM_VERSION.into(),
+                            on: "2024-07-01".into(),
+                        },
+                    )),
                     Ku::Liaison => {
                         if let Some(hospital) = liaison_hospital(all, &m.area_id) {
-                            actions.push(ProgramCommand::JoinLiaisonAgreement(v1::JoinLiaisonAgreementRequest {
-                                municipality_code: code.clone(),
-                                actor: actor.clone(),
-                                id: "discharge-rule".into(),
-                                hospital,
-                                rule_version: "2024".into(),
-                                notification_lead_days: 3,
-                                contact_point: "地域医療連携室（入退院支援）".into(),
-                                first_day: "2024-04-01".into(),
-                                last_day: String::new(),
-                            }));
+                            actions.push(ProgramCommand::JoinLiaisonAgreement(
+                                v1::JoinLiaisonAgreementRequest {
+                                    municipality_code: code.clone(),
+                                    actor: actor.clone(),
+                                    id: "discharge-rule".into(),
+                                    hospital,
+                                    rule_version: "2024".into(),
+                                    notification_lead_days: 3,
+                                    contact_point: "地域医療連携室（入退院支援）".into(),
+                                    first_day: "2024-04-01".into(),
+                                    last_day: String::new(),
+                                },
+                            ));
                         }
                     }
                 }
             }
         }
-        Target::Planned => schedule(&mut actions, "plan-h", "h", "圏域の入退院支援ルールへの参加", "2025-03-01"),
+        Target::Planned => schedule(
+            &mut actions,
+            "plan-h",
+            "h",
+            "圏域の入退院支援ルールへの参加",
+            "2025-03-01",
+        ),
         Target::NotImplemented => {}
     }
     actions
@@ -717,8 +975,20 @@ mod tests {
         let all = municipalities(AREAS);
         let asahi = all.iter().find(|m| m.code == "163431").unwrap();
         let actions = plan(asahi, &all);
-        assert!(actions.iter().any(|a| matches!(a, ProgramCommand::ScheduleActivity(s) if s.item == "b")));
-        assert!(!actions.iter().any(|a| matches!(a, ProgramCommand::HoldMeeting(_))));
-        assert!(!actions.iter().any(|a| matches!(a, ProgramCommand::OpenConsultationDesk(_))));
+        assert!(
+            actions
+                .iter()
+                .any(|a| matches!(a, ProgramCommand::ScheduleActivity(s) if s.item == "b"))
+        );
+        assert!(
+            !actions
+                .iter()
+                .any(|a| matches!(a, ProgramCommand::HoldMeeting(_)))
+        );
+        assert!(
+            !actions
+                .iter()
+                .any(|a| matches!(a, ProgramCommand::OpenConsultationDesk(_)))
+        );
     }
 }

@@ -31,7 +31,8 @@ use crate::rpc::{self, Auth, ClusterClient, authed, bearer};
 use activity::Municipality;
 
 /// The real 二次医療圏 of 富山県 (第8次医療計画), from the federation's reference data.
-const TOYAMA_AREAS: &str = include_str!("../../../federation/data/toyama_secondary_medical_areas.csv");
+const TOYAMA_AREAS: &str =
+    include_str!("../../../federation/data/toyama_secondary_medical_areas.csv");
 /// 富山県.
 const PREFECTURE: &str = "16";
 /// How long the prefecture may take to acknowledge every fact before the demo gives up.
@@ -92,7 +93,9 @@ impl Folder {
                 Failure::usage(format!("--dir {}: cannot create it: {e}", dir.display()))
             })?;
         }
-        Ok(Folder::Kept(dir.canonicalize().unwrap_or_else(|_| dir.clone())))
+        Ok(Folder::Kept(
+            dir.canonicalize().unwrap_or_else(|_| dir.clone()),
+        ))
     }
 
     fn path(&self) -> &Path {
@@ -183,7 +186,10 @@ impl Step {
             self.message,
             self.started.elapsed().as_secs_f64()
         );
-        self.bar.set_style(ProgressStyle::with_template("{msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+        self.bar.set_style(
+            ProgressStyle::with_template("{msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
         self.bar.finish_with_message(line.clone());
         if self.hidden {
             eprintln!("{line}");
@@ -234,7 +240,10 @@ pub async fn run(args: DemoArgs, json: bool) -> Result<(), Failure> {
     ));
     drop(progress);
     let mut report = outcome?;
-    report.stopped = stopped.iter().map(|s| (s.name.clone(), s.clean())).collect();
+    report.stopped = stopped
+        .iter()
+        .map(|s| (s.name.clone(), s.clean()))
+        .collect();
     report.folder_note = folder.note();
     print_report(&report, json);
     if let Some(s) = unclean.first() {
@@ -282,7 +291,10 @@ fn romaji(area_id: &str) -> String {
         "16-2" => "toyama".to_owned(),
         "16-3" => "takaoka".to_owned(),
         "16-4" => "tonami".to_owned(),
-        other => format!("area-{}", other.replace(|c: char| !c.is_ascii_alphanumeric(), "")),
+        other => format!(
+            "area-{}",
+            other.replace(|c: char| !c.is_ascii_alphanumeric(), "")
+        ),
     }
 }
 
@@ -290,7 +302,10 @@ fn romaji(area_id: &str) -> String {
 fn node_specs(all: &[Municipality]) -> Vec<NodeSpec> {
     let mut specs: Vec<NodeSpec> = Vec::new();
     for m in all {
-        match specs.iter_mut().find(|s| s.municipalities[0].area_id == m.area_id) {
+        match specs
+            .iter_mut()
+            .find(|s| s.municipalities[0].area_id == m.area_id)
+        {
             Some(spec) => spec.municipalities.push(m.clone()),
             None => {
                 let name = format!("node-{}", romaji(&m.area_id));
@@ -380,7 +395,10 @@ async fn federation(
     }
     step.done(&replicas.join(", "));
 
-    let step = progress.step("forming the cluster (initialise, add learners, promote)", None);
+    let step = progress.step(
+        "forming the cluster (initialise, add learners, promote)",
+        None,
+    );
     let leader = form_cluster(&replicas, &officer).await?;
     step.done(&format!("3 voters, leader replica {leader}"));
     // Survey and federation calls go to the leader first.
@@ -389,7 +407,10 @@ async fn federation(
     let mut cluster = ClusterClient::new(ordered);
 
     // The 二次医療圏 and the unified form, before any municipality reports.
-    let step = progress.step("setting the 二次医療圏 and publishing the unified form", None);
+    let step = progress.step(
+        "setting the 二次医療圏 and publishing the unified form",
+        None,
+    );
     let regions = set_regions(&mut cluster, &officer).await?;
     publish_form(&mut cluster, &officer).await?;
     step.done(&format!("{} regions (第8次医療計画, FY2024–2029)", regions));
@@ -435,7 +456,11 @@ async fn federation(
             n.spec
                 .municipalities
                 .iter()
-                .flat_map(|m| activity::plan(m, &all).into_iter().map(|a| (m.name.clone(), a)))
+                .flat_map(|m| {
+                    activity::plan(m, &all)
+                        .into_iter()
+                        .map(|a| (m.name.clone(), a))
+                })
                 .collect()
         })
         .collect();
@@ -529,7 +554,11 @@ async fn federation(
         exports.push(path);
         step.inc();
     }
-    step.done(&format!("{} files in {}", exports.len(), export_dir.display()));
+    step.done(&format!(
+        "{} files in {}",
+        exports.len(),
+        export_dir.display()
+    ));
 
     Ok(report::Report {
         tally,
@@ -542,7 +571,11 @@ async fn federation(
                 (
                     n.spec.name.clone(),
                     n.address.clone(),
-                    n.spec.municipalities.iter().map(|m| m.name.clone()).collect(),
+                    n.spec
+                        .municipalities
+                        .iter()
+                        .map(|m| m.name.clone())
+                        .collect(),
                 )
             })
             .collect(),
@@ -604,7 +637,11 @@ async fn form_cluster(replicas: &[String], admin: &Auth) -> Result<u64, Failure>
 
 /// Waits until every replica at `addresses` names the same leader, which says it leads, with
 /// `voters` voters.
-async fn wait_for_leader(addresses: &[String], voters: usize, admin: &Auth) -> Result<u64, Failure> {
+async fn wait_for_leader(
+    addresses: &[String],
+    voters: usize,
+    admin: &Auth,
+) -> Result<u64, Failure> {
     let started = Instant::now();
     let mut clients = Vec::new();
     for a in addresses {
@@ -623,7 +660,11 @@ async fn wait_for_leader(addresses: &[String], voters: usize, admin: &Auth) -> R
                 && views
                     .iter()
                     .all(|v| v.leader_id == leader && v.voters.len() == voters && !v.joint);
-            if agreed && views.iter().any(|v| v.node_id == leader && v.state == "Leader") {
+            if agreed
+                && views
+                    .iter()
+                    .any(|v| v.node_id == leader && v.state == "Leader")
+            {
                 return Ok(leader);
             }
         }
@@ -781,7 +822,12 @@ async fn wait_for_sync(
         let mut behind = Vec::new();
         for n in nodes {
             let auth = bearer(Some(&n.spec.token))?;
-            let codes: Vec<String> = n.spec.municipalities.iter().map(|m| m.code.clone()).collect();
+            let codes: Vec<String> = n
+                .spec
+                .municipalities
+                .iter()
+                .map(|m| m.code.clone())
+                .collect();
             let reply = cluster
                 .call("Federation.GetAcknowledged", move |channel| {
                     let mut client = v1::FederationClient::new(channel);
@@ -808,7 +854,10 @@ async fn wait_for_sync(
         }
         step.bar.set_position(acknowledged);
         if behind.is_empty() {
-            step.done(&format!("{total} facts from {} municipalities", produced.len()));
+            step.done(&format!(
+                "{total} facts from {} municipalities",
+                produced.len()
+            ));
             return Ok(total);
         }
         let exited = processes.exited();

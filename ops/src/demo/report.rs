@@ -80,17 +80,28 @@ impl Report {
             out.push_str(&table::tally(&lines(&region.items)));
         }
 
-        out.push_str("\n■ （ク）在宅医療において積極的役割を担う医療機関 — 候補（圏域別、①②③は選定理由）\n");
+        out.push_str(
+            "\n■ （ク）在宅医療において積極的役割を担う医療機関 — 候補（圏域別、①②③は選定理由）\n",
+        );
         for area in &self.designations.areas {
             out.push_str(&format!("[{}（{}）]\n", area.region_name, area.region_id));
             let mut rows = Vec::new();
             for m in &area.active_role {
                 if m.candidates.is_empty() {
-                    rows.push(vec![m.name.clone(), "（候補なし）".into(), String::new(), String::new()]);
+                    rows.push(vec![
+                        m.name.clone(),
+                        "（候補なし）".into(),
+                        String::new(),
+                        String::new(),
+                    ]);
                 }
                 for (i, c) in m.candidates.iter().enumerate() {
                     rows.push(vec![
-                        if i == 0 { m.name.clone() } else { String::new() },
+                        if i == 0 {
+                            m.name.clone()
+                        } else {
+                            String::new()
+                        },
                         c.name.clone(),
                         c.medical_institution_code.clone(),
                         c.reason.clone(),
@@ -108,7 +119,11 @@ impl Report {
             let bases: Vec<String> = area.liaison_bases.iter().map(|b| b.name.clone()).collect();
             out.push_str(&format!(
                 "  在宅医療に必要な連携を担う拠点の候補: {}\n",
-                if bases.is_empty() { "なし".to_owned() } else { bases.join("、") }
+                if bases.is_empty() {
+                    "なし".to_owned()
+                } else {
+                    bases.join("、")
+                }
             ));
             for d in &area.decisions {
                 out.push_str(&format!(
@@ -125,7 +140,11 @@ impl Report {
         for area in &self.designations.areas {
             if !area.gaps.is_empty() {
                 any = true;
-                out.push_str(&format!("  {}: {}\n", area.region_name, area.gaps.join("／")));
+                out.push_str(&format!(
+                    "  {}: {}\n",
+                    area.region_name,
+                    area.gaps.join("／")
+                ));
             }
             if !area.neighbour_only.is_empty() {
                 let names: Vec<String> = area
@@ -164,19 +183,21 @@ impl Report {
     pub fn to_json(&self) -> Value {
         let t = &self.tally;
         let tally = |items: &[v1::ItemTally]| -> Value {
-            json!(items
-                .iter()
-                .map(|i| json!({
-                    "item": i.item,
-                    "label": i.label,
-                    "implemented": i.implemented,
-                    "planned": i.planned,
-                    "not_implemented": i.not_implemented,
-                    "implemented_percent": i.implemented_percent,
-                    "planned_percent": i.planned_percent,
-                    "not_implemented_percent": i.not_implemented_percent,
-                }))
-                .collect::<Vec<_>>())
+            json!(
+                items
+                    .iter()
+                    .map(|i| json!({
+                        "item": i.item,
+                        "label": i.label,
+                        "implemented": i.implemented,
+                        "planned": i.planned,
+                        "not_implemented": i.not_implemented,
+                        "implemented_percent": i.implemented_percent,
+                        "planned_percent": i.planned_percent,
+                        "not_implemented_percent": i.not_implemented_percent,
+                    }))
+                    .collect::<Vec<_>>()
+            )
         };
         let candidate = |c: &v1::DesignationCandidate| {
             json!({
