@@ -103,8 +103,24 @@ pub fn prepare_target(target: &Path) -> Result<PathBuf, BackupError> {
     Ok(target.join(DATA_DIR))
 }
 
+/// Takes a backup into `target` (absolute, not existing): `fill` writes `data/` (the directory
+/// it is given does not exist yet, as RocksDB checkpoints want) and returns the manifest, which
+/// is then written with the size of `data/`. On failure nothing is left behind.
+pub fn take(
+    target: &Path,
+    fill: impl FnOnce(&Path) -> Result<Manifest, BackupError>,
+) -> Result<Manifest, BackupError> {
+    let data = prepare_target(target)?;
+    let result = fill(&data).and_then(|manifest| finish(target, manifest));
+    if result.is_err() {
+        // Nothing half-written: a failed backup leaves no directory that looks like one.
+        let _ = std::fs::remove_dir_all(target);
+    }
+    result
+}
+
 /// Writes the manifest (after the data) and syncs the whole backup to disk.
-pub fn finish(target: &Path, mut manifest: Manifest) -> Result<Manifest, BackupError> {
+fn finish(target: &Path, mut manifest: Manifest) -> Result<Manifest, BackupError> {
     manifest.bytes = tree_size(&target.join(DATA_DIR))?;
     let json = serde_json::to_vec_pretty(&manifest)
         .map_err(|e| BackupError::io("encoding the manifest", e))?;

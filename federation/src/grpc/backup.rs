@@ -36,28 +36,19 @@ impl ReplicaBackupService {
 
     /// Takes a backup into `target` (absolute, not existing). On failure nothing is left behind.
     fn create(&self, target: &Path, applied_index: u64) -> Result<Manifest, BackupError> {
-        let data = backup::prepare_target(target)?;
-        let result = self
-            .reader
-            .checkpoint(&data)
-            .map_err(|e| BackupError::io("checkpoint of the replica database", e))
-            .and_then(|()| {
-                backup::finish(
-                    target,
-                    Manifest {
-                        kind: "prefecture-replica".into(),
-                        taken_at: backup::now_rfc3339(),
-                        bytes: 0,
-                        positions: Vec::new(),
-                        node_id: self.node_id,
-                        applied_index,
-                    },
-                )
-            });
-        if result.is_err() {
-            let _ = std::fs::remove_dir_all(target);
-        }
-        result
+        backup::take(target, |data| {
+            self.reader
+                .checkpoint(data)
+                .map_err(|e| BackupError::io("checkpoint of the replica database", e))?;
+            Ok(Manifest {
+                kind: "prefecture-replica".into(),
+                taken_at: backup::now_rfc3339(),
+                bytes: 0,
+                positions: Vec::new(),
+                node_id: self.node_id,
+                applied_index,
+            })
+        })
     }
 }
 

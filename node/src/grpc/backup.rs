@@ -35,16 +35,10 @@ impl NodeBackupService {
 
     /// Takes a backup into `target` (absolute, not existing). On failure nothing is left behind.
     pub fn create(&self, target: &Path) -> Result<Manifest, BackupError> {
-        let data = backup::prepare_target(target)?;
-        let result = self.fill(target, &data);
-        if result.is_err() {
-            // Nothing half-written: a failed backup leaves no directory that looks like one.
-            let _ = std::fs::remove_dir_all(target);
-        }
-        result
+        backup::take(target, |data| self.fill(data))
     }
 
-    fn fill(&self, target: &Path, data: &Path) -> Result<Manifest, BackupError> {
+    fn fill(&self, data: &Path) -> Result<Manifest, BackupError> {
         let mut positions = Vec::new();
         for tenant in self.store.tenants() {
             let last = self
@@ -65,17 +59,14 @@ impl NodeBackupService {
             std::fs::copy(key, data.join("master.key"))
                 .map_err(|e| BackupError::io("copying the master key", e))?;
         }
-        backup::finish(
-            target,
-            Manifest {
-                kind: "node".into(),
-                taken_at: backup::now_rfc3339(),
-                bytes: 0,
-                positions,
-                node_id: 0,
-                applied_index: 0,
-            },
-        )
+        Ok(Manifest {
+            kind: "node".into(),
+            taken_at: backup::now_rfc3339(),
+            bytes: 0,
+            positions,
+            node_id: 0,
+            applied_index: 0,
+        })
     }
 }
 

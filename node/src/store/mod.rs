@@ -359,7 +359,6 @@ impl EventStore {
     /// Restores a checkpoint made by [`EventStore::checkpoint`] into `data_dir`, which must be
     /// absent or empty (a restore never overwrites a store). The node then opens `data_dir`.
     pub fn restore(checkpoint: &Path, data_dir: &Path) -> Result<(), StoreError> {
-        let io = |what: &str, e: std::io::Error| StoreError::Storage(format!("{what}: {e}"));
         if !checkpoint.join("CURRENT").is_file() {
             return Err(StoreError::invalid(
                 "checkpoint",
@@ -367,35 +366,15 @@ impl EventStore {
                 "is not a store checkpoint (no CURRENT file)",
             ));
         }
-        if data_dir.exists()
-            && std::fs::read_dir(data_dir)
-                .map_err(|e| io("reading the data directory", e))?
-                .next()
-                .is_some()
-        {
-            return Err(StoreError::invalid(
-                "data_dir",
-                data_dir.display(),
-                "is not empty; restore into a fresh directory",
-            ));
-        }
-        std::fs::create_dir_all(data_dir).map_err(|e| io("creating the data directory", e))?;
-        for entry in std::fs::read_dir(checkpoint).map_err(|e| io("reading the checkpoint", e))? {
-            let entry = entry.map_err(|e| io("reading the checkpoint", e))?;
-            std::fs::copy(entry.path(), data_dir.join(entry.file_name()))
-                .map_err(|e| io("copying the checkpoint", e))?;
-        }
-        // The copies must be on disk before anyone relies on the restored store.
-        for entry in std::fs::read_dir(data_dir).map_err(|e| io("reading the data directory", e))? {
-            let entry = entry.map_err(|e| io("reading the data directory", e))?;
-            std::fs::File::open(entry.path())
-                .and_then(|f| f.sync_all())
-                .map_err(|e| io("syncing the restored files", e))?;
-        }
-        std::fs::File::open(data_dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| io("syncing the data directory", e))?;
-        Ok(())
+        // Copies and syncs every file: the copies are on disk before anyone relies on them.
+        crate::backup::copy_tree_into_empty(checkpoint, data_dir, "data_dir").map_err(|e| match e {
+            crate::backup::BackupError::Invalid {
+                field,
+                value,
+                reason,
+            } => StoreError::invalid(field, value, reason),
+            crate::backup::BackupError::Io { .. } => StoreError::Storage(e.to_string()),
+        })
     }
 
     /// Stops the writer after every append already queued is written, and flushes the database.
