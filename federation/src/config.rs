@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use renkei_proto::PrefectureCode;
+use renkei_proto::tls::Transport;
 use serde::{Deserialize, Serialize};
 
 use crate::types::NodeId;
@@ -73,6 +74,11 @@ pub struct RawConfig {
     /// prefecture on the official list.
     #[serde(default)]
     pub survey_scope: Vec<String>,
+    /// Serve and call peers without TLS: local development only. Either this or `[tls]`.
+    pub plaintext: Option<bool>,
+    /// Mutual TLS with nodes, peers and tools: the CA, this replica's certificate (naming
+    /// `urn:renkei:replica:{prefecture}:{node_id}`) and its key.
+    pub tls: Option<renkei_proto::tls::TlsFiles>,
 }
 
 /// A caller of the `Federation` service as written.
@@ -183,6 +189,8 @@ pub struct Overrides {
     pub listen: Option<String>,
     pub data_dir: Option<PathBuf>,
     pub prefecture: Option<String>,
+    /// `--plaintext`: sets `plaintext = true` (local development).
+    pub plaintext: bool,
 }
 
 /// How log lines are written.
@@ -214,6 +222,8 @@ pub struct PrefectureConfig {
     pub otlp_endpoint: Option<String>,
     /// Empty: the official list of the prefecture.
     pub survey_scope: Vec<renkei_proto::MunicipalityCode>,
+    /// Mutual TLS, or plaintext when explicitly configured.
+    pub transport: Transport,
 }
 
 impl PrefectureConfig {
@@ -235,6 +245,7 @@ impl PrefectureConfig {
             metrics_listen: None,
             otlp_endpoint: None,
             survey_scope: Vec::new(),
+            transport: Transport::Plaintext,
         }
     }
 
@@ -269,6 +280,9 @@ pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<PrefectureConf
     }
     if let Some(dir) = &overrides.data_dir {
         raw.data_dir = Some(dir.clone());
+    }
+    if overrides.plaintext {
+        raw.plaintext = Some(true);
     }
     if let Some(code) = &overrides.prefecture {
         raw.prefecture = Some(PrefectureEntry::Text(code.clone()));
@@ -461,6 +475,27 @@ pub fn validate(raw: RawConfig) -> Result<PrefectureConfig, Vec<String>> {
             Err(e) => problems.push(format!("survey_scope[{i}]: {e}")),
         }
     }
+    let transport = Transport::from_config(
+        raw.plaintext,
+        raw.tls,
+        true,
+        &mut problems,
+        |names, files, problems| {
+            if let (Some(p), Some(id)) = (prefecture, node_id)
+                && names.replica != Some((p, id))
+            {
+                problems.push(format!(
+                    "tls.cert: {} is not the certificate of replica {id} of prefecture {p} \
+                     (it names {}; issue one with `renkei certs replica`)",
+                    files.cert.display(),
+                    match names.replica {
+                        Some((p, id)) => format!("replica {id} of prefecture {p}"),
+                        None => "no replica".to_owned(),
+                    }
+                ));
+            }
+        },
+    );
     match (node_id, listen, data_dir, prefecture) {
         (Some(node_id), Some(listen), Some(data_dir), Some(prefecture)) if problems.is_empty() => {
             Ok(PrefectureConfig {
@@ -478,6 +513,7 @@ pub fn validate(raw: RawConfig) -> Result<PrefectureConfig, Vec<String>> {
                 metrics_listen,
                 otlp_endpoint,
                 survey_scope,
+                transport,
             })
         }
         _ => Err(problems),
@@ -493,6 +529,7 @@ mod tests {
             node_id: Some(1),
             data_dir: Some(std::env::temp_dir().join("renkei-prefecture-config-test")),
             prefecture: Some(PrefectureEntry::Text("16".into())),
+            plaintext: Some(true),
             ..RawConfig::default()
         }
     }

@@ -30,6 +30,9 @@ struct Cli {
     /// The prefecture served (2-digit code, 01–47).
     #[arg(long, value_name = "CODE")]
     prefecture: Option<String>,
+    /// Serve and call peers without TLS (local development only; otherwise configure [tls]).
+    #[arg(long)]
+    plaintext: bool,
     /// Validate the configuration, print the effective one and exit (non-zero on any problem).
     #[arg(long)]
     check_config: bool,
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
         listen: cli.listen.clone(),
         data_dir: cli.data_dir.clone(),
         prefecture: cli.prefecture.clone(),
+        plaintext: cli.plaintext,
     };
     let config = match config::load(cli.config.as_deref(), &overrides) {
         Ok(config) => config,

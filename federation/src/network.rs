@@ -19,7 +19,7 @@ use openraft::raft::{
 use renkei_proto::v1::{RaftPayload, RaftServiceClient};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use crate::types::{NodeId, TypeConfig};
 
@@ -45,11 +45,21 @@ impl Default for NetworkOptions {
 #[derive(Debug, Clone, Default)]
 pub struct GrpcNetwork {
     options: NetworkOptions,
+    tls: renkei_proto::tls::ClientTls,
 }
 
 impl GrpcNetwork {
     pub fn new(options: NetworkOptions) -> Self {
-        Self { options }
+        Self {
+            options,
+            tls: renkei_proto::tls::ClientTls::Plaintext,
+        }
+    }
+
+    /// Calls peers over TLS, presenting this replica's certificate (plaintext unless set).
+    pub fn with_tls(mut self, tls: renkei_proto::tls::ClientTls) -> Self {
+        self.tls = tls;
+        self
     }
 }
 
@@ -81,19 +91,17 @@ impl RaftNetworkFactory<TypeConfig> for GrpcNetwork {
     type Network = PeerClient;
 
     async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> Self::Network {
-        let client = Endpoint::from_shared(format!("http://{}", node.addr))
-            .ok()
-            .map(|endpoint| {
-                let channel = endpoint
-                    .connect_timeout(self.options.connect_timeout)
-                    .tcp_nodelay(true)
-                    .http2_keep_alive_interval(Duration::from_secs(10))
-                    .keep_alive_timeout(Duration::from_secs(5))
-                    .connect_lazy();
-                RaftServiceClient::new(channel)
-                    .max_decoding_message_size(MAX_RAFT_MESSAGE_BYTES)
-                    .max_encoding_message_size(MAX_RAFT_MESSAGE_BYTES)
-            });
+        let client = self.tls.endpoint(&node.addr).ok().map(|endpoint| {
+            let channel = endpoint
+                .connect_timeout(self.options.connect_timeout)
+                .tcp_nodelay(true)
+                .http2_keep_alive_interval(Duration::from_secs(10))
+                .keep_alive_timeout(Duration::from_secs(5))
+                .connect_lazy();
+            RaftServiceClient::new(channel)
+                .max_decoding_message_size(MAX_RAFT_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_RAFT_MESSAGE_BYTES)
+        });
         PeerClient {
             target,
             address: node.addr.clone(),

@@ -41,6 +41,8 @@ pub enum ServerError {
     Transport(#[from] tonic::transport::Error),
     #[error("reflection service: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    #[error("{0}")]
+    Tls(#[from] renkei_proto::tls::TlsError),
 }
 
 /// Returns openraft's configuration for a replica (timings documented in [`crate::config`]).
@@ -72,6 +74,12 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
+    // Certificates first: a replica that cannot prove who it is should not touch its data.
+    let tls = config.transport.load()?;
+    let peer_tls = match &tls {
+        Some(tls) => renkei_proto::tls::ClientTls::Tls(tls.client_config()),
+        None => renkei_proto::tls::ClientTls::Plaintext,
+    };
     let dir = config.data_dir.display().to_string();
     std::fs::create_dir_all(&config.data_dir).map_err(|e| ServerError::Store {
         dir: dir.clone(),
@@ -93,7 +101,7 @@ pub async fn run(
     let raft = Raft::new(
         config.node_id,
         Arc::new(raft_config(&config)?),
-        GrpcNetwork::new(NetworkOptions::default()),
+        GrpcNetwork::new(NetworkOptions::default()).with_tls(peer_tls),
         log_store,
         state_machine,
     )
@@ -151,14 +159,15 @@ pub async fn run(
         }
         accepted
     });
-    let callers = Callers::new(&config.callers);
+    let callers = Callers::new(&config.callers).with_node_certificates(tls.is_some());
     if callers.is_open() {
         tracing::warn!(
             "no callers configured: any caller may push facts for any municipality of the \
              prefecture (configure [[callers]] outside development)"
         );
     }
-    let ledger = LedgerService::new(raft.clone(), reader.clone(), config.prefecture);
+    let ledger = LedgerService::new(raft.clone(), reader.clone(), config.prefecture)
+        .with_callers(callers.clone());
     let monitor = SyncMonitor::default();
     let federation = FederationService::new(
         ledger.clone(),
@@ -202,12 +211,27 @@ pub async fn run(
             )))
         }
     };
-    let served = tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    let raft_service = match &tls {
+        Some(tls) => {
+            builder = builder.tls_config(tls.server_config())?;
+            tracing::info!(certificate = %tls.names(), "serving TLS");
+            RaftPeerService::only_replicas_of(raft.clone(), config.prefecture)
+        }
+        None => {
+            tracing::warn!(
+                "plaintext = true: nodes, peers and tools talk to this replica without TLS \
+                 (local development only)"
+            );
+            RaftPeerService::new(raft.clone())
+        }
+    };
+    let served = builder
         .trace_fn(renkei_node::telemetry::grpc_server_span)
         .add_service(health_service)
         .add_service(reflection)
         .add_service(
-            RaftServiceServer::new(RaftPeerService::new(raft.clone()))
+            RaftServiceServer::new(raft_service)
                 .max_decoding_message_size(MAX_RAFT_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_RAFT_MESSAGE_BYTES),
         )

@@ -89,7 +89,9 @@ async fn main() {
         batch_facts: 2_000,
         pull_interval_ms: 60_000,
     };
-    let tasks = sync::start(&store, &all, Some(&config), &board);
+    // Over mutual TLS, as a node: its certificate names every municipality it syncs.
+    let tls = renkei_integration_tests::pki().node_client(&code_refs);
+    let tasks = sync::start(&store, &all, Some(&config), &tls, &board);
 
     let total = load.len() * per_tenant;
     println!(

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use renkei_proto::tls::{ClientTls, DevCa, Issued, Subject, local_hosts};
 use renkei_proto::v1::{self, ClusterAdminClient, FederationClient};
 use tempfile::TempDir;
 use tonic::transport::Channel;
@@ -36,6 +37,102 @@ pub const OFFICER_TOKEN: &str = "officer-token-0123456789abcdef";
 pub const ADMIN_TOKEN: &str = "admin-token-0123456789abcdef";
 /// The token of a read-only tool (role `viewer`: queries and exports).
 pub const VIEWER_TOKEN: &str = "viewer-token-0123456789abcdef";
+
+/// The test federation's certificate authority (one per test process): every replica and node
+/// the harness starts talks mutual TLS with certificates it issues ([`renkei_proto::tls`]).
+pub struct Pki {
+    dir: TempDir,
+    ca: DevCa,
+}
+
+/// The process's test CA, created on first use.
+pub fn pki() -> &'static Pki {
+    static PKI: std::sync::OnceLock<Pki> = std::sync::OnceLock::new();
+    PKI.get_or_init(|| {
+        let dir = TempDir::new().expect("a temporary directory");
+        let ca = DevCa::generate("renkei test CA").expect("a test CA");
+        std::fs::write(dir.path().join("ca.pem"), ca.cert_pem()).expect("write ca.pem");
+        Pki { dir, ca }
+    })
+}
+
+impl Pki {
+    /// The CA certificate every process trusts.
+    pub fn ca_path(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    /// The CA certificate (PEM).
+    pub fn ca_pem(&self) -> &str {
+        self.ca.cert_pem()
+    }
+
+    /// Issues a certificate for `subject` valid on loopback.
+    pub fn issue(&self, subject: &Subject) -> Issued {
+        self.ca
+            .issue(subject, &local_hosts(), 2)
+            .expect("issue a test certificate")
+    }
+
+    /// Writes a fresh certificate for `subject` under `dir` as `<base>.pem`/`<base>.key` and
+    /// returns the `[tls]` table naming them.
+    pub fn tls_table(&self, dir: &Path, base: &str, subject: &Subject) -> String {
+        let issued = self.issue(subject);
+        let (cert, key) = (
+            dir.join(format!("{base}.pem")),
+            dir.join(format!("{base}.key")),
+        );
+        std::fs::write(&cert, &issued.cert_pem).expect("write a certificate");
+        std::fs::write(&key, &issued.key_pem).expect("write a key");
+        format!(
+            "[tls]\nca = {:?}\ncert = {:?}\nkey = {:?}\n",
+            self.ca_path().display().to_string(),
+            cert.display().to_string(),
+            key.display().to_string()
+        )
+    }
+
+    /// A client that verifies servers against the CA and presents no certificate (a tool).
+    pub fn tool(&self) -> ClientTls {
+        ClientTls::verify_with(self.ca.cert_pem().as_bytes())
+    }
+
+    /// A client presenting a node certificate naming `municipalities`.
+    pub fn node_client(&self, municipalities: &[&str]) -> ClientTls {
+        let municipalities = municipalities
+            .iter()
+            .map(|m| m.parse().expect("a municipality code"))
+            .collect();
+        self.client_for(&Subject::Node { municipalities })
+    }
+
+    /// A client presenting a certificate for `subject`.
+    pub fn client_for(&self, subject: &Subject) -> ClientTls {
+        let issued = self.issue(subject);
+        ClientTls::Tls(
+            tonic::transport::ClientTlsConfig::new()
+                .ca_certificate(tonic::transport::Certificate::from_pem(self.ca.cert_pem()))
+                .identity(tonic::transport::Identity::from_pem(
+                    issued.cert_pem,
+                    issued.key_pem,
+                )),
+        )
+    }
+}
+
+/// Connects to `address` with `tls`.
+pub async fn connect(address: &str, tls: &ClientTls) -> Channel {
+    tls.endpoint(address)
+        .expect("a valid address")
+        .connect()
+        .await
+        .unwrap_or_else(|e| panic!("connect to {address}: {e}"))
+}
+
+/// Connects to `address` as a tool: TLS verified against the test CA, no client certificate.
+pub async fn tool_channel(address: &str) -> Channel {
+    connect(address, &pki().tool()).await
+}
 
 /// Returns the path of a workspace binary built beside the test executable.
 pub fn binary(name: &str) -> PathBuf {
@@ -160,7 +257,7 @@ listen = "{listen}"
 data_dir = "{}"
 prefecture = "{PREFECTURE}"
 {}
-
+{}
 [[callers]]
 name = "test-node"
 token = "{NODE_TOKEN}"
@@ -183,6 +280,14 @@ role = "viewer"
 "#,
                 data_dir.display(),
                 self.extra.replace("{id}", &id.to_string()),
+                pki().tls_table(
+                    root,
+                    &format!("replica-{id}"),
+                    &Subject::Replica {
+                        prefecture: PREFECTURE.parse().expect("a prefecture code"),
+                        node_id: id,
+                    }
+                ),
                 self.node_municipalities.join(", "),
                 sha256_hex(ADMIN_TOKEN),
             ),
@@ -238,11 +343,7 @@ role = "viewer"
 
     /// A `ClusterAdmin` client of replica `id` presenting [`ADMIN_TOKEN`].
     pub async fn admin(&self, id: u64) -> ClusterAdminClient<AdminChannel> {
-        let channel = Channel::from_shared(format!("http://{}", self.replicas[&id].address))
-            .expect("a valid address")
-            .connect()
-            .await
-            .expect("connect to the admin service");
+        let channel = tool_channel(&self.replicas[&id].address).await;
         ClusterAdminClient::with_interceptor(channel, bearer(ADMIN_TOKEN))
     }
 
@@ -251,8 +352,14 @@ role = "viewer"
         if !self.is_running(id) {
             return None;
         }
-        let address = format!("http://{}", self.replicas[&id].address);
-        let mut admin = ClusterAdminClient::connect(address).await.ok()?;
+        let channel = pki()
+            .tool()
+            .endpoint(&self.replicas[&id].address)
+            .ok()?
+            .connect()
+            .await
+            .ok()?;
+        let mut admin = ClusterAdminClient::new(channel);
         admin
             .status(with_token(VIEWER_TOKEN, v1::StatusRequest {}))
             .await
@@ -292,11 +399,30 @@ role = "viewer"
         found.get()
     }
 
-    /// A `Federation` client of replica `id`.
+    /// A `Federation` client of replica `id` presenting the test node's certificate (富山市
+    /// and 高岡市, as [`NODE_TOKEN`]).
     pub async fn federation(&self, id: u64) -> FederationClient<Channel> {
-        FederationClient::connect(format!("http://{}", self.replicas[&id].address))
-            .await
-            .expect("connect to the federation service")
+        FederationClient::new(self.node_channel(id).await)
+    }
+
+    /// A channel to replica `id` presenting the test node's certificate.
+    pub async fn node_channel(&self, id: u64) -> Channel {
+        let municipalities: Vec<String> = self
+            .node_municipalities
+            .iter()
+            .map(|m| m.trim_matches('"').to_owned())
+            .collect();
+        let municipalities: Vec<&str> = municipalities.iter().map(String::as_str).collect();
+        connect(
+            &self.replicas[&id].address,
+            &pki().node_client(&municipalities),
+        )
+        .await
+    }
+
+    /// A channel to replica `id` as a tool (no client certificate).
+    pub async fn channel(&self, id: u64) -> Channel {
+        tool_channel(&self.replicas[&id].address).await
     }
 
     /// Reads a municipality's whole ledger (linearizable) through the leader, with the node's
@@ -427,7 +553,7 @@ impl Node {
 data_dir = "{}"
 municipalities = ["{TOYAMA_CITY}", "{TAKAOKA_CITY}"]
 {}
-
+{}
 [sync]
 prefecture = [{}]
 token = "{NODE_TOKEN}"
@@ -435,6 +561,16 @@ pull_interval_ms = 200
 "#,
                 root.join("data").display(),
                 self.extra,
+                pki().tls_table(
+                    root,
+                    "node",
+                    &Subject::Node {
+                        municipalities: vec![
+                            TOYAMA_CITY.parse().expect("a code"),
+                            TAKAOKA_CITY.parse().expect("a code"),
+                        ],
+                    }
+                ),
                 replicas.join(", ")
             ),
         )
@@ -473,12 +609,9 @@ pull_interval_ms = 200
         self.spawn(&address);
     }
 
+    /// A channel to the node as a staff tool: TLS verified against the test CA.
     pub async fn channel(&self) -> Channel {
-        Channel::from_shared(format!("http://{}", self.address))
-            .expect("a valid address")
-            .connect()
-            .await
-            .expect("connect to the node")
+        tool_channel(&self.address).await
     }
 
     pub async fn program(&self) -> v1::MunicipalProgramClient<Channel> {

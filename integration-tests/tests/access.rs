@@ -21,12 +21,10 @@ fn regions() -> v1::SetRegionsRequest {
 async fn each_role_may_do_its_part_and_refusals_change_nothing_and_are_logged() {
     let cluster = Cluster::start(3).await;
     let leader = cluster.wait_for_leader().await;
-    let address = format!("http://{}", cluster.replicas[&leader].address);
-    let mut survey = PrefectureSurveyClient::connect(address.clone())
-        .await
-        .unwrap();
-    let mut admin = ClusterAdminClient::connect(address.clone()).await.unwrap();
-    let mut backups = BackupClient::connect(address.clone()).await.unwrap();
+    let channel = cluster.channel(leader).await;
+    let mut survey = PrefectureSurveyClient::new(channel.clone());
+    let mut admin = ClusterAdminClient::new(channel.clone());
+    let mut backups = BackupClient::new(channel);
 
     // No token, or an unknown one: UNAUTHENTICATED.
     let err = survey.get_tally(tally_2024()).await.unwrap_err();

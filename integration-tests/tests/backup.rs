@@ -14,8 +14,14 @@ async fn local_view(cluster: &Cluster, id: u64) -> Option<(u64, u64)> {
     if !cluster.is_running(id) {
         return None;
     }
-    let address = format!("http://{}", cluster.replicas[&id].address);
-    let mut client = PrefectureLedgerClient::connect(address).await.ok()?;
+    let channel = renkei_integration_tests::pki()
+        .node_client(&[TOYAMA_CITY])
+        .endpoint(&cluster.replicas[&id].address)
+        .ok()?
+        .connect()
+        .await
+        .ok()?;
+    let mut client = PrefectureLedgerClient::new(channel);
     let reply = client
         .read_sequence(v1::ReadSequenceRequest {
             municipality: TOYAMA_CITY.into(),
@@ -52,8 +58,7 @@ async fn a_replica_restored_from_an_online_backup_rejoins_and_catches_up() {
     })
     .await;
 
-    let address = format!("http://{}", cluster.replicas[&RESTORED].address);
-    let mut backups = BackupClient::connect(address).await.unwrap();
+    let mut backups = BackupClient::new(cluster.channel(RESTORED).await);
     let target = cluster.root.path().join("backup-replica-3");
     let request = || v1::CreateBackupRequest {
         target_dir: target.display().to_string(),

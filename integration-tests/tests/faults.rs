@@ -21,7 +21,6 @@ use renkei_integration_tests::*;
 use renkei_proto::v1;
 use tokio::sync::Mutex;
 use tonic::Code;
-use tonic::transport::Channel;
 
 const MUNICIPALITIES: [&str; 2] = [TOYAMA_CITY, TAKAOKA_CITY];
 
@@ -68,7 +67,9 @@ fn awareness(municipality: &str, id: &str, n: u64) -> v1::RecordAwarenessActivit
 /// Records activities one after another until `stop`, alternating municipalities. A failed call
 /// is retried with the same id once the node answers again.
 async fn load(address: String, outcomes: Outcomes, stop: Arc<AtomicBool>, calls: Arc<AtomicU64>) {
-    let channel = Channel::from_shared(format!("http://{address}"))
+    let channel = renkei_integration_tests::pki()
+        .tool()
+        .endpoint(&address)
         .expect("a valid address")
         .connect_timeout(Duration::from_millis(500))
         .timeout(Duration::from_secs(5))
@@ -282,12 +283,7 @@ async fn kills_and_outages_lose_and_duplicate_nothing_and_the_tally_matches_the_
 
     // The prefecture's tally equals the statuses each node derives from its own events.
     let leader = cluster.wait_for_leader().await;
-    let mut survey = v1::PrefectureSurveyClient::connect(format!(
-        "http://{}",
-        cluster.replicas[&leader].address
-    ))
-    .await
-    .expect("connect to the survey service");
+    let mut survey = v1::PrefectureSurveyClient::new(cluster.channel(leader).await);
     let tally = survey
         .get_tally(with_token(OFFICER_TOKEN, tally_2024()))
         .await

@@ -83,11 +83,7 @@ async fn state(cluster: &Cluster, leader: u64) -> (u64, usize) {
 async fn malformed_wrong_typed_oversize_and_out_of_range_requests_are_refused_and_write_nothing() {
     let cluster = Cluster::start(3).await;
     let leader = cluster.wait_for_leader().await;
-    let channel = Channel::from_shared(format!("http://{}", cluster.replicas[&leader].address))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = cluster.node_channel(leader).await;
     let before = state(&cluster, leader).await;
     const PUSH: &str = "/renkei.v1.Federation/PushFacts";
 

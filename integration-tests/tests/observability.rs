@@ -187,12 +187,7 @@ async fn one_sync_batch_is_one_trace_across_node_and_prefecture_and_metrics_are_
         "address",
     )
     .await;
-    let mut survey = v1::PrefectureSurveyClient::connect(format!(
-        "http://{}",
-        cluster.replicas[&leader].address
-    ))
-    .await
-    .unwrap();
+    let mut survey = v1::PrefectureSurveyClient::new(cluster.channel(leader).await);
     survey
         .get_tally(with_token(OFFICER_TOKEN, tally_2024()))
         .await

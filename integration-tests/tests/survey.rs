@@ -11,10 +11,7 @@ const TOYAMA_AREAS: &str = include_str!("../../federation/data/toyama_secondary_
 
 async fn survey_client(cluster: &Cluster) -> v1::PrefectureSurveyClient<tonic::transport::Channel> {
     let leader = cluster.wait_for_leader().await;
-    let address = cluster.replicas[&leader].address.clone();
-    v1::PrefectureSurveyClient::connect(format!("http://{address}"))
-        .await
-        .expect("connect to the survey service")
+    v1::PrefectureSurveyClient::new(cluster.channel(leader).await)
 }
 
 fn tally_request(as_of: &str, source: v1::TallySource) -> v1::GetTallyRequest {

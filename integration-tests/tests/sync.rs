@@ -210,8 +210,8 @@ async fn duplicates_gaps_and_foreign_municipalities_are_refused_without_effect()
     assert_eq!(elsewhere.code(), Code::InvalidArgument, "{elsewhere:?}");
     assert!(elsewhere.message().contains("131016"));
 
-    // No token, and a payload that is not a fact.
-    let anonymous = client
+    // Neither a token nor a client certificate, and a payload that is not a fact.
+    let anonymous = v1::FederationClient::new(cluster.channel(leader).await)
         .push_facts(push("batch-6", vec![fact(TOYAMA_CITY, 5)]))
         .await
         .unwrap_err();

@@ -40,10 +40,7 @@ async fn designations_forms_and_liaison_from_synced_facts() {
     let cluster = Cluster::start(3).await;
     let node = Node::start(cluster.addresses());
     let leader = cluster.wait_for_leader().await;
-    let address = cluster.replicas[&leader].address.clone();
-    let mut survey = v1::PrefectureSurveyClient::connect(format!("http://{address}"))
-        .await
-        .unwrap();
+    let mut survey = v1::PrefectureSurveyClient::new(cluster.channel(leader).await);
     survey
         .set_regions(with_token(
             OFFICER_TOKEN,

@@ -49,6 +49,12 @@ pub struct RawConfig {
     /// Who may call the node ([`crate::access`]). Empty: anyone (development only).
     #[serde(default)]
     pub staff: Vec<RawStaff>,
+    /// Talk to the prefecture (and serve) without TLS: local development only. A node that
+    /// syncs needs either this or `[tls]`.
+    pub plaintext: Option<bool>,
+    /// Mutual TLS: the CA, this node's certificate (naming every municipality it serves as
+    /// `urn:renkei:municipality:{code}`) and its key. The node's own port serves TLS too.
+    pub tls: Option<renkei_proto::tls::TlsFiles>,
 }
 
 /// A `[[staff]]` entry as written.
@@ -121,6 +127,8 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
     /// When not empty, replaces the configured list.
     pub municipalities: Vec<String>,
+    /// `--plaintext`: sets `plaintext = true` (local development).
+    pub plaintext: bool,
     /// When not empty, replaces `sync.prefecture` (and enables sync).
     pub prefecture: Vec<String>,
 }
@@ -151,6 +159,8 @@ pub struct NodeConfig {
     pub otlp_endpoint: Option<String>,
     /// Empty: every caller may do everything (development only).
     pub staff: Vec<crate::access::StaffMember>,
+    /// Mutual TLS with the prefecture (and TLS on the node's own port), or plaintext.
+    pub transport: renkei_proto::tls::Transport,
 }
 
 impl NodeConfig {
@@ -183,6 +193,9 @@ pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<NodeConfig, Ve
     }
     if let Some(dir) = &overrides.data_dir {
         raw.data_dir = Some(dir.clone());
+    }
+    if overrides.plaintext {
+        raw.plaintext = Some(true);
     }
     if !overrides.prefecture.is_empty() {
         raw.sync.get_or_insert_with(RawSync::default).prefecture = overrides.prefecture.clone();
@@ -401,6 +414,23 @@ pub fn validate(raw: RawConfig) -> Result<NodeConfig, Vec<String>> {
         });
     }
 
+    let transport = renkei_proto::tls::Transport::from_config(
+        raw.plaintext,
+        raw.tls,
+        sync.is_some(),
+        &mut problems,
+        |names, files, problems| {
+            for m in &municipalities {
+                if !names.municipalities.contains(m) {
+                    problems.push(format!(
+                        "tls.cert: {} does not name municipality {m}, which this node serves \
+                         (the prefecture would refuse its facts; issue one with `renkei certs node`)",
+                        files.cert.display()
+                    ));
+                }
+            }
+        },
+    );
     match (listen, data_dir) {
         (Some(listen), Some(data_dir)) if problems.is_empty() => Ok(NodeConfig {
             listen,
@@ -413,6 +443,7 @@ pub fn validate(raw: RawConfig) -> Result<NodeConfig, Vec<String>> {
             metrics_listen,
             otlp_endpoint,
             staff,
+            transport,
         }),
         _ => Err(problems),
     }

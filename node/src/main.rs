@@ -13,7 +13,7 @@ use renkei_node::telemetry::{self, ShutdownSignal};
 #[command(name = "renkei-node", version)]
 struct Cli {
     /// TOML configuration file (keys: listen, data_dir, municipalities, max_event_bytes,
-    /// log_format, master_key_file, [sync]); RENKEI_NODE_* environment variables override it, flags override both.
+    /// log_format, master_key_file, [sync], plaintext, [tls]); RENKEI_NODE_* environment variables override it, flags override both.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Address to serve gRPC on, e.g. 127.0.0.1:7401 (port 0 picks a free port).
@@ -30,6 +30,9 @@ struct Cli {
     /// `sync.prefecture` in the configuration.
     #[arg(long = "prefecture", value_name = "ADDR")]
     prefecture: Vec<String>,
+    /// Talk to the prefecture without TLS (local development only; otherwise configure [tls]).
+    #[arg(long)]
+    plaintext: bool,
     /// Validate the configuration, print the effective one and exit (non-zero on any problem).
     #[arg(long)]
     check_config: bool,
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
         data_dir: cli.data_dir.clone(),
         municipalities: cli.municipalities.clone(),
         prefecture: cli.prefecture.clone(),
+        plaintext: cli.plaintext,
     };
     let config = match config::load(cli.config.as_deref(), &overrides) {
         Ok(config) => config,

@@ -44,6 +44,8 @@ pub enum NodeError {
     },
     #[error("grpc server: {0}")]
     Transport(#[from] tonic::transport::Error),
+    #[error("{0}")]
+    Tls(#[from] renkei_proto::tls::TlsError),
     #[error("personal data keys: {0}")]
     Personal(#[from] VaultError),
     #[error("reflection service: {0}")]
@@ -67,6 +69,12 @@ pub async fn run(
     let store_err = |source| NodeError::Store {
         dir: config.data_dir.display().to_string(),
         source,
+    };
+    // Certificates first: a node that cannot prove who it is should not touch its data.
+    let tls = config.transport.load()?;
+    let client_tls = match &tls {
+        Some(tls) => renkei_proto::tls::ClientTls::Tls(tls.client_config()),
+        None => renkei_proto::tls::ClientTls::Plaintext,
     };
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| store_err(StoreError::Storage(format!("cannot create directory: {e}"))))?;
@@ -103,7 +111,13 @@ pub async fn run(
 
     // Facts are produced whether or not a prefecture is configured; they wait in the outbox.
     let board = SyncBoard::default();
-    let sync_tasks = sync::start(&store, &config.municipalities, config.sync.as_ref(), &board);
+    let sync_tasks = sync::start(
+        &store,
+        &config.municipalities,
+        config.sync.as_ref(),
+        &client_tls,
+        &board,
+    );
     let node_sync = NodeSyncService::new(
         board,
         Outbox::new(store.clone()),
@@ -182,7 +196,12 @@ pub async fn run(
              staff tokens outside development)"
         );
     }
-    let served = tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = &tls {
+        builder = builder.tls_config(tls.server_config())?;
+        tracing::info!(certificate = %tls.names(), "serving TLS");
+    }
+    let served = builder
         .trace_fn(crate::telemetry::grpc_server_span)
         .layer(crate::access::StaffAuthLayer(access))
         .add_service(health_service)

@@ -43,7 +43,13 @@ async fn sync_gauges_show_facts_waiting_for_an_unconfigured_prefecture() {
     let store = common::open(dir.path()).await;
     let tenants = [common::toyama(), common::takaoka()];
     let board = SyncBoard::default();
-    let tasks = sync::start(&store, &tenants, None, &board);
+    let tasks = sync::start(
+        &store,
+        &tenants,
+        None,
+        &renkei_proto::tls::ClientTls::Plaintext,
+        &board,
+    );
     store
         .append(
             common::toyama(),

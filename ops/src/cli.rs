@@ -17,6 +17,10 @@ pub struct Cli {
     /// Print machine-readable JSON on stdout instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Connect over TLS, verifying nodes and replicas against this CA certificate (PEM); the
+    /// federation's CA from `renkei certs ca`. Without it, connections are plaintext.
+    #[arg(long, global = true, value_name = "FILE", env = "RENKEI_CA")]
+    pub ca: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -52,6 +56,10 @@ pub enum Command {
         #[arg(long, env = "RENKEI_TOKEN", hide_env_values = true)]
         token: Option<String>,
     },
+    /// Create development certificates for mutual TLS: a CA, then a certificate per municipal
+    /// node (naming the municipalities it speaks for) and per prefecture replica.
+    #[command(subcommand)]
+    Certs(CertsCommand),
     /// Restore a backup into a fresh data directory, with the node or replica stopped; it then
     /// starts on that directory with exactly the backed-up state.
     Restore {
@@ -62,6 +70,71 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         data_dir: PathBuf,
     },
+}
+
+/// `renkei certs …`
+#[derive(Debug, Subcommand)]
+pub enum CertsCommand {
+    /// Create a certificate authority: `ca.pem` (give it to every node, replica and tool) and
+    /// `ca.key` (keep it off the nodes; it issues the other certificates).
+    Ca {
+        /// The folder to write into (created if missing; existing files are never overwritten).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// The CA's name.
+        #[arg(long, default_value = "renkei development CA")]
+        name: String,
+    },
+    /// Issue a municipal node's certificate, naming the municipalities it speaks for:
+    /// `node-<code>.pem` and `node-<code>.key`.
+    Node {
+        /// The folder holding `ca.pem` and `ca.key`.
+        #[arg(long, value_name = "DIR")]
+        ca_dir: PathBuf,
+        /// A municipality the node serves (6-digit code); repeat for several.
+        #[arg(long = "municipality", required = true, value_name = "CODE", value_parser = parse_municipality)]
+        municipalities: Vec<renkei_proto::MunicipalityCode>,
+        /// A host name or IP address the node is reached at; repeat. Default: localhost,
+        /// 127.0.0.1, ::1.
+        #[arg(long = "host", value_name = "NAME")]
+        hosts: Vec<String>,
+        /// Days the certificate is valid.
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+        /// The folder to write into (default: the CA's folder).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// Issue a prefecture replica's certificate: `replica-<prefecture>-<id>.pem` and `.key`.
+    Replica {
+        /// The folder holding `ca.pem` and `ca.key`.
+        #[arg(long, value_name = "DIR")]
+        ca_dir: PathBuf,
+        /// The prefecture (2-digit code).
+        #[arg(long, value_name = "CODE", value_parser = parse_prefecture)]
+        prefecture: renkei_proto::PrefectureCode,
+        /// The replica's node id.
+        #[arg(long, value_name = "ID", value_parser = clap::value_parser!(u64).range(1..))]
+        node_id: u64,
+        /// A host name or IP address the replica is reached at; repeat. Default: localhost,
+        /// 127.0.0.1, ::1.
+        #[arg(long = "host", value_name = "NAME")]
+        hosts: Vec<String>,
+        /// Days the certificate is valid.
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+        /// The folder to write into (default: the CA's folder).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+}
+
+fn parse_municipality(text: &str) -> Result<renkei_proto::MunicipalityCode, String> {
+    text.trim().parse().map_err(|e| format!("{e}"))
+}
+
+fn parse_prefecture(text: &str) -> Result<renkei_proto::PrefectureCode, String> {
+    text.trim().parse().map_err(|e| format!("{e}"))
 }
 
 /// Flags of `renkei demo`.

@@ -19,6 +19,7 @@
 //! progress and errors go to stderr.
 
 mod admin;
+mod certs;
 mod cli;
 mod demo;
 mod failure;
@@ -66,6 +67,9 @@ fn main() -> ExitCode {
 /// Runs one command.
 async fn run(cli: Cli) -> Result<(), Failure> {
     let json = cli.json;
+    if let Some(ca) = &cli.ca {
+        rpc::use_ca(ca)?;
+    }
     match cli.command {
         Command::Demo(args) => demo::run(args, json).await,
         Command::Cluster(args) => admin::cluster(args.command, args.token, json).await,
@@ -74,6 +78,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Import(command) => admin::import(command, json).await,
         Command::Backup { addr, to, token } => admin::backup(&addr, &to, token, json).await,
         Command::Restore { from, data_dir } => admin::restore(&from, &data_dir, json),
+        Command::Certs(command) => certs::run(command, json),
     }
 }
 

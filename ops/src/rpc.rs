@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use renkei_proto::cluster::{ClusterCallError, Replicas};
+use renkei_proto::tls::ClientTls;
 use tonic::metadata::AsciiMetadataValue;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Response, Status};
@@ -17,6 +18,33 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// The largest message exchanged (survey exports of a large prefecture are several MiB).
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 
+/// How connections are secured: set once from `--ca` before any connection.
+static TLS: std::sync::OnceLock<ClientTls> = std::sync::OnceLock::new();
+
+/// Makes every connection of this process TLS, verifying servers against the CA certificate
+/// in `ca` (PEM).
+pub fn use_ca(ca: &std::path::Path) -> Result<(), Failure> {
+    let pem = std::fs::read(ca)
+        .map_err(|e| Failure::usage(format!("--ca: cannot read {}: {e}", ca.display())))?;
+    if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+        return Err(Failure::usage(format!(
+            "--ca: {} holds no PEM certificate",
+            ca.display()
+        )));
+    }
+    use_tls(ClientTls::verify_with(&pem));
+    Ok(())
+}
+
+/// Makes every connection of this process use `tls` (the first call wins).
+pub fn use_tls(tls: ClientTls) {
+    let _ = TLS.set(tls);
+}
+
+fn tls() -> ClientTls {
+    TLS.get().cloned().unwrap_or_default()
+}
+
 /// Connects to `address` (`host:port`), failing with a runtime error naming it.
 pub async fn connect(address: &str) -> Result<Channel, Failure> {
     endpoint(address)?
@@ -26,7 +54,8 @@ pub async fn connect(address: &str) -> Result<Channel, Failure> {
 }
 
 fn endpoint(address: &str) -> Result<Endpoint, Failure> {
-    Ok(Endpoint::from_shared(format!("http://{address}"))
+    Ok(tls()
+        .endpoint(address)
         .map_err(|_| Failure::usage(format!("{address:?} is not HOST:PORT")))?
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(CALL_TIMEOUT)
@@ -68,6 +97,7 @@ impl ClusterClient {
     pub fn new(addresses: Vec<String>) -> Self {
         Self {
             replicas: Replicas::new(addresses)
+                .with_tls(tls())
                 .with_retry_for(Duration::from_secs(20))
                 .with_request_timeout(CALL_TIMEOUT),
         }

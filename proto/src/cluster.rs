@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic::{Code, Status};
 
 /// The response metadata key naming the leader's address when a follower refuses a request.
@@ -57,6 +57,7 @@ pub struct Replicas {
     channels: HashMap<String, Channel>,
     retry_for: Duration,
     request_timeout: Duration,
+    tls: crate::tls::ClientTls,
 }
 
 impl Replicas {
@@ -68,7 +69,15 @@ impl Replicas {
             channels: HashMap::new(),
             retry_for: Duration::from_secs(15),
             request_timeout: Duration::from_secs(5),
+            tls: crate::tls::ClientTls::Plaintext,
         }
+    }
+
+    /// Sets how calls are secured (plaintext unless set).
+    pub fn with_tls(mut self, tls: crate::tls::ClientTls) -> Self {
+        self.tls = tls;
+        self.channels.clear();
+        self
     }
 
     /// Sets how long a call keeps retrying.
@@ -95,7 +104,9 @@ impl Replicas {
         if let Some(c) = self.channels.get(address) {
             return Ok(c.clone());
         }
-        let endpoint = Endpoint::from_shared(format!("http://{address}"))
+        let endpoint = self
+            .tls
+            .endpoint(address)
             .map_err(|_| ClusterCallError::BadAddress(address.to_owned()))?
             .connect_timeout(Duration::from_millis(500))
             .timeout(self.request_timeout)

@@ -22,6 +22,7 @@ mod prefecture;
 pub mod cluster;
 pub mod convert;
 pub mod official;
+pub mod tls;
 
 pub use error::IdError;
 pub use fiscal_year::{Era, FiscalYear};

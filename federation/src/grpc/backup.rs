@@ -59,7 +59,7 @@ impl Backup for ReplicaBackupService {
         &self,
         request: Request<v1::CreateBackupRequest>,
     ) -> Result<Response<v1::BackupReply>, Status> {
-        let who = identify(&self.callers, request.metadata())?;
+        let who = identify(&self.callers, &request)?;
         who.check_role(Role::Admin, "take a backup")
             .map_err(to_status)?;
         let target = PathBuf::from(&request.get_ref().target_dir);

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use prost::Message;
 use renkei_proto::convert::utc_to_timestamp;
+use renkei_proto::tls::PeerNames;
 use renkei_proto::v1::{self, Federation};
 use renkei_proto::{MunicipalityCode, PrefectureCode, official};
 use tonic::metadata::MetadataMap;
@@ -30,40 +31,71 @@ const MAX_PULL: u32 = 1_000;
 
 /// The callers the configuration knows, by the SHA-256 of their token (compared in full, so the
 /// lookup does not reveal a token by timing).
+///
+/// Over TLS a node certificate ([`renkei_proto::tls`]) alone identifies a municipal node, speaking
+/// for the municipalities it names; and facts are accepted only for municipalities named by the
+/// certificate of the connection they arrive on, whatever the token says.
 #[derive(Debug, Clone)]
 pub struct Callers {
     by_digest: Arc<HashMap<[u8; 32], Arc<Caller>>>,
+    /// Over TLS: municipalities only from a node certificate.
+    node_certificates: bool,
 }
 
 /// Who is calling.
 pub(crate) enum Identity {
-    /// No callers are configured: anyone may speak for any municipality of the prefecture.
+    /// No callers are configured and no TLS: anyone may speak for any municipality of the
+    /// prefecture (development only).
     Open,
     Known(Arc<Caller>),
+    /// Over TLS: the caller, and the municipalities its client certificate names (none without
+    /// a node certificate): only those may have facts written.
+    Certified(Arc<Caller>, Vec<MunicipalityCode>),
 }
 
 impl Identity {
-    pub(crate) fn name(&self) -> &str {
+    fn caller(&self) -> Option<&Caller> {
         match self {
-            Identity::Open => "anonymous",
-            Identity::Known(c) => &c.name,
+            Identity::Open => None,
+            Identity::Known(c) | Identity::Certified(c, _) => Some(c),
         }
     }
 
+    pub(crate) fn name(&self) -> &str {
+        self.caller().map_or("anonymous", |c| &c.name)
+    }
+
     fn may_speak_for(&self, m: MunicipalityCode) -> bool {
+        self.caller().is_none_or(|c| c.municipalities.contains(&m))
+    }
+
+    /// Refuses facts for `m` unless the caller speaks for it and, over TLS, the certificate of
+    /// the connection names it.
+    pub(crate) fn check_writes_facts_for(
+        &self,
+        m: MunicipalityCode,
+    ) -> Result<(), FederationError> {
+        self.check_speaks_for(m)?;
         match self {
-            Identity::Open => true,
-            Identity::Known(c) => c.municipalities.contains(&m),
+            Identity::Certified(_, certified) if !certified.contains(&m) => {
+                Err(FederationError::PermissionDenied {
+                    caller: self.name().to_owned(),
+                    action: format!(
+                        "write facts for municipality {m} (its TLS client certificate does not name {m})"
+                    ),
+                })
+            }
+            _ => Ok(()),
         }
     }
 
     /// Refuses (PERMISSION_DENIED) a caller whose role is below `role`; anyone may do anything
     /// on an open cluster (no callers configured: development only).
     pub(crate) fn check_role(&self, role: Role, action: &str) -> Result<(), FederationError> {
-        match self {
-            Identity::Open => Ok(()),
-            Identity::Known(c) if c.role >= role => Ok(()),
-            Identity::Known(_) => Err(FederationError::PermissionDenied {
+        match self.caller() {
+            None => Ok(()),
+            Some(c) if c.role >= role => Ok(()),
+            Some(_) => Err(FederationError::PermissionDenied {
                 caller: self.name().to_owned(),
                 action: format!("{action} (needs role {role:?})").to_lowercase(),
             }),
@@ -91,7 +123,15 @@ impl Callers {
                     .map(|c| (c.token_digest, Arc::new(c.clone())))
                     .collect(),
             ),
+            node_certificates: false,
         }
+    }
+
+    /// Takes the municipalities a caller may speak for from its TLS node certificate (set when
+    /// the replica serves TLS).
+    pub fn with_node_certificates(mut self, on: bool) -> Self {
+        self.node_certificates = on;
+        self
     }
 
     /// True when no caller is configured and the service is open to anyone.
@@ -99,27 +139,79 @@ impl Callers {
         self.by_digest.is_empty()
     }
 
-    pub(crate) fn identify(&self, metadata: &MetadataMap) -> Result<Identity, FederationError> {
-        if self.is_open() {
-            return Ok(Identity::Open);
-        }
-        let header = metadata
-            .get("authorization")
-            .ok_or_else(|| {
+    /// Identifies the caller of `request` by its bearer token and, over TLS, its certificate.
+    pub(crate) fn identify<T>(&self, request: &Request<T>) -> Result<Identity, FederationError> {
+        let peer = self
+            .node_certificates
+            .then(|| PeerNames::of_request(request));
+        self.identify_with(request.metadata(), peer)
+    }
+
+    /// `peer`: `None` over plaintext; over TLS, the client certificate's names if it gave one.
+    fn identify_with(
+        &self,
+        metadata: &MetadataMap,
+        peer: Option<Option<PeerNames>>,
+    ) -> Result<Identity, FederationError> {
+        let by_token = if self.is_open() {
+            None
+        } else {
+            self.by_token(metadata)?
+        };
+        let Some(peer) = peer else {
+            if self.is_open() {
+                return Ok(Identity::Open);
+            }
+            return by_token.map(Identity::Known).ok_or_else(|| {
                 FederationError::Unauthenticated(
                     "no `authorization: Bearer <token>` metadata".to_owned(),
                 )
-            })?
-            .to_str()
-            .map_err(|_| {
-                FederationError::Unauthenticated("authorization is not ASCII".to_owned())
-            })?;
+            });
+        };
+        let certified = peer
+            .as_ref()
+            .map(|p| p.municipalities.clone())
+            .unwrap_or_default();
+        let caller = match (by_token, peer) {
+            (Some(c), _) => return Ok(Identity::Certified(c, certified)),
+            // Open (development) but over TLS: any role, municipalities from the certificate.
+            (None, peer) if self.is_open() => Caller {
+                name: peer.map_or_else(|| "anonymous".to_owned(), |p| p.common_name),
+                token_digest: [0; 32],
+                municipalities: certified.clone(),
+                role: Role::Admin,
+            },
+            (None, Some(p)) if !p.municipalities.is_empty() => Caller {
+                name: p.common_name,
+                token_digest: [0; 32],
+                municipalities: certified.clone(),
+                role: Role::Node,
+            },
+            (None, _) => {
+                return Err(FederationError::Unauthenticated(
+                    "no `authorization: Bearer <token>` metadata and no node certificate"
+                        .to_owned(),
+                ));
+            }
+        };
+        Ok(Identity::Certified(Arc::new(caller), certified))
+    }
+
+    /// The caller named by the bearer token, if the request carries one; an unknown or
+    /// malformed token is refused.
+    fn by_token(&self, metadata: &MetadataMap) -> Result<Option<Arc<Caller>>, FederationError> {
+        let Some(header) = metadata.get("authorization") else {
+            return Ok(None);
+        };
+        let header = header.to_str().map_err(|_| {
+            FederationError::Unauthenticated("authorization is not ASCII".to_owned())
+        })?;
         let token = header.strip_prefix("Bearer ").ok_or_else(|| {
             FederationError::Unauthenticated("authorization must be `Bearer <token>`".to_owned())
         })?;
         self.by_digest
             .get(&token_digest(token.trim()))
-            .map(|c| Identity::Known(c.clone()))
+            .map(|c| Some(c.clone()))
             .ok_or_else(|| FederationError::Unauthenticated("unknown token".to_owned()))
     }
 }
@@ -245,16 +337,17 @@ impl FederationService {
         }
     }
 
-    /// The municipalities a request is about: those named, or else all the caller speaks for.
+    /// The municipalities a read is about: those named (each one the caller speaks for, unless
+    /// its role is viewer or above), or else all the caller speaks for.
     fn scope(
         &self,
         who: &Identity,
         named: &[String],
     ) -> Result<Vec<MunicipalityCode>, FederationError> {
         if named.is_empty() {
-            return Ok(match who {
-                Identity::Known(c) => c.municipalities.clone(),
-                Identity::Open => official::municipalities_of(self.prefecture)
+            return Ok(match who.caller() {
+                Some(c) => c.municipalities.clone(),
+                None => official::municipalities_of(self.prefecture)
                     .map(|m| m.code)
                     .collect(),
             });
@@ -263,7 +356,9 @@ impl FederationService {
             .iter()
             .map(|text| {
                 let m = self.ledger.municipality(text)?;
-                who.check_speaks_for(m)?;
+                if who.check_speaks_for(m).is_err() {
+                    who.check_role(Role::Viewer, &format!("read the sync of municipality {m}"))?;
+                }
                 Ok(m)
             })
             .collect()
@@ -276,7 +371,7 @@ impl FederationService {
     ) -> Result<v1::WriteFactsResponse, FederationError> {
         for (i, fact) in request.facts.iter().enumerate() {
             let m = self.ledger.municipality(&fact.municipality)?;
-            who.check_speaks_for(m)?;
+            who.check_writes_facts_for(m)?;
             let body = v1::FactBody::decode(fact.payload.as_slice()).map_err(|e| {
                 FederationError::InvalidArgument {
                     field: "payload",
@@ -293,7 +388,7 @@ impl FederationService {
         let mut produced: HashMap<MunicipalityCode, u64> = HashMap::new();
         for p in &request.produced {
             let m = self.ledger.municipality(&p.municipality)?;
-            who.check_speaks_for(m)?;
+            who.check_writes_facts_for(m)?;
             produced.insert(m, p.produced);
         }
         let records = self.ledger.records(&request.request_id, request.facts)?;
@@ -546,8 +641,8 @@ fn check_down_item(item: &v1::DownItem) -> Result<(), FederationError> {
     }
 }
 
-pub(crate) fn identify(callers: &Callers, metadata: &MetadataMap) -> Result<Identity, Status> {
-    callers.identify(metadata).map_err(to_status)
+pub(crate) fn identify<T>(callers: &Callers, request: &Request<T>) -> Result<Identity, Status> {
+    callers.identify(request).map_err(to_status)
 }
 
 #[tonic::async_trait]
@@ -556,7 +651,7 @@ impl Federation for FederationService {
         &self,
         request: Request<v1::PushFactsRequest>,
     ) -> Result<Response<v1::WriteFactsResponse>, Status> {
-        let who = identify(&self.callers, request.metadata())?;
+        let who = identify(&self.callers, &request)?;
         self.push(who, request.into_inner())
             .await
             .map(Response::new)
@@ -567,7 +662,7 @@ impl Federation for FederationService {
         &self,
         request: Request<v1::GetAcknowledgedRequest>,
     ) -> Result<Response<v1::GetAcknowledgedResponse>, Status> {
-        let who = identify(&self.callers, request.metadata())?;
+        let who = identify(&self.callers, &request)?;
         self.acknowledged(who, request.into_inner())
             .await
             .map(Response::new)
@@ -578,7 +673,7 @@ impl Federation for FederationService {
         &self,
         request: Request<v1::ReadLedgerRequest>,
     ) -> Result<Response<v1::ReadLedgerResponse>, Status> {
-        let who = identify(&self.callers, request.metadata())?;
+        let who = identify(&self.callers, &request)?;
         FederationService::read_ledger(self, who, request.into_inner())
             .await
             .map(Response::new)
@@ -589,7 +684,7 @@ impl Federation for FederationService {
         &self,
         request: Request<v1::PublishDownRequest>,
     ) -> Result<Response<v1::PublishDownResponse>, Status> {
-        let who = identify(&self.callers, request.metadata())?;
+        let who = identify(&self.callers, &request)?;
         self.publish(who, request.into_inner())
             .await
             .map(Response::new)
@@ -600,7 +695,7 @@ impl Federation for FederationService {
         &self,
         request: Request<v1::PullDownRequest>,
     ) -> Result<Response<v1::PullDownResponse>, Status> {
-        let who = identify(&self.callers, request.metadata())?;
+        let who = identify(&self.callers, &request)?;
         self.pull(who, request.into_inner())
             .await
             .map(Response::new)
@@ -611,7 +706,7 @@ impl Federation for FederationService {
         &self,
         request: Request<v1::GetSyncStateRequest>,
     ) -> Result<Response<v1::SyncState>, Status> {
-        let who = identify(&self.callers, request.metadata())?;
+        let who = identify(&self.callers, &request)?;
         self.sync_state(who, request.into_inner())
             .map(Response::new)
             .map_err(to_status)

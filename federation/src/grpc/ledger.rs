@@ -6,7 +6,9 @@ use renkei_proto::{MunicipalityCode, PrefectureCode};
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
+use super::federation::{Callers, identify};
 use super::to_status;
+use crate::config::Role;
 use crate::error::FederationError;
 use crate::ledger::{self, FactRecord, MAX_REQUEST_ID_BYTES};
 use crate::store::LedgerReader;
@@ -21,6 +23,8 @@ pub struct LedgerService {
     raft: Raft,
     reader: LedgerReader,
     prefecture: PrefectureCode,
+    /// Who may write and read through the gRPC service (open unless set).
+    callers: Callers,
 }
 
 impl LedgerService {
@@ -29,7 +33,16 @@ impl LedgerService {
             raft,
             reader,
             prefecture,
+            callers: Callers::new(&[]),
         }
+    }
+
+    /// Checks callers of the gRPC service as the `Federation` service does: a write's facts
+    /// must all be for municipalities the caller speaks for; a read needs that too, or a role of
+    /// viewer and above.
+    pub fn with_callers(mut self, callers: Callers) -> Self {
+        self.callers = callers;
+        self
     }
 
     pub(crate) fn municipality(&self, text: &str) -> Result<MunicipalityCode, FederationError> {
@@ -180,6 +193,13 @@ impl PrefectureLedger for LedgerService {
         &self,
         request: Request<v1::WriteFactsRequest>,
     ) -> Result<Response<v1::WriteFactsResponse>, Status> {
+        let who = identify(&self.callers, &request)?;
+        for fact in &request.get_ref().facts {
+            // A malformed code is refused with the rest of the validation, naming the field.
+            if let Ok(m) = fact.municipality.parse::<MunicipalityCode>() {
+                who.check_writes_facts_for(m).map_err(to_status)?;
+            }
+        }
         self.write(request.into_inner())
             .await
             .map(Response::new)
@@ -190,6 +210,13 @@ impl PrefectureLedger for LedgerService {
         &self,
         request: Request<v1::ReadSequenceRequest>,
     ) -> Result<Response<v1::ReadSequenceResponse>, Status> {
+        let who = identify(&self.callers, &request)?;
+        if let Ok(m) = request.get_ref().municipality.parse::<MunicipalityCode>()
+            && who.check_speaks_for(m).is_err()
+        {
+            who.check_role(Role::Viewer, "read the ledger of a municipality")
+                .map_err(to_status)?;
+        }
         self.read(request.into_inner())
             .await
             .map(Response::new)

@@ -712,7 +712,7 @@ impl PrefectureSurvey for SurveyService {
         &self,
         request: Request<v1::RecordWideAreaMeetingRequest>,
     ) -> Result<Response<v1::WideAreaMeetingView>, Status> {
-        let who = identify(&self.callers, request.metadata())?;
+        let who = identify(&self.callers, &request)?;
         self.record_meeting(who, request.into_inner())
             .await
             .map(Response::new)
@@ -723,7 +723,7 @@ impl PrefectureSurvey for SurveyService {
         &self,
         request: Request<v1::GetWideAreaRequest>,
     ) -> Result<Response<v1::WideAreaView>, Status> {
-        let who = identify(&self.callers, request.metadata())?;
+        let who = identify(&self.callers, &request)?;
         self.wide_area(who, request.into_inner())
             .await
             .map(Response::new)
@@ -734,7 +734,7 @@ impl PrefectureSurvey for SurveyService {
         &self,
         request: Request<v1::GetDesignationsRequest>,
     ) -> Result<Response<v1::DesignationsView>, Status> {
-        let who = identify(&self.callers, request.metadata())?;
+        let who = identify(&self.callers, &request)?;
         self.designations(who, request.into_inner())
             .await
             .map(Response::new)
@@ -745,7 +745,7 @@ impl PrefectureSurvey for SurveyService {
         &self,
         request: Request<v1::GetTallyRequest>,
     ) -> Result<Response<v1::TallyReply>, Status> {
-        let who = identify(&self.callers, request.metadata())?;
+        let who = identify(&self.callers, &request)?;
         let started = std::time::Instant::now();
         let reply = self.tally(who, request.into_inner()).await;
         metrics::histogram!("renkei_tally_query_seconds").record(started.elapsed().as_secs_f64());
@@ -756,7 +756,7 @@ impl PrefectureSurvey for SurveyService {
         &self,
         request: Request<v1::ExportSurveyRequest>,
     ) -> Result<Response<v1::ExportSurveyReply>, Status> {
-        let who = identify(&self.callers, request.metadata())?;
+        let who = identify(&self.callers, &request)?;
         self.export(who, request.into_inner())
             .await
             .map(Response::new)
@@ -767,7 +767,7 @@ impl PrefectureSurvey for SurveyService {
         &self,
         request: Request<v1::GetCompletenessRequest>,
     ) -> Result<Response<v1::CompletenessReply>, Status> {
-        let who = identify(&self.callers, request.metadata())?;
+        let who = identify(&self.callers, &request)?;
         self.completeness(who, request.into_inner())
             .await
             .map(Response::new)
@@ -778,7 +778,7 @@ impl PrefectureSurvey for SurveyService {
         &self,
         request: Request<v1::SubmitSurveyRequest>,
     ) -> Result<Response<v1::SubmissionView>, Status> {
-        let who = identify(&self.callers, request.metadata())?;
+        let who = identify(&self.callers, &request)?;
         self.submit(who, request.into_inner())
             .await
             .map(Response::new)
@@ -789,7 +789,7 @@ impl PrefectureSurvey for SurveyService {
         &self,
         request: Request<v1::ReviewSubmissionRequest>,
     ) -> Result<Response<v1::SubmissionView>, Status> {
-        let who = identify(&self.callers, request.metadata())?;
+        let who = identify(&self.callers, &request)?;
         self.review(who, request.into_inner())
             .await
             .map(Response::new)
@@ -800,7 +800,7 @@ impl PrefectureSurvey for SurveyService {
         &self,
         request: Request<v1::SetRegionsRequest>,
     ) -> Result<Response<v1::RegionsView>, Status> {
-        let who = identify(&self.callers, request.metadata())?;
+        let who = identify(&self.callers, &request)?;
         SurveyService::set_regions(self, who, request.into_inner())
             .await
             .map(Response::new)
@@ -811,7 +811,7 @@ impl PrefectureSurvey for SurveyService {
         &self,
         request: Request<v1::GetRegionsRequest>,
     ) -> Result<Response<v1::RegionsView>, Status> {
-        identify(&self.callers, request.metadata())?;
+        identify(&self.callers, &request)?;
         self.regions(request.into_inner())
             .await
             .map(Response::new)

@@ -48,10 +48,11 @@ pub async fn run(
     store: EventStore,
     tenants: Vec<MunicipalityCode>,
     config: SyncConfig,
+    tls: renkei_proto::tls::ClientTls,
     board: SyncBoard,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut prefecture = Prefecture::new(&config);
+    let mut prefecture = Prefecture::new(&config, tls);
     let mut backoff = Backoff::new();
     let stream = down_stream();
     // Per tenant: the stream's version and the cursor reached (from the last stored item).

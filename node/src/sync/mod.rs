@@ -36,6 +36,7 @@ pub fn start(
     store: &EventStore,
     tenants: &[MunicipalityCode],
     config: Option<&SyncConfig>,
+    tls: &renkei_proto::tls::ClientTls,
     board: &SyncBoard,
 ) -> SyncTasks {
     let (stop, stopping) = watch::channel(false);
@@ -53,6 +54,7 @@ pub fn start(
             Outbox::new(store.clone()),
             tenants.to_vec(),
             config.clone(),
+            tls.clone(),
             board.clone(),
             stopping.clone(),
         )));
@@ -60,6 +62,7 @@ pub fn start(
             store.clone(),
             tenants.to_vec(),
             config.clone(),
+            tls.clone(),
             board.clone(),
             stopping,
         )));

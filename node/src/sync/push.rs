@@ -94,9 +94,11 @@ pub(super) struct Prefecture {
 }
 
 impl Prefecture {
-    pub(super) fn new(config: &SyncConfig) -> Self {
+    pub(super) fn new(config: &SyncConfig, tls: renkei_proto::tls::ClientTls) -> Self {
         Self {
-            replicas: Replicas::new(config.prefecture.clone()).with_retry_for(CALL_PATIENCE),
+            replicas: Replicas::new(config.prefecture.clone())
+                .with_retry_for(CALL_PATIENCE)
+                .with_tls(tls),
             // Validated at configuration: printable ASCII without spaces.
             token: config
                 .token
@@ -178,10 +180,11 @@ pub async fn run(
     outbox: Outbox,
     tenants: Vec<MunicipalityCode>,
     config: SyncConfig,
+    tls: renkei_proto::tls::ClientTls,
     board: SyncBoard,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut prefecture = Prefecture::new(&config);
+    let mut prefecture = Prefecture::new(&config, tls);
     let mut backoff = Backoff::new();
     // The prefecture's acknowledged sequences as last heard; empty means "ask again".
     let mut acked: BTreeMap<MunicipalityCode, u64> = BTreeMap::new();

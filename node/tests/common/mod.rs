@@ -73,5 +73,6 @@ pub fn node_config(
         metrics_listen: None,
         otlp_endpoint: None,
         staff: Vec::new(),
+        transport: Default::default(),
     }
 }

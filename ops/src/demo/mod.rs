@@ -224,8 +224,10 @@ pub async fn run(args: DemoArgs, json: bool) -> Result<(), Failure> {
     if let (Ok(report), true) = (&outcome, args.serve) {
         print_report(report, json);
         eprintln!(
-            "the federation keeps running (prefecture cluster {}); Ctrl-C stops it",
-            report.replicas.join(", ")
+            "the federation keeps running (prefecture cluster {}, mTLS: add --ca {} to renkei \
+             commands); Ctrl-C stops it",
+            report.replicas.join(", "),
+            folder.path().join("certs").join("ca.pem").display()
         );
         // Returns only if a child dies; Ctrl-C ends the command through `main`.
         return Err(watch(&mut processes).await);
@@ -343,6 +345,64 @@ fn os(s: impl Into<OsString>) -> OsString {
     s.into()
 }
 
+/// The demo's certificates: a CA, one certificate per replica and per node, in `certs/`.
+struct Pki {
+    dir: PathBuf,
+    ca_pem: String,
+}
+
+impl Pki {
+    fn create(dir: &Path, specs: &[NodeSpec]) -> Result<Self, Failure> {
+        use renkei_proto::tls::{DevCa, Subject, local_hosts};
+        let ca = DevCa::generate("renkei demo CA").map_err(Failure::runtime)?;
+        crate::certs::write_ca(dir, &ca)?;
+        let prefecture: renkei_proto::PrefectureCode =
+            PREFECTURE.parse().map_err(Failure::runtime)?;
+        for node_id in 1..=3u64 {
+            let subject = Subject::Replica {
+                prefecture,
+                node_id,
+            };
+            let issued = ca
+                .issue(&subject, &local_hosts(), 30)
+                .map_err(Failure::runtime)?;
+            crate::certs::write_issued(dir, &format!("replica-{PREFECTURE}-{node_id}"), &issued)?;
+        }
+        for spec in specs {
+            let municipalities = spec
+                .municipalities
+                .iter()
+                .map(|m| m.code.parse())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(Failure::runtime)?;
+            let issued = ca
+                .issue(&Subject::Node { municipalities }, &local_hosts(), 30)
+                .map_err(Failure::runtime)?;
+            crate::certs::write_issued(dir, &Self::node_base(spec), &issued)?;
+        }
+        Ok(Self {
+            dir: dir.to_owned(),
+            ca_pem: ca.cert_pem().to_owned(),
+        })
+    }
+
+    /// e.g. `node-niikawa`.
+    fn node_base(spec: &NodeSpec) -> String {
+        spec.name.clone()
+    }
+
+    /// The `[tls]` table of the process whose files are `<base>.pem` and `<base>.key`.
+    fn table(&self, base: &str) -> String {
+        let path = |name: String| format!("{:?}", self.dir.join(name).display().to_string());
+        format!(
+            "[tls]\nca = {}\ncert = {}\nkey = {}\n",
+            path("ca.pem".into()),
+            path(format!("{base}.pem")),
+            path(format!("{base}.key")),
+        )
+    }
+}
+
 /// Starts the federation, loads it, and gathers the report.
 async fn federation(
     processes: &mut Processes,
@@ -355,6 +415,15 @@ async fn federation(
     let specs = node_specs(&all);
     let officer_token = token("prefecture-office");
     let officer = bearer(Some(&officer_token))?;
+
+    // Mutual TLS everywhere, with a CA of the demo's own.
+    let step = progress.step("creating a development CA and certificates (mTLS)", None);
+    let certs = root.join("certs");
+    let pki = Pki::create(&certs, &specs)?;
+    rpc::use_tls(renkei_proto::tls::ClientTls::verify_with(
+        pki.ca_pem.as_bytes(),
+    ));
+    step.done(&certs.display().to_string());
 
     // The prefecture cluster: three replicas, formed through ClusterAdmin.
     let step = progress.step("starting the prefecture cluster (3 replicas)", Some(3));
@@ -378,8 +447,9 @@ async fn federation(
         write(
             &config,
             &format!(
-                "node_id = {id}\nlisten = \"127.0.0.1:0\"\ndata_dir = {:?}\nprefecture = \"{PREFECTURE}\"\n{callers}",
-                pref_dir.join(format!("replica-{id}")).display().to_string()
+                "node_id = {id}\nlisten = \"127.0.0.1:0\"\ndata_dir = {:?}\nprefecture = \"{PREFECTURE}\"\n\n{}\n{callers}",
+                pref_dir.join(format!("replica-{id}")).display().to_string(),
+                pki.table(&format!("replica-{PREFECTURE}-{id}")),
             ),
         )?;
         let address = processes
@@ -425,9 +495,10 @@ async fn federation(
         write(
             &config,
             &format!(
-                "listen = \"127.0.0.1:0\"\ndata_dir = {:?}\nmunicipalities = [{}]\n\n[sync]\nprefecture = [{}]\ntoken = {:?}\npull_interval_ms = 500\n",
+                "listen = \"127.0.0.1:0\"\ndata_dir = {:?}\nmunicipalities = [{}]\n\n{}\n[sync]\nprefecture = [{}]\ntoken = {:?}\npull_interval_ms = 500\n",
                 dir.join("data").display().to_string(),
                 quoted(spec.municipalities.iter().map(|m| m.code.clone())),
+                pki.table(&Pki::node_base(&spec)),
                 quoted(replicas.iter().cloned()),
                 spec.token
             ),
@@ -496,7 +567,7 @@ async fn federation(
     record_prefecture_meeting(&mut cluster, &officer).await?;
 
     // Sync: every fact a node produced, acknowledged by the prefecture.
-    let facts = wait_for_sync(progress, processes, &nodes, &mut cluster).await?;
+    let facts = wait_for_sync(progress, processes, &nodes, &mut cluster, &officer).await?;
 
     // The prefecture officer decides designations for some 圏域 from the candidates.
     let step = progress.step("reading designations and recording decisions", None);
@@ -790,6 +861,7 @@ async fn wait_for_sync(
     processes: &mut Processes,
     nodes: &[RunningNode],
     cluster: &mut ClusterClient,
+    officer: &Auth,
 ) -> Result<u64, Failure> {
     let mut sync_clients = Vec::new();
     for n in nodes {
@@ -821,7 +893,7 @@ async fn wait_for_sync(
         let mut acknowledged = 0;
         let mut behind = Vec::new();
         for n in nodes {
-            let auth = bearer(Some(&n.spec.token))?;
+            let auth = officer.clone();
             let codes: Vec<String> = n
                 .spec
                 .municipalities

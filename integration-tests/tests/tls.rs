@@ -1,0 +1,325 @@
+//! Mutual TLS between nodes, replicas and tools, against real processes on loopback: what a
+//! certificate lets its holder do, and what a connection without the right one cannot do.
+
+use std::process::Command;
+
+use renkei_integration_tests::*;
+use renkei_proto::tls::{ClientTls, DevCa, Subject, local_hosts};
+use renkei_proto::v1;
+use tonic::Code;
+
+fn fact(municipality: &str, sequence: u64) -> v1::Fact {
+    use prost::Message;
+    let body = v1::FactBody {
+        source_event_id: format!("0190a0b0-0000-7000-8000-{sequence:012}"),
+        index: 0,
+        recorded_at: None,
+        source_position: sequence,
+        kind: Some(v1::FactKind::Evidence(v1::StatusEvidence {
+            key: format!("awareness/a{sequence}"),
+            kind: Some(v1::EvidenceKind::Dated(v1::DatedEvidence {
+                item: "g".into(),
+                on: "2024-10-05".into(),
+            })),
+        })),
+    };
+    v1::Fact {
+        municipality: municipality.to_owned(),
+        sequence,
+        payload: body.encode_to_vec(),
+    }
+}
+
+fn push(request_id: &str, facts: Vec<v1::Fact>) -> v1::PushFactsRequest {
+    v1::PushFactsRequest {
+        request_id: request_id.to_owned(),
+        facts,
+        produced: vec![],
+    }
+}
+
+async fn acknowledged(cluster: &Cluster, municipality: &str) -> u64 {
+    let leader = cluster.wait_for_leader().await;
+    let mut client = v1::FederationClient::new(cluster.channel(leader).await);
+    client
+        .get_acknowledged(with_token(
+            VIEWER_TOKEN,
+            v1::GetAcknowledgedRequest {
+                municipalities: vec![municipality.to_owned()],
+                consistency: v1::ReadConsistency::Linearizable as i32,
+            },
+        ))
+        .await
+        .expect("acknowledged sequences")
+        .into_inner()
+        .acknowledged[0]
+        .acknowledged
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_certificate_speaks_for_the_municipalities_it_names_and_no_other() {
+    let cluster = Cluster::start(3).await;
+    let leader = cluster.wait_for_leader().await;
+    let address = cluster.replicas[&leader].address.clone();
+
+    // A node certificate for 富山市 alone identifies the node: its facts are accepted.
+    let toyama = connect(&address, &pki().node_client(&[TOYAMA_CITY])).await;
+    let mut as_toyama = v1::FederationClient::new(toyama);
+    let reply = as_toyama
+        .push_facts(push("toyama-1", vec![fact(TOYAMA_CITY, 1)]))
+        .await
+        .expect("facts for the certificate's municipality")
+        .into_inner();
+    assert_eq!(reply.results[0].acknowledged, 1);
+
+    // Facts for 高岡市 on 富山市's certificate: refused, even with a token that speaks for both.
+    for request in [
+        tonic::Request::new(push("takaoka-1", vec![fact(TAKAOKA_CITY, 1)])),
+        with_token(NODE_TOKEN, push("takaoka-2", vec![fact(TAKAOKA_CITY, 1)])),
+    ] {
+        let err = as_toyama.push_facts(request).await.unwrap_err();
+        assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+        assert!(err.message().contains(TAKAOKA_CITY), "{err:?}");
+    }
+    // Through PrefectureLedger.WriteFacts too.
+    let err = v1::PrefectureLedgerClient::new(
+        connect(&address, &pki().node_client(&[TOYAMA_CITY])).await,
+    )
+    .write_facts(v1::WriteFactsRequest {
+        request_id: "takaoka-3".into(),
+        facts: vec![fact(TAKAOKA_CITY, 1)],
+    })
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+
+    // A token that speaks for 高岡市 but no certificate: facts need a node certificate.
+    let mut tool = v1::FederationClient::new(cluster.channel(leader).await);
+    let err = tool
+        .push_facts(with_token(
+            NODE_TOKEN,
+            push("takaoka-4", vec![fact(TAKAOKA_CITY, 1)]),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    assert!(err.message().contains("certificate"), "{err:?}");
+
+    // Neither token nor certificate: unauthenticated.
+    let err = tool
+        .push_facts(push("takaoka-5", vec![fact(TAKAOKA_CITY, 1)]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated, "{err:?}");
+
+    // A replica's certificate names no municipality.
+    let replica = pki().client_for(&Subject::Replica {
+        prefecture: PREFECTURE.parse().unwrap(),
+        node_id: 9,
+    });
+    let err = v1::FederationClient::new(connect(&address, &replica).await)
+        .push_facts(push("takaoka-6", vec![fact(TAKAOKA_CITY, 1)]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated, "{err:?}");
+
+    // Nothing of 高岡市 was written; 富山市 holds its one fact.
+    assert_eq!(acknowledged(&cluster, TAKAOKA_CITY).await, 0);
+    assert_eq!(acknowledged(&cluster, TOYAMA_CITY).await, 1);
+    assert_eq!(cluster.ledger(TAKAOKA_CITY).await, vec![]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_without_the_federations_ca_or_in_plaintext_are_refused() {
+    let cluster = Cluster::start(3).await;
+    let leader = cluster.wait_for_leader().await;
+    let address = cluster.replicas[&leader].address.clone();
+
+    // A client certificate from another CA: the handshake fails, nothing is called.
+    let stranger = DevCa::generate("a stranger's CA").unwrap();
+    let issued = stranger
+        .issue(
+            &Subject::Node {
+                municipalities: vec![TOYAMA_CITY.parse().unwrap()],
+            },
+            &local_hosts(),
+            1,
+        )
+        .unwrap();
+    let foreign = ClientTls::Tls(
+        tonic::transport::ClientTlsConfig::new()
+            .ca_certificate(tonic::transport::Certificate::from_pem(pki().ca_pem()))
+            .identity(tonic::transport::Identity::from_pem(
+                issued.cert_pem,
+                issued.key_pem,
+            )),
+    );
+    let reached = async {
+        let channel = foreign.endpoint(&address).ok()?.connect().await.ok()?;
+        v1::FederationClient::new(channel)
+            .push_facts(push("stranger-1", vec![fact(TOYAMA_CITY, 1)]))
+            .await
+            .ok()
+    }
+    .await;
+    assert!(
+        reached.is_none(),
+        "a certificate of another CA was accepted"
+    );
+
+    // A client that does not trust the federation's CA refuses the replica.
+    let distrustful = ClientTls::verify_with(stranger.cert_pem().as_bytes());
+    let channel = distrustful.endpoint(&address).unwrap().connect().await;
+    assert!(
+        channel.is_err(),
+        "a server certificate of another CA was trusted"
+    );
+
+    // Plaintext HTTP/2 to a TLS port: no answer.
+    let plaintext = ClientTls::Plaintext.endpoint(&address).unwrap();
+    let answered = async {
+        let channel = plaintext.connect().await.ok()?;
+        v1::ClusterAdminClient::new(channel)
+            .status(with_token(VIEWER_TOKEN, v1::StatusRequest {}))
+            .await
+            .ok()
+    }
+    .await;
+    assert!(answered.is_none(), "a plaintext call was answered");
+
+    // The internal Raft service answers replicas only: a node's certificate is refused.
+    let node = connect(&address, &pki().node_client(&[TOYAMA_CITY])).await;
+    let err = v1::RaftServiceClient::new(node)
+        .vote(v1::RaftPayload {
+            json: b"{}".to_vec(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    assert!(err.message().contains("replicas"), "{err:?}");
+
+    assert_eq!(acknowledged(&cluster, TOYAMA_CITY).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_syncs_over_mutual_tls_and_its_staff_port_serves_tls() {
+    let cluster = Cluster::start(3).await;
+    let node = Node::start(cluster.addresses());
+    // Recording goes over TLS to the node's port (the harness's channel verifies the CA).
+    record_activities(&node, TOYAMA_CITY, "tls", 0..3).await;
+    wait_until("富山市's facts acknowledged over mTLS", || async {
+        let s = node.sync_state(TOYAMA_CITY).await;
+        s.produced > 0 && s.acknowledged == s.produced
+    })
+    .await;
+    assert!(!cluster.ledger(TOYAMA_CITY).await.is_empty());
+
+    // The node's own port does not answer plaintext.
+    let plaintext = ClientTls::Plaintext.endpoint(&node.address).unwrap();
+    let answered = async {
+        let channel = plaintext.connect().await.ok()?;
+        v1::NodeSyncClient::new(channel)
+            .get_sync_state(v1::GetSyncStateRequest {
+                municipalities: vec![],
+            })
+            .await
+            .ok()
+    }
+    .await;
+    assert!(answered.is_none(), "the node answered in plaintext");
+}
+
+fn check_config(binary_name: &str, config: &str) -> (bool, String) {
+    let dir = tempfile::TempDir::new().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, config).unwrap();
+    let out = Command::new(binary(binary_name))
+        .arg("--config")
+        .arg(&path)
+        .arg("--check-config")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn tls_or_an_explicit_plaintext_is_required_and_wrong_certificates_are_named() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let data = dir.path().join("data").display().to_string();
+
+    // A replica with neither [tls] nor plaintext = true.
+    let replica = format!("node_id = 1\ndata_dir = {data:?}\nprefecture = \"16\"\n");
+    let (ok, err) = check_config("renkei-prefecture", &replica);
+    assert!(!ok && err.contains("tls: missing"), "{err}");
+    let (ok, err) = check_config("renkei-prefecture", &format!("{replica}plaintext = true\n"));
+    assert!(ok, "{err}");
+
+    // A replica given a node's certificate, or replica 2's.
+    let node_table = pki().tls_table(
+        dir.path(),
+        "node",
+        &Subject::Node {
+            municipalities: vec![TOYAMA_CITY.parse().unwrap()],
+        },
+    );
+    let (ok, err) = check_config("renkei-prefecture", &format!("{replica}{node_table}"));
+    assert!(
+        !ok && err.contains("tls.cert") && err.contains("not the certificate of replica 1"),
+        "{err}"
+    );
+    let two = pki().tls_table(
+        dir.path(),
+        "replica-2",
+        &Subject::Replica {
+            prefecture: PREFECTURE.parse().unwrap(),
+            node_id: 2,
+        },
+    );
+    let (ok, err) = check_config("renkei-prefecture", &format!("{replica}{two}"));
+    assert!(!ok && err.contains("replica 2 of prefecture 16"), "{err}");
+    let one = pki().tls_table(
+        dir.path(),
+        "replica-1",
+        &Subject::Replica {
+            prefecture: PREFECTURE.parse().unwrap(),
+            node_id: 1,
+        },
+    );
+    let (ok, err) = check_config("renkei-prefecture", &format!("{replica}{one}"));
+    assert!(ok, "{err}");
+    let (ok, err) = check_config(
+        "renkei-prefecture",
+        &format!("{replica}plaintext = true\n{one}"),
+    );
+    assert!(!ok && err.contains("choose one"), "{err}");
+
+    // A node that syncs needs TLS or plaintext; its certificate must name what it serves.
+    let node =
+        format!("data_dir = {data:?}\nmunicipalities = [\"{TOYAMA_CITY}\", \"{TAKAOKA_CITY}\"]\n");
+    let sync = "[sync]\nprefecture = [\"127.0.0.1:7501\"]\n";
+    let (ok, err) = check_config("renkei-node", &format!("{node}{sync}"));
+    assert!(!ok && err.contains("tls: missing"), "{err}");
+    let (ok, err) = check_config("renkei-node", &format!("{node}plaintext = true\n{sync}"));
+    assert!(ok, "{err}");
+    let (ok, err) = check_config("renkei-node", &format!("{node}{node_table}{sync}"));
+    assert!(
+        !ok && err.contains("tls.cert") && err.contains(&format!("municipality {TAKAOKA_CITY}")),
+        "{err}"
+    );
+    // A certificate file that is not there is named with its key.
+    let missing = format!(
+        "[tls]\nca = {:?}\ncert = \"/nonexistent/node.pem\"\nkey = \"/nonexistent/node.key\"\n",
+        pki().ca_path().display().to_string()
+    );
+    let (ok, err) = check_config("renkei-node", &format!("{node}{missing}{sync}"));
+    assert!(
+        !ok && err.contains("tls.cert") && err.contains("/nonexistent/node.pem"),
+        "{err}"
+    );
+    // Without sync, a node may serve without TLS (a standalone node, as in the README).
+    let (ok, err) = check_config("renkei-node", &node);
+    assert!(ok, "{err}");
+}
