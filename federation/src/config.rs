@@ -575,6 +575,7 @@ mod tests {
 node_id = 1
 data_dir = "/tmp/x"
 prefecture = "16"
+plaintext = true
 [[callers]]
 name = "dc"
 token = "node-token-0123456789"

@@ -64,6 +64,9 @@ fn admin_commands_against_a_served_federation_then_ctrl_c_stops_everything() {
         panic!("not a JSON report ({e}): {line:?}")
     });
     assert_eq!(report["n"], 15);
+    // The served federation talks mutual TLS with the demo's own CA: every command is given it.
+    let ca = dir.join("certs").join("ca.pem");
+    let run = |args: &[&str]| run_with(&[("RENKEI_CA", ca.as_os_str())], args);
 
     let replicas: Vec<String> = report["replicas"]
         .as_array()

@@ -504,10 +504,23 @@ impl DevCa {
             let san = match host.parse::<std::net::IpAddr>() {
                 Ok(ip) => SanType::IpAddress(ip),
                 Err(_) => {
-                    SanType::DnsName(host.clone().try_into().map_err(|_| TlsError::BadName {
+                    let bad = || TlsError::BadName {
                         value: host.clone(),
                         reason: "not a DNS name or an IP address".into(),
-                    })?)
+                    };
+                    let dns_like = !host.is_empty()
+                        && host.len() <= 253
+                        && host.split('.').all(|label| {
+                            !label.is_empty()
+                                && label.len() <= 63
+                                && label
+                                    .chars()
+                                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '*')
+                        });
+                    if !dns_like {
+                        return Err(bad());
+                    }
+                    SanType::DnsName(host.clone().try_into().map_err(|_| bad())?)
                 }
             };
             params.subject_alt_names.push(san);
@@ -653,5 +666,27 @@ mod tests {
         assert!(names.add_uri("urn:renkei:replica:16").is_err());
         assert!(names.add_uri("urn:renkei:replica:99:1").is_err());
         assert!(names.add_uri("https://example.org/").is_ok());
+    }
+
+    #[test]
+    fn hosts_must_be_dns_names_or_ip_addresses() {
+        let ca = DevCa::generate("test CA").unwrap();
+        let subject = Subject::Replica {
+            prefecture: "16".parse().unwrap(),
+            node_id: 1,
+        };
+        for good in [
+            "localhost",
+            "pref1.example.lg.jp",
+            "10.0.0.11",
+            "::1",
+            "*.example.org",
+        ] {
+            ca.issue(&subject, &[good.to_owned()], 1).unwrap();
+        }
+        for bad in ["not a host", "", "a..b", "host_name"] {
+            let err = ca.issue(&subject, &[bad.to_owned()], 1).unwrap_err();
+            assert!(err.to_string().contains(&format!("{bad:?}")), "{err}");
+        }
     }
 }

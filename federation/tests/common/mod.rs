@@ -92,6 +92,8 @@ impl Cluster {
             .arg("--data-dir")
             .arg(&data_dir)
             .args(["--prefecture", PREFECTURE])
+            // Raft behaviour under test; mutual TLS is proven in integration-tests/tests/tls.rs.
+            .arg("--plaintext")
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -19,7 +19,13 @@ pub fn renkei() -> Command {
 
 /// Runs `renkei args…` to the end (failing the test after [`PATIENCE`]).
 pub fn run(args: &[&str]) -> Output {
+    run_with(&[], args)
+}
+
+/// Runs `renkei args…` with extra environment variables (e.g. `RENKEI_CA`).
+pub fn run_with(env: &[(&str, &std::ffi::OsStr)], args: &[&str]) -> Output {
     let child = renkei()
+        .envs(env.iter().copied())
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
