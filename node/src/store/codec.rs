@@ -61,7 +61,7 @@ impl StoredEvent {
 
     /// Encodes a validated event's stored form straight into `buf`, without building the struct
     /// (the append path's hot loop). Decodes as the [`StoredEvent`] that [`StoredEvent::new`]
-    /// would build.
+    /// would build: the same fields in the same order, as prost writes them.
     pub fn encode_new(
         event: &NewEvent,
         stream: &StreamId,
@@ -69,19 +69,15 @@ impl StoredEvent {
         recorded_at: i64,
         buf: &mut Vec<u8>,
     ) {
-        use prost::encoding::{WireType, encode_key, encode_varint};
-        let bytes_field = |tag: u32, value: &[u8], buf: &mut Vec<u8>| {
-            encode_key(tag, WireType::LengthDelimited, buf);
-            encode_varint(value.len() as u64, buf);
-            buf.extend_from_slice(value);
-        };
-        let varint_field = |tag: u32, value: u64, buf: &mut Vec<u8>| {
-            encode_key(tag, WireType::Varint, buf);
-            encode_varint(value, buf);
-        };
+        let stream = stream.as_str().as_bytes();
         buf.clear();
+        // The strings and the payload, plus at most 11 bytes for each of the other fields'
+        // keys and values and 6 bytes for each length prefix.
+        buf.reserve(
+            event.payload.len() + event.event_type.len() + event.actor.len() + stream.len() + 128,
+        );
         bytes_field(1, event.event_id.as_uuid().as_bytes(), buf);
-        bytes_field(2, stream.as_str().as_bytes(), buf);
+        bytes_field(2, stream, buf);
         varint_field(3, stream_version, buf);
         bytes_field(4, event.event_type.as_bytes(), buf);
         varint_field(5, u64::from(event.schema_version), buf);
@@ -121,6 +117,44 @@ impl StoredEvent {
     }
 }
 
+/// Protobuf wire types.
+const VARINT: u8 = 0;
+const LENGTH_DELIMITED: u8 = 2;
+
+/// Writes the key of a field whose tag is below 16 (one byte).
+#[inline]
+fn key(tag: u8, wire_type: u8, buf: &mut Vec<u8>) {
+    debug_assert!(tag < 16);
+    buf.push(tag << 3 | wire_type);
+}
+
+/// Writes a varint (7 bits per byte, least significant first) with one copy.
+#[inline]
+fn varint(mut value: u64, buf: &mut Vec<u8>) {
+    let mut bytes = [0u8; 10];
+    let mut n = 0;
+    while value >= 0x80 {
+        bytes[n] = value as u8 | 0x80;
+        value >>= 7;
+        n += 1;
+    }
+    bytes[n] = value as u8;
+    buf.extend_from_slice(&bytes[..=n]);
+}
+
+#[inline]
+fn varint_field(tag: u8, value: u64, buf: &mut Vec<u8>) {
+    key(tag, VARINT, buf);
+    varint(value, buf);
+}
+
+#[inline]
+fn bytes_field(tag: u8, value: &[u8], buf: &mut Vec<u8>) {
+    key(tag, LENGTH_DELIMITED, buf);
+    varint(value.len() as u64, buf);
+    buf.extend_from_slice(value);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,5 +168,12 @@ mod tests {
         StoredEvent::encode_new(&event, &stream, 7, 123, &mut buf);
         let decoded = StoredEvent::decode(buf.as_slice()).unwrap();
         assert_eq!(decoded, StoredEvent::new(&event, &stream, 7, 123));
+        // Byte for byte what prost writes, also for long varints and lengths.
+        event.payload = vec![7; 300];
+        StoredEvent::encode_new(&event, &stream, u64::MAX, -1, &mut buf);
+        assert_eq!(
+            buf,
+            StoredEvent::new(&event, &stream, u64::MAX, -1).encode_to_vec()
+        );
     }
 }

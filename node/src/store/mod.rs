@@ -232,6 +232,14 @@ impl EventStore {
                 format!("a batch holds at most {} events", opts.max_batch_events),
             ));
         }
+        // Ids made in order (UUIDv7s of one client) are distinct when they strictly increase,
+        // which saves hashing them all.
+        if events.windows(2).all(|w| w[0].event_id < w[1].event_id) {
+            for (i, event) in events.iter().enumerate() {
+                event.validate(i, opts.max_payload_bytes)?;
+            }
+            return Ok(());
+        }
         let mut seen = rustc_hash::FxHashSet::default();
         seen.reserve(events.len());
         for (i, event) in events.iter().enumerate() {

@@ -7,6 +7,10 @@
 //! every append of the group and writes nothing.
 //!
 //! Staging checks everything before it touches the batch, so a refused append leaves no trace.
+//!
+//! What the next group needs but the answers do not — adding the written ids to the id filter,
+//! freeing the events — is done by a helper thread while the group is being written
+//! ([`FilterKeeper`]), so that with a single appender it does not add to each append's latency.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -50,8 +54,10 @@ pub(crate) struct AppendJob {
 
 pub(crate) struct Writer {
     db: Arc<DB>,
-    /// Every event id in the store (no false negatives).
-    filter: IdFilter,
+    /// A buffer for encoding events, kept from one group to the next.
+    buf: Vec<u8>,
+    /// Every event id in the store (no false negatives), kept up to date by a helper thread.
+    filter: FilterKeeper,
     /// Last committed global position per hosted tenant; owned by this thread.
     positions: HashMap<MunicipalityCode, u64>,
     tenants: TenantMap,
@@ -79,6 +85,9 @@ struct Staging {
     event: usize,
 }
 
+/// What is recorded under an event id of an append: its position and stored form.
+type Found = Option<(GlobalPosition, StoredEvent)>;
+
 enum Staged {
     Written(AppendOutcome),
     Duplicate(AppendOutcome),
@@ -93,7 +102,8 @@ impl Writer {
     ) -> Self {
         Self {
             db,
-            filter,
+            buf: Vec::new(),
+            filter: FilterKeeper::new(filter),
             positions,
             tenants,
         }
@@ -160,26 +170,42 @@ impl Writer {
         Ok(())
     }
 
-    fn commit_group(&mut self, jobs: Vec<AppendJob>) {
+    fn commit_group(&mut self, mut jobs: Vec<AppendJob>) {
         if jobs.is_empty() {
             return;
         }
+        let filter = self.filter.take();
         let recorded_at = Utc::now().timestamp_nanos_opt().unwrap_or_default();
-        let mut batch = WriteBatch::default();
+        // Sized for the whole group up front: growing it would copy it over and over.
+        let mut batch = WriteBatch::with_capacity_bytes(batch_bytes(&jobs));
         let mut overlay = Overlay {
             // Ids need tracking only to catch a retry racing its original in the same group.
             track_ids: jobs.len() > 1,
+            buf: std::mem::take(&mut self.buf),
             ..Overlay::default()
         };
         let mut results = Vec::with_capacity(jobs.len());
         let mut written = 0usize;
         for index in 0..jobs.len() {
-            let result = self.stage(&jobs, index, &mut overlay, &mut batch, recorded_at);
+            let result = self.stage(&filter, &jobs, index, &mut overlay, &mut batch, recorded_at);
             if matches!(result, Ok(Staged::Written(_))) {
                 written += 1;
             }
             results.push(result);
         }
+        self.buf = std::mem::take(&mut overlay.buf);
+        // The appended events go to the filter thread, which adds their ids to the filter while
+        // the group is written, and frees them. Should the write fail, the filter holds ids that
+        // are not stored, which costs a lookup, never a wrong answer.
+        let mut appended = Vec::new();
+        let mut counts = Vec::new();
+        for (job, result) in jobs.iter_mut().zip(&results) {
+            if matches!(result, Ok(Staged::Written(_))) {
+                counts.push((job.tenant, job.events.len()));
+                appended.push((job.tenant, std::mem::take(&mut job.events)));
+            }
+        }
+        self.filter.hand_over(filter, appended);
         let write_result = if written > 0 {
             let mut opts = WriteOptions::default();
             opts.set_sync(true);
@@ -194,18 +220,6 @@ impl Writer {
         };
         match &write_result {
             Ok(()) => {
-                for (job, result) in jobs.iter().zip(&results) {
-                    if matches!(result, Ok(Staged::Written(_))) {
-                        metrics::counter!(
-                            "renkei_store_events_appended_total",
-                            "municipality" => job.tenant.to_string()
-                        )
-                        .increment(job.events.len() as u64);
-                        for event in &job.events {
-                            self.filter.insert(job.tenant, event.event_id);
-                        }
-                    }
-                }
                 for (tenant, last) in &overlay.positions {
                     self.positions.insert(*tenant, *last);
                     let tenants = self.tenants.read().unwrap_or_else(|e| e.into_inner());
@@ -216,19 +230,28 @@ impl Writer {
             }
             Err(e) => tracing::error!(error = %e, "event store write failed; the group is refused"),
         }
-        let answers = jobs.into_iter().map(|job| job.reply).zip(results);
-        for (reply, result) in answers {
+        for (job, result) in jobs.into_iter().zip(results) {
             let answer = match (result, &write_result) {
                 (Err(e), _) => Err(e),
                 (Ok(Staged::Written(o) | Staged::Duplicate(o)), Ok(())) => Ok(o),
                 (Ok(_), Err(e)) => Err(e.clone()),
             };
-            let _ = reply.send(answer);
+            let _ = job.reply.send(answer);
+        }
+        if write_result.is_ok() {
+            for (tenant, n) in counts {
+                metrics::counter!(
+                    "renkei_store_events_appended_total",
+                    "municipality" => tenant.to_string()
+                )
+                .increment(n as u64);
+            }
         }
     }
 
     fn stage(
         &self,
+        filter: &IdFilter,
         jobs: &[AppendJob],
         index: usize,
         overlay: &mut Overlay,
@@ -243,11 +266,10 @@ impl Writer {
             .ok_or(StoreError::UnknownTenant(tenant))?;
 
         // 1. Idempotency: are any of these ids recorded already (on disk or earlier in the group)?
-        let found = self.find_ids(jobs, tenant, &job.events, overlay, recorded_at)?;
-        if let Some(first_found) = found.iter().position(Option::is_some) {
-            return self
-                .check_retry(job, &found, first_found)
-                .map(Staged::Duplicate);
+        if let Some(found) =
+            self.find_ids(filter, jobs, tenant, &job.events, overlay, recorded_at)?
+        {
+            return self.check_retry(job, &found).map(Staged::Duplicate);
         }
 
         // 2. Optimistic concurrency.
@@ -325,20 +347,29 @@ impl Writer {
         }))
     }
 
-    /// Looks each event id up, in the group's overlay first, then in the database.
+    /// Looks each event id up, in the group's overlay first, then in the database. Returns
+    /// `None` when none is recorded (the common case, which allocates nothing), and otherwise
+    /// what is recorded under each id.
     fn find_ids(
         &self,
+        filter: &IdFilter,
         jobs: &[AppendJob],
         tenant: MunicipalityCode,
         events: &[NewEvent],
         overlay: &Overlay,
         recorded_at: i64,
-    ) -> Result<Vec<Option<(GlobalPosition, StoredEvent)>>, StoreError> {
-        let mut found: Vec<Option<(GlobalPosition, StoredEvent)>> = vec![None; events.len()];
+    ) -> Result<Option<Vec<Found>>, StoreError> {
+        let mut found: Vec<Found> = Vec::new();
+        let mut found_any = false;
         // Ids the filter cannot rule out are looked up in RocksDB, all at once.
         let mut maybe = Vec::new();
         for (i, event) in events.iter().enumerate() {
-            if let Some(s) = overlay.ids.get(&(tenant, event.event_id)) {
+            let staged = if overlay.ids.is_empty() {
+                None
+            } else {
+                overlay.ids.get(&(tenant, event.event_id))
+            };
+            if let Some(s) = staged {
                 // Rare (a retry racing its original): rebuild the staged event to compare.
                 let original = &jobs[s.job];
                 let stored = StoredEvent::new(
@@ -347,13 +378,17 @@ impl Writer {
                     s.stream_version,
                     recorded_at,
                 );
+                if found.is_empty() {
+                    found.resize(events.len(), None);
+                }
                 found[i] = Some((s.position, stored));
-            } else if self.filter.may_contain(tenant, event.event_id) {
+                found_any = true;
+            } else if filter.may_contain(tenant, event.event_id) {
                 maybe.push(i);
             }
         }
         if maybe.is_empty() {
-            return Ok(found);
+            return Ok(found_any.then_some(found));
         }
         let ids_cf = cf(&self.db, keys::CF_EVENT_IDS)?;
         let id_keys: Vec<_> = maybe
@@ -379,19 +414,18 @@ impl Writer {
                     key: format!("events/{key:02x?}"),
                     reason: "indexed event is missing".into(),
                 })?;
+            if found.is_empty() {
+                found.resize(events.len(), None);
+            }
             found[i] = Some((position, StoredEvent::decode_at(&key, &bytes)?));
+            found_any = true;
         }
-        Ok(found)
+        Ok(found_any.then_some(found))
     }
 
     /// Decides whether a batch some of whose ids are recorded is a faithful retry: every id
     /// recorded, with the same content, in the same stream, at consecutive positions.
-    fn check_retry(
-        &self,
-        job: &AppendJob,
-        found: &[Option<(GlobalPosition, StoredEvent)>],
-        first_found: usize,
-    ) -> Result<AppendOutcome, StoreError> {
+    fn check_retry(&self, job: &AppendJob, found: &[Found]) -> Result<AppendOutcome, StoreError> {
         let conflict =
             |index: usize, position: GlobalPosition, reason: &str| StoreError::EventIdConflict {
                 index,
@@ -399,6 +433,9 @@ impl Writer {
                 position,
                 reason: reason.into(),
             };
+        let Some(first_found) = found.iter().position(Option::is_some) else {
+            unreachable!("check_retry is called only when some id is recorded")
+        };
         let Some((anchor_pos, anchor)) = &found[first_found] else {
             unreachable!("first_found indexes a found id")
         };
@@ -444,6 +481,129 @@ impl Writer {
             outcome.last_stream_version = stored.stream_version;
         }
         Ok(outcome)
+    }
+}
+
+/// An upper estimate of the bytes a group's `WriteBatch` takes: per event its record (the
+/// envelope's fields but the strings and the payload take at most 80 bytes), its key and its
+/// id-index entry with their framing (under 60 bytes); per append a stream run and a head.
+fn batch_bytes(jobs: &[AppendJob]) -> usize {
+    jobs.iter()
+        .map(|job| {
+            let stream = job.stream.as_str().len();
+            let events: usize = job
+                .events
+                .iter()
+                .map(|e| e.payload.len() + e.event_type.len() + e.actor.len() + stream + 160)
+                .sum();
+            events + 2 * (stream + 48)
+        })
+        .sum::<usize>()
+        + 64
+}
+
+/// What the filter thread is handed: the filter, and the events of a group's appends per tenant.
+type FilterWork = (IdFilter, Vec<(MunicipalityCode, Vec<NewEvent>)>);
+
+/// Owns the id filter for the writer thread, and a helper thread that adds each group's ids to it
+/// while the writer waits for that group's fsync. The filter is moved to the helper and back, so
+/// the writer never stages against a filter that lacks the ids of a group it staged before.
+struct FilterKeeper {
+    /// The filter, when the helper has given it back (or was never handed it).
+    filter: Option<IdFilter>,
+    work: Option<std::sync::mpsc::Sender<FilterWork>>,
+    done: std::sync::mpsc::Receiver<IdFilter>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FilterKeeper {
+    fn new(filter: IdFilter) -> Self {
+        let (work, work_rx) = std::sync::mpsc::channel::<FilterWork>();
+        let (done_tx, done) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("renkei-store-ids".into())
+            .spawn(move || {
+                let mut scratch = Vec::new();
+                let mut ids = Vec::new();
+                for (mut filter, appended) in work_rx {
+                    for (tenant, events) in &appended {
+                        ids.clear();
+                        ids.extend(events.iter().map(|e| e.event_id));
+                        filter.insert_all(*tenant, &ids, &mut scratch);
+                    }
+                    if done_tx.send(filter).is_err() {
+                        return;
+                    }
+                    // Freed here, after the filter is back, and off the writer thread.
+                    drop(appended);
+                }
+            });
+        // Without the helper the writer updates the filter itself.
+        let (work, thread) = match thread {
+            Ok(thread) => (Some(work), Some(thread)),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot start the id filter thread; the writer updates the filter");
+                (None, None)
+            }
+        };
+        Self {
+            filter: Some(filter),
+            work,
+            done,
+            thread,
+        }
+    }
+
+    /// Returns the filter, holding the ids of every group staged so far, once the helper is done
+    /// with it.
+    fn take(&mut self) -> IdFilter {
+        match self.filter.take() {
+            Some(filter) => filter,
+            // The helper gives every filter it is handed back; it only ends when `work` is
+            // dropped, which happens in `drop` only.
+            None => self
+                .done
+                .recv()
+                .expect("the id filter thread gives the filter back"),
+        }
+    }
+
+    /// Adds the appended events' ids to the filter (on the helper thread when there is one).
+    fn hand_over(
+        &mut self,
+        mut filter: IdFilter,
+        appended: Vec<(MunicipalityCode, Vec<NewEvent>)>,
+    ) {
+        if appended.is_empty() {
+            self.filter = Some(filter);
+            return;
+        }
+        let appended = match &self.work {
+            Some(work) => match work.send((filter, appended)) {
+                Ok(()) => return,
+                Err(std::sync::mpsc::SendError(back)) => {
+                    filter = back.0;
+                    back.1
+                }
+            },
+            None => appended,
+        };
+        let (mut scratch, mut ids) = (Vec::new(), Vec::new());
+        for (tenant, events) in &appended {
+            ids.clear();
+            ids.extend(events.iter().map(|e| e.event_id));
+            filter.insert_all(*tenant, &ids, &mut scratch);
+        }
+        self.filter = Some(filter);
+    }
+}
+
+impl Drop for FilterKeeper {
+    fn drop(&mut self) {
+        self.work = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
