@@ -255,6 +255,16 @@ impl PrefectureConfig {
     }
 }
 
+/// Parses and validates a configuration given as TOML text alone (no environment, no flags):
+/// what `--check-config` does with a file, for tools and the fuzz target `config`.
+pub fn from_toml(text: &str) -> Result<PrefectureConfig, Vec<String>> {
+    let raw: RawConfig = Figment::new()
+        .merge(Toml::string(text))
+        .extract()
+        .map_err(|e| e.into_iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
+    validate(raw)
+}
+
 /// Reads the file (if any) and the environment, applies the overrides and validates the result.
 /// On failure, returns every problem found.
 pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<PrefectureConfig, Vec<String>> {

@@ -175,12 +175,28 @@ impl fmt::Debug for Tls {
     }
 }
 
+/// The largest certificate or key file read: PEM files are a few KiB; a path naming a device
+/// or a huge file is refused instead of read without end.
+const MAX_PEM_BYTES: u64 = 1024 * 1024;
+
 fn read(field: &str, path: &Path) -> Result<Vec<u8>, TlsError> {
-    std::fs::read(path).map_err(|source| TlsError::Read {
+    use std::io::Read;
+    let fail = |source| TlsError::Read {
         field: field.to_owned(),
         path: path.to_owned(),
         source,
-    })
+    };
+    let file = std::fs::File::open(path).map_err(fail)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_PEM_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(fail)?;
+    if bytes.len() as u64 > MAX_PEM_BYTES {
+        return Err(fail(std::io::Error::other(format!(
+            "larger than {MAX_PEM_BYTES} bytes: not a PEM file"
+        ))));
+    }
+    Ok(bytes)
 }
 
 /// The DER certificates of a PEM text.

@@ -34,7 +34,7 @@ impl AdminService {
 
     /// Refuses callers below `role`.
     fn allow<T>(&self, request: &Request<T>, role: Role, action: &str) -> Result<(), Status> {
-        identify(&self.callers, &request)?
+        identify(&self.callers, request)?
             .check_role(role, action)
             .map_err(to_status)
     }

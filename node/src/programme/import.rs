@@ -157,6 +157,67 @@ fn row(get: &dyn Fn(&str) -> String) -> Result<(ResourceId, ResourceDetails), Do
     ))
 }
 
+/// One data row of a resource list as decoded, before the store is consulted.
+#[derive(Debug, Clone)]
+pub struct ParsedRow {
+    /// 1-based line of the file (the header is line 1).
+    pub line: u32,
+    /// The resource the row describes, or why the row is rejected (naming the column).
+    pub parsed: Result<(ResourceId, ResourceDetails), String>,
+}
+
+/// Decodes a resource list into its rows without touching the store: the encoding, the header
+/// (which columns are where; the required ones present) and each row on its own. This is what
+/// [`Programme::import_resources`] registers, and what the fuzz target `resource_csv` drives.
+pub fn parse_resource_csv(csv_bytes: &[u8]) -> Result<Vec<ParsedRow>, ImportError> {
+    let text = decode_text(csv_bytes)?;
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|e| ImportError::Header(e.to_string()))?
+        .clone();
+    let mut index = std::collections::HashMap::new();
+    for (i, h) in headers.iter().enumerate() {
+        let h = h.trim();
+        if let Some((_, en)) = COLUMNS.iter().find(|(ja, en)| *ja == h || *en == h) {
+            index.insert(*en, i);
+        }
+    }
+    for required in ["kind", "name", "address"] {
+        if !index.contains_key(required) {
+            let (ja, _) = COLUMNS
+                .iter()
+                .find(|(_, en)| *en == required)
+                .copied()
+                .unwrap_or(("", ""));
+            return Err(ImportError::Header(format!(
+                "column {ja} ({required}) is missing"
+            )));
+        }
+    }
+    let mut rows = Vec::new();
+    for (n, record) in reader.records().enumerate() {
+        let line = u32::try_from(n).unwrap_or(u32::MAX - 2).saturating_add(2);
+        let parsed = match record {
+            Ok(record) => {
+                let get = |name: &str| {
+                    index
+                        .get(name)
+                        .and_then(|&i| record.get(i))
+                        .unwrap_or("")
+                        .to_owned()
+                };
+                row(&get).map_err(|e| e.to_string())
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        rows.push(ParsedRow { line, parsed });
+    }
+    Ok(rows)
+}
+
 impl Programme {
     /// Imports a resource list; see the module documentation.
     pub async fn import_resources(
@@ -166,65 +227,23 @@ impl Programme {
         csv_bytes: &[u8],
         on: NaiveDate,
     ) -> Result<ImportReport, ImportError> {
-        let text = decode_text(csv_bytes)?;
-        let mut reader = csv::ReaderBuilder::new()
-            .flexible(true)
-            .from_reader(text.as_bytes());
-        let headers = reader
-            .headers()
-            .map_err(|e| ImportError::Header(e.to_string()))?
-            .clone();
-        let mut index = std::collections::HashMap::new();
-        for (i, h) in headers.iter().enumerate() {
-            let h = h.trim();
-            if let Some((_, en)) = COLUMNS.iter().find(|(ja, en)| *ja == h || *en == h) {
-                index.insert(*en, i);
-            }
-        }
-        for required in ["kind", "name", "address"] {
-            if !index.contains_key(required) {
-                let (ja, _) = COLUMNS
-                    .iter()
-                    .find(|(_, en)| *en == required)
-                    .copied()
-                    .unwrap_or(("", ""));
-                return Err(ImportError::Header(format!(
-                    "column {ja} ({required}) is missing"
-                )));
-            }
-        }
         let mut report = ImportReport::default();
-        for (n, record) in reader.records().enumerate() {
-            let line = n as u32 + 2;
+        for ParsedRow { line, parsed } in parse_resource_csv(csv_bytes)? {
             report.rows += 1;
-            let record = match record {
-                Ok(r) => r,
-                Err(e) => {
-                    report.rejected.push(RejectedRow {
-                        line,
-                        reason: e.to_string(),
-                    });
+            let (id, details) = match parsed {
+                Ok(resource) => resource,
+                Err(reason) => {
+                    report.rejected.push(RejectedRow { line, reason });
                     continue;
                 }
             };
-            let get = |name: &str| {
-                index
-                    .get(name)
-                    .and_then(|&i| record.get(i))
-                    .unwrap_or("")
-                    .to_owned()
-            };
-            let decided = match row(&get) {
-                Ok((id, details)) => {
-                    self.execute(
-                        tenant,
-                        actor,
-                        ProgrammeCommand::Resources(ResourceCommand::Register { id, details, on }),
-                    )
-                    .await
-                }
-                Err(e) => Err(e.into()),
-            };
+            let decided = self
+                .execute(
+                    tenant,
+                    actor,
+                    ProgrammeCommand::Resources(ResourceCommand::Register { id, details, on }),
+                )
+                .await;
             match decided {
                 Ok(done) if done.events == 0 => report.unchanged += 1,
                 Ok(_) => report.registered += 1,
@@ -236,22 +255,5 @@ impl Programme {
             }
         }
         Ok(report)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn decodes_utf8_with_bom_and_shift_jis() {
-        let text = "種別,名称\n診療所,富山クリニック\n";
-        let mut bom = b"\xEF\xBB\xBF".to_vec();
-        bom.extend_from_slice(text.as_bytes());
-        assert_eq!(decode_text(&bom).unwrap(), text);
-        let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode(text);
-        assert!(std::str::from_utf8(&sjis).is_err());
-        assert_eq!(decode_text(&sjis).unwrap(), text);
-        assert!(decode_text(b"\xff\xff\xff").is_err());
     }
 }
