@@ -197,9 +197,15 @@ pub async fn run(
         );
     }
     let mut builder = tonic::transport::Server::builder();
-    if let Some(tls) = &tls {
-        builder = builder.tls_config(tls.server_config())?;
-        tracing::info!(certificate = %tls.names(), "serving TLS");
+    match &tls {
+        Some(tls) => {
+            builder = builder.tls_config(tls.server_config())?;
+            tracing::info!(certificate = %tls.names(), "serving TLS");
+        }
+        None => tracing::warn!(
+            "no [tls]: this port serves plaintext, staff tokens included (local development only, \
+             or behind a TLS-terminating proxy on the same machine)"
+        ),
     }
     let served = builder
         .trace_fn(crate::telemetry::grpc_server_span)
