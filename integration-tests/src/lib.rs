@@ -108,15 +108,7 @@ impl Pki {
 
     /// A client presenting a certificate for `subject`.
     pub fn client_for(&self, subject: &Subject) -> ClientTls {
-        let issued = self.issue(subject);
-        ClientTls::Tls(
-            tonic::transport::ClientTlsConfig::new()
-                .ca_certificate(tonic::transport::Certificate::from_pem(self.ca.cert_pem()))
-                .identity(tonic::transport::Identity::from_pem(
-                    issued.cert_pem,
-                    issued.key_pem,
-                )),
-        )
+        ClientTls::mutual(self.ca.cert_pem().as_bytes(), &self.issue(subject))
     }
 }
 
@@ -127,6 +119,11 @@ pub async fn connect(address: &str, tls: &ClientTls) -> Channel {
         .connect()
         .await
         .unwrap_or_else(|e| panic!("connect to {address}: {e}"))
+}
+
+/// Connects to `address` with `tls`, or `None` if it does not answer (a process down).
+pub async fn try_connect(address: &str, tls: &ClientTls) -> Option<Channel> {
+    tls.endpoint(address).ok()?.connect().await.ok()
 }
 
 /// Connects to `address` as a tool: TLS verified against the test CA, no client certificate.
@@ -218,10 +215,7 @@ impl Cluster {
         let mut cluster = Self {
             root: TempDir::new().expect("a temporary directory"),
             replicas: BTreeMap::new(),
-            node_municipalities: node_municipalities
-                .iter()
-                .map(|m| format!("{m:?}"))
-                .collect(),
+            node_municipalities: node_municipalities.iter().map(|m| m.to_string()).collect(),
             extra: extra.to_owned(),
         };
         for id in 1..=n {
@@ -288,7 +282,11 @@ role = "viewer"
                         node_id: id,
                     }
                 ),
-                self.node_municipalities.join(", "),
+                self.node_municipalities
+                    .iter()
+                    .map(|m| format!("{m:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 sha256_hex(ADMIN_TOKEN),
             ),
         )
@@ -352,13 +350,7 @@ role = "viewer"
         if !self.is_running(id) {
             return None;
         }
-        let channel = pki()
-            .tool()
-            .endpoint(&self.replicas[&id].address)
-            .ok()?
-            .connect()
-            .await
-            .ok()?;
+        let channel = try_connect(&self.replicas[&id].address, &pki().tool()).await?;
         let mut admin = ClusterAdminClient::new(channel);
         admin
             .status(with_token(VIEWER_TOKEN, v1::StatusRequest {}))
@@ -407,12 +399,11 @@ role = "viewer"
 
     /// A channel to replica `id` presenting the test node's certificate.
     pub async fn node_channel(&self, id: u64) -> Channel {
-        let municipalities: Vec<String> = self
+        let municipalities: Vec<&str> = self
             .node_municipalities
             .iter()
-            .map(|m| m.trim_matches('"').to_owned())
+            .map(String::as_str)
             .collect();
-        let municipalities: Vec<&str> = municipalities.iter().map(String::as_str).collect();
         connect(
             &self.replicas[&id].address,
             &pki().node_client(&municipalities),
@@ -735,5 +726,38 @@ pub async fn record_activities(
             })
             .await
             .expect("record an awareness activity");
+    }
+}
+
+/// Fact `sequence` of `municipality` as a node pushes it: dated (キ) evidence, one per
+/// sequence.
+pub fn fact(municipality: &str, sequence: u64) -> v1::Fact {
+    use prost::Message;
+    let body = v1::FactBody {
+        source_event_id: format!("0190a0b0-0000-7000-8000-{sequence:012}"),
+        index: 0,
+        recorded_at: None,
+        source_position: sequence,
+        kind: Some(v1::FactKind::Evidence(v1::StatusEvidence {
+            key: format!("awareness/a{sequence}"),
+            kind: Some(v1::EvidenceKind::Dated(v1::DatedEvidence {
+                item: "g".into(),
+                on: "2024-10-05".into(),
+            })),
+        })),
+    };
+    v1::Fact {
+        municipality: municipality.to_owned(),
+        sequence,
+        payload: body.encode_to_vec(),
+    }
+}
+
+/// A `PushFacts` request carrying `facts` under `request_id`.
+pub fn push(request_id: &str, facts: Vec<v1::Fact>) -> v1::PushFactsRequest {
+    v1::PushFactsRequest {
+        request_id: request_id.to_owned(),
+        facts,
+        produced: vec![],
     }
 }

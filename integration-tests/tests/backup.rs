@@ -14,13 +14,11 @@ async fn local_view(cluster: &Cluster, id: u64) -> Option<(u64, u64)> {
     if !cluster.is_running(id) {
         return None;
     }
-    let channel = renkei_integration_tests::pki()
-        .node_client(&[TOYAMA_CITY])
-        .endpoint(&cluster.replicas[&id].address)
-        .ok()?
-        .connect()
-        .await
-        .ok()?;
+    let channel = try_connect(
+        &cluster.replicas[&id].address,
+        &pki().node_client(&[TOYAMA_CITY]),
+    )
+    .await?;
     let mut client = PrefectureLedgerClient::new(channel);
     let reply = client
         .read_sequence(v1::ReadSequenceRequest {

@@ -96,35 +96,6 @@ async fn the_node_killed_mid_batch_resumes_from_the_acknowledged_sequence() {
     converged(&node, &cluster, TOYAMA_CITY, 310).await;
 }
 
-fn fact(municipality: &str, sequence: u64) -> v1::Fact {
-    let body = v1::FactBody {
-        source_event_id: format!("0190a0b0-0000-7000-8000-{sequence:012}"),
-        index: 0,
-        recorded_at: None,
-        source_position: sequence,
-        kind: Some(v1::FactKind::Evidence(v1::StatusEvidence {
-            key: format!("awareness/a{sequence}"),
-            kind: Some(v1::EvidenceKind::Dated(v1::DatedEvidence {
-                item: "g".into(),
-                on: "2024-10-05".into(),
-            })),
-        })),
-    };
-    v1::Fact {
-        municipality: municipality.to_owned(),
-        sequence,
-        payload: body.encode_to_vec(),
-    }
-}
-
-fn push(request_id: &str, facts: Vec<v1::Fact>) -> v1::PushFactsRequest {
-    v1::PushFactsRequest {
-        request_id: request_id.to_owned(),
-        facts,
-        produced: vec![],
-    }
-}
-
 fn outcomes(reply: &v1::WriteFactsResponse) -> Vec<(v1::FactOutcome, u64)> {
     reply
         .results

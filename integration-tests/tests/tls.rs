@@ -8,36 +8,6 @@ use renkei_proto::tls::{ClientTls, DevCa, Subject, local_hosts};
 use renkei_proto::v1;
 use tonic::Code;
 
-fn fact(municipality: &str, sequence: u64) -> v1::Fact {
-    use prost::Message;
-    let body = v1::FactBody {
-        source_event_id: format!("0190a0b0-0000-7000-8000-{sequence:012}"),
-        index: 0,
-        recorded_at: None,
-        source_position: sequence,
-        kind: Some(v1::FactKind::Evidence(v1::StatusEvidence {
-            key: format!("awareness/a{sequence}"),
-            kind: Some(v1::EvidenceKind::Dated(v1::DatedEvidence {
-                item: "g".into(),
-                on: "2024-10-05".into(),
-            })),
-        })),
-    };
-    v1::Fact {
-        municipality: municipality.to_owned(),
-        sequence,
-        payload: body.encode_to_vec(),
-    }
-}
-
-fn push(request_id: &str, facts: Vec<v1::Fact>) -> v1::PushFactsRequest {
-    v1::PushFactsRequest {
-        request_id: request_id.to_owned(),
-        facts,
-        produced: vec![],
-    }
-}
-
 async fn acknowledged(cluster: &Cluster, municipality: &str) -> u64 {
     let leader = cluster.wait_for_leader().await;
     let mut client = v1::FederationClient::new(cluster.channel(leader).await);
@@ -146,14 +116,7 @@ async fn connections_without_the_federations_ca_or_in_plaintext_are_refused() {
             1,
         )
         .unwrap();
-    let foreign = ClientTls::Tls(
-        tonic::transport::ClientTlsConfig::new()
-            .ca_certificate(tonic::transport::Certificate::from_pem(pki().ca_pem()))
-            .identity(tonic::transport::Identity::from_pem(
-                issued.cert_pem,
-                issued.key_pem,
-            )),
-    );
+    let foreign = ClientTls::mutual(pki().ca_pem().as_bytes(), &issued);
     let reached = async {
         let channel = foreign.endpoint(&address).ok()?.connect().await.ok()?;
         v1::FederationClient::new(channel)

@@ -174,11 +174,14 @@ impl NodeConfig {
 /// Parses and validates a configuration given as TOML text alone (no environment, no flags):
 /// what `--check-config` does with a file, for tools and the fuzz target `config`.
 pub fn from_toml(text: &str) -> Result<NodeConfig, Vec<String>> {
-    let raw: RawConfig = Figment::new()
-        .merge(Toml::string(text))
+    validate(extract(Figment::new().merge(Toml::string(text)))?)
+}
+
+/// The raw configuration a figment holds, or every problem reading it.
+fn extract(figment: Figment) -> Result<RawConfig, Vec<String>> {
+    figment
         .extract()
-        .map_err(|e| e.into_iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
-    validate(raw)
+        .map_err(|e| e.into_iter().map(|e| e.to_string()).collect())
 }
 
 /// Reads the file (if any) and the environment, applies the overrides and validates the result.
@@ -195,9 +198,7 @@ pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<NodeConfig, Ve
         figment = figment.merge(Toml::file_exact(path));
     }
     figment = figment.merge(Env::prefixed(ENV_PREFIX));
-    let mut raw: RawConfig = figment
-        .extract()
-        .map_err(|e| e.into_iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
+    let mut raw = extract(figment)?;
     if let Some(listen) = &overrides.listen {
         raw.listen = Some(listen.clone());
     }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use renkei_proto::tls::{DevCa, Issued, Subject, local_hosts};
 use serde_json::json;
 
-use crate::cli::CertsCommand;
+use crate::cli::{CertsCommand, IssueArgs};
 use crate::failure::Failure;
 
 /// The CA certificate's file name in a CA folder.
@@ -24,30 +24,23 @@ pub fn run(command: CertsCommand, json: bool) -> Result<(), Failure> {
             write_ca(&out, &ca)?
         }
         CertsCommand::Node {
-            ca_dir,
             municipalities,
-            hosts,
-            days,
-            out,
+            issue: args,
         } => {
             let base = format!("node-{}", municipalities[0]);
-            let subject = Subject::Node { municipalities };
-            issue(&ca_dir, &subject, hosts, days, out.as_deref(), &base)?
+            issue(&Subject::Node { municipalities }, args, &base)?
         }
         CertsCommand::Replica {
-            ca_dir,
             prefecture,
             node_id,
-            hosts,
-            days,
-            out,
+            issue: args,
         } => {
             let base = format!("replica-{prefecture}-{node_id}");
             let subject = Subject::Replica {
                 prefecture,
                 node_id,
             };
-            issue(&ca_dir, &subject, hosts, days, out.as_deref(), &base)?
+            issue(&subject, args, &base)?
         }
     };
     if json {
@@ -73,29 +66,22 @@ pub fn write_ca(dir: &Path, ca: &DevCa) -> Result<Vec<PathBuf>, Failure> {
     Ok(vec![cert, key])
 }
 
-/// Reads the CA in `ca_dir`, issues a certificate for `subject` and writes `<base>.pem` and
-/// `<base>.key` into `out` (default: `ca_dir`).
-fn issue(
-    ca_dir: &Path,
-    subject: &Subject,
-    hosts: Vec<String>,
-    days: u32,
-    out: Option<&Path>,
-    base: &str,
-) -> Result<Vec<PathBuf>, Failure> {
-    if days == 0 {
+/// Reads the CA in `--ca-dir`, issues a certificate for `subject` and writes `<base>.pem` and
+/// `<base>.key` into `--out` (default: the CA's folder).
+fn issue(subject: &Subject, args: IssueArgs, base: &str) -> Result<Vec<PathBuf>, Failure> {
+    if args.days == 0 {
         return Err(Failure::usage("--days: 0 is not allowed"));
     }
-    let ca = read_ca(ca_dir)?;
-    let hosts = if hosts.is_empty() {
+    let ca = read_ca(&args.ca_dir)?;
+    let hosts = if args.hosts.is_empty() {
         local_hosts()
     } else {
-        hosts
+        args.hosts
     };
     let issued = ca
-        .issue(subject, &hosts, days)
+        .issue(subject, &hosts, args.days)
         .map_err(|e| Failure::usage(format!("--host: {e}")))?;
-    write_issued(out.unwrap_or(ca_dir), base, &issued)
+    write_issued(args.out.as_deref().unwrap_or(&args.ca_dir), base, &issued)
 }
 
 /// Reads `ca.pem` and `ca.key` from `dir`.

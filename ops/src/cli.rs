@@ -88,45 +88,41 @@ pub enum CertsCommand {
     /// Issue a municipal node's certificate, naming the municipalities it speaks for:
     /// `node-<code>.pem` and `node-<code>.key`.
     Node {
-        /// The folder holding `ca.pem` and `ca.key`.
-        #[arg(long, value_name = "DIR")]
-        ca_dir: PathBuf,
         /// A municipality the node serves (6-digit code); repeat for several.
         #[arg(long = "municipality", required = true, value_name = "CODE", value_parser = parse_municipality)]
         municipalities: Vec<renkei_proto::MunicipalityCode>,
-        /// A host name or IP address the node is reached at; repeat. Default: localhost,
-        /// 127.0.0.1, ::1.
-        #[arg(long = "host", value_name = "NAME")]
-        hosts: Vec<String>,
-        /// Days the certificate is valid.
-        #[arg(long, default_value_t = 365)]
-        days: u32,
-        /// The folder to write into (default: the CA's folder).
-        #[arg(long, value_name = "DIR")]
-        out: Option<PathBuf>,
+        #[command(flatten)]
+        issue: IssueArgs,
     },
     /// Issue a prefecture replica's certificate: `replica-<prefecture>-<id>.pem` and `.key`.
     Replica {
-        /// The folder holding `ca.pem` and `ca.key`.
-        #[arg(long, value_name = "DIR")]
-        ca_dir: PathBuf,
         /// The prefecture (2-digit code).
         #[arg(long, value_name = "CODE", value_parser = parse_prefecture)]
         prefecture: renkei_proto::PrefectureCode,
         /// The replica's node id.
         #[arg(long, value_name = "ID", value_parser = clap::value_parser!(u64).range(1..))]
         node_id: u64,
-        /// A host name or IP address the replica is reached at; repeat. Default: localhost,
-        /// 127.0.0.1, ::1.
-        #[arg(long = "host", value_name = "NAME")]
-        hosts: Vec<String>,
-        /// Days the certificate is valid.
-        #[arg(long, default_value_t = 365)]
-        days: u32,
-        /// The folder to write into (default: the CA's folder).
-        #[arg(long, value_name = "DIR")]
-        out: Option<PathBuf>,
+        #[command(flatten)]
+        issue: IssueArgs,
     },
+}
+
+/// What every issued certificate is given: the CA, where it is served, how long, where to write.
+#[derive(Debug, Args)]
+pub struct IssueArgs {
+    /// The folder holding `ca.pem` and `ca.key`.
+    #[arg(long, value_name = "DIR")]
+    pub ca_dir: PathBuf,
+    /// A host name or IP address the holder is reached at; repeat. Default: localhost,
+    /// 127.0.0.1, ::1.
+    #[arg(long = "host", value_name = "NAME")]
+    pub hosts: Vec<String>,
+    /// Days the certificate is valid.
+    #[arg(long, default_value_t = 365)]
+    pub days: u32,
+    /// The folder to write into (default: the CA's folder).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 fn parse_municipality(text: &str) -> Result<renkei_proto::MunicipalityCode, String> {

@@ -208,6 +208,33 @@ fn certificates(pem_text: &[u8]) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// The first certificate of the PEM text read from `path` for `field`, as DER.
+fn first_certificate(field: &str, path: &Path, pem_text: &[u8]) -> Result<Vec<u8>, TlsError> {
+    certificates(pem_text)
+        .into_iter()
+        .next()
+        .ok_or_else(|| TlsError::NoPem {
+            field: field.to_owned(),
+            path: path.to_owned(),
+            what: "certificate",
+        })
+}
+
+/// Parses the DER certificate read from `path` for `field`.
+fn parse_certificate<'a>(
+    field: &str,
+    path: &Path,
+    der: &'a [u8],
+) -> Result<x509_parser::certificate::X509Certificate<'a>, TlsError> {
+    x509_parser::parse_x509_certificate(der)
+        .map(|(_, cert)| cert)
+        .map_err(|e| TlsError::BadCertificate {
+            field: field.to_owned(),
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })
+}
+
 impl Tls {
     /// Reads and checks the files of a `[tls]` table named `table` (e.g. `tls`): the CA and the
     /// certificate must parse, the certificate must be signed by the CA, the key must be PEM.
@@ -216,38 +243,21 @@ impl Tls {
         let ca_pem = read(&field("ca"), &files.ca)?;
         let cert_pem = read(&field("cert"), &files.cert)?;
         let key_pem = read(&field("key"), &files.key)?;
-        let ca_der = certificates(&ca_pem);
-        let ca_der = ca_der.first().ok_or_else(|| TlsError::NoPem {
-            field: field("ca"),
-            path: files.ca.clone(),
-            what: "certificate",
-        })?;
-        let (_, ca) =
-            x509_parser::parse_x509_certificate(ca_der).map_err(|e| TlsError::BadCertificate {
-                field: field("ca"),
-                path: files.ca.clone(),
-                reason: e.to_string(),
-            })?;
-        let leaf_der = certificates(&cert_pem);
-        let leaf_der = leaf_der.first().ok_or_else(|| TlsError::NoPem {
-            field: field("cert"),
-            path: files.cert.clone(),
-            what: "certificate",
-        })?;
-        let bad_cert = |reason: String| TlsError::BadCertificate {
-            field: field("cert"),
-            path: files.cert.clone(),
-            reason,
-        };
-        let (_, leaf) =
-            x509_parser::parse_x509_certificate(leaf_der).map_err(|e| bad_cert(e.to_string()))?;
+        let ca_der = first_certificate(&field("ca"), &files.ca, &ca_pem)?;
+        let ca = parse_certificate(&field("ca"), &files.ca, &ca_der)?;
+        let leaf_der = first_certificate(&field("cert"), &files.cert, &cert_pem)?;
+        let leaf = parse_certificate(&field("cert"), &files.cert, &leaf_der)?;
         leaf.verify_signature(Some(ca.public_key()))
             .map_err(|_| TlsError::NotSignedByCa {
                 field: field("cert"),
                 path: files.cert.clone(),
                 ca: files.ca.clone(),
             })?;
-        let names = PeerNames::of_der(leaf_der).map_err(bad_cert)?;
+        let names = PeerNames::of_der(&leaf_der).map_err(|reason| TlsError::BadCertificate {
+            field: field("cert"),
+            path: files.cert.clone(),
+            reason,
+        })?;
         let has_key = x509_parser::pem::Pem::iter_from_buffer(&key_pem)
             .filter_map(Result::ok)
             .any(|p| p.label.ends_with("PRIVATE KEY"));
@@ -303,6 +313,16 @@ impl ClientTls {
     /// certificate of its own (an operator's tool).
     pub fn verify_with(ca_pem: &[u8]) -> Self {
         ClientTls::Tls(ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca_pem)))
+    }
+
+    /// A client that verifies servers against the CA certificate in `ca_pem` and presents the
+    /// certificate and key of `identity` (a node or a replica).
+    pub fn mutual(ca_pem: &[u8], identity: &Issued) -> Self {
+        ClientTls::Tls(
+            ClientTlsConfig::new()
+                .ca_certificate(Certificate::from_pem(ca_pem))
+                .identity(Identity::from_pem(&identity.cert_pem, &identity.key_pem)),
+        )
     }
 
     /// An endpoint for `address` (`host:port`), over TLS when configured.
