@@ -68,6 +68,9 @@ pub struct RawConfig {
     pub callers: Vec<RawCaller>,
     /// Address of the Prometheus endpoint (`GET /metrics`); none when unset.
     pub metrics_listen: Option<String>,
+    /// Address of the prefecture console (web pages for officers, HTTPS under `[tls]`); off when
+    /// unset. Signing in needs `[[callers]]` of role viewer or above.
+    pub web_listen: Option<String>,
     /// OTLP/gRPC endpoint spans are exported to, e.g. `http://127.0.0.1:4317`; none when unset.
     pub otlp_endpoint: Option<String>,
     /// The municipalities the survey counts (n); empty or unset: every municipality of the
@@ -218,6 +221,8 @@ pub struct PrefectureConfig {
     pub callers: Vec<Caller>,
     /// `None`: no metrics endpoint.
     pub metrics_listen: Option<SocketAddr>,
+    /// `None`: no console.
+    pub web_listen: Option<SocketAddr>,
     /// `None`: traces are not exported.
     pub otlp_endpoint: Option<String>,
     /// Empty: the official list of the prefecture.
@@ -243,6 +248,7 @@ impl PrefectureConfig {
             log_format: LogFormat::Text,
             callers: Vec::new(),
             metrics_listen: None,
+            web_listen: None,
             otlp_endpoint: None,
             survey_scope: Vec::new(),
             transport: Transport::Plaintext,
@@ -467,6 +473,22 @@ pub fn validate(raw: RawConfig) -> Result<PrefectureConfig, Vec<String>> {
             })
             .ok()
     });
+    let web_listen = raw.web_listen.as_ref().and_then(|text| {
+        text.parse::<SocketAddr>()
+            .map_err(|_| {
+                problems.push(format!(
+                    "web_listen: {text:?} is not an address such as 127.0.0.1:8501"
+                ))
+            })
+            .ok()
+    });
+    if web_listen.is_some() && !callers.iter().any(|c| c.role >= Role::Viewer) {
+        problems.push(
+            "web_listen: the console needs a [[callers]] entry of role viewer, operator or admin \
+             to sign in with (none is configured)"
+                .to_owned(),
+        );
+    }
     let otlp_endpoint = raw.otlp_endpoint.as_ref().and_then(|text| {
         renkei_node::telemetry::validate_endpoint("otlp_endpoint", text)
             .map_err(|p| problems.push(p))
@@ -522,6 +544,7 @@ pub fn validate(raw: RawConfig) -> Result<PrefectureConfig, Vec<String>> {
                 log_format,
                 callers,
                 metrics_listen,
+                web_listen,
                 otlp_endpoint,
                 survey_scope,
                 transport,
@@ -543,6 +566,40 @@ mod tests {
             plaintext: Some(true),
             ..RawConfig::default()
         }
+    }
+
+    #[test]
+    fn the_console_needs_a_caller_who_may_sign_in() {
+        let mut r = raw();
+        r.web_listen = Some("127.0.0.1:8501".into());
+        let problems = validate(r.clone()).unwrap_err().join("\n");
+        assert!(problems.contains("web_listen"), "{problems}");
+        r.callers.push(RawCaller {
+            name: Some("node".into()),
+            token: Some("a-node-token-0123456789".into()),
+            municipalities: vec!["162019".into()],
+            ..RawCaller::default()
+        });
+        assert!(
+            validate(r.clone()).is_err(),
+            "a node's token does not sign in"
+        );
+        r.callers.push(RawCaller {
+            name: Some("officer".into()),
+            token: Some("an-officer-token-0123456789".into()),
+            role: Some("viewer".into()),
+            ..RawCaller::default()
+        });
+        let cfg = validate(r).unwrap();
+        assert_eq!(cfg.web_listen.map(|a| a.port()), Some(8501));
+        r = raw();
+        r.web_listen = Some("nowhere".into());
+        assert!(
+            validate(r)
+                .unwrap_err()
+                .join("\n")
+                .contains("web_listen: \"nowhere\"")
+        );
     }
 
     #[test]

@@ -23,6 +23,8 @@
 //!   the prefectures' exports;
 //! - [`tally`]: the tally engine's maintained state — status evidence per municipality, regions
 //!   (二次医療圏), survey submissions and reviews — folded in by the state machine;
+//! - [`web`]: the prefecture console — the web pages officers use, served by every replica on
+//!   `web_listen` (HTTPS under `[tls]`), an adapter over the same service methods as [`grpc`];
 //! - [`wide_area`]: the cross-municipal items (ク): resources beyond a municipality, unified forms
 //!   and their adoption, liaison agreements, wide-area meetings, designations per 圏域.
 //!
@@ -44,4 +46,5 @@ pub mod store;
 pub mod survey;
 pub mod tally;
 pub mod types;
+pub mod web;
 pub mod wide_area;

@@ -43,6 +43,8 @@ pub enum ServerError {
     Reflection(#[from] tonic_reflection::server::Error),
     #[error("{0}")]
     Tls(#[from] renkei_proto::tls::TlsError),
+    #[error("{0}")]
+    Web(#[from] renkei_node::web::serve::WebServeError),
 }
 
 /// Returns openraft's configuration for a replica (timings documented in [`crate::config`]).
@@ -194,6 +196,37 @@ pub async fn run(
         monitor.clone(),
         config.survey_scope.clone(),
     );
+    let web = match config.web_listen {
+        None => None,
+        Some(address) => {
+            let listener = TcpListener::bind(address).await?;
+            // The console presents the replica's own certificate.
+            let web_tls = match &tls {
+                Some(tls) => {
+                    let (cert, key) = tls.identity_pem();
+                    Some(renkei_node::web::serve::tls_config(cert, key)?)
+                }
+                None => None,
+            };
+            let console = crate::web::Console::new(
+                survey.clone(),
+                federation.clone(),
+                raft.clone(),
+                callers.clone(),
+                config.prefecture,
+                web_tls.is_some(),
+            );
+            let mut stopping = stopping.clone();
+            Some(tokio::spawn(crate::web::serve(
+                console,
+                listener,
+                web_tls,
+                async move {
+                    let _ = stopping.wait_for(|s| *s).await;
+                },
+            )))
+        }
+    };
     let metrics = match config.metrics_listen {
         None => None,
         Some(address) => {
@@ -262,6 +295,15 @@ pub async fn run(
     if let Some(metrics) = metrics {
         // The scrape endpoint has nothing to finish; it stops with the gRPC server.
         metrics.abort();
+    }
+    if let Some(web) = web {
+        // The console stopped accepting with the gRPC server; its requests in flight finish
+        // before Raft stops.
+        match web.await {
+            Ok(Err(e)) => tracing::warn!(error = %e, "the console ended badly"),
+            Err(e) => tracing::warn!(error = %e, "the console task failed"),
+            Ok(Ok(())) => {}
+        }
     }
     let stopped = raft.shutdown().await;
     drop(raft);

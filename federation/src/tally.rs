@@ -403,23 +403,43 @@ impl SurveyState {
         as_of: NaiveDate,
         known_at: Option<DateTime<Utc>>,
     ) -> [SurveyStatus; 8] {
-        let mut out = [SurveyStatus::NotImplemented; 8];
+        self.decided(m, fy, as_of, known_at)
+            .map(|(status, _)| status)
+    }
+
+    /// The eight statuses of a municipality with the records that decided each (e.g.
+    /// `training/t1`; a wide-area meeting the prefecture recorded as `wide_area_meeting/<id>`).
+    pub fn decided(
+        &self,
+        m: MunicipalityCode,
+        fy: FiscalYear,
+        as_of: NaiveDate,
+        known_at: Option<DateTime<Utc>>,
+    ) -> [(SurveyStatus, Vec<String>); 8] {
+        let mut out: [(SurveyStatus, Vec<String>); 8] =
+            std::array::from_fn(|_| (SurveyStatus::NotImplemented, Vec::new()));
         if let Some(board) = self.boards.get(&m) {
             for (slot, s) in out.iter_mut().zip(board.status(fy, as_of, known_at)) {
-                *slot = to_survey_status(s.status);
+                *slot = (to_survey_status(s.status), s.evidence);
             }
         }
         // A wide-area meeting the prefecture or a 保健所 held with the municipality counts for
         // its (ク), like one it attended.
         let end = fy.last_day().min(as_of);
-        if out[7] != SurveyStatus::Implemented
-            && self.wide.meetings().any(|meeting| {
-                meeting.municipalities.contains(&m)
-                    && fy.first_day() <= meeting.on
-                    && meeting.on <= end
-            })
-        {
-            out[7] = SurveyStatus::Implemented;
+        if out[7].0 != SurveyStatus::Implemented {
+            let held: Vec<String> = self
+                .wide
+                .meetings()
+                .filter(|meeting| {
+                    meeting.municipalities.contains(&m)
+                        && fy.first_day() <= meeting.on
+                        && meeting.on <= end
+                })
+                .map(|meeting| format!("wide_area_meeting/{}", meeting.id))
+                .collect();
+            if !held.is_empty() {
+                out[7] = (SurveyStatus::Implemented, held);
+            }
         }
         out
     }

@@ -6,6 +6,8 @@
 //! The binaries are the workspace's own, found beside the test executable (`target/<profile>/`);
 //! `cargo test --workspace` builds them before any test runs.
 
+pub mod browser;
+
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader};

@@ -10,6 +10,8 @@
 //! - [`backup`]: online backups (RocksDB checkpoints) and their restore;
 //! - [`metrics`]: Prometheus metrics at `GET /metrics`;
 //! - [`telemetry`]: logs, OpenTelemetry traces carried across processes, the shutdown signal;
+//! - [`web`]: the kit shared by the web pages of both tiers (sessions and CSRF, HTTPS serving,
+//!   the layout and stylesheet, SVG charts);
 //! - [`config`]: the node's configuration (TOML file, environment, flags) and its validation;
 //! - [`server`]: [`server::run`], which serves a node on a listener until a shutdown future
 //!   resolves — the binary and the tests both call it.
@@ -28,3 +30,4 @@ pub mod server;
 pub mod store;
 pub mod sync;
 pub mod telemetry;
+pub mod web;

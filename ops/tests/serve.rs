@@ -64,6 +64,21 @@ fn admin_commands_against_a_served_federation_then_ctrl_c_stops_everything() {
         panic!("not a JSON report ({e}): {line:?}")
     });
     assert_eq!(report["n"], 15);
+    // Every replica serves the prefecture console over HTTPS, on a port that answers.
+    let consoles: Vec<String> = report["consoles"]
+        .as_array()
+        .expect("the consoles' URLs")
+        .iter()
+        .map(|u| u.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(consoles.len(), 3, "{consoles:?}");
+    for url in &consoles {
+        let address = url
+            .strip_prefix("https://")
+            .and_then(|a| a.strip_suffix('/'))
+            .unwrap_or_else(|| panic!("not an https URL: {url}"));
+        std::net::TcpStream::connect(address).unwrap_or_else(|e| panic!("{url}: {e}"));
+    }
     // The served federation talks mutual TLS with the demo's own CA: every command is given it.
     let ca = dir.join("certs").join("ca.pem");
     let run = |args: &[&str]| run_with(&[("RENKEI_CA", ca.as_os_str())], args);
@@ -274,6 +289,11 @@ fn admin_commands_against_a_served_federation_then_ctrl_c_stops_everything() {
     );
     let output = finish(child, "renkei demo --serve");
     assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("サインイン用トークン"),
+        "the console's sign-in token is printed: {}",
+        stderr(&output)
+    );
     assert!(
         stderr(&output).contains("interrupted"),
         "{}",

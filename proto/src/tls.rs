@@ -167,6 +167,9 @@ pub struct Tls {
     ca: Certificate,
     identity: Identity,
     names: PeerNames,
+    /// The certificate chain and key as read, for servers other than gRPC (the web pages).
+    cert_pem: Vec<u8>,
+    key_pem: Vec<u8>,
 }
 
 impl fmt::Debug for Tls {
@@ -272,7 +275,15 @@ impl Tls {
             ca: Certificate::from_pem(&ca_pem),
             identity: Identity::from_pem(&cert_pem, &key_pem),
             names,
+            cert_pem,
+            key_pem,
         })
+    }
+
+    /// This node's certificate chain and private key as PEM text, for the HTTPS pages it serves
+    /// with the same certificate as its gRPC port.
+    pub fn identity_pem(&self) -> (&[u8], &[u8]) {
+        (&self.cert_pem, &self.key_pem)
     }
 
     /// What this node's own certificate names.

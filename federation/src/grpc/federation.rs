@@ -197,6 +197,11 @@ impl Callers {
         Ok(Identity::Certified(Arc::new(caller), certified))
     }
 
+    /// The caller a token names, for signing in to the web console (the token as typed).
+    pub(crate) fn by_token_text(&self, token: &str) -> Option<Arc<Caller>> {
+        self.by_digest.get(&token_digest(token.trim())).cloned()
+    }
+
     /// The caller named by the bearer token, if the request carries one; an unknown or
     /// malformed token is refused.
     fn by_token(&self, metadata: &MetadataMap) -> Result<Option<Arc<Caller>>, FederationError> {
@@ -475,7 +480,7 @@ impl FederationService {
         })
     }
 
-    async fn publish(
+    pub(crate) async fn publish(
         &self,
         who: Identity,
         request: v1::PublishDownRequest,
@@ -556,7 +561,7 @@ impl FederationService {
         })
     }
 
-    fn sync_state(
+    pub(crate) fn sync_state(
         &self,
         who: Identity,
         request: v1::GetSyncStateRequest,

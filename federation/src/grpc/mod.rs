@@ -20,8 +20,9 @@ mod ledger;
 mod raft;
 mod survey;
 
-pub use admin::AdminService;
+pub use admin::{AdminService, cluster_status};
 pub use backup::ReplicaBackupService;
+pub(crate) use federation::Identity;
 pub use federation::{Callers, FederationService, SyncMonitor};
 pub use ledger::LedgerService;
 pub use raft::RaftPeerService;

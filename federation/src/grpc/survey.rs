@@ -174,7 +174,7 @@ impl SurveyService {
             .map_err(|e| invalid("as_of", e.to_string()))
     }
 
-    async fn tally(
+    pub(crate) async fn tally(
         &self,
         who: Identity,
         request: v1::GetTallyRequest,
@@ -232,7 +232,7 @@ impl SurveyService {
         })
     }
 
-    async fn export(
+    pub(crate) async fn export(
         &self,
         who: Identity,
         request: v1::ExportSurveyRequest,
@@ -276,7 +276,7 @@ impl SurveyService {
         })
     }
 
-    async fn completeness(
+    pub(crate) async fn completeness(
         &self,
         who: Identity,
         request: v1::GetCompletenessRequest,
@@ -384,7 +384,7 @@ impl SurveyService {
         Self::submission_reply(response)
     }
 
-    async fn review(
+    pub(crate) async fn review(
         &self,
         who: Identity,
         request: v1::ReviewSubmissionRequest,
@@ -407,6 +407,53 @@ impl SurveyService {
             })
             .await?;
         Self::submission_reply(response)
+    }
+
+    /// The eight statuses of one municipality as of a date, with the records that decided each
+    /// (what a cell of the console's matrix opens).
+    pub(crate) async fn decided(
+        &self,
+        who: Identity,
+        municipality: &str,
+        fy: i32,
+        as_of: &str,
+    ) -> Result<(FiscalYear, NaiveDate, [(SurveyStatus, Vec<String>); 8]), FederationError> {
+        who.check_role(Role::Viewer, "read a municipality's evidence")?;
+        let m = self.ledger.municipality(municipality)?;
+        let (fy, as_of) = Self::year_and_date(fy, as_of)?;
+        if !fy.contains(as_of) {
+            return Err(invalid(
+                "as_of",
+                format!("{as_of} is outside fiscal year {}", fy.wareki()),
+            ));
+        }
+        self.ledger
+            .ensure(v1::ReadConsistency::Linearizable as i32)
+            .await?;
+        Ok((
+            fy,
+            as_of,
+            self.read_state(|s| s.decided(m, fy, as_of, None)),
+        ))
+    }
+
+    /// The latest submission of every municipality in scope that submitted for `fy`.
+    pub(crate) async fn latest_submissions(
+        &self,
+        who: Identity,
+        fy: i32,
+    ) -> Result<Vec<v1::SubmissionView>, FederationError> {
+        who.check_role(Role::Viewer, "read survey submissions")?;
+        let fy = fiscal_year(fy)?;
+        self.ledger
+            .ensure(v1::ReadConsistency::Linearizable as i32)
+            .await?;
+        Ok(self.read_state(|s| {
+            official::municipalities_of(self.prefecture)
+                .filter(|e| self.in_scope(e.code))
+                .filter_map(|e| s.submissions(fy.year(), e.code).last().map(submission_view))
+                .collect()
+        }))
     }
 
     fn regions_view(set: &RegionSet) -> v1::RegionsView {
@@ -458,7 +505,7 @@ impl SurveyService {
         }
     }
 
-    async fn regions(
+    pub(crate) async fn regions(
         &self,
         request: v1::GetRegionsRequest,
     ) -> Result<v1::RegionsView, FederationError> {
@@ -517,7 +564,7 @@ impl SurveyService {
         Ok((fy, as_of))
     }
 
-    async fn record_meeting(
+    pub(crate) async fn record_meeting(
         &self,
         who: Identity,
         request: v1::RecordWideAreaMeetingRequest,
@@ -564,7 +611,7 @@ impl SurveyService {
         }
     }
 
-    async fn wide_area(
+    pub(crate) async fn wide_area(
         &self,
         who: Identity,
         request: v1::GetWideAreaRequest,
@@ -651,7 +698,7 @@ impl SurveyService {
         }))
     }
 
-    async fn designations(
+    pub(crate) async fn designations(
         &self,
         who: Identity,
         request: v1::GetDesignationsRequest,

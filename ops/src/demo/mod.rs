@@ -223,6 +223,7 @@ pub async fn run(args: DemoArgs, json: bool) -> Result<(), Failure> {
     .await;
     if let (Ok(report), true) = (&outcome, args.serve) {
         print_report(report, json);
+        print_consoles(report, json);
         eprintln!(
             "the federation keeps running (prefecture cluster {}, mTLS: add --ca {} to renkei \
              commands); Ctrl-C stops it",
@@ -262,6 +263,47 @@ fn print_report(report: &report::Report, json: bool) {
         println!("{}", report.to_json());
     } else {
         print!("{}", report.to_text());
+    }
+}
+
+/// Prints where the prefecture console is served and the token to sign in with (`--serve`).
+fn print_consoles(report: &report::Report, json: bool) {
+    let mut text = String::from(
+        "\n■ 都道府県コンソール（ブラウザで開く; 開発用の証明書なので警告が出ます）\n",
+    );
+    for (i, url) in report.consoles.iter().enumerate() {
+        text.push_str(&format!("  replica {}: {url}\n", i + 1));
+    }
+    text.push_str(&format!(
+        "  サインイン用トークン（管理者）: {}\n",
+        report.officer_token
+    ));
+    if json {
+        eprint!("{text}");
+    } else {
+        print!("{text}");
+    }
+}
+
+/// Waits until a replica's log names the console's URL, and returns it.
+async fn console_url(log: &Path) -> Result<String, Failure> {
+    let started = std::time::Instant::now();
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if let Some(url) = text
+            .lines()
+            .filter(|l| l.contains("serving the console"))
+            .find_map(|l| l.split_whitespace().find_map(|w| w.strip_prefix("url=")))
+        {
+            return Ok(url.to_owned());
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            return Err(Failure::runtime(format!(
+                "{} names no console url after 20 s",
+                log.display()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -447,7 +489,7 @@ async fn federation(
         write(
             &config,
             &format!(
-                "node_id = {id}\nlisten = \"127.0.0.1:0\"\ndata_dir = {:?}\nprefecture = \"{PREFECTURE}\"\n\n{}\n{callers}",
+                "node_id = {id}\nlisten = \"127.0.0.1:0\"\nweb_listen = \"127.0.0.1:0\"\ndata_dir = {:?}\nprefecture = \"{PREFECTURE}\"\n\n{}\n{callers}",
                 pref_dir.join(format!("replica-{id}")).display().to_string(),
                 pki.table(&format!("replica-{PREFECTURE}-{id}")),
             ),
@@ -464,6 +506,10 @@ async fn federation(
         step.inc();
     }
     step.done(&replicas.join(", "));
+    let mut consoles = Vec::new();
+    for id in 1..=3u64 {
+        consoles.push(console_url(&pref_dir.join(format!("replica-{id}.log"))).await?);
+    }
 
     let step = progress.step(
         "forming the cluster (initialise, add learners, promote)",
@@ -656,6 +702,8 @@ async fn federation(
         elapsed: progress.elapsed(),
         stopped: Vec::new(),
         folder_note: String::new(),
+        consoles,
+        officer_token,
     })
 }
 

@@ -28,6 +28,10 @@ pub struct Report {
     /// Per process: name, whether it exited cleanly after SIGTERM.
     pub stopped: Vec<(String, bool)>,
     pub folder_note: String,
+    /// The prefecture console of each replica (`https://…/`), replica 1 first.
+    pub consoles: Vec<String>,
+    /// The token of the demo's prefecture office (role admin), to sign in to the console.
+    pub officer_token: String,
 }
 
 fn lines(items: &[v1::ItemTally]) -> Vec<TallyLine> {
@@ -208,6 +212,7 @@ impl Report {
             })
         };
         json!({
+            "consoles": self.consoles,
             "prefecture": t.prefecture,
             "prefecture_name": t.prefecture_name,
             "fiscal_year": t.fiscal_year,

@@ -1,0 +1,335 @@
+//! The prefecture console (都道府県コンソール): the web pages prefecture officers use, served by
+//! every replica on its own listener (`web_listen`), over HTTPS with the replica's certificate
+//! under `[tls]`.
+//!
+//! An adapter like the gRPC services beside it: each page signs its reader in with a
+//! `[[callers]]` token (viewer or above), calls the same application service methods the gRPC
+//! API calls (with the same role checks and linearizable reads, so the numbers are exactly those
+//! of `GetTally`), and renders what they answer. It holds no survey rule of its own.
+//!
+//! - [`pages`]: the pages — 実施状況, 推移, 比較, 提出・完了状況, （ク）広域連携, クラスタ,
+//!   ダウンロード — and the downloads (exports, charts as SVG, tables as CSV);
+//! - this module: the console's state, sign-in and sign-out, the router, the one mapping of
+//!   errors to HTTP statuses, and [`serve`].
+
+mod pages;
+
+pub use pages::render_status;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Form, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use maud::{Markup, html};
+use renkei_node::web::look::{self, NavLink, SignedInAs};
+use renkei_node::web::session::DEFAULT_SESSION_TTL;
+use renkei_node::web::{CsrfForm, SessionState, Sessions, SignedIn};
+use renkei_proto::PrefectureCode;
+use serde::Deserialize;
+use tokio::net::TcpListener;
+
+use crate::config::{Caller, Role};
+use crate::error::FederationError;
+use crate::grpc::{Callers, FederationService, Identity, SurveyService};
+use crate::types::Raft;
+
+/// Who a console session belongs to: a configured caller.
+pub type Principal = Arc<Caller>;
+
+/// The console's state: the application services it calls and its sessions.
+#[derive(Clone)]
+pub struct Console {
+    survey: SurveyService,
+    federation: FederationService,
+    raft: Raft,
+    callers: Callers,
+    prefecture: PrefectureCode,
+    sessions: Sessions<Principal>,
+}
+
+impl SessionState<Principal> for Console {
+    fn sessions(&self) -> &Sessions<Principal> {
+        &self.sessions
+    }
+}
+
+impl Console {
+    /// A console over a replica's services; `secure`: served over TLS (cookies marked Secure).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        survey: SurveyService,
+        federation: FederationService,
+        raft: Raft,
+        callers: Callers,
+        prefecture: PrefectureCode,
+        secure: bool,
+    ) -> Self {
+        Self {
+            survey,
+            federation,
+            raft,
+            callers,
+            prefecture,
+            sessions: Sessions::new(DEFAULT_SESSION_TTL, secure),
+        }
+    }
+
+    fn site(&self) -> String {
+        format!("{} 在宅医療・介護連携 コンソール", self.prefecture.name())
+    }
+
+    /// A whole console page for a signed-in session.
+    fn page(
+        &self,
+        session: &renkei_node::web::session::Session<Principal>,
+        current: &str,
+        title: &str,
+        body: Markup,
+    ) -> Response {
+        let nav: Vec<NavLink> = PAGES
+            .iter()
+            .map(|(href, label)| NavLink {
+                href: (*href).to_owned(),
+                label,
+                current: *href == current,
+            })
+            .collect();
+        let who = SignedInAs {
+            name: &session.principal.name,
+            role: role_label(session.principal.role),
+            csrf: &session.csrf,
+        };
+        let markup = look::page(&self.site(), title, &nav, Some(&who), body);
+        (
+            [(header::CACHE_CONTROL, "no-store")],
+            Html(markup.into_string()),
+        )
+            .into_response()
+    }
+}
+
+/// The console's pages in navigation order.
+const PAGES: [(&str, &str); 7] = [
+    ("/status", "実施状況"),
+    ("/trend", "推移"),
+    ("/compare", "比較"),
+    ("/submissions", "提出・完了状況"),
+    ("/wide-area", "（ク）広域連携"),
+    ("/cluster", "クラスタ"),
+    ("/downloads", "ダウンロード"),
+];
+
+/// A role as the console names it.
+pub fn role_label(role: Role) -> &'static str {
+    match role {
+        Role::Node => "ノード",
+        Role::Viewer => "閲覧者",
+        Role::Operator => "担当者",
+        Role::Admin => "管理者",
+    }
+}
+
+/// The identity the application service checks for a signed-in caller.
+fn identity(session: &renkei_node::web::session::Session<Principal>) -> Identity {
+    Identity::Known(session.principal.clone())
+}
+
+/// Returns the HTTP status of an error: the one mapping of [`FederationError`] for the web, as
+/// [`crate::grpc::to_status`] is for gRPC. Refusals are logged as they are for gRPC.
+pub fn http_status(error: &FederationError) -> StatusCode {
+    match error {
+        FederationError::InvalidArgument { .. } | FederationError::OutsidePrefecture { .. } => {
+            StatusCode::BAD_REQUEST
+        }
+        FederationError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+        FederationError::PermissionDenied { .. } => StatusCode::FORBIDDEN,
+        FederationError::NodeIdRetired(_) | FederationError::FailedPrecondition(_) => {
+            StatusCode::CONFLICT
+        }
+        FederationError::NotLeader { .. } | FederationError::Stopped(_) => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        FederationError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// An error as a console page shows it: what went wrong, in Japanese, with the detail the
+/// service gave (which names the field and the value).
+fn error_text(error: &FederationError) -> String {
+    if matches!(
+        error,
+        FederationError::Unauthenticated(_) | FederationError::PermissionDenied { .. }
+    ) {
+        tracing::warn!(refused = %error, "web request refused");
+    }
+    let what = match error {
+        FederationError::InvalidArgument { .. } | FederationError::OutsidePrefecture { .. } => {
+            "入力に誤りがあります"
+        }
+        FederationError::Unauthenticated(_) => "サインインが必要です",
+        FederationError::PermissionDenied { .. } => "この操作の権限がありません",
+        FederationError::NotLeader { leader_address, .. } => {
+            return format!(
+                "このレプリカはリーダーではないため記録できません。リーダー（{}）のコンソールで操作してください: {error}",
+                leader_address.as_deref().unwrap_or("不明")
+            );
+        }
+        FederationError::NodeIdRetired(_) | FederationError::FailedPrecondition(_) => {
+            "現在の状態では実行できません"
+        }
+        FederationError::Stopped(_) => "クラスタが応答できません",
+        FederationError::Storage(_) => "保存領域の障害です",
+    };
+    format!("{what}: {error}")
+}
+
+/// An error page for a signed-in session.
+fn error_page(
+    console: &Console,
+    session: &renkei_node::web::session::Session<Principal>,
+    current: &str,
+    error: &FederationError,
+) -> Response {
+    let mut response = console.page(
+        session,
+        current,
+        "エラー",
+        look::message("error", &error_text(error)),
+    );
+    *response.status_mut() = http_status(error);
+    response
+}
+
+#[derive(Deserialize)]
+struct SignInForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    login: String,
+}
+
+fn sign_in_page(console: &Console, error: Option<&str>, status: StatusCode) -> Response {
+    let (token, cookie) = console.sessions.login_token();
+    let body = html! {
+        div.login {
+            @if let Some(e) = error { (look::message("error", e)) }
+            p { "都道府県の担当者に配られたトークン（[[callers]] の閲覧者・担当者・管理者）でサインインします。" }
+            form method="post" action="/login" {
+                input type="hidden" name="login" value=(token);
+                label { "トークン" input #token type="password" name="token" autocomplete="current-password" required; }
+                button #sign-in type="submit" { "サインイン" }
+            }
+        }
+    };
+    let markup = look::page(&console.site(), "サインイン", &[], None, body);
+    (
+        status,
+        [
+            (header::SET_COOKIE, cookie),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        Html(markup.into_string()),
+    )
+        .into_response()
+}
+
+async fn sign_in_form(State(console): State<Console>) -> Response {
+    sign_in_page(&console, None, StatusCode::OK)
+}
+
+async fn sign_in(
+    State(console): State<Console>,
+    headers: HeaderMap,
+    Form(form): Form<SignInForm>,
+) -> Response {
+    if !console.sessions.check_login_token(&headers, &form.login) {
+        tracing::warn!(
+            refused = "sign-in form without its token",
+            "web request refused"
+        );
+        return sign_in_page(
+            &console,
+            Some("フォームの有効期限が切れました。もう一度サインインしてください。"),
+            StatusCode::FORBIDDEN,
+        );
+    }
+    match console.callers.by_token_text(&form.token) {
+        Some(caller) if caller.role >= Role::Viewer => {
+            tracing::info!(caller = %caller.name, "signed in to the console");
+            let session = console.sessions.start(caller);
+            (
+                [(header::SET_COOKIE, console.sessions.cookie(&session))],
+                Redirect::to("/status"),
+            )
+                .into_response()
+        }
+        Some(caller) => {
+            tracing::warn!(refused = %format!("{} (role node) may not use the console", caller.name), "web request refused");
+            sign_in_page(
+                &console,
+                Some(
+                    "このトークンはノード用です。コンソールには閲覧者以上のトークンでサインインしてください。",
+                ),
+                StatusCode::FORBIDDEN,
+            )
+        }
+        None => {
+            tracing::warn!(
+                refused = "unknown token at console sign-in",
+                "web request refused"
+            );
+            sign_in_page(
+                &console,
+                Some("トークンが違います。"),
+                StatusCode::UNAUTHORIZED,
+            )
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Empty {}
+
+async fn sign_out(
+    State(console): State<Console>,
+    CsrfForm(session, Empty {}): CsrfForm<Principal, Empty>,
+) -> Response {
+    console.sessions.end(&session.id);
+    (
+        [(header::SET_COOKIE, console.sessions.clear_cookie())],
+        Redirect::to("/login"),
+    )
+        .into_response()
+}
+
+async fn home(SignedIn(_): SignedIn<Principal>) -> Redirect {
+    Redirect::to("/status")
+}
+
+/// The console's routes.
+pub fn router(console: Console) -> Router {
+    Router::new()
+        .route("/", get(home))
+        .route("/login", get(sign_in_form).post(sign_in))
+        .route("/logout", post(sign_out))
+        .merge(pages::routes())
+        .with_state(console)
+}
+
+/// Serves the console on `listener` (HTTPS when `tls` is given) until `shutdown` resolves.
+pub async fn serve(
+    console: Console,
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), renkei_node::web::serve::WebServeError> {
+    let local: SocketAddr = listener.local_addr()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(address = %local, url = %format!("{scheme}://{local}/"), "serving the console");
+    renkei_node::web::serve(listener, tls, router(console), shutdown).await
+}
