@@ -154,22 +154,40 @@ impl Browser {
             .unwrap_or_else(|e| panic!("text of {css}: {e}"))
     }
 
-    /// The text of every cell of each row matching `css` (`th` and `td` in order).
+    /// The text of every cell of each row matching `css` (`th` and `td` in order), read in one
+    /// script so the rows come from one rendering of the page.
     pub async fn rows(&self, css: &str) -> Vec<Vec<String>> {
-        let mut out = Vec::new();
-        for row in self
+        let value = self
             .client
-            .find_all(Locator::Css(css))
+            .execute(
+                "return Array.from(document.querySelectorAll(arguments[0])).map(r => \
+                 Array.from(r.querySelectorAll('th, td')).map(c => c.innerText.trim()));",
+                vec![json!(css)],
+            )
             .await
-            .unwrap_or_else(|e| panic!("find {css}: {e}"))
-        {
-            let mut cells = Vec::new();
-            for cell in row.find_all(Locator::Css("th, td")).await.expect("cells") {
-                cells.push(cell.text().await.expect("a cell's text").trim().to_owned());
-            }
-            out.push(cells);
-        }
-        out
+            .unwrap_or_else(|e| panic!("rows of {css}: {e}"));
+        serde_json::from_value(value).unwrap_or_else(|e| panic!("rows of {css}: {e}"))
+    }
+
+    /// Clicks what navigates (a link, a form's button) and waits until the next page has loaded.
+    pub async fn follow(&self, css: &str) {
+        self.client
+            .execute("window.__renkeiBefore = true;", vec![])
+            .await
+            .expect("mark the page");
+        self.click(css).await;
+        wait_until(&format!("the page after clicking {css}"), || async {
+            self.client
+                .execute(
+                    "return window.__renkeiBefore !== true && document.readyState === 'complete';",
+                    vec![],
+                )
+                .await
+                .ok()
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false)
+        })
+        .await;
     }
 
     /// Clicks the first element matching a CSS selector.

@@ -134,13 +134,20 @@ pub async fn tool_channel(address: &str) -> Channel {
 }
 
 /// Returns the path of a workspace binary built beside the test executable.
+///
+/// `RENKEI_BIN_DIR` names another folder to take them from (e.g. when several work trees share
+/// one target directory, whose `target/<profile>/` holds whichever was built last).
 pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the test executable's path");
     // target/<profile>/deps/<test> → target/<profile>/<name>
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test executable lies in target/<profile>/deps");
+    let dir = match std::env::var_os("RENKEI_BIN_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("the test executable lies in target/<profile>/deps")
+            .to_path_buf(),
+    };
     let path = dir.join(name);
     assert!(
         path.is_file(),

@@ -36,6 +36,9 @@ pub struct SurveyService {
     monitor: SyncMonitor,
     /// The municipalities the survey counts (`survey_scope`); empty: the official list.
     scope: Arc<Vec<MunicipalityCode>>,
+    /// The consistency of the reads that take none from their request: linearizable for gRPC
+    /// callers; the console of a follower reads what the replica has applied.
+    reads: v1::ReadConsistency,
 }
 
 fn invalid(field: &'static str, reason: impl Into<String>) -> FederationError {
@@ -128,6 +131,16 @@ impl SurveyService {
             callers,
             monitor,
             scope: Arc::new(scope),
+            reads: v1::ReadConsistency::Linearizable,
+        }
+    }
+
+    /// The same service reading with `consistency` where a request names none (the console
+    /// of a follower reads locally and says at which applied index).
+    pub(crate) fn reading(&self, consistency: v1::ReadConsistency) -> Self {
+        Self {
+            reads: consistency,
+            ..self.clone()
         }
     }
 
@@ -284,9 +297,7 @@ impl SurveyService {
         who.check_role(Role::Viewer, "read completeness")?;
         let fy = fiscal_year(request.fiscal_year)?;
         let since = request.since.as_ref().and_then(timestamp_to_utc);
-        self.ledger
-            .ensure(v1::ReadConsistency::Linearizable as i32)
-            .await?;
+        self.ledger.ensure(self.reads as i32).await?;
         let mut reply = v1::CompletenessReply::default();
         for entry in official::municipalities_of(self.prefecture).filter(|e| self.in_scope(e.code))
         {
@@ -427,9 +438,7 @@ impl SurveyService {
                 format!("{as_of} is outside fiscal year {}", fy.wareki()),
             ));
         }
-        self.ledger
-            .ensure(v1::ReadConsistency::Linearizable as i32)
-            .await?;
+        self.ledger.ensure(self.reads as i32).await?;
         Ok((
             fy,
             as_of,
@@ -445,9 +454,7 @@ impl SurveyService {
     ) -> Result<Vec<v1::SubmissionView>, FederationError> {
         who.check_role(Role::Viewer, "read survey submissions")?;
         let fy = fiscal_year(fy)?;
-        self.ledger
-            .ensure(v1::ReadConsistency::Linearizable as i32)
-            .await?;
+        self.ledger.ensure(self.reads as i32).await?;
         Ok(self.read_state(|s| {
             official::municipalities_of(self.prefecture)
                 .filter(|e| self.in_scope(e.code))
@@ -515,9 +522,7 @@ impl SurveyService {
         } else {
             request.kind.as_str()
         };
-        self.ledger
-            .ensure(v1::ReadConsistency::Linearizable as i32)
-            .await?;
+        self.ledger.ensure(self.reads as i32).await?;
         self.read_state(|s| s.regions(kind, fy).map(Self::regions_view))
             .ok_or_else(|| {
                 invalid(
@@ -618,9 +623,7 @@ impl SurveyService {
     ) -> Result<v1::WideAreaView, FederationError> {
         who.check_role(Role::Viewer, "read the (ク) items")?;
         let (fy, as_of) = Self::year_and_date(request.fiscal_year, &request.as_of)?;
-        self.ledger
-            .ensure(v1::ReadConsistency::Linearizable as i32)
-            .await?;
+        self.ledger.ensure(self.reads as i32).await?;
         let n = official::municipalities_of(self.prefecture).count() as u32;
         Ok(self.read_state(|state| {
             let wide = state.wide_area();
@@ -705,9 +708,7 @@ impl SurveyService {
     ) -> Result<v1::DesignationsView, FederationError> {
         who.check_role(Role::Viewer, "read designation candidates")?;
         let (fy, as_of) = Self::year_and_date(request.fiscal_year, &request.as_of)?;
-        self.ledger
-            .ensure(v1::ReadConsistency::Linearizable as i32)
-            .await?;
+        self.ledger.ensure(self.reads as i32).await?;
         self.read_state(|state| {
             let regions = state.regions(SECONDARY_MEDICAL_AREA, fy).ok_or_else(|| {
                 invalid(

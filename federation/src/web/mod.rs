@@ -29,7 +29,7 @@ use maud::{Markup, html};
 use renkei_node::web::look::{self, NavLink, SignedInAs};
 use renkei_node::web::session::DEFAULT_SESSION_TTL;
 use renkei_node::web::{CsrfForm, SessionState, Sessions, SignedIn};
-use renkei_proto::PrefectureCode;
+use renkei_proto::{PrefectureCode, v1};
 use serde::Deserialize;
 use tokio::net::TcpListener;
 
@@ -79,6 +79,48 @@ impl Console {
         }
     }
 
+    /// Whether this replica leads now: its reads are then linearizable (confirmed with a
+    /// quorum); a follower's console reads what the replica has applied, and says so.
+    fn leads(&self) -> bool {
+        let metrics = self.raft.metrics().borrow().clone();
+        metrics.current_leader == Some(metrics.id)
+    }
+
+    /// The consistency of this request's reads (see [`Console::leads`]).
+    fn consistency(&self) -> v1::ReadConsistency {
+        if self.leads() {
+            v1::ReadConsistency::Linearizable
+        } else {
+            v1::ReadConsistency::Local
+        }
+    }
+
+    /// The survey service reading with [`Console::consistency`].
+    fn survey(&self) -> SurveyService {
+        self.survey.reading(self.consistency())
+    }
+
+    /// What the page's figures are as of: a line every page shows.
+    fn read_note(&self) -> Markup {
+        let metrics = self.raft.metrics().borrow().clone();
+        let applied = metrics.last_applied.map_or(0, |l| l.index);
+        let text = if metrics.current_leader == Some(metrics.id) {
+            format!(
+                "リーダー（レプリカ {}）が過半数に確認した最新の内容です（線形化読み取り、反映済みログ位置 {applied}）。",
+                metrics.id
+            )
+        } else {
+            format!(
+                "フォロワー（レプリカ {}）が反映済みの内容です（ログ位置 {applied} まで、リーダー: {}）。記録はリーダーのコンソールで行います。",
+                metrics.id,
+                metrics
+                    .current_leader
+                    .map_or_else(|| "不明".to_owned(), |l| format!("レプリカ {l}"))
+            )
+        };
+        html! { p.muted.readnote #read-note { (text) } }
+    }
+
     fn site(&self) -> String {
         format!("{} 在宅医療・介護連携 コンソール", self.prefecture.name())
     }
@@ -104,6 +146,7 @@ impl Console {
             role: role_label(session.principal.role),
             csrf: &session.csrf,
         };
+        let body = html! { (self.read_note()) (body) };
         let markup = look::page(&self.site(), title, &nav, Some(&who), body);
         (
             [(header::CACHE_CONTROL, "no-store")],

@@ -129,7 +129,7 @@ impl Resolved {
         )
     }
 
-    fn tally_request(&self) -> v1::GetTallyRequest {
+    fn tally_request(&self, consistency: v1::ReadConsistency) -> v1::GetTallyRequest {
         v1::GetTallyRequest {
             fiscal_year: self.fy,
             as_of: self.as_of.clone(),
@@ -139,7 +139,7 @@ impl Resolved {
             } else {
                 v1::TallySource::Live as i32
             },
-            consistency: v1::ReadConsistency::Linearizable as i32,
+            consistency: consistency as i32,
         }
     }
 }
@@ -189,8 +189,9 @@ fn item_counts(line: &v1::ItemTally) -> [u32; 3] {
     [line.implemented, line.planned, line.not_implemented]
 }
 
-/// The national-style table of a tally: count and percentage per answer for each item.
-fn tally_table(caption: &str, n: u32, items: &[v1::ItemTally], id: &str) -> Markup {
+/// The national-style table of a tally: count and percentage per answer for each item; with
+/// `short`, items are named by their letter (the full name in `title` and `abbr`).
+fn tally_table(caption: &str, n: u32, items: &[v1::ItemTally], id: &str, short: bool) -> Markup {
     html! {
         div.scroll {
             table id=(id) {
@@ -210,7 +211,11 @@ fn tally_table(caption: &str, n: u32, items: &[v1::ItemTally], id: &str) -> Mark
                 tbody {
                     @for line in items {
                         tr data-item=(line.item) {
-                            th scope="row" { (line.label) }
+                            @if short {
+                                th scope="row" abbr=(line.label) title=(line.label) { (short_label(&line.label)) }
+                            } @else {
+                                th scope="row" { (line.label) }
+                            }
                             td.num { (line.implemented) }
                             td.num { (line.implemented_percent) "%" }
                             td.num { (line.planned) }
@@ -225,11 +230,32 @@ fn tally_table(caption: &str, n: u32, items: &[v1::ItemTally], id: &str) -> Mark
     }
 }
 
-fn tally_chart(title: &str, items: &[v1::ItemTally]) -> Markup {
+/// An item's label cut to its letter and first words, e.g. （ア）地域の医療・介護の資源….
+fn short_label(label: &str) -> String {
+    let chars: Vec<char> = label.chars().collect();
+    if chars.len() <= 12 {
+        label.to_owned()
+    } else {
+        chars[..11].iter().collect::<String>() + "…"
+    }
+}
+
+fn tally_chart(title: &str, items: &[v1::ItemTally], short: bool) -> Markup {
+    let labels: Vec<String> = items
+        .iter()
+        .map(|l| {
+            if short {
+                short_label(&l.label)
+            } else {
+                l.label.clone()
+            }
+        })
+        .collect();
     let bars: Vec<StackedBar> = items
         .iter()
-        .map(|l| StackedBar {
-            label: &l.label,
+        .zip(&labels)
+        .map(|(l, label)| StackedBar {
+            label,
             counts: item_counts(l),
         })
         .collect();
@@ -252,8 +278,11 @@ async fn status(
 ) -> Response {
     let view = view.resolve();
     let reply = match console
-        .survey
-        .tally(identity(&session), view.tally_request())
+        .survey()
+        .tally(
+            identity(&session),
+            view.tally_request(console.consistency()),
+        )
         .await
     {
         Ok(reply) => reply,
@@ -268,15 +297,15 @@ fn status_body(reply: &v1::TallyReply, view: &Resolved) -> Markup {
     html! {
         (filters("/status", view, true))
         p.muted {
-            "線形化読み取り（リーダーに確認済み）: このレプリカの反映済みログ位置 "
+            "集計したログ位置 "
             span #applied-index { (reply.applied_index) }
-            "。出所: " (if view.submitted { "提出された回答（未提出の市区町村は記録から導出）" } else { "記録から導出" })
+            "。回答の出所: " (if view.submitted { "提出された回答（未提出の市区町村は記録から導出）" } else { "記録から導出" })
         }
         div.layout {
             div {
                 h2 { "都道府県全体" }
-                (tally_table(&tally_caption(reply), reply.n, &reply.items, "tally"))
-                (tally_chart(&tally_caption(reply), &reply.items))
+                (tally_table(&tally_caption(reply), reply.n, &reply.items, "tally", false))
+                (tally_chart(&tally_caption(reply), &reply.items, false))
                 p.noprint {
                     a href={ "/download/chart/status.svg?" (q) } download { "グラフをSVGで保存" } " ・ "
                     a href={ "/download/table/status.csv?" (q) } download { "表をCSVで保存" }
@@ -289,8 +318,8 @@ fn status_body(reply: &v1::TallyReply, view: &Resolved) -> Markup {
             div.grid2 {
                 @for r in &reply.regions {
                     section {
-                        (tally_table(&format!("{}（{}）", r.region_name, r.region_id), r.n, &r.items, &format!("region-{}", r.region_id)))
-                        (tally_chart(&format!("二次医療圏 {}", r.region_name), &r.items))
+                        (tally_table(&format!("{}（{}）", r.region_name, r.region_id), r.n, &r.items, &format!("region-{}", r.region_id), true))
+                        (tally_chart(&format!("二次医療圏 {}", r.region_name), &r.items, true))
                     }
                 }
             }
@@ -374,7 +403,7 @@ async fn evidence(
 ) -> Response {
     let view = query.resolve();
     let (fy, as_of, decided) = match console
-        .survey
+        .survey()
         .decided(identity(&session), &query.m, view.fy, &view.as_of)
         .await
     {
@@ -446,10 +475,10 @@ async fn trend_tallies(
         let Ok(year) = FiscalYear::new(i64::from(fy)) else {
             continue;
         };
-        let mut request = view.tally_request();
+        let mut request = view.tally_request(console.consistency());
         request.fiscal_year = fy;
         request.as_of = same_day_in(year, as_of).format("%Y-%m-%d").to_string();
-        out.push(console.survey.tally(identity(session), request).await?);
+        out.push(console.survey().tally(identity(session), request).await?);
     }
     Ok(out)
 }
@@ -534,8 +563,11 @@ async fn compare(
 ) -> Response {
     let view = query.resolve();
     let reply = match console
-        .survey
-        .tally(identity(&session), view.tally_request())
+        .survey()
+        .tally(
+            identity(&session),
+            view.tally_request(console.consistency()),
+        )
         .await
     {
         Ok(reply) => reply,
@@ -675,7 +707,7 @@ async fn submissions_page(
 ) -> Response {
     let since = Utc::now() - Duration::days(7);
     let completeness = console
-        .survey
+        .survey()
         .completeness(
             identity(session),
             v1::GetCompletenessRequest {
@@ -685,7 +717,7 @@ async fn submissions_page(
         )
         .await;
     let latest = console
-        .survey
+        .survey()
         .latest_submissions(identity(session), view.fy)
         .await;
     let (completeness, latest) = match (completeness, latest) {
@@ -775,7 +807,7 @@ async fn review(
 ) -> Response {
     let approve = form.decision == "approve";
     let result = console
-        .survey
+        .survey()
         .review(
             identity(&session),
             v1::ReviewSubmissionRequest {
@@ -827,7 +859,7 @@ async fn wide_area_page(
     message: Option<Markup>,
 ) -> Response {
     let designations = console
-        .survey
+        .survey()
         .designations(
             identity(session),
             v1::GetDesignationsRequest {
@@ -837,7 +869,7 @@ async fn wide_area_page(
         )
         .await;
     let wide = console
-        .survey
+        .survey()
         .wide_area(
             identity(session),
             v1::GetWideAreaRequest {
@@ -1077,7 +1109,7 @@ async fn record_meeting(
     CsrfForm(session, form): CsrfForm<Principal, MeetingForm>,
 ) -> Response {
     let result = console
-        .survey
+        .survey()
         .record_meeting(
             identity(&session),
             v1::RecordWideAreaMeetingRequest {
@@ -1276,11 +1308,11 @@ async fn download_export(
         }
     };
     match console
-        .survey
+        .survey()
         .export(
             identity(&session),
             v1::ExportSurveyRequest {
-                tally: Some(view.tally_request()),
+                tally: Some(view.tally_request(console.consistency())),
                 format: format as i32,
                 shift_jis,
             },
@@ -1306,14 +1338,17 @@ async fn download_status_chart(
 ) -> Response {
     let view = view.resolve();
     match console
-        .survey
-        .tally(identity(&session), view.tally_request())
+        .survey()
+        .tally(
+            identity(&session),
+            view.tally_request(console.consistency()),
+        )
         .await
     {
         Ok(reply) => attachment(
             &format!("status_{}_{}.svg", reply.prefecture, reply.fiscal_year),
             "image/svg+xml",
-            tally_chart(&tally_caption(&reply), &reply.items)
+            tally_chart(&tally_caption(&reply), &reply.items, false)
                 .into_string()
                 .into_bytes(),
         ),
@@ -1357,8 +1392,11 @@ async fn download_status_table(
 ) -> Response {
     let view = view.resolve();
     match console
-        .survey
-        .tally(identity(&session), view.tally_request())
+        .survey()
+        .tally(
+            identity(&session),
+            view.tally_request(console.consistency()),
+        )
         .await
     {
         Ok(reply) => {
@@ -1402,8 +1440,11 @@ async fn download_matrix_table(
 ) -> Response {
     let view = view.resolve();
     match console
-        .survey
-        .tally(identity(&session), view.tally_request())
+        .survey()
+        .tally(
+            identity(&session),
+            view.tally_request(console.consistency()),
+        )
         .await
     {
         Ok(reply) => {

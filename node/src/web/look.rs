@@ -105,3 +105,25 @@ pub fn explanation(title: &str, lines: &[&str]) -> Markup {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_are_japanese_with_a_print_stylesheet_for_a4() {
+        let html = page("サイト", "題", &[], None, html! { p { "本文" } }).into_string();
+        assert!(html.contains(r#"<html lang="ja">"#));
+        assert!(
+            !html.contains("<link") && !html.contains("<script src"),
+            "nothing fetched"
+        );
+        let print = STYLESHEET
+            .split("@media print")
+            .nth(1)
+            .expect("a print stylesheet");
+        assert!(print.contains("size: A4 landscape"));
+        assert!(print.contains("nav") && print.contains("display: none"));
+        assert!(print.contains("thead { display: table-header-group; }"));
+    }
+}
