@@ -130,7 +130,7 @@ pub fn percent_lines(title: &str, x: &[String], series: &[Series<'_>]) -> Markup
     let top = 16.0;
     let plot_h = 300.0;
     let width = left + plot_w + 30.0 + legend_w;
-    let height = top + plot_h + 40.0;
+    let height = top + plot_h + 50.0;
     let xpos = |i: usize| left + 110.0 * i as f64;
     let ypos = |v: f64| top + plot_h * (1.0 - v / 100.0);
     let mut s = String::new();
@@ -150,12 +150,19 @@ pub fn percent_lines(title: &str, x: &[String], series: &[Series<'_>]) -> Markup
         );
     }
     for (i, label) in x.iter().enumerate() {
+        // A long label (令和6年度（2024年度）) goes on two lines at its parenthesis.
+        let (first, second) = match label.find('（') {
+            Some(at) => (&label[..at], &label[at..]),
+            None => (label.as_str(), ""),
+        };
         let _ = write!(
             s,
-            r#"<text x="{:.0}" y="{:.0}" text-anchor="middle">{}</text>"#,
+            r#"<text x="{:.0}" y="{:.0}" text-anchor="middle">{}<tspan x="{:.0}" dy="14">{}</tspan></text>"#,
             xpos(i),
-            top + plot_h + 20.0,
-            esc(label)
+            top + plot_h + 18.0,
+            esc(first),
+            xpos(i),
+            esc(second)
         );
     }
     for (k, line) in series.iter().enumerate() {
