@@ -15,7 +15,7 @@ use renkei_node::telemetry::{self, ShutdownSignal};
 struct Cli {
     /// TOML configuration file (keys: node_id, listen, advertise, data_dir, prefecture,
     /// heartbeat_ms, election_timeout_min_ms, election_timeout_max_ms, snapshot_after_logs,
-    /// log_format, callers, metrics_listen, otlp_endpoint, survey_scope, plaintext, [tls]);
+    /// log_format, callers, metrics_listen, web_listen, otlp_endpoint, survey_scope, plaintext, [tls]);
     /// RENKEI_PREFECTURE_* environment variables override it, flags override both.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
