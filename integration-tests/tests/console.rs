@@ -207,22 +207,35 @@ async fn a_prefecture_officer_works_in_the_console() {
     assert_eq!(browser.rows("#tally tbody tr").await, expected_rows(&tally));
     assert!(browser.text("#tally caption").await.contains("令和6年度"));
     assert!(browser.text("#tally caption").await.contains("n=15"));
-    let shinkawa = browser.rows("#region-16-1 tbody tr").await;
-    let expected_shinkawa = expected_rows(&v1::TallyReply {
-        items: tally
-            .regions
-            .iter()
-            .find(|r| r.region_id == "16-1")
-            .expect("新川")
-            .items
-            .clone(),
-        ..Default::default()
-    });
-    // Region tables name items by their letter: compare the figures.
+    // Every 二次医療圏's table (items named by their letter: compare the figures), and every
+    // cell of the municipality × item matrix.
     let figures = |rows: Vec<Vec<String>>| -> Vec<Vec<String>> {
         rows.into_iter().map(|r| r[1..].to_vec()).collect()
     };
-    assert_eq!(figures(shinkawa), figures(expected_shinkawa));
+    assert_eq!(tally.regions.len(), 4);
+    for region in &tally.regions {
+        let shown = browser
+            .rows(&format!("#region-{} tbody tr", region.region_id))
+            .await;
+        let expected = expected_rows(&v1::TallyReply {
+            items: region.items.clone(),
+            ..Default::default()
+        });
+        assert_eq!(figures(shown), figures(expected), "{}", region.region_name);
+    }
+    let matrix = browser.rows("#matrix tbody tr").await;
+    assert_eq!(matrix.len(), tally.municipalities.len());
+    for (row, expected) in matrix.iter().zip(&tally.municipalities) {
+        assert!(row[0].contains(&expected.municipality), "{row:?}");
+        let short = |s: &str| match s {
+            "実施している" => "実施",
+            "年度内に実施予定" => "予定",
+            _ => "未実施",
+        };
+        let cells: Vec<&str> = row[2..10].iter().map(String::as_str).collect();
+        let wanted: Vec<&str> = expected.statuses.iter().map(|s| short(s)).collect();
+        assert_eq!(cells, wanted, "{}", expected.name);
+    }
     browser.full_screenshot("02-status").await;
 
     // Another 基準日: before 高岡市's training, (カ) is not implemented anywhere.
