@@ -277,16 +277,9 @@ async fn status(
     Query(view): Query<View>,
 ) -> Response {
     let view = view.resolve();
-    let reply = match console
-        .survey()
-        .tally(
-            identity(&session),
-            view.tally_request(console.consistency()),
-        )
-        .await
-    {
+    let reply = match tally_of(&console, &session, &view, "/status").await {
         Ok(reply) => reply,
-        Err(e) => return error_page(&console, &session, "/status", &e),
+        Err(page) => return page,
     };
     console.page(&session, "/status", "実施状況", status_body(&reply, &view))
 }
@@ -443,6 +436,44 @@ async fn evidence(
     console.page(&session, "/status", "判定の根拠", body)
 }
 
+/// The tally a view asks for (read as [`Console::consistency`] says), or the error page to
+/// answer with.
+async fn tally_of(
+    console: &Console,
+    session: &Session<Principal>,
+    view: &Resolved,
+    page: &str,
+) -> Result<v1::TallyReply, Response> {
+    console
+        .survey()
+        .tally(identity(session), view.tally_request(console.consistency()))
+        .await
+        .map_err(|e| error_page(console, session, page, &e))
+}
+
+/// The message a page shows after a write — what was done, or why not — and the HTTP status
+/// of a refusal.
+fn outcome<T>(
+    result: &Result<T, FederationError>,
+    done: impl FnOnce(&T) -> String,
+) -> (Markup, Option<axum::http::StatusCode>) {
+    match result {
+        Ok(value) => (look::message("ok", &done(value)), None),
+        Err(e) => (
+            look::message("error", &error_text(e)),
+            Some(super::http_status(e)),
+        ),
+    }
+}
+
+/// A page answered with the status of the write it reports, if that was refused.
+fn with_status(mut response: Response, status: Option<axum::http::StatusCode>) -> Response {
+    if let Some(status) = status {
+        *response.status_mut() = status;
+    }
+    response
+}
+
 /// The same month-day as `as_of` in fiscal year `fy` (29 February becomes the 28th).
 fn same_day_in(fy: FiscalYear, as_of: NaiveDate) -> NaiveDate {
     let year = if as_of.month() >= 4 {
@@ -562,16 +593,9 @@ async fn compare(
     Query(query): Query<View>,
 ) -> Response {
     let view = query.resolve();
-    let reply = match console
-        .survey()
-        .tally(
-            identity(&session),
-            view.tally_request(console.consistency()),
-        )
-        .await
-    {
+    let reply = match tally_of(&console, &session, &view, "/compare").await {
         Ok(reply) => reply,
-        Err(e) => return error_page(&console, &session, "/compare", &e),
+        Err(page) => return page,
     };
     let one = ITEMS.iter().position(|(code, _)| *code == query.item);
     let columns: Vec<usize> = match one {
@@ -825,23 +849,18 @@ async fn review(
         ..View::default()
     }
     .resolve();
-    let message = match &result {
-        Ok(s) => look::message(
-            "ok",
-            &format!(
-                "{} 第{}版を{}しました。",
-                s.municipality,
-                s.version,
-                if approve { "承認" } else { "差し戻" }
-            ),
-        ),
-        Err(e) => look::message("error", &error_text(e)),
-    };
-    let mut response = submissions_page(&console, &session, &view, Some(message)).await;
-    if let Err(e) = &result {
-        *response.status_mut() = super::http_status(e);
-    }
-    response
+    let (message, status) = outcome(&result, |s| {
+        format!(
+            "{} 第{}版を{}しました。",
+            s.municipality,
+            s.version,
+            if approve { "承認" } else { "差し戻" }
+        )
+    });
+    with_status(
+        submissions_page(&console, &session, &view, Some(message)).await,
+        status,
+    )
 }
 
 fn role_name(role: &str) -> &'static str {
@@ -1071,23 +1090,18 @@ async fn record_designation(
         ..View::default()
     }
     .resolve();
-    let message = match &result {
-        Ok(_) => look::message(
-            "ok",
-            &format!(
-                "{}（{}）を{}として記録しました。",
-                form.institution_name.trim(),
-                form.area,
-                role_name(&form.role)
-            ),
-        ),
-        Err(e) => look::message("error", &error_text(e)),
-    };
-    let mut response = wide_area_page(&console, &session, &view, Some(message)).await;
-    if let Err(e) = &result {
-        *response.status_mut() = super::http_status(e);
-    }
-    response
+    let (message, status) = outcome(&result, |_| {
+        format!(
+            "{}（{}）を{}として記録しました。",
+            form.institution_name.trim(),
+            form.area,
+            role_name(&form.role)
+        )
+    });
+    with_status(
+        wide_area_page(&console, &session, &view, Some(message)).await,
+        status,
+    )
 }
 
 #[derive(Deserialize)]
@@ -1135,18 +1149,13 @@ async fn record_meeting(
         ..View::default()
     }
     .resolve();
-    let message = match &result {
-        Ok(m) => look::message(
-            "ok",
-            &format!("会議「{}」（{}）を記録しました。", m.title, m.on),
-        ),
-        Err(e) => look::message("error", &error_text(e)),
-    };
-    let mut response = wide_area_page(&console, &session, &view, Some(message)).await;
-    if let Err(e) = &result {
-        *response.status_mut() = super::http_status(e);
-    }
-    response
+    let (message, status) = outcome(&result, |m| {
+        format!("会議「{}」（{}）を記録しました。", m.title, m.on)
+    });
+    with_status(
+        wide_area_page(&console, &session, &view, Some(message)).await,
+        status,
+    )
 }
 
 async fn cluster(
@@ -1337,14 +1346,7 @@ async fn download_status_chart(
     Query(view): Query<View>,
 ) -> Response {
     let view = view.resolve();
-    match console
-        .survey()
-        .tally(
-            identity(&session),
-            view.tally_request(console.consistency()),
-        )
-        .await
-    {
+    match tally_of(&console, &session, &view, "/downloads").await {
         Ok(reply) => attachment(
             &format!("status_{}_{}.svg", reply.prefecture, reply.fiscal_year),
             "image/svg+xml",
@@ -1352,7 +1354,7 @@ async fn download_status_chart(
                 .into_string()
                 .into_bytes(),
         ),
-        Err(e) => error_page(&console, &session, "/downloads", &e),
+        Err(page) => page,
     }
 }
 
@@ -1391,46 +1393,38 @@ async fn download_status_table(
     Query(view): Query<View>,
 ) -> Response {
     let view = view.resolve();
-    match console
-        .survey()
-        .tally(
-            identity(&session),
-            view.tally_request(console.consistency()),
-        )
-        .await
-    {
-        Ok(reply) => {
-            let mut rows = vec![
-                vec![tally_caption(&reply), format!("n={}", reply.n)],
-                vec![
-                    "事業項目".into(),
-                    "実施している".into(),
-                    "割合(%)".into(),
-                    "年度内に実施予定".into(),
-                    "割合(%)".into(),
-                    "実施していない".into(),
-                    "割合(%)".into(),
-                ],
-            ];
-            for l in &reply.items {
-                rows.push(vec![
-                    l.label.clone(),
-                    l.implemented.to_string(),
-                    l.implemented_percent.clone(),
-                    l.planned.to_string(),
-                    l.planned_percent.clone(),
-                    l.not_implemented.to_string(),
-                    l.not_implemented_percent.clone(),
-                ]);
-            }
-            attachment(
-                &format!("status_{}_{}.csv", reply.prefecture, reply.fiscal_year),
-                "text/csv; charset=utf-8",
-                csv_bytes(rows),
-            )
-        }
-        Err(e) => error_page(&console, &session, "/downloads", &e),
+    let reply = match tally_of(&console, &session, &view, "/downloads").await {
+        Ok(reply) => reply,
+        Err(page) => return page,
+    };
+    let mut rows = vec![
+        vec![tally_caption(&reply), format!("n={}", reply.n)],
+        vec![
+            "事業項目".into(),
+            "実施している".into(),
+            "割合(%)".into(),
+            "年度内に実施予定".into(),
+            "割合(%)".into(),
+            "実施していない".into(),
+            "割合(%)".into(),
+        ],
+    ];
+    for l in &reply.items {
+        rows.push(vec![
+            l.label.clone(),
+            l.implemented.to_string(),
+            l.implemented_percent.clone(),
+            l.planned.to_string(),
+            l.planned_percent.clone(),
+            l.not_implemented.to_string(),
+            l.not_implemented_percent.clone(),
+        ]);
     }
+    attachment(
+        &format!("status_{}_{}.csv", reply.prefecture, reply.fiscal_year),
+        "text/csv; charset=utf-8",
+        csv_bytes(rows),
+    )
 }
 
 async fn download_matrix_table(
@@ -1439,38 +1433,30 @@ async fn download_matrix_table(
     Query(view): Query<View>,
 ) -> Response {
     let view = view.resolve();
-    match console
-        .survey()
-        .tally(
-            identity(&session),
-            view.tally_request(console.consistency()),
-        )
-        .await
-    {
-        Ok(reply) => {
-            let mut header = vec![
-                "市区町村コード".to_owned(),
-                "市区町村".into(),
-                "二次医療圏".into(),
-            ];
-            header.extend(reply.items.iter().map(|l| l.label.clone()));
-            header.extend(["報告".to_owned(), "提出".to_owned()]);
-            let mut rows = vec![header];
-            for r in &reply.municipalities {
-                let mut row = vec![r.municipality.clone(), r.name.clone(), r.region.clone()];
-                row.extend(r.statuses.iter().cloned());
-                row.push(if r.reported { "有" } else { "無" }.to_owned());
-                row.push(r.submission.clone());
-                rows.push(row);
-            }
-            attachment(
-                &format!("matrix_{}_{}.csv", reply.prefecture, reply.fiscal_year),
-                "text/csv; charset=utf-8",
-                csv_bytes(rows),
-            )
-        }
-        Err(e) => error_page(&console, &session, "/downloads", &e),
+    let reply = match tally_of(&console, &session, &view, "/downloads").await {
+        Ok(reply) => reply,
+        Err(page) => return page,
+    };
+    let mut header = vec![
+        "市区町村コード".to_owned(),
+        "市区町村".into(),
+        "二次医療圏".into(),
+    ];
+    header.extend(reply.items.iter().map(|l| l.label.clone()));
+    header.extend(["報告".to_owned(), "提出".to_owned()]);
+    let mut rows = vec![header];
+    for r in &reply.municipalities {
+        let mut row = vec![r.municipality.clone(), r.name.clone(), r.region.clone()];
+        row.extend(r.statuses.iter().cloned());
+        row.push(if r.reported { "有" } else { "無" }.to_owned());
+        row.push(r.submission.clone());
+        rows.push(row);
     }
+    attachment(
+        &format!("matrix_{}_{}.csv", reply.prefecture, reply.fiscal_year),
+        "text/csv; charset=utf-8",
+        csv_bytes(rows),
+    )
 }
 
 /// Renders the 実施状況 page's content for a tally reply, as the page does after its
