@@ -233,6 +233,16 @@ fn page_setup(
     Ok(())
 }
 
+/// Returns the format of a table's header cells: bold, centred, wrapped, ruled.
+fn header_format() -> Format {
+    Format::new()
+        .set_bold()
+        .set_align(FormatAlign::Center)
+        .set_align(FormatAlign::VerticalCenter)
+        .set_text_wrap()
+        .set_border(FormatBorder::Thin)
+}
+
 /// Returns the summary sheet (集計, laid out like the published table) and the detail sheet
 /// (市区町村別) as an .xlsx workbook, each printing on A4 landscape one page wide; the summary
 /// fits one page.
@@ -248,12 +258,7 @@ pub fn xlsx(survey: &Survey) -> Result<Vec<u8>, ExportError> {
 fn summary_sheet(sheet: &mut Worksheet, survey: &Survey) -> Result<(), XlsxError> {
     let tally = survey.tally();
     let title = Format::new().set_bold().set_font_size(12);
-    let head = Format::new()
-        .set_bold()
-        .set_align(FormatAlign::Center)
-        .set_align(FormatAlign::VerticalCenter)
-        .set_text_wrap()
-        .set_border(FormatBorder::Thin);
+    let head = header_format();
     let label = Format::new().set_border(FormatBorder::Thin);
     let count = Format::new()
         .set_num_format("0")
@@ -310,12 +315,7 @@ const PERCENT_HEADER: &str = "割合（%）";
 fn detail_sheet(sheet: &mut Worksheet, survey: &Survey) -> Result<(), XlsxError> {
     let header = detail_header();
     let records = detail_records(survey);
-    let head = Format::new()
-        .set_bold()
-        .set_align(FormatAlign::Center)
-        .set_align(FormatAlign::VerticalCenter)
-        .set_text_wrap()
-        .set_border(FormatBorder::Thin);
+    let head = header_format();
     let cell = Format::new()
         .set_align(FormatAlign::VerticalCenter)
         .set_text_wrap()
