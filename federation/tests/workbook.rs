@@ -8,6 +8,7 @@
 //! exactly one page per sheet, the national merge's summary on one page.
 
 use std::io::{Cursor, Read, Write};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -459,6 +460,12 @@ fn print_to_pdf(workbook: &[u8], name: &str) -> Option<Vec<u8>> {
         status.success() && pdf_path.is_file(),
         "soffice failed: {status}"
     );
+    // To look at the prints: RENKEI_PRINTS_DIR=/some/folder keeps each workbook and its PDF.
+    if let Some(keep) = std::env::var_os("RENKEI_PRINTS_DIR") {
+        std::fs::create_dir_all(&keep).unwrap();
+        std::fs::copy(&file, Path::new(&keep).join(format!("{name}.xlsx"))).unwrap();
+        std::fs::copy(&pdf_path, Path::new(&keep).join(format!("{name}.pdf"))).unwrap();
+    }
     Some(std::fs::read(pdf_path).unwrap())
 }
 

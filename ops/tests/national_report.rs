@@ -59,6 +59,11 @@ fn merge_to_html() -> (String, serde_json::Value) {
     let output = run(&args);
     assert!(output.status.success(), "{}", stderr(&output));
     let printed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    // To look at the page: RENKEI_PRINTS_DIR=/some/folder keeps it.
+    if let Some(keep) = std::env::var_os("RENKEI_PRINTS_DIR") {
+        std::fs::create_dir_all(&keep).unwrap();
+        std::fs::copy(&out, Path::new(&keep).join("national.html")).unwrap();
+    }
     (std::fs::read_to_string(&out).unwrap(), printed)
 }
 

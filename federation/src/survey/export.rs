@@ -189,6 +189,8 @@ const MAX_COLUMN_WIDTH: f64 = 40.0;
 const HEADER_WRAP_WIDTH: f64 = 10.0;
 /// The height of one line of 11-point text, Japanese included, in points.
 const LINE_HEIGHT: f64 = 15.0;
+/// Space above and below the lines of a detail row, in points.
+const ROW_PADDING: f64 = 3.0;
 
 /// Returns the width of `text` in Excel's column units (the width of a digit): an East Asian wide
 /// character counts two.
@@ -346,10 +348,8 @@ fn detail_sheet(sheet: &mut Worksheet, survey: &Survey) -> Result<(), XlsxError>
             sheet.write_string_with_format(row, col as u16, text, format)?;
             lines = lines.max((text_width(text) / width).ceil());
         }
-        // Excel keeps a row at one line unless told; a wrapped label needs its lines.
-        if lines > 1.0 {
-            sheet.set_row_height(row, lines * LINE_HEIGHT + 2.0)?;
-        }
+        // Excel keeps a row at one line unless told, and a bare line of Japanese is cramped.
+        sheet.set_row_height(row, lines * LINE_HEIGHT + ROW_PADDING)?;
         Ok::<(), XlsxError>(())
     };
     write_line(0, &header, &head)?;
