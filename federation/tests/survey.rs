@@ -137,7 +137,11 @@ fn the_xlsx_reads_back_with_both_sheets() {
             .map(|v| v.to_string())
             .unwrap_or_default()
     };
-    assert_eq!(cell(0, 1), "平成27年度（FY2015）");
+    assert!(
+        cell(0, 0).contains("平成27年度（FY2015）"),
+        "{}",
+        cell(0, 0)
+    );
     assert_eq!(cell(2, 1), "実施している");
     assert_eq!(cell(4, 0), Item::A.national_label());
     assert_eq!(cell(4, 1), "671");

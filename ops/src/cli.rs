@@ -302,7 +302,7 @@ pub enum SurveyCommand {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
         /// The national file to write: .json (signed, mergeable again), .csv (summary, UTF-8 with
-        /// BOM) or .xlsx.
+        /// BOM), .xlsx or .html (a report of the table with the prefectures compared).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },

@@ -135,6 +135,8 @@ enum MergeOutput {
     Json,
     Csv,
     Xlsx,
+    /// A self-contained HTML report of the national table and the prefectures compared.
+    Html,
 }
 
 fn merge_output(out: &Path) -> Result<MergeOutput, Failure> {
@@ -147,8 +149,9 @@ fn merge_output(out: &Path) -> Result<MergeOutput, Failure> {
         Some("json") => Ok(MergeOutput::Json),
         Some("csv") => Ok(MergeOutput::Csv),
         Some("xlsx") => Ok(MergeOutput::Xlsx),
+        Some("html") => Ok(MergeOutput::Html),
         _ => Err(Failure::usage(format!(
-            "--out {}: the name must end in .json, .csv or .xlsx (the format written)",
+            "--out {}: the name must end in .json, .csv, .xlsx or .html (the format written)",
             out.display()
         ))),
     }
@@ -175,6 +178,7 @@ fn merge(files: &[PathBuf], out: &Path, json: bool) -> Result<(), Failure> {
         MergeOutput::Json => national::json(&survey),
         MergeOutput::Csv => national::summary_csv(&survey, CsvEncoding::Utf8Bom),
         MergeOutput::Xlsx => national::xlsx(&survey),
+        MergeOutput::Html => Ok(national::national_html(&survey).into_bytes()),
     }
     .map_err(|e| Failure::runtime(format!("cannot write the national survey: {e}")))?;
     std::fs::write(out, &bytes)

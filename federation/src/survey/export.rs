@@ -4,9 +4,10 @@
 //! date, n and the source.
 
 use renkei_proto::FiscalYear;
-use rust_xlsxwriter::{Format, FormatAlign, Workbook, XlsxError};
+use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use unicode_width::UnicodeWidthStr;
 
 use super::{Item, Survey, SurveyStatus, Tally, format_tenths};
 
@@ -35,14 +36,17 @@ pub enum ExportError {
 /// The format tag of JSON exports.
 pub const JSON_FORMAT: &str = "renkei.survey.v1";
 
-fn year_label(fy: FiscalYear) -> String {
+pub(super) fn year_label(fy: FiscalYear) -> String {
     format!("{}（{}）", fy.wareki(), fy)
 }
+
+/// What every export is about, as its first words.
+pub(super) const TITLE: &str = "在宅医療・介護連携推進事業 実施状況";
 
 /// The line every export starts with: what the numbers are about.
 fn heading(survey: &Survey) -> Vec<String> {
     vec![
-        "在宅医療・介護連携推進事業 実施状況".to_owned(),
+        TITLE.to_owned(),
         year_label(survey.fiscal_year),
         format!("{}現在", survey.as_of.format("%Y-%m-%d")),
         format!("n={}", survey.n()),
@@ -116,18 +120,27 @@ pub fn summary_csv(survey: &Survey, encoding: CsvEncoding) -> Result<Vec<u8>, Ex
 /// whether it reported and its submission/approval state.
 pub fn detail_csv(survey: &Survey, encoding: CsvEncoding) -> Result<Vec<u8>, ExportError> {
     let mut records = vec![heading(survey), detail_header()];
-    records.extend(survey.rows.iter().map(|row| {
-        let mut record = vec![
-            row.code.to_string(),
-            row.name.clone(),
-            row.area.clone().unwrap_or_default(),
-        ];
-        record.extend(Item::ALL.iter().map(|i| row.status(*i).label().to_owned()));
-        record.push(if row.reported { "有" } else { "無" }.to_owned());
-        record.push(row.approval.label());
-        record
-    }));
+    records.extend(detail_records(survey));
     encode(records, encoding)
+}
+
+/// Returns the detail lines in the columns of [`detail_header`], one per municipality.
+fn detail_records(survey: &Survey) -> Vec<Vec<String>> {
+    survey
+        .rows
+        .iter()
+        .map(|row| {
+            let mut record = vec![
+                row.code.to_string(),
+                row.name.clone(),
+                row.area.clone().unwrap_or_default(),
+            ];
+            record.extend(Item::ALL.iter().map(|i| row.status(*i).label().to_owned()));
+            record.push(if row.reported { "有" } else { "無" }.to_owned());
+            record.push(row.approval.label());
+            record
+        })
+        .collect()
 }
 
 fn detail_header() -> Vec<String> {
@@ -151,7 +164,7 @@ pub struct SummaryLine {
     pub percents: [String; 3],
 }
 
-fn summary_lines(tally: &Tally) -> Vec<SummaryLine> {
+pub(super) fn summary_lines(tally: &Tally) -> Vec<SummaryLine> {
     Item::ALL
         .iter()
         .map(|item| SummaryLine {
@@ -163,57 +176,189 @@ fn summary_lines(tally: &Tally) -> Vec<SummaryLine> {
         .collect()
 }
 
-/// Returns the summary sheet (集計, laid out like the published table) and the detail sheet
-/// (市区町村別) as an .xlsx workbook.
-pub fn xlsx(survey: &Survey) -> Result<Vec<u8>, ExportError> {
-    let tally = survey.tally();
-    let mut workbook = Workbook::new();
-    let bold = Format::new().set_bold();
-    let centred = Format::new().set_bold().set_align(FormatAlign::Center);
-    let percent = Format::new().set_num_format("0.0\"%\"");
+/// Excel's paper-size code of A4.
+const PAPER_A4: u8 = 9;
+/// Margins in inches: left wide enough to bind (about 2.3 cm), then right, top, bottom, and the
+/// distances of the header and footer from the edge.
+const MARGINS: [f64; 6] = [0.9, 0.4, 0.7, 0.6, 0.3, 0.3];
+/// Padding added to a column's widest cell, in Excel's character units.
+const COLUMN_PADDING: f64 = 2.0;
+/// The widest a detail column grows before its cells wrap, in Excel's character units.
+const MAX_COLUMN_WIDTH: f64 = 40.0;
+/// The width a detail header may take before it wraps onto a further line.
+const HEADER_WRAP_WIDTH: f64 = 10.0;
+/// The height of one line of 11-point text, Japanese included, in points.
+const LINE_HEIGHT: f64 = 15.0;
+/// Space above and below the lines of a detail row, in points.
+const ROW_PADDING: f64 = 3.0;
 
-    let sheet = workbook.add_worksheet();
+/// Returns the width of `text` in Excel's column units (the width of a digit): an East Asian wide
+/// character counts two.
+fn text_width(text: &str) -> f64 {
+    UnicodeWidthStr::width(text) as f64
+}
+
+/// Escapes `&`, the control character of Excel's page headers and footers.
+fn header_text(text: &str) -> String {
+    text.replace('&', "&&")
+}
+
+/// Sets up a sheet for printing as an officer files it: A4 landscape, one page wide (`pages_tall`
+/// pages tall, 0 for as many as it takes), a wider left margin for binding, `title_rows` repeated
+/// on every page, the survey (what, whose, which year, as of when) in the header and the sheet's
+/// name with page x / y in the footer.
+fn page_setup(
+    sheet: &mut Worksheet,
+    survey: &Survey,
+    title_rows: (u32, u32),
+    pages_tall: u16,
+) -> Result<(), XlsxError> {
+    let [left, right, top, bottom, header, footer] = MARGINS;
+    // At most about 60 characters, well within Excel's limit of 255 per header or footer.
+    let page_header = format!(
+        "&L{}&R{}",
+        header_text(&format!("{TITLE}　{}", survey.source)),
+        header_text(&format!(
+            "{}　基準日 {}",
+            year_label(survey.fiscal_year),
+            survey.as_of.format("%Y-%m-%d")
+        ))
+    );
+    sheet
+        .set_paper_size(PAPER_A4)
+        .set_landscape()
+        .set_print_fit_to_pages(1, pages_tall)
+        .set_margins(left, right, top, bottom, header, footer)
+        .set_header(page_header)
+        .set_footer("&L&A&R&P / &N");
+    sheet.set_repeat_rows(title_rows.0, title_rows.1)?;
+    Ok(())
+}
+
+/// Returns the format of a table's header cells: bold, centred, wrapped, ruled.
+fn header_format() -> Format {
+    Format::new()
+        .set_bold()
+        .set_align(FormatAlign::Center)
+        .set_align(FormatAlign::VerticalCenter)
+        .set_text_wrap()
+        .set_border(FormatBorder::Thin)
+}
+
+/// Returns the summary sheet (集計, laid out like the published table) and the detail sheet
+/// (市区町村別) as an .xlsx workbook, each printing on A4 landscape one page wide; the summary
+/// fits one page.
+pub fn xlsx(survey: &Survey) -> Result<Vec<u8>, ExportError> {
+    let mut workbook = Workbook::new();
+    summary_sheet(workbook.add_worksheet(), survey)?;
+    detail_sheet(workbook.add_worksheet(), survey)?;
+    Ok(workbook.save_to_buffer()?)
+}
+
+/// Writes the summary table: the heading in one merged row, the answers as count and percentage
+/// column pairs, one line per item, n below.
+fn summary_sheet(sheet: &mut Worksheet, survey: &Survey) -> Result<(), XlsxError> {
+    let tally = survey.tally();
+    let title = Format::new().set_bold().set_font_size(12);
+    let head = header_format();
+    let label = Format::new().set_border(FormatBorder::Thin);
+    let count = Format::new()
+        .set_num_format("0")
+        .set_border(FormatBorder::Thin);
+    let percent = Format::new()
+        .set_num_format("0.0")
+        .set_border(FormatBorder::Thin);
+    let last_col = 2 * SurveyStatus::ALL.len() as u16;
+
     sheet.set_name("集計")?;
-    for (col, text) in heading(survey).iter().enumerate() {
-        sheet.write_string_with_format(0, col as u16, text, &bold)?;
-    }
-    sheet.write_string_with_format(2, 0, "事業項目", &centred)?;
+    sheet.merge_range(0, 0, 0, last_col, &heading(survey).join("　"), &title)?;
+    sheet.merge_range(2, 0, 3, 0, "事業項目", &head)?;
     for (i, status) in SurveyStatus::ALL.iter().enumerate() {
         let col = 1 + 2 * i as u16;
-        sheet.merge_range(2, col, 2, col + 1, status.label(), &centred)?;
-        sheet.write_string_with_format(3, col, "件数", &centred)?;
-        sheet.write_string_with_format(3, col + 1, "割合", &centred)?;
+        sheet.merge_range(2, col, 2, col + 1, status.label(), &head)?;
+        sheet.write_string_with_format(3, col, "件数", &head)?;
+        sheet.write_string_with_format(3, col + 1, PERCENT_HEADER, &head)?;
     }
-    for (r, line) in summary_lines(&tally).iter().enumerate() {
+    let lines = summary_lines(&tally);
+    for (r, line) in lines.iter().enumerate() {
         let row = 4 + r as u32;
-        sheet.write_string(row, 0, &line.item_label)?;
+        sheet.write_string_with_format(row, 0, &line.item_label, &label)?;
         for (i, status) in SurveyStatus::ALL.iter().enumerate() {
             let col = 1 + 2 * i as u16;
-            sheet.write_number(row, col, f64::from(line.counts[i]))?;
+            sheet.write_number_with_format(row, col, f64::from(line.counts[i]), &count)?;
             let tenths = tally.percent_tenths(line.item, *status);
             sheet.write_number_with_format(row, col + 1, f64::from(tenths) / 10.0, &percent)?;
         }
     }
-    sheet.write_string(12, 0, format!("(n={})", survey.n()))?;
-    sheet.set_column_width(0, 60)?;
+    sheet.write_string(4 + lines.len() as u32, 0, format!("(n={})", survey.n()))?;
 
-    let detail = workbook.add_worksheet();
-    detail.set_name("市区町村別")?;
-    for (col, text) in detail_header().iter().enumerate() {
-        detail.write_string_with_format(0, col as u16, text, &bold)?;
+    let labels = lines.iter().map(|l| text_width(&l.item_label));
+    sheet.set_column_width(0, labels.fold(0.0, f64::max) + COLUMN_PADDING)?;
+    // A pair of columns holds its answer's label across both; each holds its own sub-header.
+    let answers = SurveyStatus::ALL.map(|s| text_width(s.label()) / 2.0);
+    let pair = answers
+        .into_iter()
+        .fold(text_width(PERCENT_HEADER), f64::max)
+        + COLUMN_PADDING;
+    for col in 1..=last_col {
+        sheet.set_column_width(col, pair)?;
     }
-    for (r, row) in survey.rows.iter().enumerate() {
-        let line = 1 + r as u32;
-        detail.write_string(line, 0, row.code.to_string())?;
-        detail.write_string(line, 1, &row.name)?;
-        detail.write_string(line, 2, row.area.clone().unwrap_or_default())?;
-        for (i, item) in Item::ALL.iter().enumerate() {
-            detail.write_string(line, 3 + i as u16, row.status(*item).label())?;
+    sheet.set_freeze_panes(4, 1)?;
+    page_setup(sheet, survey, (2, 3), 1)?;
+    sheet.set_print_center_horizontally(true);
+    Ok(())
+}
+
+/// The header of a percentage column: the number itself is shown with one decimal, e.g. 38.5.
+const PERCENT_HEADER: &str = "割合（%）";
+
+/// Writes one line per municipality under a frozen header whose item names wrap whole, with the
+/// columns fitted to their contents.
+fn detail_sheet(sheet: &mut Worksheet, survey: &Survey) -> Result<(), XlsxError> {
+    let header = detail_header();
+    let records = detail_records(survey);
+    let head = header_format();
+    let cell = Format::new()
+        .set_align(FormatAlign::VerticalCenter)
+        .set_text_wrap()
+        .set_border(FormatBorder::Thin);
+    // Codes are text, so that a leading zero (北海道 01…) stays and Excel never sums them.
+    let code = cell.clone().set_num_format("@");
+
+    sheet.set_name("市区町村別")?;
+    // The width each column's text may take: its widest answer, at least part of its header.
+    let widths: Vec<f64> = header
+        .iter()
+        .enumerate()
+        .map(|(col, title)| {
+            records
+                .iter()
+                .map(|r| text_width(&r[col]))
+                .fold(text_width(title).min(HEADER_WRAP_WIDTH), f64::max)
+                .min(MAX_COLUMN_WIDTH)
+        })
+        .collect();
+    for (col, width) in widths.iter().enumerate() {
+        sheet.set_column_width(col as u16, width + COLUMN_PADDING)?;
+    }
+    let mut write_line = |row: u32, texts: &[String], format: &Format| {
+        let mut lines = 1.0_f64;
+        for (col, (text, width)) in texts.iter().zip(&widths).enumerate() {
+            let format = if col == 0 && row > 0 { &code } else { format };
+            sheet.write_string_with_format(row, col as u16, text, format)?;
+            lines = lines.max((text_width(text) / width).ceil());
         }
-        detail.write_string(line, 11, if row.reported { "有" } else { "無" })?;
-        detail.write_string(line, 12, row.approval.label())?;
+        // Excel keeps a row at one line unless told, and a bare line of Japanese is cramped.
+        sheet.set_row_height(row, lines * LINE_HEIGHT + ROW_PADDING)?;
+        Ok::<(), XlsxError>(())
+    };
+    write_line(0, &header, &head)?;
+    for (r, record) in records.iter().enumerate() {
+        write_line(1 + r as u32, record, &cell)?;
     }
-    Ok(workbook.save_to_buffer()?)
+    sheet.set_freeze_panes(1, 2)?;
+    page_setup(sheet, survey, (0, 0), 0)?;
+    Ok(())
 }
 
 /// A survey as exported for machines: the rows, the summary derived from them, and a SHA-256 of

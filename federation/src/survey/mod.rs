@@ -1,12 +1,13 @@
 //! The national survey of implementation status (実施状況調査): per municipality and per programme
 //! item, one of three answers; tallies of them per item with percentages of n; exports in the
-//! national format; the national merge of the prefectures' exports.
+//! national format; the national merge of the prefectures' exports and its HTML report.
 //!
 //! Everything here is pure: rows in, tallies and bytes out. Where the rows come from (the
 //! prefecture's replicated state) is the caller's business.
 
 mod export;
 mod merge;
+mod report;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 pub use export::{CsvEncoding, ExportError, SignedExport, detail_csv, json, summary_csv, xlsx};
 pub use merge::{MergeError, MergeReport, merge_national};
+pub use report::national_html;
 
 /// A programme item (事業項目), in the order of the national table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
