@@ -185,6 +185,18 @@ async fn a_prefecture_officer_works_in_the_console() {
     // A viewer on a follower: the table is GetTally's, to the digit.
     sign_in(&browser, &follower_web, VIEWER_TOKEN).await;
     assert_eq!(browser.path().await, "/status");
+    // The session cookie is HttpOnly: no script of the page can read it.
+    let cookies = browser
+        .run_async("arguments[arguments.length - 1](document.cookie);")
+        .await;
+    assert!(
+        !cookies.as_str().unwrap_or("").contains("renkei_session"),
+        "{cookies}"
+    );
+    // The refusals so far are in the replica's log, as gRPC refusals are.
+    let log = std::fs::read_to_string(cluster.root.path().join(format!("replica-{follower}.log")))
+        .unwrap();
+    assert!(log.contains("web request refused"), "refusals are logged");
     browser.select("#fy", "2024").await;
     browser.set_value("#as_of", "2025-03-31").await;
     browser.follow("#apply").await;

@@ -193,11 +193,17 @@ impl IntoResponse for Refused {
         match self {
             Refused::SignIn => Redirect::to("/login").into_response(),
             Refused::Unauthenticated => {
-                tracing::warn!(refused = "web request without a session", "call refused");
+                tracing::warn!(
+                    refused = "web request without a session",
+                    "web request refused"
+                );
                 (StatusCode::UNAUTHORIZED, "サインインしてください").into_response()
             }
             Refused::Csrf => {
-                tracing::warn!(refused = "web form with a wrong csrf token", "call refused");
+                tracing::warn!(
+                    refused = "web form with a wrong csrf token",
+                    "web request refused"
+                );
                 (
                     StatusCode::FORBIDDEN,
                     "フォームの有効期限が切れています。ページを開き直してください（CSRF）",
