@@ -155,7 +155,7 @@ pub fn update_resource(r: &v1::RegisterResourceRequest) -> Result<ProgrammeComma
 pub fn withdraw_resource(r: &v1::ProgramEndRequest) -> Result<ProgrammeCommand, DomainError> {
     Ok(ProgrammeCommand::Resources(ResourceCommand::Withdraw {
         id: ResourceId::parse("id", &r.id)?,
-        on: end_request(&r)?,
+        on: end_request(r)?,
     }))
 }
 
@@ -291,7 +291,7 @@ pub fn establish_arrangement(
 pub fn end_arrangement(r: &v1::ProgramEndRequest) -> Result<ProgrammeCommand, DomainError> {
     Ok(ProgrammeCommand::Arrangements(ArrangementCommand::End {
         id: ArrangementId::parse("id", &r.id)?,
-        last_day: end_request(&r)?,
+        last_day: end_request(r)?,
     }))
 }
 
@@ -322,7 +322,7 @@ pub fn revise_tool(r: &v1::ReviseToolRequest) -> Result<ProgrammeCommand, Domain
 pub fn retire_tool(r: &v1::ProgramEndRequest) -> Result<ProgrammeCommand, DomainError> {
     Ok(ProgrammeCommand::Tools(ToolCommand::Retire {
         id: ToolId::parse("id", &r.id)?,
-        last_day: end_request(&r)?,
+        last_day: end_request(r)?,
     }))
 }
 
@@ -347,7 +347,7 @@ pub fn close_consultation_desk(r: &v1::ProgramEndRequest) -> Result<ProgrammeCom
     Ok(ProgrammeCommand::Consultation(
         ConsultationCommand::CloseDesk {
             id: DeskId::parse("id", &r.id)?,
-            last_day: end_request(&r)?,
+            last_day: end_request(r)?,
         },
     ))
 }
@@ -459,7 +459,7 @@ pub fn withdraw_unified_form(r: &v1::ProgramEndRequest) -> Result<ProgrammeComma
     Ok(ProgrammeCommand::WideArea(
         WideAreaCommand::WithdrawUnifiedForm {
             id: WideAreaId::parse("id", &r.id)?,
-            last_day: end_request(&r)?,
+            last_day: end_request(r)?,
         },
     ))
 }
@@ -486,7 +486,7 @@ pub fn leave_liaison_agreement(r: &v1::ProgramEndRequest) -> Result<ProgrammeCom
     Ok(ProgrammeCommand::WideArea(
         WideAreaCommand::LeaveLiaisonAgreement {
             id: WideAreaId::parse("id", &r.id)?,
-            last_day: end_request(&r)?,
+            last_day: end_request(r)?,
         },
     ))
 }

@@ -116,19 +116,14 @@ fn filters(action: &str, fy: FiscalYear, as_of: NaiveDate) -> Markup {
     }
 }
 
-fn tenant_or_404(ws: &Workspace, code: &str) -> Result<MunicipalityCode, Response> {
-    ws.tenant(code).ok_or_else(|| unknown_municipality(code))
-}
-
 async fn status(
     State(ws): State<Workspace>,
     SignedIn(session): SignedIn<Principal>,
     Path(code): Path<String>,
     Query(view): Query<View>,
 ) -> Response {
-    let m = match tenant_or_404(&ws, &code) {
-        Ok(m) => m,
-        Err(r) => return r,
+    let Some(m) = ws.tenant(&code) else {
+        return unknown_municipality(&code);
     };
     let (fy, as_of) = view.resolve();
     let items = match ws.programme.status(m, fy, as_of, None) {
@@ -182,9 +177,8 @@ async fn plan(
     Path(code): Path<String>,
     Query(view): Query<View>,
 ) -> Response {
-    let m = match tenant_or_404(&ws, &code) {
-        Ok(m) => m,
-        Err(r) => return r,
+    let Some(m) = ws.tenant(&code) else {
+        return unknown_municipality(&code);
     };
     let (fy, as_of) = view.resolve();
     let (plan, items) = match ws
@@ -283,9 +277,8 @@ async fn records(
     Path(code): Path<String>,
     Query(view): Query<View>,
 ) -> Response {
-    let m = match tenant_or_404(&ws, &code) {
-        Ok(m) => m,
-        Err(r) => return r,
+    let Some(m) = ws.tenant(&code) else {
+        return unknown_municipality(&code);
     };
     let register = (!view.register.is_empty()).then_some(view.register.as_str());
     let records = match ws.programme.records(m, register) {
@@ -341,9 +334,8 @@ async fn sync(
     SignedIn(session): SignedIn<Principal>,
     Path(code): Path<String>,
 ) -> Response {
-    let m = match tenant_or_404(&ws, &code) {
-        Ok(m) => m,
-        Err(r) => return r,
+    let Some(m) = ws.tenant(&code) else {
+        return unknown_municipality(&code);
     };
     let s = ws.board.get(m);
     let acknowledged = s.acknowledged.unwrap_or(0);
@@ -438,9 +430,8 @@ async fn residents(
     SignedIn(session): SignedIn<Principal>,
     Path(code): Path<String>,
 ) -> Response {
-    let m = match tenant_or_404(&ws, &code) {
-        Ok(m) => m,
-        Err(r) => return r,
+    let Some(m) = ws.tenant(&code) else {
+        return unknown_municipality(&code);
     };
     let list = match residents_of(&ws, m) {
         Ok(l) => l,
@@ -495,9 +486,8 @@ async fn residents_csv(
     SignedIn(session): SignedIn<Principal>,
     Path(code): Path<String>,
 ) -> Response {
-    let m = match tenant_or_404(&ws, &code) {
-        Ok(m) => m,
-        Err(r) => return r,
+    let Some(m) = ws.tenant(&code) else {
+        return unknown_municipality(&code);
     };
     let list = match residents_of(&ws, m) {
         Ok(l) => l,
@@ -548,9 +538,8 @@ async fn cases(
     Path(code): Path<String>,
     Query(view): Query<View>,
 ) -> Response {
-    let m = match tenant_or_404(&ws, &code) {
-        Ok(m) => m,
-        Err(r) => return r,
+    let Some(m) = ws.tenant(&code) else {
+        return unknown_municipality(&code);
     };
     cases_page(&ws, &session, m, &view.id, None)
 }
@@ -656,9 +645,8 @@ async fn erase(
     Path(code): Path<String>,
     CsrfForm(session, form): CsrfForm<Principal, EraseForm>,
 ) -> Response {
-    let m = match tenant_or_404(&ws, &code) {
-        Ok(m) => m,
-        Err(r) => return r,
+    let Some(m) = ws.tenant(&code) else {
+        return unknown_municipality(&code);
     };
     if session.principal.role < StaffRole::Operator {
         tracing::warn!(staff = %session.principal.name, refused = "erasure needs the operator role", "web request refused");
