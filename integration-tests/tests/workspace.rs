@@ -29,10 +29,33 @@ fn tally_request() -> v1::GetTallyRequest {
     }
 }
 
+/// Clicks what submits a form and waits until the next page has loaded (the old page's marker
+/// is gone and the new one is complete).
+async fn click_and_wait(browser: &Browser, css: &str) {
+    let _ = browser
+        .client
+        .execute("window.__leaving = true; return true;", vec![])
+        .await;
+    browser.click(css).await;
+    wait_until("the next page to load", || async {
+        matches!(
+            browser
+                .client
+                .execute(
+                    "return window.__leaving === undefined && document.readyState === 'complete';",
+                    vec![],
+                )
+                .await,
+            Ok(serde_json::Value::Bool(true))
+        )
+    })
+    .await;
+}
+
 async fn sign_in(browser: &Browser, web: &str, token: &str) {
     browser.open(&format!("{web}/login")).await;
     browser.type_into("#token", token).await;
-    browser.click("#sign-in").await;
+    click_and_wait(browser, "#sign-in").await;
 }
 
 /// Sets the named fields of form `key` (inputs, selects, textareas by their `name`).
@@ -46,7 +69,7 @@ async fn fill(browser: &Browser, key: &str, fields: &[(&str, &str)]) {
 
 /// Submits form `key` and returns the page's main text.
 async fn submit(browser: &Browser, key: &str) -> String {
-    browser.click(&format!("#submit-{key}")).await;
+    click_and_wait(browser, &format!("#submit-{key}")).await;
     browser.text("main").await
 }
 
@@ -120,7 +143,7 @@ async fn a_clerk_records_the_programme_in_the_workspace() {
     sign_in(&browser, &web, CLERK_TOKEN).await;
     assert_eq!(browser.path().await, format!("/m/{TOYAMA_CITY}/status"));
     browser.select("#municipality", TAKAOKA_CITY).await;
-    browser.click("#switch").await;
+    click_and_wait(&browser, "#switch").await;
     assert_eq!(browser.path().await, format!("/m/{TAKAOKA_CITY}/status"));
     browser.open(&format!("{web}/m/131016/status")).await;
     assert!(browser.text("body").await.contains("扱っていません"));
@@ -632,6 +655,17 @@ async fn a_clerk_records_the_programme_in_the_workspace() {
     browser.open(&format!("{m}/cases?id=case-1")).await;
     assert!(browser.text("#personal").await.contains("富山 花子"));
     browser.full_screenshot("15-case").await;
+    let cache = browser
+        .run_async(&format!(
+            "const done = arguments[arguments.length - 1];
+             fetch('/m/{TOYAMA_CITY}/cases?id=case-1').then(r => done(r.headers.get('cache-control')));"
+        ))
+        .await;
+    assert_eq!(
+        cache.as_str(),
+        Some("no-store"),
+        "personal details are never cached"
+    );
     wait_until("the view to be logged", || async {
         std::fs::read_to_string(&log)
             .unwrap_or_default()
@@ -640,7 +674,7 @@ async fn a_clerk_records_the_programme_in_the_workspace() {
     })
     .await;
     // Erasure needs the confirmation; then the details are gone.
-    browser.click("#erase-button").await;
+    click_and_wait(&browser, "#erase-button").await;
     assert!(
         browser
             .text("main")
@@ -648,11 +682,11 @@ async fn a_clerk_records_the_programme_in_the_workspace() {
             .contains("チェックを入れてください")
     );
     browser.click("#confirm-erase").await;
-    browser.click("#erase-button").await;
+    click_and_wait(&browser, "#erase-button").await;
     assert!(browser.text("main").await.contains("消去しました"));
     assert!(browser.text("main").await.contains("消去されています"));
     browser.full_screenshot("16-erased").await;
-    browser.click("header.site form button").await;
+    click_and_wait(&browser, "header.site form button").await;
     assert_eq!(browser.path().await, "/login");
 
     // A viewer reads the status but may not record.
