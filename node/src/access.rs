@@ -142,6 +142,11 @@ impl StaffAccess {
         }
     }
 
+    /// Returns the staff member a token belongs to (the workspace's sign-in).
+    pub fn by_token(&self, token: &str) -> Option<StaffMember> {
+        self.by_digest.get(&token_digest(token.trim())).cloned()
+    }
+
     /// True when no staff is configured: every call is allowed.
     pub fn is_open(&self) -> bool {
         self.by_digest.is_empty()

@@ -44,6 +44,9 @@ pub struct RawConfig {
     pub sync: Option<RawSync>,
     /// Address of the Prometheus endpoint (`GET /metrics`); none when unset.
     pub metrics_listen: Option<String>,
+    /// Address of the municipal workspace (web pages for the town's staff, HTTPS under
+    /// `[tls]`); none when unset. Needs `[[staff]]`: nothing is readable without signing in.
+    pub web_listen: Option<String>,
     /// OTLP/gRPC endpoint spans are exported to, e.g. `http://127.0.0.1:4317`; none when unset.
     pub otlp_endpoint: Option<String>,
     /// Who may call the node ([`crate::access`]). Empty: anyone (development only).
@@ -155,6 +158,8 @@ pub struct NodeConfig {
     pub sync: Option<SyncConfig>,
     /// `None`: no metrics endpoint.
     pub metrics_listen: Option<SocketAddr>,
+    /// `None`: no workspace (web pages).
+    pub web_listen: Option<SocketAddr>,
     /// `None`: traces are not exported.
     pub otlp_endpoint: Option<String>,
     /// Empty: every caller may do everything (development only).
@@ -371,6 +376,23 @@ pub fn validate(raw: RawConfig) -> Result<NodeConfig, Vec<String>> {
             .ok()
     });
 
+    let web_listen = raw.web_listen.as_ref().and_then(|text| {
+        text.parse::<SocketAddr>()
+            .map_err(|_| {
+                problems.push(format!(
+                    "web_listen: {text:?} is not an address such as 127.0.0.1:8401"
+                ))
+            })
+            .ok()
+    });
+    if web_listen.is_some() && raw.staff.is_empty() {
+        problems.push(
+            "web_listen: the workspace needs [[staff]] to sign in with (nothing is readable \
+             without signing in)"
+                .to_owned(),
+        );
+    }
+
     let otlp_endpoint = raw.otlp_endpoint.as_ref().and_then(|text| {
         crate::telemetry::validate_endpoint("otlp_endpoint", text)
             .map_err(|p| problems.push(p))
@@ -452,6 +474,7 @@ pub fn validate(raw: RawConfig) -> Result<NodeConfig, Vec<String>> {
             master_key_file: raw.master_key_file,
             sync,
             metrics_listen,
+            web_listen,
             otlp_endpoint,
             staff,
             transport,
@@ -481,6 +504,27 @@ mod tests {
         assert_eq!(cfg.listen.to_string(), DEFAULT_LISTEN);
         assert_eq!(cfg.max_event_bytes, DEFAULT_MAX_EVENT_BYTES);
         assert_eq!(cfg.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn the_workspace_needs_staff_to_sign_in_with() {
+        let mut r = raw(&["162019"]);
+        r.web_listen = Some("127.0.0.1:0".into());
+        let problems = validate(r.clone()).unwrap_err();
+        assert!(
+            problems.iter().any(|p| p.starts_with("web_listen:")),
+            "{problems:?}"
+        );
+        r.staff = vec![RawStaff {
+            name: Some("clerk".into()),
+            token: Some("clerk-token-0123456789".into()),
+            token_sha256: None,
+            role: Some("operator".into()),
+        }];
+        let cfg = validate(r.clone()).unwrap();
+        assert_eq!(cfg.web_listen, Some("127.0.0.1:0".parse().unwrap()));
+        r.web_listen = Some("nowhere".into());
+        assert!(validate(r).unwrap_err()[0].contains("\"nowhere\""));
     }
 
     #[test]

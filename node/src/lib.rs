@@ -12,6 +12,8 @@
 //! - [`telemetry`]: logs, OpenTelemetry traces carried across processes, the shutdown signal;
 //! - [`web`]: the kit shared by the web pages of both tiers (sessions and CSRF, HTTPS serving,
 //!   the layout and stylesheet, SVG charts);
+//! - [`workspace`]: the municipal workspace, the web pages a clerk records the programme with and
+//!   sees the town's status on (`web_listen`);
 //! - [`config`]: the node's configuration (TOML file, environment, flags) and its validation;
 //! - [`server`]: [`server::run`], which serves a node on a listener until a shutdown future
 //!   resolves — the binary and the tests both call it.
@@ -31,3 +33,4 @@ pub mod store;
 pub mod sync;
 pub mod telemetry;
 pub mod web;
+pub mod workspace;

@@ -50,6 +50,8 @@ pub enum NodeError {
     Personal(#[from] VaultError),
     #[error("reflection service: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    #[error("workspace: {0}")]
+    Web(#[from] crate::web::serve::WebServeError),
     #[error("metrics endpoint on {address}: {source}")]
     Metrics {
         address: String,
@@ -104,10 +106,9 @@ pub async fn run(
         vault.clone(),
         config.master_key_file.is_none().then_some(master_key_file),
     );
-    let programme = MunicipalProgramService::new(
-        Programme::new(store.clone(), vault),
-        config.municipalities.clone(),
-    );
+    let application = Programme::new(store.clone(), vault);
+    let programme =
+        MunicipalProgramService::new(application.clone(), config.municipalities.clone());
 
     // Facts are produced whether or not a prefecture is configured; they wait in the outbox.
     let board = SyncBoard::default();
@@ -119,7 +120,7 @@ pub async fn run(
         &board,
     );
     let node_sync = NodeSyncService::new(
-        board,
+        board.clone(),
         Outbox::new(store.clone()),
         config.municipalities.clone(),
     );
@@ -155,6 +156,40 @@ pub async fn run(
             Some(tokio::spawn(crate::metrics::serve(
                 listener,
                 node_sync.clone(),
+                async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                },
+            )))
+        }
+    };
+    let web = match config.web_listen {
+        None => None,
+        Some(address) => {
+            let listener = TcpListener::bind(address)
+                .await
+                .map_err(|e| NodeError::Web(e.into()))?;
+            // The workspace presents the node's own certificate.
+            let web_tls = match &tls {
+                Some(tls) => {
+                    let (cert, key) = tls.identity_pem();
+                    Some(crate::web::serve::tls_config(cert, key)?)
+                }
+                None => None,
+            };
+            let workspace = crate::workspace::Workspace::new(
+                application.clone(),
+                store.clone(),
+                board.clone(),
+                config.municipalities.clone(),
+                crate::access::StaffAccess::new(&config.staff),
+                config.sync.is_some(),
+                web_tls.is_some(),
+            );
+            let mut stopped = stopping.clone();
+            Some(tokio::spawn(crate::workspace::serve(
+                workspace,
+                listener,
+                web_tls,
                 async move {
                     let _ = stopped.wait_for(|s| *s).await;
                 },
@@ -231,6 +266,14 @@ pub async fn run(
     sync_tasks.stop().await;
     if let Some(metrics) = metrics {
         let _ = metrics.await;
+    }
+    if let Some(web) = web {
+        // The workspace stopped accepting with the gRPC server; its requests in flight finish.
+        match web.await {
+            Ok(Err(e)) => tracing::warn!(error = %e, "the workspace ended badly"),
+            Err(e) => tracing::warn!(error = %e, "the workspace task failed"),
+            Ok(Ok(())) => {}
+        }
     }
     let closed = store.close().await.map_err(store_err);
     served?;

@@ -215,12 +215,16 @@ pub async fn cluster(
 
 /// Runs `renkei node …`.
 pub async fn node(command: NodeCommand, json: bool) -> Result<(), Failure> {
-    let NodeCommand::Status { addr } = command;
+    let NodeCommand::Status { addr, token } = command;
+    let auth = bearer(token.as_deref())?;
     let channel = rpc::connect(&addr).await?;
     let sync = NodeSyncClient::new(channel.clone())
-        .get_sync_state(v1::GetSyncStateRequest {
-            municipalities: vec![],
-        })
+        .get_sync_state(authed(
+            &auth,
+            v1::GetSyncStateRequest {
+                municipalities: vec![],
+            },
+        ))
         .await
         .map_err(|s| Failure::from_status("NodeSync.GetSyncState", &s))?
         .into_inner();
@@ -231,11 +235,14 @@ pub async fn node(command: NodeCommand, json: bool) -> Result<(), Failure> {
         // Reading from past the end returns no event but the tenant's last position, which is
         // its number of events.
         let events = log
-            .read_all(v1::ReadAllRequest {
-                municipality_code: m.municipality.clone(),
-                from_position: u64::MAX,
-                max_count: 1,
-            })
+            .read_all(authed(
+                &auth,
+                v1::ReadAllRequest {
+                    municipality_code: m.municipality.clone(),
+                    from_position: u64::MAX,
+                    max_count: 1,
+                },
+            ))
             .await
             .map_err(|s| Failure::from_status("EventLog.ReadAll", &s))?
             .into_inner()

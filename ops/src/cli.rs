@@ -220,6 +220,9 @@ pub enum NodeCommand {
         /// The node (host:port).
         #[arg(long, value_name = "HOST:PORT", value_parser = parse_address)]
         addr: String,
+        /// A staff token of the node (role `viewer` or above), when the node has [[staff]].
+        #[arg(long, env = "RENKEI_TOKEN", hide_env_values = true)]
+        token: Option<String>,
     },
 }
 

@@ -1,4 +1,5 @@
-//! The admin commands against a running federation (`renkei demo --serve`): cluster status shows
+//! The admin commands against a running federation (`renkei demo --serve`): every replica's
+//! console and every node's workspace answer on HTTPS; cluster status shows
 //! three voters agreeing on a leader, node status shows a node's municipalities fully synced,
 //! survey export writes the prefecture's files, backup takes an online copy of a node (restored
 //! into a fresh directory) and of a replica (officers only); then Ctrl-C stops every child process and the
@@ -19,6 +20,20 @@ fn officer_token(dir: &std::path::Path) -> String {
         .split("[[callers]]")
         .find(|b| b.contains("prefecture-office"))
         .expect("the officer's caller entry");
+    let line = block
+        .lines()
+        .find(|l| l.starts_with("token"))
+        .expect("a token line");
+    line.split('"').nth(1).unwrap().to_owned()
+}
+
+/// Reads the staff token of a demo node from its configuration in the demo's folder.
+fn node_token(dir: &std::path::Path, node: &str) -> String {
+    let config = std::fs::read_to_string(dir.join(node).join("node.toml")).unwrap();
+    let block = config
+        .split("[[staff]]")
+        .nth(1)
+        .expect("the node's staff entry");
     let line = block
         .lines()
         .find(|l| l.starts_with("token"))
@@ -79,6 +94,19 @@ fn admin_commands_against_a_served_federation_then_ctrl_c_stops_everything() {
             .unwrap_or_else(|| panic!("not an https URL: {url}"));
         std::net::TcpStream::connect(address).unwrap_or_else(|e| panic!("{url}: {e}"));
     }
+    // Every node serves its workspace over HTTPS, on a port that answers.
+    let workspaces = report["workspaces"]
+        .as_array()
+        .expect("the workspaces' URLs");
+    assert_eq!(workspaces.len(), 4, "{workspaces:?}");
+    for w in workspaces {
+        let url = w["url"].as_str().unwrap();
+        let address = url
+            .strip_prefix("https://")
+            .and_then(|a| a.strip_suffix('/'))
+            .unwrap_or_else(|| panic!("not an https URL: {url}"));
+        std::net::TcpStream::connect(address).unwrap_or_else(|e| panic!("{url}: {e}"));
+    }
     // The served federation talks mutual TLS with the demo's own CA: every command is given it.
     let ca = dir.join("certs").join("ca.pem");
     let run = |args: &[&str]| run_with(&[("RENKEI_CA", ca.as_os_str())], args);
@@ -120,14 +148,33 @@ fn admin_commands_against_a_served_federation_then_ctrl_c_stops_everything() {
     assert!(stdout(&table).contains("Leader") || stdout(&table).contains("Follower"));
 
     let niikawa = report["nodes"][0]["address"].as_str().unwrap();
-    let node = run(&["node", "status", "--addr", niikawa]);
+    // The demo's nodes have [[staff]] (for their workspaces): node commands carry its token.
+    let clerk = node_token(&dir, report["nodes"][0]["name"].as_str().unwrap());
+    let anonymous = run(&["node", "status", "--addr", niikawa]);
+    assert!(!anonymous.status.success(), "{}", stdout(&anonymous));
+    let node = run(&[
+        "node",
+        "status",
+        "--addr",
+        niikawa,
+        "--token",
+        clerk.as_str(),
+    ]);
     assert!(node.status.success(), "{}", stderr(&node));
     let node_text = stdout(&node);
     assert!(
         node_text.contains("魚津市") && node_text.contains("朝日町"),
         "{node_text}"
     );
-    let node_json = run(&["--json", "node", "status", "--addr", niikawa]);
+    let node_json = run(&[
+        "--json",
+        "node",
+        "status",
+        "--addr",
+        niikawa,
+        "--token",
+        clerk.as_str(),
+    ]);
     let value: serde_json::Value = serde_json::from_slice(&node_json.stdout).unwrap();
     for m in value["municipalities"].as_array().unwrap() {
         assert!(m["events"].as_u64().unwrap() > 0);
@@ -206,6 +253,8 @@ fn admin_commands_against_a_served_federation_then_ctrl_c_stops_everything() {
         "162043",
         "--on",
         "2024-05-01",
+        "--token",
+        clerk.as_str(),
     ];
     let mixed = run(&[&import[..], &[csv.to_str().unwrap()]].concat());
     assert_eq!(mixed.status.code(), Some(2), "{}", stderr(&mixed));
@@ -225,6 +274,8 @@ fn admin_commands_against_a_served_federation_then_ctrl_c_stops_everything() {
         "backup",
         "--addr",
         niikawa,
+        "--token",
+        clerk.as_str(),
         "--to",
         backup.to_str().unwrap(),
     ]);
@@ -292,6 +343,11 @@ fn admin_commands_against_a_served_federation_then_ctrl_c_stops_everything() {
     assert!(
         stderr(&output).contains("サインイン用トークン"),
         "the console's sign-in token is printed: {}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains("市区町村ワークスペース"),
+        "the workspaces and their tokens are printed: {}",
         stderr(&output)
     );
     assert!(

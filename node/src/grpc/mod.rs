@@ -3,6 +3,7 @@
 
 mod backup;
 mod convert;
+pub mod decode;
 mod event_log;
 mod program;
 mod sync;

@@ -1,33 +1,22 @@
 //! The `MunicipalProgram` gRPC service: each handler decodes the request into a domain command
-//! or query (naming the field and value of anything it cannot decode), calls the
-//! [`Programme`] once, and maps errors through [`status_from_programme`].
+//! or query with [`super::decode`] (naming the field and value of anything it cannot decode; the
+//! workspace's forms use the same functions), calls the [`Programme`] once, and maps errors
+//! through [`status_from_programme`].
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use chrono::NaiveDate;
 use renkei_proto::convert::{timestamp_to_utc, utc_to_timestamp};
-use renkei_proto::{FiscalYear, MunicipalityCode, v1};
+use renkei_proto::{MunicipalityCode, v1};
 use tonic::{Request, Response, Status};
 
+use super::decode::{self, date, fiscal_year, opt_string};
 use super::{status_from_programme, status_from_store};
-use crate::domain::arrangements::{ArrangementCommand, ArrangementKind};
-use crate::domain::awareness::{AwarenessCommand, AwarenessKind};
-use crate::domain::consultation::{
-    CaseAction, ConsultationCommand, DeskHost, PersonalDetails, Referrer, Topic,
-};
-use crate::domain::meetings::{FindingKind, MeetingCommand, MeetingKind};
-use crate::domain::plan::{IndicatorKind, PlanCommand};
-use crate::domain::resources::{
-    Audience, Capability, OfficialCode, PublicationFormat, ResourceCommand, ResourceDetails,
-    ResourceKind,
-};
+use crate::domain::DomainError;
+use crate::domain::consultation::{CaseAction, PersonalDetails, Referrer, Topic};
+use crate::domain::resources::{Audience, OfficialCode, ResourceDetails};
 use crate::domain::status::SurveyStatus;
-use crate::domain::tools::{ToolCommand, ToolKind, manual_from};
-use crate::domain::trainings::{TrainingCommand, TrainingKind};
 use crate::domain::values::*;
-use crate::domain::wide_area::WideAreaCommand;
-use crate::domain::{DomainError, Item};
 use crate::programme::{Executed, Programme, ProgrammeCommand, ProgrammeError};
 use crate::store::StoreError;
 
@@ -89,112 +78,6 @@ fn reply(done: Executed) -> v1::ProgramReply {
     }
 }
 
-// --- decoding helpers ---
-
-fn date(field: &str, value: &str) -> Result<NaiveDate, DomainError> {
-    business_date(field, value)
-}
-
-fn opt_date(field: &str, value: &str) -> Result<Option<NaiveDate>, DomainError> {
-    if value.trim().is_empty() {
-        Ok(None)
-    } else {
-        date(field, value).map(Some)
-    }
-}
-
-fn fiscal_year(value: u32) -> Result<FiscalYear, DomainError> {
-    FiscalYear::new(i64::from(value))
-        .map_err(|e| DomainError::invalid("fiscal_year", value, e.to_string()))
-}
-
-fn list<T>(
-    field: &str,
-    values: &[String],
-    parse: fn(&str, &str) -> Result<T, DomainError>,
-) -> Result<Vec<T>, DomainError> {
-    values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| parse(&format!("{field}[{i}]"), v))
-        .collect()
-}
-
-fn count_list<T>(
-    field: &str,
-    values: &[v1::ProgramCount],
-    parse: fn(&str, &str) -> Result<T, DomainError>,
-) -> Result<Vec<Count<T>>, DomainError> {
-    values
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            Ok(Count {
-                of: parse(&format!("{field}[{i}].of"), &c.of)?,
-                count: c.count,
-            })
-        })
-        .collect()
-}
-
-fn opt_id<T>(
-    field: &str,
-    value: &str,
-    parse: fn(&str, &str) -> Result<T, DomainError>,
-) -> Result<Option<T>, DomainError> {
-    if value.is_empty() {
-        Ok(None)
-    } else {
-        parse(field, value).map(Some)
-    }
-}
-
-fn opt_string(value: String) -> Option<String> {
-    (!value.trim().is_empty()).then_some(value)
-}
-
-fn resource_details(d: Option<v1::ResourceDetails>) -> Result<ResourceDetails, DomainError> {
-    let d = d.ok_or_else(|| DomainError::invalid("details", "", "is required"))?;
-    let official_code = match (
-        d.medical_institution_code.as_str(),
-        d.care_provider_number.as_str(),
-    ) {
-        ("", "") => None,
-        (m, "") => Some(OfficialCode::Medical(MedicalInstitutionCode::parse(
-            "details.medical_institution_code",
-            m,
-        )?)),
-        ("", c) => Some(OfficialCode::Care(CareProviderNumber::parse(
-            "details.care_provider_number",
-            c,
-        )?)),
-        (m, _) => {
-            return Err(DomainError::invalid(
-                "details.medical_institution_code",
-                m,
-                "give either a medical institution code or a care provider number",
-            ));
-        }
-    };
-    let coordinates = if d.latitude == 0.0 && d.longitude == 0.0 {
-        None
-    } else {
-        Some(Coordinates::new(d.latitude, d.longitude)?)
-    };
-    Ok(ResourceDetails {
-        kind: ResourceKind::parse("details.kind", &d.kind)?,
-        enhanced: d.enhanced,
-        name: d.name,
-        official_code,
-        address: d.address,
-        coordinates,
-        contact: opt_string(d.contact),
-        capabilities: list("details.capabilities", &d.capabilities, Capability::parse)?,
-        consultation_hours: opt_string(d.consultation_hours),
-        listed_for_residents: d.listed_for_residents,
-    })
-}
-
 fn details_to_wire(d: &ResourceDetails) -> v1::ResourceDetails {
     v1::ResourceDetails {
         kind: d.kind.code().into(),
@@ -240,10 +123,6 @@ fn counts_to_wire<T: Copy>(
         .collect()
 }
 
-fn end_request(r: &v1::ProgramEndRequest) -> Result<NaiveDate, DomainError> {
-    date("last_day", &r.last_day)
-}
-
 #[tonic::async_trait]
 impl v1::MunicipalProgram for MunicipalProgramService {
     // --- (ア) ---
@@ -253,14 +132,12 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         request: Request<v1::RegisterResourceRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
         let r = request.into_inner();
-        let decoded = (|| {
-            Ok(ProgrammeCommand::Resources(ResourceCommand::Register {
-                id: ResourceId::parse("id", &r.id)?,
-                details: resource_details(r.details.clone())?,
-                on: date("on", &r.on)?,
-            }))
-        })();
-        self.command(&r.municipality_code, &r.actor, decoded).await
+        self.command(
+            &r.municipality_code,
+            &r.actor,
+            decode::register_resource(&r),
+        )
+        .await
     }
 
     async fn update_resource(
@@ -268,14 +145,8 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         request: Request<v1::RegisterResourceRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
         let r = request.into_inner();
-        let decoded = (|| {
-            Ok(ProgrammeCommand::Resources(ResourceCommand::Update {
-                id: ResourceId::parse("id", &r.id)?,
-                details: resource_details(r.details.clone())?,
-                on: date("on", &r.on)?,
-            }))
-        })();
-        self.command(&r.municipality_code, &r.actor, decoded).await
+        self.command(&r.municipality_code, &r.actor, decode::update_resource(&r))
+            .await
     }
 
     async fn withdraw_resource(
@@ -283,13 +154,12 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         request: Request<v1::ProgramEndRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
         let r = request.into_inner();
-        let decoded = (|| {
-            Ok(ProgrammeCommand::Resources(ResourceCommand::Withdraw {
-                id: ResourceId::parse("id", &r.id)?,
-                on: end_request(&r)?,
-            }))
-        })();
-        self.command(&r.municipality_code, &r.actor, decoded).await
+        self.command(
+            &r.municipality_code,
+            &r.actor,
+            decode::withdraw_resource(&r),
+        )
+        .await
     }
 
     async fn conduct_resource_survey(
@@ -297,17 +167,12 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         request: Request<v1::ConductResourceSurveyRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
         let r = request.into_inner();
-        let decoded = (|| {
-            Ok(ProgrammeCommand::Resources(
-                ResourceCommand::ConductSurvey {
-                    id: SurveyId::parse("id", &r.id)?,
-                    title: r.title.clone(),
-                    on: date("on", &r.on)?,
-                    responses: r.responses,
-                },
-            ))
-        })();
-        self.command(&r.municipality_code, &r.actor, decoded).await
+        self.command(
+            &r.municipality_code,
+            &r.actor,
+            decode::conduct_resource_survey(&r),
+        )
+        .await
     }
 
     async fn publish_resource_list(
@@ -315,16 +180,12 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         request: Request<v1::PublishResourceListRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
         let r = request.into_inner();
-        let decoded = (|| {
-            Ok(ProgrammeCommand::Resources(ResourceCommand::PublishList {
-                id: ListId::parse("id", &r.id)?,
-                title: r.title.clone(),
-                audience: Audience::parse("audience", &r.audience)?,
-                format: PublicationFormat::parse("format", &r.format)?,
-                on: date("on", &r.on)?,
-            }))
-        })();
-        self.command(&r.municipality_code, &r.actor, decoded).await
+        self.command(
+            &r.municipality_code,
+            &r.actor,
+            decode::publish_resource_list(&r),
+        )
+        .await
     }
 
     async fn import_resources(
@@ -388,18 +249,8 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         request: Request<v1::HoldMeetingRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
         let r = request.into_inner();
-        let decoded = (|| {
-            Ok(ProgrammeCommand::Meetings(MeetingCommand::Hold {
-                id: MeetingId::parse("id", &r.id)?,
-                kind: MeetingKind::parse("kind", &r.kind)?,
-                title: r.title.clone(),
-                on: date("on", &r.on)?,
-                participants: count_list("participants", &r.participants, OrganisationType::parse)?,
-                scenes: list("scenes", &r.scenes, CareScene::parse)?,
-                working_group: opt_id("working_group", &r.working_group, WorkingGroupId::parse)?,
-            }))
-        })();
-        self.command(&r.municipality_code, &r.actor, decoded).await
+        self.command(&r.municipality_code, &r.actor, decode::hold_meeting(&r))
+            .await
     }
 
     async fn record_finding(
@@ -407,17 +258,8 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         request: Request<v1::RecordFindingRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
         let r = request.into_inner();
-        let decoded = (|| {
-            Ok(ProgrammeCommand::Meetings(MeetingCommand::RecordFinding {
-                meeting: MeetingId::parse("meeting", &r.meeting)?,
-                id: FindingId::parse("id", &r.id)?,
-                kind: FindingKind::parse("kind", &r.kind)?,
-                text: r.text.clone(),
-                scenes: list("scenes", &r.scenes, CareScene::parse)?,
-                answers: opt_id("answers", &r.answers, FindingId::parse)?,
-            }))
-        })();
-        self.command(&r.municipality_code, &r.actor, decoded).await
+        self.command(&r.municipality_code, &r.actor, decode::record_finding(&r))
+            .await
     }
 
     async fn form_working_group(
@@ -425,17 +267,12 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         request: Request<v1::FormWorkingGroupRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
         let r = request.into_inner();
-        let decoded = (|| {
-            Ok(ProgrammeCommand::Meetings(
-                MeetingCommand::FormWorkingGroup {
-                    id: WorkingGroupId::parse("id", &r.id)?,
-                    name: r.name.clone(),
-                    scenes: list("scenes", &r.scenes, CareScene::parse)?,
-                    on: date("on", &r.on)?,
-                },
-            ))
-        })();
-        self.command(&r.municipality_code, &r.actor, decoded).await
+        self.command(
+            &r.municipality_code,
+            &r.actor,
+            decode::form_working_group(&r),
+        )
+        .await
     }
 
     // --- (ウ) ---
@@ -445,65 +282,12 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         request: Request<v1::EstablishArrangementRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
         let r = request.into_inner();
-        let decoded = (|| {
-            let resources = list("resources", &r.resources, ResourceId::parse)?;
-            let exactly = |n: usize| {
-                if resources.len() == n {
-                    Ok(())
-                } else {
-                    Err(DomainError::invalid(
-                        "resources",
-                        resources.len(),
-                        format!("this kind names exactly {n} resource(s)"),
-                    ))
-                }
-            };
-            // `exactly(n)?` runs before each index below, so the indexing cannot panic.
-            let kind = match r.kind.as_str() {
-                "physician_pairing" | "主治医・副主治医制" => {
-                    exactly(2)?;
-                    ArrangementKind::PhysicianPairing {
-                        primary: resources[0].clone(),
-                        secondary: resources[1].clone(),
-                    }
-                }
-                "emergency_hospital" | "急変時診療医療機関" => {
-                    exactly(1)?;
-                    ArrangementKind::EmergencyHospital {
-                        hospital: resources[0].clone(),
-                    }
-                }
-                "backup_beds" | "後方支援病床" => {
-                    exactly(1)?;
-                    ArrangementKind::BackupBeds {
-                        hospital: resources[0].clone(),
-                        beds: r.beds,
-                    }
-                }
-                "round_the_clock_group" | "24時間対応グループ" => {
-                    ArrangementKind::RoundTheClockGroup {
-                        members: resources.clone(),
-                    }
-                }
-                other => {
-                    return Err(DomainError::invalid(
-                        "kind",
-                        other,
-                        "must be one of physician_pairing, emergency_hospital, backup_beds, round_the_clock_group",
-                    ));
-                }
-            };
-            Ok(ProgrammeCommand::Arrangements(
-                ArrangementCommand::Establish {
-                    id: ArrangementId::parse("id", &r.id)?,
-                    name: r.name.clone(),
-                    kind,
-                    first_day: date("first_day", &r.first_day)?,
-                    last_day: opt_date("last_day", &r.last_day)?,
-                },
-            ))
-        })();
-        self.command(&r.municipality_code, &r.actor, decoded).await
+        self.command(
+            &r.municipality_code,
+            &r.actor,
+            decode::establish_arrangement(&r),
+        )
+        .await
     }
 
     async fn end_arrangement(
@@ -511,13 +295,8 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         request: Request<v1::ProgramEndRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
         let r = request.into_inner();
-        let decoded = (|| {
-            Ok(ProgrammeCommand::Arrangements(ArrangementCommand::End {
-                id: ArrangementId::parse("id", &r.id)?,
-                last_day: end_request(&r)?,
-            }))
-        })();
-        self.command(&r.municipality_code, &r.actor, decoded).await
+        self.command(&r.municipality_code, &r.actor, decode::end_arrangement(&r))
+            .await
     }
 
     // --- (エ) ---
@@ -527,18 +306,8 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         request: Request<v1::AdoptToolRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
         let r = request.into_inner();
-        let decoded = (|| {
-            Ok(ProgrammeCommand::Tools(ToolCommand::Adopt {
-                id: ToolId::parse("id", &r.id)?,
-                name: r.name.clone(),
-                kind: ToolKind::parse("kind", &r.kind)?,
-                version: r.version.clone(),
-                manual: manual_from(&r.manual_title, r.manual_covers_personal_information)?,
-                scenes: list("scenes", &r.scenes, CareScene::parse)?,
-                on: date("on", &r.on)?,
-            }))
-        })();
-        self.command(&r.municipality_code, &r.actor, decoded).await
+        self.command(&r.municipality_code, &r.actor, decode::adopt_tool(&r))
+            .await
     }
 
     async fn revise_tool(
@@ -546,15 +315,8 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         request: Request<v1::ReviseToolRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
         let r = request.into_inner();
-        let decoded = (|| {
-            Ok(ProgrammeCommand::Tools(ToolCommand::Revise {
-                id: ToolId::parse("id", &r.id)?,
-                version: r.version.clone(),
-                manual: manual_from(&r.manual_title, r.manual_covers_personal_information)?,
-                on: date("on", &r.on)?,
-            }))
-        })();
-        self.command(&r.municipality_code, &r.actor, decoded).await
+        self.command(&r.municipality_code, &r.actor, decode::revise_tool(&r))
+            .await
     }
 
     async fn retire_tool(
@@ -562,13 +324,8 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         request: Request<v1::ProgramEndRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
         let r = request.into_inner();
-        let decoded = (|| {
-            Ok(ProgrammeCommand::Tools(ToolCommand::Retire {
-                id: ToolId::parse("id", &r.id)?,
-                last_day: end_request(&r)?,
-            }))
-        })();
-        self.command(&r.municipality_code, &r.actor, decoded).await
+        self.command(&r.municipality_code, &r.actor, decode::retire_tool(&r))
+            .await
     }
 
     // --- (オ) ---
@@ -578,19 +335,12 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         request: Request<v1::OpenConsultationDeskRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
         let r = request.into_inner();
-        let decoded = (|| {
-            Ok(ProgrammeCommand::Consultation(
-                ConsultationCommand::OpenDesk {
-                    id: DeskId::parse("id", &r.id)?,
-                    name: r.name.clone(),
-                    host: DeskHost::parse("host", &r.host)?,
-                    staff: count_list("staff", &r.staff, Profession::parse)?,
-                    hours: r.hours.clone(),
-                    on: date("on", &r.on)?,
-                },
-            ))
-        })();
-        self.command(&r.municipality_code, &r.actor, decoded).await
+        self.command(
+            &r.municipality_code,
+            &r.actor,
+            decode::open_consultation_desk(&r),
+        )
+        .await
     }
 
     async fn close_consultation_desk(
@@ -598,15 +348,12 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         request: Request<v1::ProgramEndRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
         let r = request.into_inner();
-        let decoded = (|| {
-            Ok(ProgrammeCommand::Consultation(
-                ConsultationCommand::CloseDesk {
-                    id: DeskId::parse("id", &r.id)?,
-                    last_day: end_request(&r)?,
-                },
-            ))
-        })();
-        self.command(&r.municipality_code, &r.actor, decoded).await
+        self.command(
+            &r.municipality_code,
+            &r.actor,
+            decode::close_consultation_desk(&r),
+        )
+        .await
     }
 
     async fn open_consultation_case(
@@ -615,57 +362,11 @@ impl v1::MunicipalProgram for MunicipalProgramService {
     ) -> Result<Response<v1::ProgramReply>, Status> {
         let r = request.into_inner();
         let tenant = self.tenant(&r.municipality_code)?;
-        let subject = opt_id("subject", &r.subject, SubjectId::parse).map_err(to_status)?;
         // Decodes everything before sealing, so a bad request makes no key.
-        let decoded = (|| {
-            let personal = match (&r.personal, &subject) {
-                (None, _) => None,
-                (Some(_), None) => {
-                    return Err(DomainError::invalid(
-                        "subject",
-                        "",
-                        "is required when personal details are given",
-                    ));
-                }
-                (Some(p), Some(_)) => Some(
-                    PersonalDetails {
-                        name: p.name.clone(),
-                        birth_date: opt_date("personal.birth_date", &p.birth_date)?,
-                        address: opt_string(p.address.clone()),
-                        phone: opt_string(p.phone.clone()),
-                        notes: opt_string(p.notes.clone()),
-                    }
-                    .validated()?,
-                ),
-            };
-            Ok((
-                CaseId::parse("id", &r.id)?,
-                DeskId::parse("desk", &r.desk)?,
-                date("on", &r.on)?,
-                Referrer::parse("referrer", &r.referrer)?,
-                Topic::parse("topic", &r.topic)?,
-                list("scenes", &r.scenes, CareScene::parse)?,
-                personal,
-            ))
-        })();
-        let (id, desk, on, referrer, topic, scenes, personal) = decoded.map_err(to_status)?;
-        let sealed = match (personal, &subject) {
-            (Some(p), Some(s)) => Some(
-                self.programme
-                    .seal(tenant, s, p)
-                    .map_err(status_from_programme)?,
-            ),
-            _ => None,
-        };
-        let command = ProgrammeCommand::Consultation(ConsultationCommand::OpenCase {
-            id,
-            desk,
-            on,
-            referrer,
-            topic,
-            scenes,
-            personal: sealed,
-        });
+        let case = decode::open_consultation_case(&r).map_err(to_status)?;
+        let command = case
+            .sealed(&self.programme, tenant)
+            .map_err(status_from_programme)?;
         self.command(&r.municipality_code, &r.actor, Ok(command))
             .await
     }
@@ -675,16 +376,12 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         request: Request<v1::RecordConsultationActionRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
         let r = request.into_inner();
-        let decoded = (|| {
-            Ok(ProgrammeCommand::Consultation(
-                ConsultationCommand::RecordAction {
-                    case: CaseId::parse("case_id", &r.case_id)?,
-                    action: CaseAction::parse("action", &r.action)?,
-                    on: date("on", &r.on)?,
-                },
-            ))
-        })();
-        self.command(&r.municipality_code, &r.actor, decoded).await
+        self.command(
+            &r.municipality_code,
+            &r.actor,
+            decode::record_consultation_action(&r),
+        )
+        .await
     }
 
     async fn close_consultation_case(
@@ -692,15 +389,12 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         request: Request<v1::CloseConsultationCaseRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
         let r = request.into_inner();
-        let decoded = (|| {
-            Ok(ProgrammeCommand::Consultation(
-                ConsultationCommand::CloseCase {
-                    case: CaseId::parse("case_id", &r.case_id)?,
-                    on: date("on", &r.on)?,
-                },
-            ))
-        })();
-        self.command(&r.municipality_code, &r.actor, decoded).await
+        self.command(
+            &r.municipality_code,
+            &r.actor,
+            decode::close_consultation_case(&r),
+        )
+        .await
     }
 
     async fn erase_data_subject(
@@ -708,15 +402,12 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         request: Request<v1::EraseDataSubjectRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
         let r = request.into_inner();
-        let decoded = (|| {
-            Ok(ProgrammeCommand::Consultation(
-                ConsultationCommand::EraseSubject {
-                    subject: SubjectId::parse("subject", &r.subject)?,
-                    on: date("on", &r.on)?,
-                },
-            ))
-        })();
-        self.command(&r.municipality_code, &r.actor, decoded).await
+        self.command(
+            &r.municipality_code,
+            &r.actor,
+            decode::erase_data_subject(&r),
+        )
+        .await
     }
 
     async fn get_consultation_case(
@@ -777,17 +468,8 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         request: Request<v1::HoldTrainingRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
         let r = request.into_inner();
-        let decoded = (|| {
-            Ok(ProgrammeCommand::Trainings(TrainingCommand::Hold {
-                id: TrainingId::parse("id", &r.id)?,
-                kind: TrainingKind::parse("kind", &r.kind)?,
-                title: r.title.clone(),
-                on: date("on", &r.on)?,
-                participants: count_list("participants", &r.participants, Profession::parse)?,
-                scenes: list("scenes", &r.scenes, CareScene::parse)?,
-            }))
-        })();
-        self.command(&r.municipality_code, &r.actor, decoded).await
+        self.command(&r.municipality_code, &r.actor, decode::hold_training(&r))
+            .await
     }
 
     async fn evaluate_training(
@@ -795,15 +477,12 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         request: Request<v1::EvaluateTrainingRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
         let r = request.into_inner();
-        let decoded = (|| {
-            Ok(ProgrammeCommand::Trainings(TrainingCommand::Evaluate {
-                id: TrainingId::parse("id", &r.id)?,
-                respondents: r.respondents,
-                satisfied: r.satisfied,
-                on: date("on", &r.on)?,
-            }))
-        })();
-        self.command(&r.municipality_code, &r.actor, decoded).await
+        self.command(
+            &r.municipality_code,
+            &r.actor,
+            decode::evaluate_training(&r),
+        )
+        .await
     }
 
     // --- (キ) ---
@@ -813,19 +492,12 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         request: Request<v1::RecordAwarenessActivityRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
         let r = request.into_inner();
-        let decoded = (|| {
-            Ok(ProgrammeCommand::Awareness(AwarenessCommand::Record {
-                id: ActivityId::parse("id", &r.id)?,
-                kind: AwarenessKind::parse("kind", &r.kind)?,
-                title: r.title.clone(),
-                audience: r.audience.clone(),
-                on: date("on", &r.on)?,
-                attendance: r.attendance,
-                copies: r.copies,
-                scenes: list("scenes", &r.scenes, CareScene::parse)?,
-            }))
-        })();
-        self.command(&r.municipality_code, &r.actor, decoded).await
+        self.command(
+            &r.municipality_code,
+            &r.actor,
+            decode::record_awareness_activity(&r),
+        )
+        .await
     }
 
     // --- (ク) ---
@@ -835,16 +507,12 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         request: Request<v1::AttendWideAreaMeetingRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
         let r = request.into_inner();
-        let decoded = (|| {
-            Ok(ProgrammeCommand::WideArea(WideAreaCommand::AttendMeeting {
-                id: WideAreaId::parse("id", &r.id)?,
-                title: r.title.clone(),
-                area: r.area.clone(),
-                on: date("on", &r.on)?,
-                participants: count_list("participants", &r.participants, OrganisationType::parse)?,
-            }))
-        })();
-        self.command(&r.municipality_code, &r.actor, decoded).await
+        self.command(
+            &r.municipality_code,
+            &r.actor,
+            decode::attend_wide_area_meeting(&r),
+        )
+        .await
     }
 
     async fn adopt_unified_form(
@@ -852,17 +520,12 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         request: Request<v1::AdoptUnifiedFormRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
         let r = request.into_inner();
-        let decoded = (|| {
-            Ok(ProgrammeCommand::WideArea(
-                WideAreaCommand::AdoptUnifiedForm {
-                    id: WideAreaId::parse("id", &r.id)?,
-                    name: r.name.clone(),
-                    version: r.version.clone(),
-                    on: date("on", &r.on)?,
-                },
-            ))
-        })();
-        self.command(&r.municipality_code, &r.actor, decoded).await
+        self.command(
+            &r.municipality_code,
+            &r.actor,
+            decode::adopt_unified_form(&r),
+        )
+        .await
     }
 
     async fn withdraw_unified_form(
@@ -870,15 +533,12 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         request: Request<v1::ProgramEndRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
         let r = request.into_inner();
-        let decoded = (|| {
-            Ok(ProgrammeCommand::WideArea(
-                WideAreaCommand::WithdrawUnifiedForm {
-                    id: WideAreaId::parse("id", &r.id)?,
-                    last_day: end_request(&r)?,
-                },
-            ))
-        })();
-        self.command(&r.municipality_code, &r.actor, decoded).await
+        self.command(
+            &r.municipality_code,
+            &r.actor,
+            decode::withdraw_unified_form(&r),
+        )
+        .await
     }
 
     async fn join_liaison_agreement(
@@ -886,20 +546,12 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         request: Request<v1::JoinLiaisonAgreementRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
         let r = request.into_inner();
-        let decoded = (|| {
-            Ok(ProgrammeCommand::WideArea(
-                WideAreaCommand::JoinLiaisonAgreement {
-                    id: WideAreaId::parse("id", &r.id)?,
-                    hospital: r.hospital.clone(),
-                    rule_version: r.rule_version.clone(),
-                    notification_lead_days: r.notification_lead_days,
-                    contact_point: r.contact_point.clone(),
-                    first_day: date("first_day", &r.first_day)?,
-                    last_day: opt_date("last_day", &r.last_day)?,
-                },
-            ))
-        })();
-        self.command(&r.municipality_code, &r.actor, decoded).await
+        self.command(
+            &r.municipality_code,
+            &r.actor,
+            decode::join_liaison_agreement(&r),
+        )
+        .await
     }
 
     async fn leave_liaison_agreement(
@@ -907,15 +559,12 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         request: Request<v1::ProgramEndRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
         let r = request.into_inner();
-        let decoded = (|| {
-            Ok(ProgrammeCommand::WideArea(
-                WideAreaCommand::LeaveLiaisonAgreement {
-                    id: WideAreaId::parse("id", &r.id)?,
-                    last_day: end_request(&r)?,
-                },
-            ))
-        })();
-        self.command(&r.municipality_code, &r.actor, decoded).await
+        self.command(
+            &r.municipality_code,
+            &r.actor,
+            decode::leave_liaison_agreement(&r),
+        )
+        .await
     }
 
     // --- annual plan ---
@@ -925,19 +574,12 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         request: Request<v1::ScheduleActivityRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
         let r = request.into_inner();
-        let decoded = (|| {
-            Ok(ProgrammeCommand::Plan(PlanCommand::ScheduleActivity {
-                fiscal_year: fiscal_year(r.fiscal_year)?,
-                id: PlannedActivityId::parse("id", &r.id)?,
-                item: Item::parse("item", &r.item)?,
-                what: r.what.clone(),
-                scheduled_on: date("scheduled_on", &r.scheduled_on)?,
-                owner: r.owner.clone(),
-                delegated_to: opt_string(r.delegated_to.clone()),
-                planned_on: date("planned_on", &r.planned_on)?,
-            }))
-        })();
-        self.command(&r.municipality_code, &r.actor, decoded).await
+        self.command(
+            &r.municipality_code,
+            &r.actor,
+            decode::schedule_activity(&r),
+        )
+        .await
     }
 
     async fn cancel_activity(
@@ -945,14 +587,8 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         request: Request<v1::CancelActivityRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
         let r = request.into_inner();
-        let decoded = (|| {
-            Ok(ProgrammeCommand::Plan(PlanCommand::CancelActivity {
-                fiscal_year: fiscal_year(r.fiscal_year)?,
-                id: PlannedActivityId::parse("id", &r.id)?,
-                on: date("on", &r.on)?,
-            }))
-        })();
-        self.command(&r.municipality_code, &r.actor, decoded).await
+        self.command(&r.municipality_code, &r.actor, decode::cancel_activity(&r))
+            .await
     }
 
     async fn define_indicator(
@@ -960,18 +596,8 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         request: Request<v1::DefineIndicatorRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
         let r = request.into_inner();
-        let decoded = (|| {
-            Ok(ProgrammeCommand::Plan(PlanCommand::DefineIndicator {
-                fiscal_year: fiscal_year(r.fiscal_year)?,
-                id: IndicatorId::parse("id", &r.id)?,
-                kind: IndicatorKind::parse("kind", &r.kind)?,
-                name: r.name.clone(),
-                unit: r.unit.clone(),
-                item: opt_id("item", &r.item, Item::parse)?,
-                target: r.target,
-            }))
-        })();
-        self.command(&r.municipality_code, &r.actor, decoded).await
+        self.command(&r.municipality_code, &r.actor, decode::define_indicator(&r))
+            .await
     }
 
     async fn record_measurement(
@@ -979,15 +605,12 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         request: Request<v1::RecordMeasurementRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
         let r = request.into_inner();
-        let decoded = (|| {
-            Ok(ProgrammeCommand::Plan(PlanCommand::RecordMeasurement {
-                fiscal_year: fiscal_year(r.fiscal_year)?,
-                id: IndicatorId::parse("id", &r.id)?,
-                on: date("on", &r.on)?,
-                value: r.value,
-            }))
-        })();
-        self.command(&r.municipality_code, &r.actor, decoded).await
+        self.command(
+            &r.municipality_code,
+            &r.actor,
+            decode::record_measurement(&r),
+        )
+        .await
     }
 
     async fn get_annual_plan(

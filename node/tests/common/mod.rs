@@ -71,6 +71,7 @@ pub fn node_config(
         master_key_file: None,
         sync: None,
         metrics_listen: None,
+        web_listen: None,
         otlp_endpoint: None,
         staff: Vec::new(),
         transport: Default::default(),

@@ -253,47 +253,74 @@ pub enum ProgramCommand {
 }
 
 impl ProgramCommand {
-    /// Sends the request.
-    pub async fn send(self, client: &mut MunicipalProgramClient<Channel>) -> Result<(), Status> {
+    /// Sends the request with the node's staff token.
+    pub async fn send(
+        self,
+        client: &mut MunicipalProgramClient<Channel>,
+        auth: &crate::rpc::Auth,
+    ) -> Result<(), Status> {
+        use crate::rpc::authed;
         match self {
-            ProgramCommand::RegisterResource(r) => client.register_resource(r).await.map(drop),
-            ProgramCommand::ConductResourceSurvey(r) => {
-                client.conduct_resource_survey(r).await.map(drop)
+            ProgramCommand::RegisterResource(r) => {
+                client.register_resource(authed(auth, r)).await.map(drop)
             }
-            ProgramCommand::PublishResourceList(r) => {
-                client.publish_resource_list(r).await.map(drop)
+            ProgramCommand::ConductResourceSurvey(r) => client
+                .conduct_resource_survey(authed(auth, r))
+                .await
+                .map(drop),
+            ProgramCommand::PublishResourceList(r) => client
+                .publish_resource_list(authed(auth, r))
+                .await
+                .map(drop),
+            ProgramCommand::HoldMeeting(r) => client.hold_meeting(authed(auth, r)).await.map(drop),
+            ProgramCommand::RecordFinding(r) => {
+                client.record_finding(authed(auth, r)).await.map(drop)
             }
-            ProgramCommand::HoldMeeting(r) => client.hold_meeting(r).await.map(drop),
-            ProgramCommand::RecordFinding(r) => client.record_finding(r).await.map(drop),
-            ProgramCommand::EstablishArrangement(r) => {
-                client.establish_arrangement(r).await.map(drop)
+            ProgramCommand::EstablishArrangement(r) => client
+                .establish_arrangement(authed(auth, r))
+                .await
+                .map(drop),
+            ProgramCommand::AdoptTool(r) => client.adopt_tool(authed(auth, r)).await.map(drop),
+            ProgramCommand::OpenConsultationDesk(r) => client
+                .open_consultation_desk(authed(auth, r))
+                .await
+                .map(drop),
+            ProgramCommand::OpenConsultationCase(r) => client
+                .open_consultation_case(authed(auth, r))
+                .await
+                .map(drop),
+            ProgramCommand::RecordConsultationAction(r) => client
+                .record_consultation_action(authed(auth, r))
+                .await
+                .map(drop),
+            ProgramCommand::CloseConsultationCase(r) => client
+                .close_consultation_case(authed(auth, r))
+                .await
+                .map(drop),
+            ProgramCommand::HoldTraining(r) => {
+                client.hold_training(authed(auth, r)).await.map(drop)
             }
-            ProgramCommand::AdoptTool(r) => client.adopt_tool(r).await.map(drop),
-            ProgramCommand::OpenConsultationDesk(r) => {
-                client.open_consultation_desk(r).await.map(drop)
+            ProgramCommand::EvaluateTraining(r) => {
+                client.evaluate_training(authed(auth, r)).await.map(drop)
             }
-            ProgramCommand::OpenConsultationCase(r) => {
-                client.open_consultation_case(r).await.map(drop)
+            ProgramCommand::RecordAwarenessActivity(r) => client
+                .record_awareness_activity(authed(auth, r))
+                .await
+                .map(drop),
+            ProgramCommand::AttendWideAreaMeeting(r) => client
+                .attend_wide_area_meeting(authed(auth, r))
+                .await
+                .map(drop),
+            ProgramCommand::AdoptUnifiedForm(r) => {
+                client.adopt_unified_form(authed(auth, r)).await.map(drop)
             }
-            ProgramCommand::RecordConsultationAction(r) => {
-                client.record_consultation_action(r).await.map(drop)
+            ProgramCommand::JoinLiaisonAgreement(r) => client
+                .join_liaison_agreement(authed(auth, r))
+                .await
+                .map(drop),
+            ProgramCommand::ScheduleActivity(r) => {
+                client.schedule_activity(authed(auth, r)).await.map(drop)
             }
-            ProgramCommand::CloseConsultationCase(r) => {
-                client.close_consultation_case(r).await.map(drop)
-            }
-            ProgramCommand::HoldTraining(r) => client.hold_training(r).await.map(drop),
-            ProgramCommand::EvaluateTraining(r) => client.evaluate_training(r).await.map(drop),
-            ProgramCommand::RecordAwarenessActivity(r) => {
-                client.record_awareness_activity(r).await.map(drop)
-            }
-            ProgramCommand::AttendWideAreaMeeting(r) => {
-                client.attend_wide_area_meeting(r).await.map(drop)
-            }
-            ProgramCommand::AdoptUnifiedForm(r) => client.adopt_unified_form(r).await.map(drop),
-            ProgramCommand::JoinLiaisonAgreement(r) => {
-                client.join_liaison_agreement(r).await.map(drop)
-            }
-            ProgramCommand::ScheduleActivity(r) => client.schedule_activity(r).await.map(drop),
         }
     }
 

@@ -49,6 +49,9 @@ struct NodeSpec {
     area_name: String,
     municipalities: Vec<Municipality>,
     token: String,
+    /// The `[[staff]]` token of the node's clerk (role admin: records, reads, takes backups):
+    /// the demo's own calls to the node and the workspace's sign-in.
+    clerk_token: String,
 }
 
 /// A started node.
@@ -266,7 +269,8 @@ fn print_report(report: &report::Report, json: bool) {
     }
 }
 
-/// Prints where the prefecture console is served and the token to sign in with (`--serve`).
+/// Prints where the prefecture consoles and the nodes' workspaces are served and the tokens to
+/// sign in with (`--serve`).
 fn print_consoles(report: &report::Report, json: bool) {
     let mut text = String::from(
         "\n■ 都道府県コンソール（ブラウザで開く; 開発用の証明書なので警告が出ます）\n",
@@ -278,6 +282,10 @@ fn print_consoles(report: &report::Report, json: bool) {
         "  サインイン用トークン（管理者）: {}\n",
         report.officer_token
     ));
+    text.push_str("\n■ 市区町村ワークスペース（ノードごと; 職員トークン（管理者）でサインイン）\n");
+    for (name, url, token) in &report.workspaces {
+        text.push_str(&format!("  {name}: {url}  トークン: {token}\n"));
+    }
     if json {
         eprint!("{text}");
     } else {
@@ -285,21 +293,22 @@ fn print_consoles(report: &report::Report, json: bool) {
     }
 }
 
-/// Waits until a replica's log names the console's URL, and returns it.
-async fn console_url(log: &Path) -> Result<String, Failure> {
+/// Waits until a log names the URL of the web pages the line `marker` announces (`serving the
+/// console` of a replica, `serving the workspace` of a node), and returns it.
+async fn logged_url(log: &Path, marker: &str) -> Result<String, Failure> {
     let started = std::time::Instant::now();
     loop {
         let text = std::fs::read_to_string(log).unwrap_or_default();
         if let Some(url) = text
             .lines()
-            .filter(|l| l.contains("serving the console"))
+            .filter(|l| l.contains(marker))
             .find_map(|l| l.split_whitespace().find_map(|w| w.strip_prefix("url=")))
         {
             return Ok(url.to_owned());
         }
         if started.elapsed() > Duration::from_secs(20) {
             return Err(Failure::runtime(format!(
-                "{} names no console url after 20 s",
+                "{} names no url ({marker}) after 20 s",
                 log.display()
             )));
         }
@@ -355,6 +364,7 @@ fn node_specs(all: &[Municipality]) -> Vec<NodeSpec> {
                 let name = format!("node-{}", romaji(&m.area_id));
                 specs.push(NodeSpec {
                     token: token(&name),
+                    clerk_token: token(&format!("{name}-clerk")),
                     name,
                     area_name: m.area_name.clone(),
                     municipalities: vec![m.clone()],
@@ -508,7 +518,13 @@ async fn federation(
     step.done(&replicas.join(", "));
     let mut consoles = Vec::new();
     for id in 1..=3u64 {
-        consoles.push(console_url(&pref_dir.join(format!("replica-{id}.log"))).await?);
+        consoles.push(
+            logged_url(
+                &pref_dir.join(format!("replica-{id}.log")),
+                "serving the console",
+            )
+            .await?,
+        );
     }
 
     let step = progress.step(
@@ -534,6 +550,7 @@ async fn federation(
     // One node per 二次医療圏.
     let step = progress.step("starting the municipal nodes", Some(specs.len() as u64));
     let mut nodes = Vec::new();
+    let mut workspaces = Vec::new();
     for spec in specs {
         let dir = root.join(&spec.name);
         mkdir(&dir)?;
@@ -541,12 +558,13 @@ async fn federation(
         write(
             &config,
             &format!(
-                "listen = \"127.0.0.1:0\"\ndata_dir = {:?}\nmunicipalities = [{}]\n\n{}\n[sync]\nprefecture = [{}]\ntoken = {:?}\npull_interval_ms = 500\n",
+                "listen = \"127.0.0.1:0\"\nweb_listen = \"127.0.0.1:0\"\ndata_dir = {:?}\nmunicipalities = [{}]\n\n{}\n[sync]\nprefecture = [{}]\ntoken = {:?}\npull_interval_ms = 500\n\n[[staff]]\nname = \"demo clerk\"\ntoken = {:?}\nrole = \"admin\"\n",
                 dir.join("data").display().to_string(),
                 quoted(spec.municipalities.iter().map(|m| m.code.clone())),
                 pki.table(&Pki::node_base(&spec)),
                 quoted(replicas.iter().cloned()),
-                spec.token
+                spec.token,
+                spec.clerk_token
             ),
         )?;
         let address = processes
@@ -557,6 +575,8 @@ async fn federation(
                 &dir.join("node.log"),
             )
             .await?;
+        let workspace = logged_url(&dir.join("node.log"), "serving the workspace").await?;
+        workspaces.push((spec.name.clone(), workspace, spec.clerk_token.clone()));
         nodes.push(RunningNode { spec, address });
         step.inc();
     }
@@ -591,9 +611,10 @@ async fn federation(
         async move {
             let channel = rpc::connect(&node.address).await?;
             let mut client = MunicipalProgramClient::new(channel);
+            let clerk = bearer(Some(&node.spec.clerk_token))?;
             for (name, action) in plan {
                 let what = action.describe();
-                action.send(&mut client).await.map_err(|status| {
+                action.send(&mut client, &clerk).await.map_err(|status| {
                     Failure::runtime(format!(
                         "{} refused {name}'s {what}: {} ({:?})",
                         node.spec.name,
@@ -704,6 +725,7 @@ async fn federation(
         folder_note: String::new(),
         consoles,
         officer_token,
+        workspaces,
     })
 }
 
@@ -913,14 +935,20 @@ async fn wait_for_sync(
 ) -> Result<u64, Failure> {
     let mut sync_clients = Vec::new();
     for n in nodes {
-        sync_clients.push(NodeSyncClient::new(rpc::connect(&n.address).await?));
+        sync_clients.push((
+            NodeSyncClient::new(rpc::connect(&n.address).await?),
+            bearer(Some(&n.spec.clerk_token))?,
+        ));
     }
     let mut produced: Vec<(String, u64)> = Vec::new();
-    for client in &mut sync_clients {
+    for (client, clerk) in &mut sync_clients {
         let state = client
-            .get_sync_state(v1::GetSyncStateRequest {
-                municipalities: vec![],
-            })
+            .get_sync_state(authed(
+                clerk,
+                v1::GetSyncStateRequest {
+                    municipalities: vec![],
+                },
+            ))
             .await
             .map_err(|s| Failure::from_status("NodeSync.GetSyncState", &s))?
             .into_inner();

@@ -32,6 +32,8 @@ pub struct Report {
     pub consoles: Vec<String>,
     /// The token of the demo's prefecture office (role admin), to sign in to the console.
     pub officer_token: String,
+    /// Per node: name, the workspace's URL (`https://…/`) and its clerk's token (operator).
+    pub workspaces: Vec<(String, String, String)>,
 }
 
 fn lines(items: &[v1::ItemTally]) -> Vec<TallyLine> {
@@ -213,6 +215,9 @@ impl Report {
         };
         json!({
             "consoles": self.consoles,
+            "workspaces": self.workspaces.iter().map(|(node, url, _)| json!({
+                "node": node, "url": url,
+            })).collect::<Vec<_>>(),
             "prefecture": t.prefecture,
             "prefecture_name": t.prefecture_name,
             "fiscal_year": t.fiscal_year,
