@@ -195,7 +195,7 @@ async fn a_clerk_records_the_programme_in_the_workspace() {
                 "#form-{key} #err-details-medical_institution_code"
             ))
             .await
-            .contains("10 digits")
+            .contains("10桁の数字にしてください")
     );
     browser.full_screenshot("03-refused-resource").await;
     fill(
@@ -364,6 +364,28 @@ async fn a_clerk_records_the_programme_in_the_workspace() {
     refused(&browser, key, "kind", Some(("name", "入退院連絡シート"))).await;
     fill(&browser, key, &[("kind", "sheet")]).await;
     recorded(&browser, key).await;
+    // Its next version: a revision dated before the first is refused in Japanese.
+    let key = "revise_tool";
+    fill(
+        &browser,
+        key,
+        &[
+            ("id", "tool-1"),
+            ("version", "2.0"),
+            ("manual_title", "連絡シート利用の手引き（改訂）"),
+            ("on", "2024-04-01"),
+        ],
+    )
+    .await;
+    refused(&browser, key, "on", Some(("version", "2.0"))).await;
+    assert!(
+        browser
+            .text("#form-revise_tool #err-on")
+            .await
+            .contains("日付が前後しています")
+    );
+    fill(&browser, key, &[("on", "2024-10-01")]).await;
+    recorded(&browser, key).await;
 
     // (オ) a desk without its opening day is refused; a case with personal details needs the
     // subject's number.
@@ -441,6 +463,22 @@ async fn a_clerk_records_the_programme_in_the_workspace() {
     )
     .await;
     fill(&browser, key, &[("participants.nurse", "12")]).await;
+    recorded(&browser, key).await;
+    // Its evaluation: a count that is not a number is refused, then it is recorded.
+    let key = "evaluate_training";
+    fill(
+        &browser,
+        key,
+        &[
+            ("id", "training-1"),
+            ("respondents", "十"),
+            ("satisfied", "9"),
+            ("on", "2024-07-20"),
+        ],
+    )
+    .await;
+    refused(&browser, key, "respondents", Some(("satisfied", "9"))).await;
+    fill(&browser, key, &[("respondents", "10")]).await;
     recorded(&browser, key).await;
 
     // (キ) attendance is a number.

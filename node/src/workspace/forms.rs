@@ -270,6 +270,24 @@ const ITEM_PAGES: [(&str, &str); 9] = [
 ];
 
 /// The forms of one page.
+/// The fields of a form that ends something in force (a `ProgramEndRequest`).
+fn end_fields(id_label: &'static str, day_label: &'static str) -> Vec<Field> {
+    vec![
+        field("id", id_label, Kind::Text),
+        with_default(field("last_day", day_label, Kind::Date), today()),
+    ]
+}
+
+/// The `ProgramEndRequest` a form that ends something posts.
+fn end_request(v: &Values<'_>, c: &Context) -> v1::ProgramEndRequest {
+    v1::ProgramEndRequest {
+        municipality_code: c.m.to_string(),
+        actor: c.actor.clone(),
+        id: v.get("id"),
+        last_day: v.get("last_day"),
+    }
+}
+
 fn specs(page: &str, ctx: &Context) -> Vec<Spec> {
     match page {
         "a" => vec![
@@ -422,6 +440,12 @@ fn specs(page: &str, ctx: &Context) -> Vec<Spec> {
                     decode::publish_resource_list(&r).map(Decoded::Command)
                 },
             },
+            Spec {
+                key: "withdraw_resource",
+                title: "資源を取り下げる",
+                fields: end_fields("資源の記録番号", "取り下げ日"),
+                decode: |v, c| decode::withdraw_resource(&end_request(v, c)).map(Decoded::Command),
+            },
         ],
         "b" => vec![
             Spec {
@@ -442,6 +466,11 @@ fn specs(page: &str, ctx: &Context) -> Vec<Spec> {
                     on_field("開催日"),
                     organisations("participants", "参加者（団体別の人数）"),
                     scenes(),
+                    field(
+                        "working_group",
+                        "ワーキンググループの記録番号（その会議の場合）",
+                        Kind::Text,
+                    ),
                 ],
                 decode: |v, c| {
                     let r = v1::HoldMeetingRequest {
@@ -453,7 +482,7 @@ fn specs(page: &str, ctx: &Context) -> Vec<Spec> {
                         on: v.get("on"),
                         participants: v.counts("participants")?,
                         scenes: v.all("scenes"),
-                        working_group: String::new(),
+                        working_group: v.get("working_group"),
                     };
                     decode::hold_meeting(&r).map(Decoded::Command)
                 },
@@ -495,92 +524,157 @@ fn specs(page: &str, ctx: &Context) -> Vec<Spec> {
                     decode::record_finding(&r).map(Decoded::Command)
                 },
             },
+            Spec {
+                key: "form_working_group",
+                title: "ワーキンググループを設ける",
+                fields: vec![
+                    id_field("wg"),
+                    field("name", "ワーキンググループ名", Kind::Text),
+                    scenes(),
+                    on_field("設置日"),
+                ],
+                decode: |v, c| {
+                    let r = v1::FormWorkingGroupRequest {
+                        municipality_code: c.m.to_string(),
+                        actor: c.actor.clone(),
+                        id: v.get("id"),
+                        name: v.get("name"),
+                        scenes: v.all("scenes"),
+                        on: v.get("on"),
+                    };
+                    decode::form_working_group(&r).map(Decoded::Command)
+                },
+            },
         ],
-        "c" => vec![Spec {
-            key: "establish_arrangement",
-            title: "提供体制（取り決め）を記録する",
-            fields: vec![
-                id_field("arrangement"),
-                field("name", "名称", Kind::Text),
-                field(
-                    "kind",
-                    "種類",
-                    Kind::Select(vec![
-                        (
-                            "physician_pairing".into(),
-                            "主治医・副主治医制（資源2件）".into(),
-                        ),
-                        (
-                            "emergency_hospital".into(),
-                            "急変時診療医療機関（資源1件）".into(),
-                        ),
-                        ("backup_beds".into(), "後方支援病床（資源1件）".into()),
-                        ("round_the_clock_group".into(), "24時間対応グループ".into()),
-                    ]),
-                ),
-                field("resources", "資源の記録番号（カンマ区切り）", Kind::Text),
-                field("beds", "病床数（後方支援病床）", Kind::Number),
-                with_default(field("first_day", "開始日", Kind::Date), today()),
-                field("last_day", "終了日（未定なら空欄）", Kind::Date),
-            ],
-            decode: |v, c| {
-                let r = v1::EstablishArrangementRequest {
-                    municipality_code: c.m.to_string(),
-                    actor: c.actor.clone(),
-                    id: v.get("id"),
-                    name: v.get("name"),
-                    kind: v.get("kind"),
-                    resources: v
-                        .get("resources")
-                        .split([',', '、', ' '])
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_owned)
-                        .collect(),
-                    beds: v.u32("beds")?,
-                    first_day: v.get("first_day"),
-                    last_day: v.get("last_day"),
-                };
-                decode::establish_arrangement(&r).map(Decoded::Command)
+        "c" => vec![
+            Spec {
+                key: "establish_arrangement",
+                title: "提供体制（取り決め）を記録する",
+                fields: vec![
+                    id_field("arrangement"),
+                    field("name", "名称", Kind::Text),
+                    field(
+                        "kind",
+                        "種類",
+                        Kind::Select(vec![
+                            (
+                                "physician_pairing".into(),
+                                "主治医・副主治医制（資源2件）".into(),
+                            ),
+                            (
+                                "emergency_hospital".into(),
+                                "急変時診療医療機関（資源1件）".into(),
+                            ),
+                            ("backup_beds".into(), "後方支援病床（資源1件）".into()),
+                            ("round_the_clock_group".into(), "24時間対応グループ".into()),
+                        ]),
+                    ),
+                    field("resources", "資源の記録番号（カンマ区切り）", Kind::Text),
+                    field("beds", "病床数（後方支援病床）", Kind::Number),
+                    with_default(field("first_day", "開始日", Kind::Date), today()),
+                    field("last_day", "終了日（未定なら空欄）", Kind::Date),
+                ],
+                decode: |v, c| {
+                    let r = v1::EstablishArrangementRequest {
+                        municipality_code: c.m.to_string(),
+                        actor: c.actor.clone(),
+                        id: v.get("id"),
+                        name: v.get("name"),
+                        kind: v.get("kind"),
+                        resources: v
+                            .get("resources")
+                            .split([',', '、', ' '])
+                            .filter(|s| !s.is_empty())
+                            .map(str::to_owned)
+                            .collect(),
+                        beds: v.u32("beds")?,
+                        first_day: v.get("first_day"),
+                        last_day: v.get("last_day"),
+                    };
+                    decode::establish_arrangement(&r).map(Decoded::Command)
+                },
             },
-        }],
-        "d" => vec![Spec {
-            key: "adopt_tool",
-            title: "情報共有ツールを記録する",
-            fields: vec![
-                id_field("tool"),
-                field("name", "名称", Kind::Text),
-                field(
-                    "kind",
-                    "種類",
-                    Kind::Select(choices(ToolKind::ALL, ToolKind::code, ToolKind::label)),
-                ),
-                field("version", "版", Kind::Text),
-                field("manual_title", "利用マニュアルの表題", Kind::Text),
-                field(
-                    "manual_covers_personal_information",
-                    "マニュアルに個人情報の取扱いを含む",
-                    Kind::Check,
-                ),
-                scenes(),
-                on_field("利用開始日"),
-            ],
-            decode: |v, c| {
-                let r = v1::AdoptToolRequest {
-                    municipality_code: c.m.to_string(),
-                    actor: c.actor.clone(),
-                    id: v.get("id"),
-                    name: v.get("name"),
-                    kind: v.get("kind"),
-                    version: v.get("version"),
-                    manual_title: v.get("manual_title"),
-                    manual_covers_personal_information: v
-                        .checked("manual_covers_personal_information"),
-                    scenes: v.all("scenes"),
-                    on: v.get("on"),
-                };
-                decode::adopt_tool(&r).map(Decoded::Command)
+            Spec {
+                key: "end_arrangement",
+                title: "提供体制の取組を終える",
+                fields: end_fields("取組の記録番号", "最終日"),
+                decode: |v, c| decode::end_arrangement(&end_request(v, c)).map(Decoded::Command),
             },
-        }],
+        ],
+        "d" => vec![
+            Spec {
+                key: "adopt_tool",
+                title: "情報共有ツールを記録する",
+                fields: vec![
+                    id_field("tool"),
+                    field("name", "名称", Kind::Text),
+                    field(
+                        "kind",
+                        "種類",
+                        Kind::Select(choices(ToolKind::ALL, ToolKind::code, ToolKind::label)),
+                    ),
+                    field("version", "版", Kind::Text),
+                    field("manual_title", "利用マニュアルの表題", Kind::Text),
+                    field(
+                        "manual_covers_personal_information",
+                        "マニュアルに個人情報の取扱いを含む",
+                        Kind::Check,
+                    ),
+                    scenes(),
+                    on_field("利用開始日"),
+                ],
+                decode: |v, c| {
+                    let r = v1::AdoptToolRequest {
+                        municipality_code: c.m.to_string(),
+                        actor: c.actor.clone(),
+                        id: v.get("id"),
+                        name: v.get("name"),
+                        kind: v.get("kind"),
+                        version: v.get("version"),
+                        manual_title: v.get("manual_title"),
+                        manual_covers_personal_information: v
+                            .checked("manual_covers_personal_information"),
+                        scenes: v.all("scenes"),
+                        on: v.get("on"),
+                    };
+                    decode::adopt_tool(&r).map(Decoded::Command)
+                },
+            },
+            Spec {
+                key: "revise_tool",
+                title: "ツールの新しい版を記録する",
+                fields: vec![
+                    field("id", "ツールの記録番号", Kind::Text),
+                    field("version", "版", Kind::Text),
+                    field("manual_title", "運用マニュアルの表題", Kind::Text),
+                    field(
+                        "manual_covers_personal_information",
+                        "マニュアルに個人情報の取扱いを定めている",
+                        Kind::Check,
+                    ),
+                    on_field("改訂日"),
+                ],
+                decode: |v, c| {
+                    let r = v1::ReviseToolRequest {
+                        municipality_code: c.m.to_string(),
+                        actor: c.actor.clone(),
+                        id: v.get("id"),
+                        version: v.get("version"),
+                        manual_title: v.get("manual_title"),
+                        manual_covers_personal_information: v
+                            .checked("manual_covers_personal_information"),
+                        on: v.get("on"),
+                    };
+                    decode::revise_tool(&r).map(Decoded::Command)
+                },
+            },
+            Spec {
+                key: "retire_tool",
+                title: "ツールの利用を終える",
+                fields: end_fields("ツールの記録番号", "最終利用日"),
+                decode: |v, c| decode::retire_tool(&end_request(v, c)).map(Decoded::Command),
+            },
+        ],
         "e" => vec![
             Spec {
                 key: "open_consultation_desk",
@@ -672,40 +766,71 @@ fn specs(page: &str, ctx: &Context) -> Vec<Spec> {
                     decode::open_consultation_case(&r).map(Decoded::Case)
                 },
             },
-        ],
-        "f" => vec![Spec {
-            key: "hold_training",
-            title: "研修を記録する",
-            fields: vec![
-                id_field("training"),
-                field(
-                    "kind",
-                    "研修の種類",
-                    Kind::Select(choices(
-                        TrainingKind::ALL,
-                        TrainingKind::code,
-                        TrainingKind::label,
-                    )),
-                ),
-                field("title", "研修名", Kind::Text),
-                on_field("開催日"),
-                professions("participants", "参加者（職種別の人数）"),
-                scenes(),
-            ],
-            decode: |v, c| {
-                let r = v1::HoldTrainingRequest {
-                    municipality_code: c.m.to_string(),
-                    actor: c.actor.clone(),
-                    id: v.get("id"),
-                    kind: v.get("kind"),
-                    title: v.get("title"),
-                    on: v.get("on"),
-                    participants: v.counts("participants")?,
-                    scenes: v.all("scenes"),
-                };
-                decode::hold_training(&r).map(Decoded::Command)
+            Spec {
+                key: "close_consultation_desk",
+                title: "相談窓口を閉じる",
+                fields: end_fields("窓口の記録番号", "最終日"),
+                decode: |v, c| {
+                    decode::close_consultation_desk(&end_request(v, c)).map(Decoded::Command)
+                },
             },
-        }],
+        ],
+        "f" => vec![
+            Spec {
+                key: "hold_training",
+                title: "研修を記録する",
+                fields: vec![
+                    id_field("training"),
+                    field(
+                        "kind",
+                        "研修の種類",
+                        Kind::Select(choices(
+                            TrainingKind::ALL,
+                            TrainingKind::code,
+                            TrainingKind::label,
+                        )),
+                    ),
+                    field("title", "研修名", Kind::Text),
+                    on_field("開催日"),
+                    professions("participants", "参加者（職種別の人数）"),
+                    scenes(),
+                ],
+                decode: |v, c| {
+                    let r = v1::HoldTrainingRequest {
+                        municipality_code: c.m.to_string(),
+                        actor: c.actor.clone(),
+                        id: v.get("id"),
+                        kind: v.get("kind"),
+                        title: v.get("title"),
+                        on: v.get("on"),
+                        participants: v.counts("participants")?,
+                        scenes: v.all("scenes"),
+                    };
+                    decode::hold_training(&r).map(Decoded::Command)
+                },
+            },
+            Spec {
+                key: "evaluate_training",
+                title: "研修の評価を記録する",
+                fields: vec![
+                    field("id", "研修の記録番号", Kind::Text),
+                    field("respondents", "アンケート回答数", Kind::Number),
+                    field("satisfied", "うち「満足」の数", Kind::Number),
+                    on_field("評価日"),
+                ],
+                decode: |v, c| {
+                    let r = v1::EvaluateTrainingRequest {
+                        municipality_code: c.m.to_string(),
+                        actor: c.actor.clone(),
+                        id: v.get("id"),
+                        respondents: v.u32("respondents")?,
+                        satisfied: v.u32("satisfied")?,
+                        on: v.get("on"),
+                    };
+                    decode::evaluate_training(&r).map(Decoded::Command)
+                },
+            },
+        ],
         "g" => vec![Spec {
             key: "record_awareness_activity",
             title: "普及啓発の活動を記録する",
@@ -843,6 +968,22 @@ fn specs(page: &str, ctx: &Context) -> Vec<Spec> {
                     decode::join_liaison_agreement(&r).map(Decoded::Command)
                 },
             },
+            Spec {
+                key: "withdraw_unified_form",
+                title: "統一様式の使用をやめる",
+                fields: end_fields("採用の記録番号", "最終使用日"),
+                decode: |v, c| {
+                    decode::withdraw_unified_form(&end_request(v, c)).map(Decoded::Command)
+                },
+            },
+            Spec {
+                key: "leave_liaison_agreement",
+                title: "入退院支援ルールから抜ける",
+                fields: end_fields("参加の記録番号", "最終日"),
+                decode: |v, c| {
+                    decode::leave_liaison_agreement(&end_request(v, c)).map(Decoded::Command)
+                },
+            },
         ],
         "plan" => vec![
             Spec {
@@ -930,6 +1071,25 @@ fn specs(page: &str, ctx: &Context) -> Vec<Spec> {
                     decode::record_measurement(&r).map(Decoded::Command)
                 },
             },
+            Spec {
+                key: "cancel_activity",
+                title: "予定した活動を取り消す",
+                fields: vec![
+                    fy_field(),
+                    field("id", "予定の記録番号", Kind::Text),
+                    on_field("取消日"),
+                ],
+                decode: |v, c| {
+                    let r = v1::CancelActivityRequest {
+                        municipality_code: c.m.to_string(),
+                        actor: c.actor.clone(),
+                        fiscal_year: v.u32("fiscal_year")?,
+                        id: v.get("id"),
+                        on: v.get("on"),
+                    };
+                    decode::cancel_activity(&r).map(Decoded::Command)
+                },
+            },
         ],
         _ => Vec::new(),
     }
@@ -953,12 +1113,78 @@ fn refused_field(error: &DomainError) -> Option<String> {
 }
 
 /// A domain refusal in the clerk's words: the reason and the value given.
+/// The domain's reasons in Japanese, most specific first; a reason not listed is shown as the
+/// domain words it.
+const REASONS_JA: [(&str, &str); 24] = [
+    ("must be one of", "次のいずれかにしてください:"),
+    ("is required for a", "次の種類では入力が必要です:"),
+    ("is required", "入力してください"),
+    ("must be 10 digits", "10桁の数字にしてください"),
+    (
+        "must start with a prefecture code 01-47",
+        "先頭2桁を都道府県コード（01〜47）にしてください",
+    ),
+    (
+        "is not a date YYYY-MM-DD",
+        "日付（YYYY-MM-DD）にしてください",
+    ),
+    (
+        "must be a date YYYY-MM-DD",
+        "日付（YYYY-MM-DD）にしてください",
+    ),
+    ("must be a finite number", "数値にしてください"),
+    (
+        "must lie within Japan (20-46)",
+        "日本国内の緯度（20〜46）にしてください",
+    ),
+    (
+        "must lie within Japan (122-154)",
+        "日本国内の経度（122〜154）にしてください",
+    ),
+    (
+        "must be at least 1 (leave the category out instead)",
+        "1以上にしてください（0人の区分は空欄に）",
+    ),
+    ("must be at least 1", "1以上にしてください"),
+    ("must be at most 90", "90以下にしてください"),
+    (
+        "must be 1-64 characters of A-Z a-z 0-9 - _ .",
+        "半角英数字と - _ . の1〜64文字にしてください",
+    ),
+    (
+        "a meeting needs participants",
+        "参加者を1人以上入力してください",
+    ),
+    (
+        "a training needs participants",
+        "参加者を1人以上入力してください",
+    ),
+    ("a desk needs staff", "担当者を入力してください"),
+    (
+        "a rotation needs at least 2 members",
+        "輪番には2機関以上が必要です",
+    ),
+    (
+        "is registered with other details (update it instead)",
+        "は別の内容で登録済みです（更新してください）",
+    ),
+    (
+        "is not a supported fiscal year",
+        "は扱える年度ではありません",
+    ),
+    ("is longer than", "文字数が多すぎます: 上限"),
+    ("is before", "日付が前後しています:"),
+    ("is outside", "年度の範囲外です:"),
+    ("is already", "すでに記録されています:"),
+];
+
 fn refusal_text(error: &DomainError) -> String {
     match error {
         DomainError::Invalid { value, reason, .. } => {
-            let reason = reason
-                .replace("must be one of", "次のいずれかにしてください:")
-                .replace("is required", "入力してください");
+            let reason = REASONS_JA
+                .iter()
+                .find(|(en, _)| reason.contains(en))
+                .map_or_else(|| reason.to_string(), |(en, ja)| reason.replacen(en, ja, 1));
             if value.is_empty() {
                 reason
             } else {
