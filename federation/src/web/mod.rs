@@ -28,6 +28,7 @@ use axum::routing::{get, post};
 use maud::{Markup, html};
 use renkei_node::web::look::{self, NavLink, SignedInAs};
 use renkei_node::web::session::DEFAULT_SESSION_TTL;
+use renkei_node::web::signin::{self, Admitted, Door, Refusal, SignInForm};
 use renkei_node::web::{CsrfForm, SessionState, Sessions, SignedIn};
 use renkei_proto::{PrefectureCode, v1};
 use serde::Deserialize;
@@ -248,41 +249,17 @@ fn error_page(
     response
 }
 
-#[derive(Deserialize)]
-struct SignInForm {
-    #[serde(default)]
-    token: String,
-    #[serde(default)]
-    login: String,
-}
-
-fn sign_in_page(console: &Console, error: Option<&str>, status: StatusCode) -> Response {
-    let (token, cookie) = console.sessions.login_token();
-    let body = html! {
-        div.login {
-            @if let Some(e) = error { (look::message("error", e)) }
-            p { "都道府県の担当者に配られたトークン（[[callers]] の閲覧者・担当者・管理者）でサインインします。" }
-            form method="post" action="/login" {
-                input type="hidden" name="login" value=(token);
-                label { "トークン" input #token type="password" name="token" autocomplete="current-password" required; }
-                button #sign-in type="submit" { "サインイン" }
-            }
-        }
-    };
-    let markup = look::page(&console.site(), "サインイン", &[], None, body);
+/// The console's sign-in door.
+fn door(console: &Console) -> (String, &'static str) {
     (
-        status,
-        [
-            (header::SET_COOKIE, cookie),
-            (header::CACHE_CONTROL, "no-store".to_owned()),
-        ],
-        Html(markup.into_string()),
+        console.site(),
+        "都道府県の担当者に配られたトークン（[[callers]] の閲覧者・担当者・管理者）でサインインします。",
     )
-        .into_response()
 }
 
 async fn sign_in_form(State(console): State<Console>) -> Response {
-    sign_in_page(&console, None, StatusCode::OK)
+    let (site, intro) = door(&console);
+    Door { site: &site, intro }.page(&console.sessions, None, StatusCode::OK)
 }
 
 async fn sign_in(
@@ -290,49 +267,22 @@ async fn sign_in(
     headers: HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Response {
-    if !console.sessions.check_login_token(&headers, &form.login) {
-        tracing::warn!(
-            refused = "sign-in form without its token",
-            "web request refused"
-        );
-        return sign_in_page(
-            &console,
-            Some("フォームの有効期限が切れました。もう一度サインインしてください。"),
-            StatusCode::FORBIDDEN,
-        );
-    }
-    match console.callers.by_token_text(&form.token) {
-        Some(caller) if caller.role >= Role::Viewer => {
-            tracing::info!(caller = %caller.name, "signed in to the console");
-            let session = console.sessions.start(caller);
-            (
-                [(header::SET_COOKIE, console.sessions.cookie(&session))],
-                Redirect::to("/status"),
-            )
-                .into_response()
+    let (site, intro) = door(&console);
+    Door { site: &site, intro }.sign_in(&console.sessions, &headers, &form, |token| {
+        match console.callers.by_token_text(token) {
+            Some(caller) if caller.role >= Role::Viewer => Ok(Admitted {
+                name: caller.name.clone(),
+                principal: caller,
+                home: "/status".to_owned(),
+            }),
+            Some(caller) => Err(Refusal {
+                status: StatusCode::FORBIDDEN,
+                log: format!("{} (role node) may not use the console", caller.name),
+                message: "このトークンはノード用です。コンソールには閲覧者以上のトークンでサインインしてください。",
+            }),
+            None => Err(Refusal::unknown_token()),
         }
-        Some(caller) => {
-            tracing::warn!(refused = %format!("{} (role node) may not use the console", caller.name), "web request refused");
-            sign_in_page(
-                &console,
-                Some(
-                    "このトークンはノード用です。コンソールには閲覧者以上のトークンでサインインしてください。",
-                ),
-                StatusCode::FORBIDDEN,
-            )
-        }
-        None => {
-            tracing::warn!(
-                refused = "unknown token at console sign-in",
-                "web request refused"
-            );
-            sign_in_page(
-                &console,
-                Some("トークンが違います。"),
-                StatusCode::UNAUTHORIZED,
-            )
-        }
-    }
+    })
 }
 
 #[derive(Deserialize)]
@@ -342,12 +292,7 @@ async fn sign_out(
     State(console): State<Console>,
     CsrfForm(session, Empty {}): CsrfForm<Principal, Empty>,
 ) -> Response {
-    console.sessions.end(&session.id);
-    (
-        [(header::SET_COOKIE, console.sessions.clear_cookie())],
-        Redirect::to("/login"),
-    )
-        .into_response()
+    signin::sign_out(&console.sessions, &session)
 }
 
 async fn home(SignedIn(_): SignedIn<Principal>) -> Redirect {

@@ -39,6 +39,7 @@ use crate::store::{EventStore, StoreError};
 use crate::sync::SyncBoard;
 use crate::web::look::{self, NavLink, SignedInAs};
 use crate::web::session::{DEFAULT_SESSION_TTL, Session};
+use crate::web::signin::{self, Admitted, Door, Refusal, SignInForm};
 use crate::web::{CsrfForm, SessionState, Sessions, SignedIn};
 
 /// Who a workspace session belongs to: a configured staff member.
@@ -256,41 +257,17 @@ fn unknown_municipality(code: &str) -> Response {
         .into_response()
 }
 
-#[derive(Deserialize)]
-struct SignInForm {
-    #[serde(default)]
-    token: String,
-    #[serde(default)]
-    login: String,
-}
-
-fn sign_in_page(ws: &Workspace, error: Option<&str>, status: StatusCode) -> Response {
-    let (token, cookie) = ws.sessions.login_token();
-    let body = html! {
-        div.login {
-            @if let Some(e) = error { (look::message("error", e)) }
-            p { "市区町村の担当者に配られたトークン（[[staff]] の閲覧者・担当者・管理者）でサインインします。" }
-            form method="post" action="/login" {
-                input type="hidden" name="login" value=(token);
-                label { "トークン" input #token type="password" name="token" autocomplete="current-password" required; }
-                button #sign-in type="submit" { "サインイン" }
-            }
-        }
-    };
-    let markup = look::page(&ws.site(), "サインイン", &[], None, body);
+/// The workspace's sign-in door.
+fn door(ws: &Workspace) -> (String, &'static str) {
     (
-        status,
-        [
-            (header::SET_COOKIE, cookie),
-            (header::CACHE_CONTROL, "no-store".to_owned()),
-        ],
-        Html(markup.into_string()),
+        ws.site(),
+        "市区町村の担当者に配られたトークン（[[staff]] の閲覧者・担当者・管理者）でサインインします。",
     )
-        .into_response()
 }
 
 async fn sign_in_form(State(ws): State<Workspace>) -> Response {
-    sign_in_page(&ws, None, StatusCode::OK)
+    let (site, intro) = door(&ws);
+    Door { site: &site, intro }.page(&ws.sessions, None, StatusCode::OK)
 }
 
 async fn sign_in(
@@ -298,35 +275,17 @@ async fn sign_in(
     headers: HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Response {
-    if !ws.sessions.check_login_token(&headers, &form.login) {
-        tracing::warn!(
-            refused = "sign-in form without its token",
-            "web request refused"
-        );
-        return sign_in_page(
-            &ws,
-            Some("フォームの有効期限が切れました。もう一度サインインしてください。"),
-            StatusCode::FORBIDDEN,
-        );
-    }
-    match ws.staff.by_token(&form.token) {
-        Some(member) => {
-            tracing::info!(staff = %member.name, "signed in to the workspace");
-            let session = ws.sessions.start(Arc::new(member));
-            (
-                [(header::SET_COOKIE, ws.sessions.cookie(&session))],
-                Redirect::to(&format!("/m/{}/status", ws.served[0])),
-            )
-                .into_response()
+    let (site, intro) = door(&ws);
+    Door { site: &site, intro }.sign_in(&ws.sessions, &headers, &form, |token| {
+        match ws.staff.by_token(token) {
+            Some(member) => Ok(Admitted {
+                name: member.name.clone(),
+                principal: Arc::new(member),
+                home: format!("/m/{}/status", ws.served[0]),
+            }),
+            None => Err(Refusal::unknown_token()),
         }
-        None => {
-            tracing::warn!(
-                refused = "unknown token at workspace sign-in",
-                "web request refused"
-            );
-            sign_in_page(&ws, Some("トークンが違います。"), StatusCode::UNAUTHORIZED)
-        }
-    }
+    })
 }
 
 #[derive(Deserialize)]
@@ -336,12 +295,7 @@ async fn sign_out(
     State(ws): State<Workspace>,
     CsrfForm(session, Empty {}): CsrfForm<Principal, Empty>,
 ) -> Response {
-    ws.sessions.end(&session.id);
-    (
-        [(header::SET_COOKIE, ws.sessions.clear_cookie())],
-        Redirect::to("/login"),
-    )
-        .into_response()
+    signin::sign_out(&ws.sessions, &session)
 }
 
 async fn home(State(ws): State<Workspace>, SignedIn(_): SignedIn<Principal>) -> Redirect {

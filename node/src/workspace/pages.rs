@@ -396,8 +396,17 @@ fn map_svg(resources: &[(ResourceId, RegisteredResource)]) -> Option<Markup> {
     let max_lat = points.iter().map(|p| p.1).fold(f64::MIN, f64::max);
     let min_lon = points.iter().map(|p| p.2).fold(f64::MAX, f64::min);
     let max_lon = points.iter().map(|p| p.2).fold(f64::MIN, f64::max);
-    let span_lat = (max_lat - min_lat).max(0.01);
-    let span_lon = (max_lon - min_lon).max(0.01);
+    // A range of at least 0.01° around the points' middle, so that one resource (or several at
+    // one address) is drawn in the middle rather than in a corner.
+    let widen = |min: f64, max: f64| {
+        let half = ((max - min) / 2.0).max(0.005);
+        let mid = (min + max) / 2.0;
+        (mid - half, mid + half)
+    };
+    let (min_lat, max_lat) = widen(min_lat, max_lat);
+    let (min_lon, max_lon) = widen(min_lon, max_lon);
+    let span_lat = max_lat - min_lat;
+    let span_lon = max_lon - min_lon;
     let esc = |t: &str| {
         t.replace('&', "&amp;")
             .replace('<', "&lt;")
