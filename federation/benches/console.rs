@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use prost::Message;
 use renkei_federation::config::{Caller, PrefectureConfig, Role};
-use renkei_federation::survey::{Approval, Item, MunicipalityRow, Source, Survey, SurveyStatus};
+use renkei_federation::grpc::tally_reply;
+use renkei_federation::survey::{Approval, MunicipalityRow, Source, Survey, SurveyStatus};
+use renkei_federation::tally::{Region, RegionSet};
 use renkei_federation::web::render_status;
 use renkei_proto::{FiscalYear, PrefectureCode, official, v1};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -244,54 +246,25 @@ fn national(rounds: usize) {
         })
         .collect();
     let survey = Survey::new(fy, as_of, Source::National, rows).expect("a survey");
-    let line = |t: &renkei_federation::survey::Tally, item: Item| v1::ItemTally {
-        item: item.index().to_string(),
-        label: item.national_label().to_owned(),
-        implemented: t.count(item, SurveyStatus::Implemented),
-        planned: t.count(item, SurveyStatus::Planned),
-        not_implemented: t.count(item, SurveyStatus::NotImplemented),
-        implemented_percent: "0.0".into(),
-        planned_percent: "0.0".into(),
-        not_implemented_percent: "0.0".into(),
+    let prefecture: PrefectureCode = "01".parse().expect("a prefecture");
+    let regions = RegionSet {
+        kind: "secondary_medical_area".into(),
+        first_fiscal_year: 2024,
+        last_fiscal_year: 2024,
+        regions: (0..20)
+            .map(|i| Region {
+                id: format!("area-{i}"),
+                name: format!("圏域{i}"),
+                municipalities: Vec::new(),
+            })
+            .collect(),
     };
     let mut tally_t = Vec::new();
     let mut render_t = Vec::new();
     for _ in 0..rounds {
         let t = Instant::now();
-        let tally = survey.tally();
-        let by_area = survey.tally_by_area();
-        let reply = v1::TallyReply {
-            fiscal_year: 2024,
-            wareki: fy.wareki(),
-            as_of: "2025-03-31".into(),
-            prefecture: "00".into(),
-            prefecture_name: "全国".into(),
-            n: survey.n(),
-            items: Item::ALL.iter().map(|i| line(&tally, *i)).collect(),
-            regions: by_area
-                .iter()
-                .take(20)
-                .map(|(name, t)| v1::RegionTally {
-                    region_id: name.clone(),
-                    region_name: name.clone(),
-                    n: t.n,
-                    items: Item::ALL.iter().map(|i| line(t, *i)).collect(),
-                })
-                .collect(),
-            municipalities: survey
-                .rows
-                .iter()
-                .map(|r| v1::MunicipalityRowView {
-                    municipality: r.code.to_string(),
-                    name: r.name.clone(),
-                    region: r.area.clone().unwrap_or_default(),
-                    statuses: r.statuses.iter().map(|s| s.label().to_owned()).collect(),
-                    reported: r.reported,
-                    submission: r.approval.label(),
-                })
-                .collect(),
-            applied_index: 0,
-        };
+        // National regions stand in for one prefecture's 二次医療圏: the first 20 areas.
+        let reply = tally_reply(&survey, Some(&regions), prefecture, 0);
         tally_t.push(t.elapsed());
         let t = Instant::now();
         std::hint::black_box(render_status(&reply, false));

@@ -26,7 +26,7 @@ pub(crate) use federation::Identity;
 pub use federation::{Callers, FederationService, SyncMonitor};
 pub use ledger::LedgerService;
 pub use raft::RaftPeerService;
-pub use survey::SurveyService;
+pub use survey::{SurveyService, tally_reply};
 
 use tonic::Status;
 

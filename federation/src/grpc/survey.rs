@@ -91,6 +91,56 @@ fn item_lines(tally: &Tally) -> Vec<v1::ItemTally> {
         .collect()
 }
 
+/// The wire form of a survey's tally (what `GetTally` answers and the console renders): the
+/// prefecture's lines, one per region of `regions` that has municipalities in the survey, and
+/// a row per municipality.
+pub fn tally_reply(
+    survey: &Survey,
+    regions: Option<&RegionSet>,
+    prefecture: PrefectureCode,
+    applied_index: u64,
+) -> v1::TallyReply {
+    let by_area = survey.tally_by_area();
+    let region_lines = regions
+        .map(|set| {
+            set.regions
+                .iter()
+                .filter_map(|r| {
+                    by_area.get(&r.name).map(|t| v1::RegionTally {
+                        region_id: r.id.clone(),
+                        region_name: r.name.clone(),
+                        n: t.n,
+                        items: item_lines(t),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    v1::TallyReply {
+        fiscal_year: i32::from(survey.fiscal_year.year()),
+        wareki: survey.fiscal_year.wareki(),
+        as_of: survey.as_of.format("%Y-%m-%d").to_string(),
+        prefecture: prefecture.to_string(),
+        prefecture_name: prefecture.name().to_owned(),
+        n: survey.n(),
+        items: item_lines(&survey.tally()),
+        regions: region_lines,
+        municipalities: survey
+            .rows
+            .iter()
+            .map(|r| v1::MunicipalityRowView {
+                municipality: r.code.to_string(),
+                name: r.name.clone(),
+                region: r.area.clone().unwrap_or_default(),
+                statuses: r.statuses.iter().map(|s| s.label().to_owned()).collect(),
+                reported: r.reported,
+                submission: r.approval.label(),
+            })
+            .collect(),
+        applied_index,
+    }
+}
+
 fn submission_view(s: &Submission) -> v1::SubmissionView {
     let (state, comment) = match &s.state {
         ReviewState::Submitted => ("submitted", String::new()),
@@ -198,51 +248,18 @@ impl SurveyService {
             s.regions(SECONDARY_MEDICAL_AREA, survey.fiscal_year)
                 .cloned()
         });
-        let by_area = survey.tally_by_area();
-        let region_lines = regions
-            .map(|set| {
-                set.regions
-                    .iter()
-                    .filter_map(|r| {
-                        by_area.get(&r.name).map(|t| v1::RegionTally {
-                            region_id: r.id.clone(),
-                            region_name: r.name.clone(),
-                            n: t.n,
-                            items: item_lines(t),
-                        })
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
         let applied_index = self
             .raft
             .metrics()
             .borrow()
             .last_applied
             .map_or(0, |id| id.index);
-        Ok(v1::TallyReply {
-            fiscal_year: i32::from(survey.fiscal_year.year()),
-            wareki: survey.fiscal_year.wareki(),
-            as_of: survey.as_of.format("%Y-%m-%d").to_string(),
-            prefecture: self.prefecture.to_string(),
-            prefecture_name: self.prefecture.name().to_owned(),
-            n: survey.n(),
-            items: item_lines(&survey.tally()),
-            regions: region_lines,
-            municipalities: survey
-                .rows
-                .iter()
-                .map(|r| v1::MunicipalityRowView {
-                    municipality: r.code.to_string(),
-                    name: r.name.clone(),
-                    region: r.area.clone().unwrap_or_default(),
-                    statuses: r.statuses.iter().map(|s| s.label().to_owned()).collect(),
-                    reported: r.reported,
-                    submission: r.approval.label(),
-                })
-                .collect(),
+        Ok(tally_reply(
+            &survey,
+            regions.as_ref(),
+            self.prefecture,
             applied_index,
-        })
+        ))
     }
 
     pub(crate) async fn export(
