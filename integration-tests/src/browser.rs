@@ -215,6 +215,18 @@ impl Browser {
             .unwrap_or_else(|e| panic!("type into {css}: {e}"));
     }
 
+    /// Chooses a file of this machine in the file input matching a CSS selector, as a clerk
+    /// picking it in the file dialog.
+    pub async fn choose_file(&self, css: &str, path: &std::path::Path) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("find {css}: {e}"))
+            .send_keys(&path.display().to_string())
+            .await
+            .unwrap_or_else(|e| panic!("choose {} in {css}: {e}", path.display()));
+    }
+
     /// Sets the value of a form control directly (date inputs, whose typing depends on the
     /// locale).
     pub async fn set_value(&self, css: &str, value: &str) {

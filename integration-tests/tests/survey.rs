@@ -70,6 +70,7 @@ async fn a_tally_built_from_a_node_through_sync() {
             owner: "地域包括ケア推進課".into(),
             delegated_to: String::new(),
             planned_on: "2024-05-01".into(),
+            scenes: vec![],
         })
         .await
         .expect("schedule");

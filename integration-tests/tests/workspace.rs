@@ -1,10 +1,12 @@
 //! The municipal workspace in a real headless Chromium against a real 3-replica prefecture
 //! cluster and a synced node (TLS): nothing is readable before signing in; a clerk (operator)
-//! records one activity of every item (ア–ク) and the annual plan through the forms, each form
+//! records one activity of every item (ア–ク) and the annual plan through the forms (the resource
+//! list as a Shift_JIS CSV file, a unified form the prefecture publishes meanwhile), each form
 //! first refusing a bad value with the field and the reason beside it and the clerk's input
 //! kept; the eight statuses turn to 実施している with their evidence; the facts reach the
-//! prefecture (its GetTally counts 富山市 for every item); the plan, records, sync, residents'
-//! list (with its CSV) and a consultation case's personal details are shown, the details then
+//! prefecture (its GetTally counts 富山市 for every item); the plan (by item and by care scene,
+//! with what is late), records, sync, residents' list (with its CSV), the year's cases and a
+//! consultation case's personal details are shown, the details then
 //! erased after a confirmation; a viewer sees no personal details and may not record.
 //! Screenshots of every page are saved under `<target>/release/screenshots/workspace/`.
 
@@ -220,26 +222,30 @@ async fn a_clerk_records_the_programme_in_the_workspace() {
     .await;
     recorded(&browser, key).await;
 
-    // The CSV import shows its rejected rows by line.
+    // The CSV import: a file saved by office software in Shift_JIS, chosen in the file dialog;
+    // the rejected rows are shown by line.
     let key = "import_resources";
-    fill(
-        &browser,
-        key,
-        &[
-            (
-                "csv",
-                "ID,種別,名称,住所,医療機関コード\nr-clinic,clinic,富山駅前クリニック,富山市桜町1-1,1610100010\nr-bad,clinic,番号違い診療所,富山市,99\n",
-            ),
-            ("on", "2024-04-11"),
-        ],
-    )
-    .await;
+    let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode(
+        "ID,種別,名称,住所,医療機関コード,住民向け公開\nr-clinic,clinic,富山駅前クリニック,富山市桜町1-1,1610100010,1\nr-bad,clinic,番号違い診療所,富山市,99,1\n",
+    );
+    let file = node.root.path().join("資源リスト.csv");
+    std::fs::write(&file, &sjis).expect("write the CSV file");
+    browser
+        .choose_file(&format!("#form-{key} [name='csv_file']"), &file)
+        .await;
+    fill(&browser, key, &[("on", "2024-04-11")]).await;
     let page = submit(&browser, key).await;
     assert!(page.contains("取り込みました"), "{page}");
     let rejected = browser.rows("#rejected tbody tr").await;
     assert_eq!(rejected.len(), 1, "{rejected:?}");
     assert_eq!(rejected[0][0], "3");
     browser.full_screenshot("04-import").await;
+    browser.open(&format!("{m}/residents")).await;
+    assert!(
+        browser.text("main").await.contains("富山駅前クリニック"),
+        "the Shift_JIS file's names read back as written"
+    );
+    browser.open(&format!("{m}/record/a")).await;
 
     // A resource survey: a count that is not a number is refused.
     let key = "conduct_resource_survey";
@@ -463,6 +469,11 @@ async fn a_clerk_records_the_programme_in_the_workspace() {
     )
     .await;
     fill(&browser, key, &[("participants.nurse", "12")]).await;
+    browser
+        .click(&format!(
+            "#form-{key} input[name='scenes'][value='end_of_life']"
+        ))
+        .await;
     recorded(&browser, key).await;
     // Its evaluation: a count that is not a number is refused, then it is recorded.
     let key = "evaluate_training";
@@ -552,6 +563,52 @@ async fn a_clerk_records_the_programme_in_the_workspace() {
     let key = "adopt_unified_form";
     fill(&browser, key, &[("on", "2024-05-01")]).await;
     refused(&browser, key, "form", None).await;
+    // The prefecture publishes its unified discharge form; once the node has pulled it, the
+    // clerk chooses it among the published ones and records its adoption.
+    cluster
+        .federation(leader)
+        .await
+        .publish_down(with_token(
+            OFFICER_TOKEN,
+            v1::PublishDownRequest {
+                request_id: "form-1".into(),
+                item: Some(v1::DownItem {
+                    kind: Some(v1::DownItemKind::Form(v1::UnifiedFormVersion {
+                        form_id: "discharge-liaison".into(),
+                        name: "入退院支援連絡票".into(),
+                        version: "2024.1".into(),
+                        effective_from: "2024-04-01".into(),
+                        fields: vec![v1::FormField {
+                            name: "退院予定日".into(),
+                            r#type: "date".into(),
+                            required: true,
+                            choices: vec![],
+                        }],
+                    })),
+                    ..Default::default()
+                }),
+            },
+        ))
+        .await
+        .expect("PublishDown");
+    let published = "discharge-liaison|2024.1";
+    wait_until("the published form to be offered", || async {
+        browser.open(&format!("{m}/record/h")).await;
+        browser
+            .rows(&format!("#form-{key} option[value='{published}']"))
+            .await
+            .len()
+            == 1
+    })
+    .await;
+    assert!(
+        browser
+            .text(&format!("#form-{key}"))
+            .await
+            .contains("入退院支援連絡票（2024.1版）")
+    );
+    fill(&browser, key, &[("form", published), ("on", "2024-05-01")]).await;
+    recorded(&browser, key).await;
     browser.full_screenshot("08-wide-area").await;
 
     // The annual plan: an activity needs its item; an indicator's target is a number.
@@ -572,6 +629,11 @@ async fn a_clerk_records_the_programme_in_the_workspace() {
     .await;
     refused(&browser, key, "item", Some(("what", "市民講座（第2回）"))).await;
     fill(&browser, key, &[("item", "g")]).await;
+    browser
+        .click(&format!(
+            "#form-{key} input[name='scenes'][value='end_of_life']"
+        ))
+        .await;
     recorded(&browser, key).await;
     let key = "define_indicator";
     fill(
@@ -609,6 +671,8 @@ async fn a_clerk_records_the_programme_in_the_workspace() {
         let row = browser.text(&format!("#item-{item}")).await;
         assert!(row.contains(evidence), "{item}: {row}");
     }
+    let h = browser.text("#item-h").await;
+    assert!(h.contains("unified-form/discharge-liaison"), "{h}");
     browser.full_screenshot("10-status-after").await;
 
     // The facts reach the prefecture: its tally counts one more municipality for every item.
@@ -643,6 +707,21 @@ async fn a_clerk_records_the_programme_in_the_workspace() {
     browser.open(&format!("{m}/plan?{FY}")).await;
     let plan = browser.text("#plan-g").await;
     assert!(plan.contains("実施している"), "{plan}");
+    // By care scene: for 看取り the lecture planned for 2025-02-15 is late (nothing recorded
+    // under (キ) for that scene), while the training recorded for it counts as done.
+    let scene = browser.rows("#scene-end_of_life").await;
+    assert_eq!(scene[0][0], "看取り", "{scene:?}");
+    assert_eq!(scene[0][1], "1", "planned: {scene:?}");
+    assert!(
+        scene[0][2].starts_with("1件") && scene[0][2].contains("研修 2024-07-10"),
+        "done: {scene:?}"
+    );
+    assert!(
+        scene[0][3].contains("1件（遅れ）") && scene[0][3].contains("plan-g-2"),
+        "late: {scene:?}"
+    );
+    let daily = browser.rows("#scene-daily_care").await;
+    assert_eq!(daily[0][1], "0", "{daily:?}");
     assert!(
         browser
             .text("#activities")
@@ -690,7 +769,13 @@ async fn a_clerk_records_the_programme_in_the_workspace() {
     assert!(!csv.contains("076-000-0000"));
 
     // A case's personal details, shown to the operator; the view is logged.
-    browser.open(&format!("{m}/cases?id=case-1")).await;
+    // The year's cases are listed without personal details; a case opens from the list.
+    browser.open(&format!("{m}/cases?fy=2024")).await;
+    let list = browser.rows("#case-list tbody tr").await;
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0][0], "case-1", "{list:?}");
+    assert!(!browser.text("main").await.contains("富山 花子"));
+    browser.follow("#case-list a").await;
     assert!(browser.text("#personal").await.contains("富山 花子"));
     browser.full_screenshot("15-case").await;
     let cache = browser

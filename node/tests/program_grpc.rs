@@ -252,6 +252,7 @@ async fn every_item_is_implemented_by_its_qualifying_activity_and_planned_by_the
         owner: "長寿福祉課".into(),
         delegated_to: "富山市医師会".into(),
         planned_on: "2024-04-01".into(),
+        scenes: vec!["end_of_life".into()],
     })
     .await
     .unwrap();

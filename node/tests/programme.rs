@@ -83,6 +83,7 @@ async fn status_comes_from_stored_evidence_as_of_and_as_known_at() {
             owner: "長寿福祉課".into(),
             delegated_to: Some("富山市医師会".into()),
             planned_on: d(2024, 4, 1),
+            scenes: vec![],
         }),
     )
     .await

@@ -13,6 +13,7 @@ use super::plan::PlanEvent;
 use super::resources::ResourceEvent;
 use super::tools::ToolEvent;
 use super::trainings::TrainingEvent;
+use super::values::{CareScene, Item};
 use super::wide_area::WideAreaEvent;
 
 /// The schema version of every programme event payload written by this code.
@@ -70,6 +71,42 @@ impl ProgrammeEvent {
             return None;
         }
         serde_json::from_slice(payload).ok()
+    }
+
+    /// Returns the item (ア–ク) whose register the event belongs to; `None` for the annual plan,
+    /// which spans the items.
+    pub fn item(&self) -> Option<Item> {
+        use ProgrammeEvent as P;
+        Some(match self {
+            P::Resources(_) => Item::A,
+            P::Meetings(_) => Item::B,
+            P::Arrangements(_) => Item::C,
+            P::Tools(_) => Item::D,
+            P::Consultation(_) => Item::E,
+            P::Trainings(_) => Item::F,
+            P::Awareness(_) => Item::G,
+            P::WideArea(_) => Item::H,
+            P::Plan(_) => return None,
+        })
+    }
+
+    /// Returns the care scenes (場面) the recorded activity says it served; empty for events
+    /// that carry none.
+    pub fn scenes(&self) -> &[CareScene] {
+        use ProgrammeEvent as P;
+        match self {
+            P::Meetings(
+                MeetingEvent::MeetingHeld { scenes, .. }
+                | MeetingEvent::FindingRecorded { scenes, .. }
+                | MeetingEvent::WorkingGroupFormed { scenes, .. },
+            )
+            | P::Tools(ToolEvent::ToolAdopted { scenes, .. })
+            | P::Consultation(ConsultationEvent::ConsultationCaseOpened { scenes, .. })
+            | P::Trainings(TrainingEvent::TrainingHeld { scenes, .. })
+            | P::Awareness(AwarenessEvent::AwarenessActivityRecorded { scenes, .. })
+            | P::Plan(PlanEvent::ActivityScheduled { scenes, .. }) => scenes,
+            _ => &[],
+        }
     }
 
     /// Returns the business date the event is about (when it happened, JST).

@@ -9,7 +9,7 @@ use renkei_proto::FiscalYear;
 use serde::{Deserialize, Serialize};
 
 use super::values::{
-    IndicatorId, Item, MAX_NAME, PlannedActivityId, optional_text, text, vocabulary,
+    CareScene, IndicatorId, Item, MAX_NAME, PlannedActivityId, optional_text, text, vocabulary,
 };
 use super::{Aggregate, DomainError};
 
@@ -39,6 +39,8 @@ pub enum PlanCommand {
         owner: String,
         delegated_to: Option<String>,
         planned_on: NaiveDate,
+        /// The care scenes (場面) the activity works toward.
+        scenes: Vec<CareScene>,
     },
     /// Cancels a scheduled activity from `on`.
     CancelActivity {
@@ -77,6 +79,9 @@ pub enum PlanEvent {
         owner: String,
         delegated_to: Option<String>,
         planned_on: NaiveDate,
+        /// Absent in events recorded before scenes were planned.
+        #[serde(default)]
+        scenes: Vec<CareScene>,
     },
     ActivityCancelled {
         fiscal_year: FiscalYear,
@@ -121,6 +126,7 @@ pub struct PlannedActivity {
     pub delegated_to: Option<String>,
     pub planned_on: NaiveDate,
     pub cancelled_on: Option<NaiveDate>,
+    pub scenes: Vec<CareScene>,
 }
 
 /// One fiscal year's annual plan.
@@ -129,6 +135,71 @@ pub struct AnnualPlan {
     pub fiscal_year: Option<FiscalYear>,
     pub activities: BTreeMap<PlannedActivityId, PlannedActivity>,
     pub indicators: BTreeMap<IndicatorId, IndicatorState>,
+}
+
+/// An activity recorded toward a care scene: when, under which item, and what kind of record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DoneActivity {
+    pub on: NaiveDate,
+    pub item: Item,
+    /// The event type, e.g. `TrainingHeld`.
+    pub kind: String,
+}
+
+/// One care scene's plan against what was done (PDCA: Plan, Do, and what is late).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SceneProgress {
+    pub scene: CareScene,
+    /// Planned activities toward the scene, not cancelled by the 基準日.
+    pub planned: Vec<PlannedActivityId>,
+    /// What was recorded toward the scene in the year up to the 基準日, oldest first.
+    pub done: Vec<DoneActivity>,
+    /// Planned activities whose day is before the 基準日 with nothing recorded for the same item
+    /// and scene in the year.
+    pub overdue: Vec<PlannedActivityId>,
+}
+
+impl AnnualPlan {
+    /// The plan by care scene as of `as_of`, given what was recorded in the year with the scenes
+    /// it served (events of other years or after `as_of` are left out here, so callers may pass
+    /// everything). Scenes with nothing planned or done are included, so the table always shows
+    /// all of them.
+    pub fn by_scene(
+        &self,
+        fiscal_year: FiscalYear,
+        as_of: NaiveDate,
+        recorded: &[(DoneActivity, Vec<CareScene>)],
+    ) -> Vec<SceneProgress> {
+        CareScene::ALL
+            .iter()
+            .map(|&scene| {
+                let done: Vec<DoneActivity> = recorded
+                    .iter()
+                    .filter(|(d, scenes)| {
+                        scenes.contains(&scene) && fiscal_year.contains(d.on) && d.on <= as_of
+                    })
+                    .map(|(d, _)| d.clone())
+                    .collect();
+                let in_force = self.activities.iter().filter(|(_, a)| {
+                    a.scenes.contains(&scene) && a.cancelled_on.is_none_or(|c| c > as_of)
+                });
+                let mut planned = Vec::new();
+                let mut overdue = Vec::new();
+                for (id, a) in in_force {
+                    planned.push(id.clone());
+                    if a.scheduled_on < as_of && !done.iter().any(|d| d.item == a.item) {
+                        overdue.push(id.clone());
+                    }
+                }
+                SceneProgress {
+                    scene,
+                    planned,
+                    done,
+                    overdue,
+                }
+            })
+            .collect()
+    }
 }
 
 impl AnnualPlan {
@@ -171,8 +242,11 @@ impl Aggregate for AnnualPlan {
                 owner,
                 delegated_to,
                 planned_on,
+                mut scenes,
             } => {
                 self.check_year(fiscal_year)?;
+                scenes.sort();
+                scenes.dedup();
                 let what = text("what", &what, MAX_NAME)?;
                 let owner = text("owner", &owner, MAX_NAME)?;
                 let delegated_to = optional_text(
@@ -207,6 +281,7 @@ impl Aggregate for AnnualPlan {
                     owner,
                     delegated_to,
                     planned_on,
+                    scenes,
                 }])
             }
             PlanCommand::CancelActivity {
@@ -306,6 +381,7 @@ impl Aggregate for AnnualPlan {
                 owner,
                 delegated_to,
                 planned_on,
+                scenes,
             } => {
                 self.fiscal_year = Some(*fiscal_year);
                 self.activities.insert(
@@ -318,6 +394,7 @@ impl Aggregate for AnnualPlan {
                         delegated_to: delegated_to.clone(),
                         planned_on: *planned_on,
                         cancelled_on: None,
+                        scenes: scenes.clone(),
                     },
                 );
             }
@@ -377,6 +454,7 @@ mod tests {
             owner: "長寿福祉課".into(),
             delegated_to: Some("富山市医師会".into()),
             planned_on: d(2024, 3, 15),
+            scenes: vec![],
         };
         // when scheduled on 2025-03-31 (last day of FY2024), then accepted
         assert_eq!(
@@ -440,5 +518,73 @@ mod tests {
         assert!(
             matches!(then, Err(DomainError::Invalid { ref field, .. }) if field == "fiscal_year")
         );
+    }
+
+    #[test]
+    fn a_scene_shows_what_was_planned_done_and_late() {
+        // given two activities for 看取り in FY2024: a training on 2024-09-01 and an awareness
+        // lecture on 2024-11-01, and one for 入退院支援 cancelled on 2024-05-01
+        let activity = |id: &str, item, on, scenes: Vec<CareScene>| PlanEvent::ActivityScheduled {
+            fiscal_year: fy(2024),
+            id: PlannedActivityId::parse("id", id).unwrap(),
+            item,
+            what: "予定".into(),
+            scheduled_on: on,
+            owner: "長寿福祉課".into(),
+            delegated_to: None,
+            planned_on: d(2024, 4, 1),
+            scenes,
+        };
+        let mut plan = AnnualPlan::default();
+        for e in [
+            activity("p1", Item::F, d(2024, 9, 1), vec![CareScene::EndOfLife]),
+            activity("p2", Item::G, d(2024, 11, 1), vec![CareScene::EndOfLife]),
+            activity(
+                "p3",
+                Item::B,
+                d(2024, 6, 1),
+                vec![CareScene::AdmissionDischarge],
+            ),
+            PlanEvent::ActivityCancelled {
+                fiscal_year: fy(2024),
+                id: PlannedActivityId::parse("id", "p3").unwrap(),
+                on: d(2024, 5, 1),
+            },
+        ] {
+            plan.apply(&e);
+        }
+        // and a training for 看取り held on 2024-09-02, and one of FY2023
+        let done = |on, item| DoneActivity {
+            on,
+            item,
+            kind: "TrainingHeld".into(),
+        };
+        let recorded = [
+            (done(d(2024, 9, 2), Item::F), vec![CareScene::EndOfLife]),
+            (done(d(2023, 9, 2), Item::F), vec![CareScene::EndOfLife]),
+        ];
+        // when seen on 2024-12-01
+        let scenes = plan.by_scene(fy(2024), d(2024, 12, 1), &recorded);
+        let end_of_life = scenes
+            .iter()
+            .find(|s| s.scene == CareScene::EndOfLife)
+            .unwrap();
+        // then both are planned, the training is done, the lecture is late
+        assert_eq!(end_of_life.planned.len(), 2);
+        assert_eq!(end_of_life.done, vec![done(d(2024, 9, 2), Item::F)]);
+        assert_eq!(
+            end_of_life.overdue,
+            vec![PlannedActivityId::parse("id", "p2").unwrap()]
+        );
+        // and the cancelled activity is neither planned nor late; every scene has a row
+        let admission = scenes
+            .iter()
+            .find(|s| s.scene == CareScene::AdmissionDischarge)
+            .unwrap();
+        assert!(admission.planned.is_empty() && admission.overdue.is_empty());
+        assert_eq!(scenes.len(), CareScene::ALL.len());
+        // and seen on 2024-10-01, the lecture is not late yet
+        let early = plan.by_scene(fy(2024), d(2024, 10, 1), &recorded);
+        assert!(early.iter().all(|s| s.overdue.is_empty()));
     }
 }

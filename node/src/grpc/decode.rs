@@ -502,6 +502,7 @@ pub fn schedule_activity(r: &v1::ScheduleActivityRequest) -> Result<ProgrammeCom
         owner: r.owner.clone(),
         delegated_to: opt_string(r.delegated_to.clone()),
         planned_on: date("planned_on", &r.planned_on)?,
+        scenes: list("scenes", &r.scenes, CareScene::parse)?,
     }))
 }
 

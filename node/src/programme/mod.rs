@@ -17,7 +17,7 @@ use crate::domain::consultation::{
     Referrer, Topic,
 };
 use crate::domain::meetings::{MeetingCommand, MeetingRegister};
-use crate::domain::plan::{AnnualPlan, PlanCommand};
+use crate::domain::plan::{AnnualPlan, DoneActivity, PlanCommand, SceneProgress};
 use crate::domain::resources::{Audience, RegisteredResource, ResourceCommand, ResourceRegistry};
 use crate::domain::status::{ItemStatus, StatusBoard};
 use crate::domain::tools::{ToolCommand, ToolRegister};
@@ -506,13 +506,42 @@ impl Programme {
             .cases
             .get(id)
             .ok_or_else(|| DomainError::not_found("consultation case", id))?;
+        self.case_view(tenant, &register, id, case, true)
+    }
+
+    /// Returns the cases opened in a fiscal year, newest first, without personal details (a
+    /// list never shows them; [`Programme::case`] does, to those allowed).
+    pub fn cases(
+        &self,
+        tenant: MunicipalityCode,
+        fiscal_year: FiscalYear,
+    ) -> Result<Vec<CaseView>, ProgrammeError> {
+        let register = self.consultation(tenant)?;
+        let mut out = register
+            .cases
+            .iter()
+            .filter(|(_, c)| fiscal_year.contains(c.opened_on))
+            .map(|(id, c)| self.case_view(tenant, &register, id, c, false))
+            .collect::<Result<Vec<_>, _>>()?;
+        out.sort_by(|a, b| (b.opened_on, &b.id).cmp(&(a.opened_on, &a.id)));
+        Ok(out)
+    }
+
+    fn case_view(
+        &self,
+        tenant: MunicipalityCode,
+        register: &ConsultationRegister,
+        id: &CaseId,
+        case: &crate::domain::consultation::CaseState,
+        unseal: bool,
+    ) -> Result<CaseView, ProgrammeError> {
         let subject = case.personal.as_ref().map(|p| p.subject.clone());
         let erased = match &subject {
             Some(s) => register.erased.contains_key(s) || self.vault.is_erased(tenant, s)?,
             None => false,
         };
-        let personal = match (&case.personal, erased) {
-            (Some(sealed), false) => self.vault.unseal(tenant, sealed)?,
+        let personal = match (&case.personal, erased, unseal) {
+            (Some(sealed), false, true) => self.vault.unseal(tenant, sealed)?,
             _ => None,
         };
         Ok(CaseView {
@@ -526,6 +555,37 @@ impl Programme {
             personal,
             erased,
         })
+    }
+
+    /// Returns the fiscal year's plan by care scene (場面) as of a 基準日: what was planned toward
+    /// each scene, what was recorded toward it, and what is late.
+    pub fn plan_by_scene(
+        &self,
+        tenant: MunicipalityCode,
+        fiscal_year: FiscalYear,
+        as_of: NaiveDate,
+    ) -> Result<Vec<SceneProgress>, ProgrammeError> {
+        let plan = self.plan(tenant, fiscal_year)?;
+        let mut recorded = Vec::new();
+        self.for_each_programme_event(tenant, |r, e| {
+            let on = e.occurred_on();
+            if let Some(item) = e.item()
+                && !e.scenes().is_empty()
+                && fiscal_year.contains(on)
+                && on <= as_of
+            {
+                recorded.push((
+                    DoneActivity {
+                        on,
+                        item,
+                        kind: r.event_type.clone(),
+                    },
+                    e.scenes().to_vec(),
+                ));
+            }
+        })?;
+        recorded.sort_by_key(|(d, _)| d.on);
+        Ok(plan.by_scene(fiscal_year, as_of, &recorded))
     }
 
     /// Returns the counts of cases opened in a fiscal year, by referrer, topic and action.

@@ -260,10 +260,19 @@ where
     async fn from_request(request: Request, state: &S) -> Result<Self, Refused> {
         let (mut parts, body) = request.into_parts();
         let SignedIn(session) = SignedIn::from_request_parts(&mut parts, state).await?;
+        let multipart = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("multipart/form-data"));
         let request = Request::from_parts(parts, body);
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|e| Refused::BadForm(e.body_text()))?;
+        let bytes = if multipart {
+            multipart_as_urlencoded(request, state).await?
+        } else {
+            Bytes::from_request(request, state)
+                .await
+                .map_err(|e| Refused::BadForm(e.body_text()))?
+        };
         let token: CsrfField =
             serde_urlencoded::from_bytes(&bytes).map_err(|e| Refused::BadForm(e.to_string()))?;
         if !same_secret(&token.csrf, &session.csrf) {
@@ -273,6 +282,43 @@ where
             serde_urlencoded::from_bytes(&bytes).map_err(|e| Refused::BadForm(e.to_string()))?;
         Ok(CsrfForm(session, fields))
     }
+}
+
+/// Reads a `multipart/form-data` form (one with a file field) as the same name–value pairs a
+/// URL-encoded form would give, so forms with a file go through the one CSRF check and decoding.
+/// A file's content becomes its field's value as text: UTF-8 (with or without a BOM) or
+/// Shift_JIS, the two encodings Japanese office software writes.
+async fn multipart_as_urlencoded<S: Send + Sync>(
+    request: Request,
+    state: &S,
+) -> Result<Bytes, Refused> {
+    let mut form = axum::extract::Multipart::from_request(request, state)
+        .await
+        .map_err(|e| Refused::BadForm(e.body_text()))?;
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| Refused::BadForm(e.body_text()))?
+    {
+        let name = field.name().unwrap_or_default().to_owned();
+        let is_file = field.file_name().is_some();
+        let content = field
+            .bytes()
+            .await
+            .map_err(|e| Refused::BadForm(e.body_text()))?;
+        let value = if is_file {
+            crate::programme::import::decode_text(&content)
+                .map_err(|e| Refused::BadForm(format!("{name}: {e}")))?
+        } else {
+            String::from_utf8(content.to_vec())
+                .map_err(|_| Refused::BadForm(format!("{name}: not UTF-8")))?
+        };
+        pairs.push((name, value));
+    }
+    serde_urlencoded::to_string(&pairs)
+        .map(Bytes::from)
+        .map_err(|e| Refused::BadForm(e.to_string()))
 }
 
 #[cfg(test)]

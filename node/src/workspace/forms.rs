@@ -122,6 +122,8 @@ enum Kind {
     Multi(Vec<(String, String)>),
     /// A number per choice (participants by profession…).
     Counts(Vec<(String, String)>),
+    /// A text file chosen on the clerk's computer (the form is then sent as multipart).
+    File(&'static str),
 }
 
 struct Field {
@@ -367,16 +369,30 @@ fn specs(page: &str, ctx: &Context) -> Vec<Spec> {
                 title: "資源リストを取り込む（CSV）",
                 fields: vec![
                     field(
+                        "csv_file",
+                        "CSVファイル（UTF-8 または Shift_JIS）",
+                        Kind::File(".csv,text/csv"),
+                    ),
+                    field(
                         "csv",
-                        "CSV（1行目は見出し: ID,種別,名称,機能強化型,医療機関コード,介護保険事業所番号,住所,緯度,経度,連絡先,対応可能な機能,相談可能時間,住民向け公開）",
+                        "またはCSVを貼り付け（1行目は見出し: ID,種別,名称,機能強化型,医療機関コード,介護保険事業所番号,住所,緯度,経度,連絡先,対応可能な機能,相談可能時間,住民向け公開）",
                         Kind::Long,
                     ),
                     on_field("登録日"),
                 ],
                 decode: |v, _| {
-                    let csv = v.get("csv");
-                    if csv.is_empty() {
-                        return Err(DomainError::invalid("csv", "", "CSVを貼り付けてください"));
+                    let file = v.get("csv_file");
+                    let csv = if file.trim().is_empty() {
+                        v.get("csv")
+                    } else {
+                        file
+                    };
+                    if csv.trim().is_empty() {
+                        return Err(DomainError::invalid(
+                            "csv",
+                            "",
+                            "CSVファイルを選ぶか、CSVを貼り付けてください",
+                        ));
                     }
                     Ok(Decoded::Import {
                         csv,
@@ -998,6 +1014,7 @@ fn specs(page: &str, ctx: &Context) -> Vec<Spec> {
                     field("owner", "担当", Kind::Text),
                     field("delegated_to", "委託先", Kind::Text),
                     with_default(field("planned_on", "計画決定日", Kind::Date), today()),
+                    scenes(),
                 ],
                 decode: |v, c| {
                     let r = v1::ScheduleActivityRequest {
@@ -1011,6 +1028,7 @@ fn specs(page: &str, ctx: &Context) -> Vec<Spec> {
                         owner: v.get("owner"),
                         delegated_to: v.get("delegated_to"),
                         planned_on: v.get("planned_on"),
+                        scenes: v.all("scenes"),
                     };
                     decode::schedule_activity(&r).map(Decoded::Command)
                 },
@@ -1220,6 +1238,11 @@ fn render_field(f: &Field, values: Option<&Values<'_>>, refusal: Option<&Refusal
                         value=(value(f.name))
                         aria-invalid=[error.map(|_| "true")];
                 }
+                Kind::File(accept) => {
+                    label for=(id) { (f.label) }
+                    input id=(id) type="file" name=(f.name) accept=(accept)
+                        aria-invalid=[error.map(|_| "true")];
+                }
                 Kind::Long => {
                     label for=(id) { (f.label) }
                     textarea id=(id) name=(f.name) rows="4" aria-invalid=[error.map(|_| "true")] { (value(f.name)) }
@@ -1297,7 +1320,8 @@ fn render_form(
                     None => r.text.clone(),
                 }))
             }
-            form.record method="post" action=(format!("/m/{m}/record/{page}/{}", spec.key)) {
+            form.record method="post" action=(format!("/m/{m}/record/{page}/{}", spec.key))
+                enctype=[spec.fields.iter().any(|f| matches!(f.kind, Kind::File(_))).then_some("multipart/form-data")] {
                 (csrf_field(csrf))
                 @for f in &spec.fields {
                     (render_field(f, values, refusal))

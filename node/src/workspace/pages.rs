@@ -181,11 +181,13 @@ async fn plan(
         return unknown_municipality(&code);
     };
     let (fy, as_of) = view.resolve();
-    let (plan, items) = match ws
-        .programme
-        .plan(m, fy)
-        .and_then(|p| Ok((p, ws.programme.status(m, fy, as_of, None)?)))
-    {
+    let (plan, items, scenes) = match ws.programme.plan(m, fy).and_then(|p| {
+        Ok((
+            p,
+            ws.programme.status(m, fy, as_of, None)?,
+            ws.programme.plan_by_scene(m, fy, as_of)?,
+        ))
+    }) {
         Ok(x) => x,
         Err(e) => return error_page(&ws, &session, m, "plan", &e),
     };
@@ -219,16 +221,51 @@ async fn plan(
             }
         }
         div.scroll {
+            table #plan-scenes {
+                caption { "場面ごとの予定と実施（基準日 " (as_of) "）" }
+                thead { tr {
+                    th scope="col" { "場面" }
+                    th scope="col" { "予定" }
+                    th scope="col" { "実施した記録" }
+                    th scope="col" { "期日を過ぎた未実施の予定" }
+                } }
+                tbody {
+                    @for s in &scenes {
+                        tr id=(format!("scene-{}", s.scene.code())) {
+                            th scope="row" { (s.scene.label()) }
+                            td.num { (s.planned.len()) }
+                            td {
+                                (s.done.len()) "件"
+                                @for (i, d) in s.done.iter().enumerate() {
+                                    (if i == 0 { "：" } else { "、" })
+                                    (d.item.label()) " " (record_kind(&d.kind)) " " (d.on)
+                                }
+                            }
+                            td {
+                                @if s.overdue.is_empty() { "なし" } @else {
+                                    strong { (s.overdue.len()) "件（遅れ）" }
+                                    " "
+                                    @for id in &s.overdue { code { (id) } " " }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        div.scroll {
             table #activities {
                 caption { "予定した活動" }
                 thead { tr {
                     th scope="col" { "記録番号" } th scope="col" { "事業項目" } th scope="col" { "内容" }
-                    th scope="col" { "予定日" } th scope="col" { "担当" } th scope="col" { "委託先" } th scope="col" { "計画決定日" } th scope="col" { "取消" }
+                    th scope="col" { "場面" } th scope="col" { "予定日" } th scope="col" { "担当" } th scope="col" { "委託先" } th scope="col" { "計画決定日" } th scope="col" { "取消" }
                 } }
                 tbody {
                     @for (id, a) in &plan.activities {
                         tr {
-                            td { code { (id) } } td { (a.item.label()) } td { (a.what) } td { (a.scheduled_on) }
+                            td { code { (id) } } td { (a.item.label()) } td { (a.what) }
+                            td { @for (i, sc) in a.scenes.iter().enumerate() { @if i > 0 { "、" } (sc.label()) } }
+                            td { (a.scheduled_on) }
                             td { (a.owner) } td { (a.delegated_to.as_deref().unwrap_or("")) } td { (a.planned_on) }
                             td { @if let Some(c) = a.cancelled_on { (c) } }
                         }
@@ -256,6 +293,20 @@ async fn plan(
         }
     };
     ws.page(&session, m, "plan", "事業計画", body)
+}
+
+/// A recorded event's type in the clerk's words.
+fn record_kind(event_type: &str) -> &str {
+    match event_type {
+        "MeetingHeld" => "会議",
+        "FindingRecorded" => "課題・対応策",
+        "WorkingGroupFormed" => "部会の設置",
+        "ToolAdopted" => "ツールの導入",
+        "ConsultationCaseOpened" => "相談の受付",
+        "TrainingHeld" => "研修",
+        "AwarenessActivityRecorded" => "普及啓発",
+        other => other,
+    }
 }
 
 /// The registers a clerk can filter the records by.
@@ -550,13 +601,15 @@ async fn cases(
     let Some(m) = ws.tenant(&code) else {
         return unknown_municipality(&code);
     };
-    cases_page(&ws, &session, m, &view.id, None)
+    let (fy, _) = view.resolve();
+    cases_page(&ws, &session, m, fy, &view.id, None)
 }
 
 fn cases_page(
     ws: &Workspace,
     session: &Session<Principal>,
     m: MunicipalityCode,
+    fy: FiscalYear,
     id: &str,
     notice: Option<Markup>,
 ) -> Response {
@@ -571,6 +624,10 @@ fn cases_page(
             Ok(v) => Some(v),
             Err(e) => return error_page(ws, session, m, "cases", &e),
         }
+    };
+    let list = match ws.programme.cases(m, fy) {
+        Ok(l) => l,
+        Err(e) => return error_page(ws, session, m, "cases", &e),
     };
     if let Some(v) = &view
         && operator
@@ -588,8 +645,41 @@ fn cases_page(
     let body = html! {
         @if let Some(n) = notice { (n) }
         form.filters method="get" action=(format!("/m/{m}/cases")) {
+            label { "年度"
+                select #fy name="fy" {
+                    @for y in (2015..=fy.year().max(FiscalYear::containing(today()).map_or(2026, |f| f.year()))).rev() {
+                        @if let Ok(f) = FiscalYear::new(i64::from(y)) {
+                            option value=(y) selected[y == fy.year()] { (year_label(f)) }
+                        }
+                    }
+                }
+            }
             label { "相談事例の記録番号" input #case-id type="text" name="id" value=(id); }
             button #show-case type="submit" { "表示" }
+        }
+        div.scroll {
+            table #case-list {
+                caption { (year_label(fy)) "に受け付けた相談（" (list.len()) "件、新しい順。個人情報は一覧に出しません）" }
+                thead { tr {
+                    th scope="col" { "記録番号" } th scope="col" { "受付日" } th scope="col" { "相談者" }
+                    th scope="col" { "相談内容" } th scope="col" { "対応" } th scope="col" { "状況" }
+                } }
+                tbody {
+                    @for c in &list {
+                        tr {
+                            td { a href=(format!("/m/{m}/cases?fy={}&id={}", fy.year(), c.id)) { code { (c.id) } } }
+                            td { (c.opened_on) }
+                            td { (c.referrer.label()) }
+                            td { (c.topic.label()) }
+                            td.num { (c.actions.len()) "件" }
+                            td {
+                                @if let Some(on) = c.closed_on { "終了（" (on) "）" } @else { "対応中" }
+                                @if c.erased { "・個人情報消去済み" }
+                            }
+                        }
+                    }
+                }
+            }
         }
         @if let Some(v) = &view {
             table #case {
@@ -624,7 +714,7 @@ fn cases_page(
             @if let (true, false, Some(s)) = (operator, v.erased, &v.subject) {
                 section #erase {
                     h2 { "個人情報の消去" }
-                    p { "本人の番号 " strong { (s) } " の鍵を破棄します。この方について記録したすべての相談事例の氏名・生年月日・住所・電話・備考が、記録簿とバックアップを含めて二度と読めなくなります。件数・相談内容など個人を特定しない記録は残ります。取り消せません。" }
+                    p { "本人の番号 " strong { (s) } " の鍵を破棄します。この方について記録したすべての相談事例の氏名・生年月日・住所・電話・備考が二度と読めなくなります（消去より前に取ったバックアップの扱いは運用ガイドの「データとバックアップ」を参照）。件数・相談内容など個人を特定しない記録は残ります。取り消せません。" }
                     form method="post" action=(format!("/m/{m}/cases/erase")) {
                         (csrf_field(&session.csrf))
                         input type="hidden" name="subject" value=(s);
@@ -657,12 +747,15 @@ async fn erase(
     let Some(m) = ws.tenant(&code) else {
         return unknown_municipality(&code);
     };
+    // The page shown after: the current year's cases.
+    let (fy, _) = View::default().resolve();
     if session.principal.role < StaffRole::Operator {
         tracing::warn!(staff = %session.principal.name, refused = "erasure needs the operator role", "web request refused");
         let mut r = cases_page(
             &ws,
             &session,
             m,
+            fy,
             "",
             Some(look::message(
                 "error",
@@ -677,6 +770,7 @@ async fn erase(
             &ws,
             &session,
             m,
+            fy,
             &form.case,
             Some(look::message(
                 "error",
@@ -708,6 +802,7 @@ async fn erase(
                 &ws,
                 &session,
                 m,
+                fy,
                 &form.case,
                 Some(look::message("ok", "個人情報を消去しました。")),
             )

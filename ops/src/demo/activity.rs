@@ -498,6 +498,15 @@ pub fn plan(m: &Municipality, all: &[Municipality]) -> Vec<ProgramCommand> {
                         String::new()
                     },
                     planned_on: "2024-04-01".to_owned(),
+                    // The scene each kind of activity most often serves in the guides' examples.
+                    scenes: vec![
+                        match item {
+                            "b" | "h" => "admission_discharge",
+                            "f" | "g" => "end_of_life",
+                            _ => "daily_care",
+                        }
+                        .to_owned(),
+                    ],
                 },
             ));
         };

@@ -58,6 +58,7 @@ fn evidence_round_trips_through_the_wire() {
             owner: "地域包括ケア推進課".into(),
             delegated_to: None,
             planned_on: d(2025, 2, 1),
+            scenes: vec![],
         }),
         ProgrammeEvent::Plan(PlanEvent::ActivityCancelled {
             fiscal_year: FiscalYear::new(2024).unwrap(),

@@ -198,6 +198,7 @@ fn planned(item: Item, fiscal_year: FiscalYear, planned_on: NaiveDate) -> Progra
         owner: "長寿福祉課".into(),
         delegated_to: None,
         planned_on,
+        scenes: vec![],
     })
 }
 
