@@ -22,8 +22,8 @@ use renkei_federation::web::render_status;
 use renkei_proto::{FiscalYear, PrefectureCode, official, v1};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const TOKEN: &str = "bench-officer-token-0123456789abcdef";
-const NODE_TOKEN: &str = "bench-node-token-0123456789abcdef";
+const TOKEN: &str = "bench-officer-token-0123456789abcdefghijklmnop";
+const NODE_TOKEN: &str = "bench-node-token-0123456789abcdefghijklmnop";
 
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();

@@ -77,6 +77,9 @@ pub struct RawConfig {
     /// prefecture on the official list.
     #[serde(default)]
     pub survey_scope: Vec<String>,
+    /// Serve without `[[callers]]` on an address other machines can reach: development only.
+    /// Without it, such a replica refuses to start.
+    pub open: Option<bool>,
     /// Serve and call peers without TLS: local development only. Either this or `[tls]`.
     pub plaintext: Option<bool>,
     /// Mutual TLS with nodes, peers and tools: the CA, this replica's certificate (naming
@@ -90,7 +93,7 @@ pub struct RawConfig {
 pub struct RawCaller {
     /// A name for logs and errors, e.g. the node's host name.
     pub name: Option<String>,
-    /// The bearer token the caller presents (at least 16 characters). Prefer `token_sha256`.
+    /// The bearer token the caller presents (at least 32 random-looking characters). Prefer `token_sha256`.
     pub token: Option<String>,
     /// The SHA-256 of the token, 64 hex digits: the configuration then holds no secret
     /// (`printf %s "$TOKEN" | sha256sum`).
@@ -482,6 +485,16 @@ pub fn validate(raw: RawConfig) -> Result<PrefectureConfig, Vec<String>> {
             })
             .ok()
     });
+    if let Some(listen) = listen
+        && let Some(problem) = renkei_node::access::open_door(
+            listen,
+            raw.callers.is_empty(),
+            raw.open == Some(true),
+            "[[callers]]",
+        )
+    {
+        problems.push(problem);
+    }
     if web_listen.is_some() && !callers.iter().any(|c| c.role >= Role::Viewer) {
         problems.push(
             "web_listen: the console needs a [[callers]] entry of role viewer, operator or admin \
@@ -569,6 +582,31 @@ mod tests {
     }
 
     #[test]
+    fn a_replica_reachable_from_other_machines_needs_callers_or_open() {
+        let mut r = raw();
+        r.listen = Some("0.0.0.0:7501".into());
+        let all = validate(r.clone()).unwrap_err().join("\n");
+        assert!(
+            all.contains("[[callers]]: none configured while listen = 0.0.0.0:7501"),
+            "{all}"
+        );
+        r.open = Some(true);
+        validate(r.clone()).unwrap();
+        r.open = None;
+        r.listen = Some("127.0.0.1:7501".into());
+        validate(r).unwrap();
+        // the shipped example's tokens are placeholders
+        let example = include_str!("../../ops/examples/prefecture.toml");
+        let all = from_toml(example).unwrap_err().join("\n");
+        for i in 0..3 {
+            assert!(
+                all.contains(&format!("callers[{i}].token: is a placeholder")),
+                "{all}"
+            );
+        }
+    }
+
+    #[test]
     fn the_console_needs_a_caller_who_may_sign_in() {
         let mut r = raw();
         r.web_listen = Some("127.0.0.1:8501".into());
@@ -576,7 +614,7 @@ mod tests {
         assert!(problems.contains("web_listen"), "{problems}");
         r.callers.push(RawCaller {
             name: Some("node".into()),
-            token: Some("a-node-token-0123456789".into()),
+            token: Some("a-node-token-0123456789abcdefghijklmnop".into()),
             municipalities: vec!["162019".into()],
             ..RawCaller::default()
         });
@@ -586,7 +624,7 @@ mod tests {
         );
         r.callers.push(RawCaller {
             name: Some("officer".into()),
-            token: Some("an-officer-token-0123456789".into()),
+            token: Some("an-officer-token-0123456789abcdefghijklmnop".into()),
             role: Some("viewer".into()),
             ..RawCaller::default()
         });
@@ -646,11 +684,11 @@ prefecture = "16"
 plaintext = true
 [[callers]]
 name = "dc"
-token = "node-token-0123456789"
+token = "node-token-0123456789abcdefghijklmnop"
 municipalities = ["162019"]
 [[callers]]
 name = "office"
-token = "office-token-0123456789"
+token = "office-token-0123456789abcdefghijklmnop"
 publish = true
 [[callers]]
 name = "ops"
@@ -677,7 +715,7 @@ role = "admin"
         r.callers = vec![
             RawCaller {
                 name: Some("a".into()),
-                token: Some("token-0123456789abcdef".into()),
+                token: Some("token-0123456789abcdefghijklmnop".into()),
                 role: Some("root".into()),
                 ..RawCaller::default()
             },
@@ -688,7 +726,7 @@ role = "admin"
             },
             RawCaller {
                 name: Some("c".into()),
-                token: Some("token-0123456789abcdef".into()),
+                token: Some("token-0123456789abcdefghijklmnop".into()),
                 token_sha256: Some("ab".repeat(32)),
                 ..RawCaller::default()
             },

@@ -32,13 +32,13 @@ pub const TAKAOKA_CITY: &str = "162027";
 pub const UOZU_CITY: &str = "162043";
 
 /// The token of the test node, allowed to speak for 富山市 and 高岡市.
-pub const NODE_TOKEN: &str = "node-token-0123456789abcdef";
+pub const NODE_TOKEN: &str = "node-token-0123456789abcdefghijklmnop";
 /// The token of a prefecture officer's tool (role `operator`: may publish, review, set regions).
-pub const OFFICER_TOKEN: &str = "officer-token-0123456789abcdef";
+pub const OFFICER_TOKEN: &str = "officer-token-0123456789abcdefghijklmnop";
 /// The token of the cluster's administrator (role `admin`: membership, backups).
-pub const ADMIN_TOKEN: &str = "admin-token-0123456789abcdef";
+pub const ADMIN_TOKEN: &str = "admin-token-0123456789abcdefghijklmnop";
 /// The token of a read-only tool (role `viewer`: queries and exports).
-pub const VIEWER_TOKEN: &str = "viewer-token-0123456789abcdef";
+pub const VIEWER_TOKEN: &str = "viewer-token-0123456789abcdefghijklmnop";
 
 /// The test federation's certificate authority (one per test process): every replica and node
 /// the harness starts talks mutual TLS with certificates it issues ([`renkei_proto::tls`]).

@@ -15,9 +15,9 @@ use renkei_integration_tests::*;
 use renkei_proto::v1;
 
 /// A clerk's token (role operator).
-const CLERK_TOKEN: &str = "clerk-token-0123456789abcdef";
+const CLERK_TOKEN: &str = "clerk-token-0123456789abcdefghijklmnop";
 /// A reader's token (role viewer).
-const READER_TOKEN: &str = "reader-token-0123456789abcdef";
+const READER_TOKEN: &str = "reader-token-0123456789abcdefghijklmnop";
 
 const FY: &str = "fy=2024&as_of=2025-03-31";
 

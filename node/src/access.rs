@@ -56,7 +56,77 @@ pub fn token_digest(token: &str) -> [u8; 32] {
     sha2::Sha256::digest(token.as_bytes()).into()
 }
 
-/// Validates a configured credential given as `token` (at least 16 characters, no spaces) or
+/// The tokens written in the shipped example configurations (`ops/examples/`): placeholders that
+/// anyone who has read the repository knows, refused wherever a token is configured.
+pub const EXAMPLE_TOKENS: [&str; 3] = [
+    "change-me-to-a-long-random-token",
+    "change-me-to-another-long-random-token",
+    "change-me-to-a-third-long-random-token",
+];
+
+/// The shortest token accepted.
+pub const MIN_TOKEN_CHARS: usize = 32;
+
+/// Why a token may not be configured, or `None` when it may: a placeholder of the examples, shorter
+/// than [`MIN_TOKEN_CHARS`], with spaces, or not random-looking (fewer than 12 distinct
+/// characters, e.g. `aaaa…` or `0101…`). Generate one with `openssl rand -hex 32`.
+pub fn weak_token(token: &str) -> Option<String> {
+    let lower = token.to_ascii_lowercase();
+    if EXAMPLE_TOKENS.contains(&token) || lower.contains("change-me") || lower.contains("changeme")
+    {
+        return Some(
+            "is a placeholder of the example configurations, not a secret (generate one with              `openssl rand -hex 32`)"
+                .to_owned(),
+        );
+    }
+    if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Some("must not contain spaces or control characters".to_owned());
+    }
+    let chars = token.chars().count();
+    if chars < MIN_TOKEN_CHARS {
+        return Some(format!(
+            "is {chars} characters; at least {MIN_TOKEN_CHARS} random ones are needed              (`openssl rand -hex 32`)"
+        ));
+    }
+    let distinct: std::collections::BTreeSet<char> = token.chars().collect();
+    if distinct.len() < 12 {
+        return Some(format!(
+            "does not look random ({} distinct characters; `openssl rand -hex 32`)",
+            distinct.len()
+        ));
+    }
+    None
+}
+
+/// Why a configured `token_sha256` may not be used: the digest of an example placeholder, or all
+/// zeros (the examples' stand-in).
+fn weak_digest(digest: &[u8; 32]) -> Option<&'static str> {
+    if digest.iter().all(|b| *b == 0) {
+        return Some("is the example configurations' placeholder (all zeros)");
+    }
+    EXAMPLE_TOKENS
+        .iter()
+        .any(|t| token_digest(t) == *digest)
+        .then_some("is the digest of a placeholder of the example configurations")
+}
+
+/// Why a server listening on `listen` with nobody configured to call it must not start, or
+/// `None` when it may: only a loopback address, or an explicit `open = true`, may serve without
+/// `[[staff]]` / `[[callers]]`. `who` names the missing table.
+pub fn open_door(
+    listen: std::net::SocketAddr,
+    nobody: bool,
+    open: bool,
+    who: &str,
+) -> Option<String> {
+    (nobody && !open && !listen.ip().is_loopback()).then(|| {
+        format!(
+            "{who}: none configured while listen = {listen} is reachable from other machines,              so anyone there could call every service (read and erase personal details, change              the cluster); add {who} entries, listen on 127.0.0.1, or set open = true              (development only)"
+        )
+    })
+}
+
+/// Validates a configured credential given as `token` (at least 32 random-looking characters) or
 /// `token_sha256` (64 hex digits), never both; `at` names the entry in problems (e.g.
 /// `staff[0]`).
 pub fn credential(
@@ -78,10 +148,8 @@ pub fn credential(
             None
         }
         (Some(token), None) => {
-            if token.len() < 16 || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                problems.push(format!(
-                    "{at}.token: must be at least 16 characters without spaces ({name:?})"
-                ));
+            if let Some(why) = weak_token(token) {
+                problems.push(format!("{at}.token: {why} ({name:?})"));
                 None
             } else {
                 Some(token_digest(token))
@@ -89,10 +157,16 @@ pub fn credential(
         }
         (None, Some(hex)) => {
             let parsed = parse_digest(hex);
-            if parsed.is_none() {
-                problems.push(format!(
+            match &parsed {
+                None => problems.push(format!(
                     "{at}.token_sha256: {hex:?} is not 64 hex digits ({name:?})"
-                ));
+                )),
+                Some(d) => {
+                    if let Some(why) = weak_digest(d) {
+                        problems.push(format!("{at}.token_sha256: {why} ({name:?})"));
+                        return None;
+                    }
+                }
             }
             parsed
         }
@@ -281,7 +355,10 @@ mod tests {
         assert!(credential("staff[2]", "c", Some("x"), Some(hex), &mut problems).is_none());
         assert!(credential("staff[3]", "d", None, Some("zz"), &mut problems).is_none());
         let all = problems.join("\n");
-        assert!(all.contains("staff[1].token: must be at least 16"), "{all}");
+        assert!(
+            all.contains("staff[1].token: is 5 characters; at least 32"),
+            "{all}"
+        );
         assert!(
             all.contains("staff[2]: give token or token_sha256"),
             "{all}"
@@ -290,10 +367,63 @@ mod tests {
     }
 
     #[test]
+    fn placeholders_short_and_patterned_tokens_are_not_secrets() {
+        let mut problems = Vec::new();
+        // the examples' placeholders, as a token or as the all-zero or placeholder digest
+        for (i, t) in EXAMPLE_TOKENS.iter().enumerate() {
+            assert!(
+                credential(&format!("staff[{i}]"), "x", Some(t), None, &mut problems).is_none()
+            );
+        }
+        let zeros = "0".repeat(64);
+        assert!(credential("staff[3]", "x", None, Some(&zeros), &mut problems).is_none());
+        let digest: String = token_digest(EXAMPLE_TOKENS[0])
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert!(credential("staff[4]", "x", None, Some(&digest), &mut problems).is_none());
+        // 31 characters, and 40 of only two kinds
+        let short = "abcdefghijklmnopqrstuvwxyz01234";
+        assert!(credential("staff[5]", "x", Some(short), None, &mut problems).is_none());
+        let patterned = "01".repeat(20);
+        assert!(credential("staff[6]", "x", Some(&patterned), None, &mut problems).is_none());
+        let all = problems.join("\n");
+        for needle in [
+            "staff[0].token: is a placeholder",
+            "staff[2].token: is a placeholder",
+            "staff[3].token_sha256: is the example configurations' placeholder",
+            "staff[4].token_sha256: is the digest of a placeholder",
+            "staff[5].token: is 31 characters",
+            "staff[6].token: does not look random",
+        ] {
+            assert!(all.contains(needle), "{needle} missing from:\n{all}");
+        }
+        // what `openssl rand -hex 32` gives is accepted
+        let good = "3f9a0c27be41d85e6a1f0b9c7d2e4a6813579bdf02468ace13579bdf02468ace";
+        assert_eq!(weak_token(good), None);
+    }
+
+    #[test]
+    fn only_loopback_or_an_explicit_open_serves_without_anyone_configured() {
+        let any: std::net::SocketAddr = "0.0.0.0:7401".parse().unwrap();
+        let lan: std::net::SocketAddr = "10.0.0.21:7401".parse().unwrap();
+        let local: std::net::SocketAddr = "127.0.0.1:7401".parse().unwrap();
+        let problem = open_door(any, true, false, "[[staff]]").unwrap();
+        assert!(
+            problem.starts_with("[[staff]]: none configured while listen = 0.0.0.0:7401"),
+            "{problem}"
+        );
+        assert!(open_door(lan, true, false, "[[staff]]").is_some());
+        assert!(open_door(local, true, false, "[[staff]]").is_none());
+        assert!(open_door(any, true, true, "[[staff]]").is_none());
+        assert!(open_door(any, false, false, "[[staff]]").is_none());
+    }
+
+    #[test]
     fn a_caller_below_the_role_is_refused_and_an_unknown_one_unauthenticated() {
         let access = StaffAccess::new(&[StaffMember {
             name: "reader".into(),
-            token_digest: token_digest("reader-token-0123456789"),
+            token_digest: token_digest("reader-token-0123456789abcdefghijklmnop"),
             role: StaffRole::Viewer,
         }]);
         let mut headers = http::HeaderMap::new();
@@ -306,7 +436,9 @@ mod tests {
         );
         headers.insert(
             "authorization",
-            "Bearer reader-token-0123456789".parse().unwrap(),
+            "Bearer reader-token-0123456789abcdefghijklmnop"
+                .parse()
+                .unwrap(),
         );
         access
             .check("/renkei.v1.MunicipalProgram/GetStatus", &headers)

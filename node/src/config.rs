@@ -52,6 +52,9 @@ pub struct RawConfig {
     /// Who may call the node ([`crate::access`]). Empty: anyone (development only).
     #[serde(default)]
     pub staff: Vec<RawStaff>,
+    /// Serve without `[[staff]]` on an address other machines can reach: development only.
+    /// Without it, such a node refuses to start.
+    pub open: Option<bool>,
     /// Talk to the prefecture (and serve) without TLS: local development only. A node that
     /// syncs needs either this or `[tls]`.
     pub plaintext: Option<bool>,
@@ -66,7 +69,7 @@ pub struct RawConfig {
 pub struct RawStaff {
     /// A name for logs and errors.
     pub name: Option<String>,
-    /// The bearer token (at least 16 characters). Prefer `token_sha256`.
+    /// The bearer token (at least 32 random-looking characters; see [`crate::access::weak_token`]). Prefer `token_sha256`.
     pub token: Option<String>,
     /// The SHA-256 of the token, 64 hex digits (`printf %s "$TOKEN" | sha256sum`).
     pub token_sha256: Option<String>,
@@ -329,9 +332,9 @@ pub fn validate(raw: RawConfig) -> Result<NodeConfig, Vec<String>> {
             }
         }
         if let Some(token) = &s.token
-            && (token.len() < 16 || token.chars().any(|c| c.is_whitespace() || c.is_control()))
+            && let Some(why) = crate::access::weak_token(token)
         {
-            problems.push("sync.token: must be at least 16 characters without spaces".to_owned());
+            problems.push(format!("sync.token: {why}"));
         }
         let batch_facts = s.batch_facts.unwrap_or(DEFAULT_BATCH_FACTS);
         if !(1..=2_000).contains(&batch_facts) {
@@ -385,6 +388,16 @@ pub fn validate(raw: RawConfig) -> Result<NodeConfig, Vec<String>> {
             })
             .ok()
     });
+    if let Some(listen) = listen
+        && let Some(problem) = crate::access::open_door(
+            listen,
+            raw.staff.is_empty(),
+            raw.open == Some(true),
+            "[[staff]]",
+        )
+    {
+        problems.push(problem);
+    }
     if web_listen.is_some() && raw.staff.is_empty() {
         problems.push(
             "web_listen: the workspace needs [[staff]] to sign in with (nothing is readable \
@@ -517,7 +530,7 @@ mod tests {
         );
         r.staff = vec![RawStaff {
             name: Some("clerk".into()),
-            token: Some("clerk-token-0123456789".into()),
+            token: Some("clerk-token-0123456789abcdefghijklmnop".into()),
             token_sha256: None,
             role: Some("operator".into()),
         }];
@@ -525,6 +538,27 @@ mod tests {
         assert_eq!(cfg.web_listen, Some("127.0.0.1:0".parse().unwrap()));
         r.web_listen = Some("nowhere".into());
         assert!(validate(r).unwrap_err()[0].contains("\"nowhere\""));
+    }
+
+    #[test]
+    fn the_shipped_example_is_refused_until_its_placeholders_are_replaced() {
+        let example = include_str!("../../ops/examples/node.toml");
+        let all = from_toml(example).unwrap_err().join("\n");
+        assert!(all.contains("sync.token: is a placeholder"), "{all}");
+        assert!(
+            all.contains("staff[0].token_sha256: is the example configurations' placeholder"),
+            "{all}"
+        );
+        // and without its [[staff]] it would be open on 0.0.0.0: refused unless open = true
+        let without_staff = example.split("[[staff]]").next().unwrap();
+        let all = from_toml(without_staff).unwrap_err().join("\n");
+        assert!(
+            all.contains("[[staff]]: none configured while listen = 0.0.0.0:7401"),
+            "{all}"
+        );
+        let open = format!("open = true\n{without_staff}");
+        let all = from_toml(&open).unwrap_err().join("\n");
+        assert!(!all.contains("[[staff]]: none configured"), "{all}");
     }
 
     #[test]

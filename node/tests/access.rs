@@ -12,8 +12,8 @@ use tonic::Code;
 use tonic::transport::Channel;
 
 const CODE: &str = "162019";
-const VIEWER: &str = "viewer-token-0123456789";
-const OPERATOR: &str = "operator-token-0123456789";
+const VIEWER: &str = "viewer-token-0123456789abcdefghijklmnop";
+const OPERATOR: &str = "operator-token-0123456789abcdefghijklmnop";
 
 fn with_token<T>(token: &str, message: T) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);

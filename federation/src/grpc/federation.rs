@@ -174,12 +174,19 @@ impl Callers {
             .unwrap_or_default();
         let caller = match (by_token, peer) {
             (Some(c), _) => return Ok(Identity::Certified(c, certified)),
-            // Open (development) but over TLS: any role, municipalities from the certificate.
+            // Open (development) but over TLS: a node certificate speaks for its
+            // municipalities; anyone else may read, never administer (no anonymous admin).
             (None, peer) if self.is_open() => Caller {
-                name: peer.map_or_else(|| "anonymous".to_owned(), |p| p.common_name),
+                name: peer
+                    .as_ref()
+                    .map_or_else(|| "anonymous".to_owned(), |p| p.common_name.clone()),
                 token_digest: [0; 32],
                 municipalities: certified.clone(),
-                role: Role::Admin,
+                role: if certified.is_empty() {
+                    Role::Viewer
+                } else {
+                    Role::Node
+                },
             },
             (None, Some(p)) if !p.municipalities.is_empty() => Caller {
                 name: p.common_name,
@@ -715,5 +722,50 @@ impl Federation for FederationService {
         self.sync_state(who, request.into_inner())
             .map(Response::new)
             .map_err(to_status)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_open_tls_replica_gives_anonymous_clients_no_admin_role() {
+        // given a replica serving TLS with no [[callers]]
+        let callers = Callers::new(&[]).with_node_certificates(true);
+        // when a client without a certificate, or with a replica's, calls
+        for peer in [
+            None,
+            Some(PeerNames {
+                common_name: "someone".into(),
+                municipalities: vec![],
+                replica: None,
+            }),
+        ] {
+            let who = callers
+                .identify_with(&MetadataMap::new(), Some(peer))
+                .unwrap();
+            // then it may read but not administer, approve or write facts
+            assert!(who.check_role(Role::Viewer, "read").is_ok());
+            for role in [Role::Operator, Role::Admin] {
+                assert!(who.check_role(role, "administer").is_err(), "{role:?}");
+            }
+            let toyama: MunicipalityCode = "162019".parse().unwrap();
+            assert!(who.check_writes_facts_for(toyama).is_err());
+        }
+        // and a node certificate speaks for the municipalities it names, and no more
+        let toyama: MunicipalityCode = "162019".parse().unwrap();
+        let node = callers
+            .identify_with(
+                &MetadataMap::new(),
+                Some(Some(PeerNames {
+                    common_name: "node-162019".into(),
+                    municipalities: vec![toyama],
+                    replica: None,
+                })),
+            )
+            .unwrap();
+        assert!(node.check_writes_facts_for(toyama).is_ok());
+        assert!(node.check_role(Role::Operator, "approve").is_err());
     }
 }
