@@ -411,3 +411,24 @@ async fn items_published_down_reach_the_municipalities_they_are_for() {
     let item = v1::DownItem::decode(pulled[0].payload.as_slice()).unwrap();
     assert_eq!(item.cursor, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_municipality_the_prefecture_refuses_does_not_stall_the_others() {
+    // The prefecture lets the node speak for 富山市 only; the node also hosts 高岡市, whose facts
+    // are refused (PERMISSION_DENIED) every time they are sent.
+    let cluster = Cluster::start_for(3, &[TOYAMA_CITY]).await;
+    let node = Node::start(cluster.addresses());
+    record_activities(&node, TAKAOKA_CITY, "a", 0..5).await;
+    record_activities(&node, TOYAMA_CITY, "a", 0..10).await;
+    // 富山市's facts all arrive, although every batch used to carry 高岡市's refused ones too.
+    converged(&node, &cluster, TOYAMA_CITY, 10).await;
+    record_activities(&node, TOYAMA_CITY, "b", 0..5).await;
+    converged(&node, &cluster, TOYAMA_CITY, 15).await;
+    // 高岡市 waits in the outbox, and the node says why.
+    let held = node.sync_state(TAKAOKA_CITY).await;
+    assert_eq!((held.produced, held.acknowledged), (5, 0), "{held:?}");
+    assert!(
+        held.last_error.contains(TAKAOKA_CITY),
+        "the refusal names the municipality: {held:?}"
+    );
+}

@@ -479,3 +479,33 @@ async fn a_large_page_stops_below_the_message_limit_and_paging_reads_everything(
     assert_eq!(positions, (1..=3000).collect::<Vec<u64>>());
     node.stop().await;
 }
+
+#[tokio::test]
+async fn the_programme_and_sync_streams_are_reserved_to_the_nodes_own_services() {
+    let node = Node::start().await;
+    let mut client = node.client().await;
+    for stream in [
+        "programme/trainings",
+        "programme/anything",
+        "sync/outbox",
+        "sync/down",
+    ] {
+        let err = client
+            .append(append("162019", stream, vec![wire_event(1)]))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{stream}");
+        assert!(
+            err.message().contains("stream") && err.message().contains(stream),
+            "{stream}: {}",
+            err.message()
+        );
+    }
+    assert_eq!(count_all(&mut client).await, 0, "nothing was written");
+    // Other streams stay open to raw appends.
+    client
+        .append(append("162019", "imports/2024", vec![wire_event(1)]))
+        .await
+        .unwrap();
+    node.stop().await;
+}

@@ -248,3 +248,56 @@ async fn erasing_a_subject_makes_its_details_unreadable_and_keeps_counts() {
     let p = programme(dir.path()).await;
     assert_eq!(p.case(toyama(), &case).unwrap().personal, None);
 }
+
+#[tokio::test]
+async fn an_unreadable_event_names_itself_and_the_other_registers_still_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = programme(dir.path()).await;
+    let m = toyama();
+    // given a training register holding an event this version cannot read (written by a newer
+    // version, or damaged), beside the store's API
+    let mut garbage = event(1);
+    garbage.event_type = "TrainingHeld".into();
+    garbage.payload = b"{\"trainings\": 42".to_vec();
+    p.store()
+        .append(
+            m,
+            stream("programme/trainings"),
+            renkei_node::store::ExpectedVersion::Any,
+            vec![garbage],
+        )
+        .await
+        .unwrap();
+    // when a training is recorded, then it is refused naming the unreadable event
+    let err = p
+        .execute(m, "clerk", training("t1", d(2024, 9, 1)))
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(err, ProgrammeError::Unreadable { ref stream, version: 1, ref event_type } if stream == "programme/trainings" && event_type == "TrainingHeld"),
+        "{text}"
+    );
+    // and another register records, and the statuses still answer from what is readable
+    p.execute(
+        m,
+        "clerk",
+        ProgrammeCommand::Consultation(ConsultationCommand::OpenDesk {
+            id: DeskId::parse("id", "desk").unwrap(),
+            name: "在宅医療介護連携支援センター".into(),
+            host: DeskHost::MedicalAssociation,
+            staff: vec![Count {
+                of: Profession::Nurse,
+                count: 1,
+            }],
+            hours: "平日 9:00-17:00".into(),
+            on: d(2024, 4, 1),
+        }),
+    )
+    .await
+    .unwrap();
+    let fy = FiscalYear::new(2024).unwrap();
+    let statuses = p.status(m, fy, d(2025, 3, 31), None).unwrap();
+    let e = statuses.iter().find(|s| s.item == Item::E).unwrap();
+    assert_eq!(e.status, SurveyStatus::Implemented);
+}

@@ -12,6 +12,12 @@ use tonic::{Request, Response, Status};
 use super::{convert, status_from_store};
 use crate::store::{Direction, EventStore, GlobalPosition, StoreError};
 
+/// Streams `EventLog.Append` refuses: the programme's registers and sync's own streams.
+const RESERVED_STREAM_PREFIXES: [&str; 2] = [
+    crate::programme::STREAM_PREFIX,
+    crate::sync::outbox::SYNC_STREAMS,
+];
+
 /// The default number of events a read returns.
 const DEFAULT_PAGE: usize = 500;
 /// The most events a read returns.
@@ -100,6 +106,22 @@ impl v1::EventLog for EventLogService {
             Ok((stream, expected, events))
         };
         let (stream, expected, events) = decode().map_err(status_from_store)?;
+        if let Some(prefix) = RESERVED_STREAM_PREFIXES
+            .iter()
+            .find(|p| stream.as_str().starts_with(*p))
+        {
+            // The programme's registers and the sync streams are written only by the node's own
+            // services, which check the domain rules (and, for the outbox, make the facts the
+            // prefecture receives): a raw append there would bypass them.
+            return Err(status_from_store(StoreError::InvalidArgument {
+                field: "stream".to_owned(),
+                value: stream.as_str().to_owned(),
+                reason: format!(
+                    "streams under {prefix:?} are written only by the node's own services \
+                     (use the MunicipalProgram API to record the programme)"
+                ),
+            }));
+        }
         let outcome = self
             .store
             .append(tenant, stream, expected, events)

@@ -441,14 +441,18 @@ impl Programme {
                 if !r.stream.as_str().starts_with(STREAM_PREFIX) {
                     continue;
                 }
-                let event = ProgrammeEvent::from_payload(r.schema_version, &r.payload).ok_or_else(
-                    || ProgrammeError::Unreadable {
-                        stream: r.stream.to_string(),
-                        version: r.stream_version,
-                        event_type: r.event_type.clone(),
-                    },
-                )?;
-                f(r, event);
+                // An unreadable event is reported and left out, so the other registers still
+                // answer; commands on its own register keep refusing with its name (`load`).
+                match ProgrammeEvent::from_payload(r.schema_version, &r.payload) {
+                    Some(event) => f(r, event),
+                    None => tracing::error!(
+                        municipality = %tenant,
+                        stream = %r.stream,
+                        version = r.stream_version,
+                        event_type = %r.event_type,
+                        "an event of a programme register is unreadable; left out of this answer"
+                    ),
+                }
             }
             match page.last() {
                 Some(last) if n == PAGE => from = GlobalPosition(last.global_position.get() + 1),

@@ -32,7 +32,7 @@ pub const FACT_EVENT_TYPE: &str = "FactPublished";
 const SOURCE_BATCH: usize = 1_000;
 
 /// Streams under this prefix belong to sync itself and yield no facts.
-const SYNC_STREAMS: &str = "sync/";
+pub const SYNC_STREAMS: &str = "sync/";
 
 fn outbox_stream() -> StreamId {
     // A literal, valid stream name.
@@ -116,11 +116,25 @@ impl Outbox {
 fn entries(events: &[RecordedEvent]) -> Vec<NewEvent> {
     let mut out = Vec::new();
     for e in events {
-        if e.stream.as_str().starts_with(SYNC_STREAMS) {
+        // Only the programme's registers yield facts: an event of any other stream (sync's own,
+        // or one appended through the raw EventLog API) yields none, whatever its payload.
+        if !e
+            .stream
+            .as_str()
+            .starts_with(crate::programme::STREAM_PREFIX)
+        {
             continue;
         }
         let Some(event) = ProgrammeEvent::from_payload(e.schema_version, &e.payload) else {
-            // Not a programme event (e.g. appended through the raw EventLog API): no fact.
+            // Unreadable here (written by a newer version, or damaged): skipped and reported,
+            // never retried, so the projection goes on with the events after it.
+            tracing::error!(
+                stream = %e.stream,
+                version = e.stream_version,
+                position = e.global_position.get(),
+                event_type = %e.event_type,
+                "an event of a programme register is unreadable; it yields no fact"
+            );
             continue;
         };
         for (index, kind) in facts_of(&event).into_iter().enumerate() {
@@ -181,5 +195,54 @@ pub async fn project(
             .await?;
         version = outcome.last_stream_version;
         board.produced(tenant, version);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::awareness::{AwarenessEvent, AwarenessKind};
+    use crate::domain::values::ActivityId;
+
+    fn recorded(stream: &str, position: u64, payload: Vec<u8>) -> RecordedEvent {
+        RecordedEvent {
+            tenant: "162019".parse().unwrap(),
+            event_id: EventId::new_v7(),
+            stream: StreamId::parse("stream", stream).unwrap(),
+            stream_version: 1,
+            global_position: GlobalPosition(position),
+            event_type: "AwarenessActivityRecorded".into(),
+            schema_version: crate::domain::events::SCHEMA_VERSION,
+            occurred_at: Utc::now(),
+            recorded_at: Utc::now(),
+            actor: "clerk".into(),
+            payload,
+        }
+    }
+
+    #[test]
+    fn only_readable_events_of_programme_registers_yield_facts() {
+        let lecture = ProgrammeEvent::Awareness(AwarenessEvent::AwarenessActivityRecorded {
+            id: ActivityId::parse("id", "k1").unwrap(),
+            kind: AwarenessKind::Lecture,
+            title: "講演会".into(),
+            audience: "市民".into(),
+            on: chrono::NaiveDate::from_ymd_opt(2024, 10, 5).unwrap(),
+            attendance: Some(80),
+            copies: None,
+            scenes: vec![],
+        })
+        .to_payload();
+        let events = [
+            // a programme event's payload in a foreign stream: no fact
+            recorded("imports/2024", 1, lecture.clone()),
+            // an unreadable event of a register: skipped, the next one still yields its fact
+            recorded("programme/awareness", 2, b"{\"awareness\": 4".to_vec()),
+            recorded("programme/awareness", 3, lecture),
+        ];
+        let out = entries(&events);
+        assert_eq!(out.len(), 1, "{out:?}");
+        let body = FactBody::decode(out[0].payload.as_slice()).unwrap();
+        assert_eq!(body.source_position, 3);
     }
 }

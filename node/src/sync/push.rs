@@ -6,9 +6,15 @@
 //! any failure), so restarts of either side resume where the prefecture stands, and facts the
 //! prefecture already holds are answered as duplicates without effect. Failures are retried with
 //! jittered exponential backoff; meanwhile facts wait durably in the outbox.
+//!
+//! A refusal that retrying cannot cure (the prefecture does not let this node speak for a
+//! municipality, or finds a fact invalid) must not hold up the other municipalities: the pusher
+//! then sends one municipality per batch for a while to find the one refused, holds that one back
+//! (its facts stay in the outbox, its sync state names the refusal) and tries it again later,
+//! after 30 s and then twice as long each time up to 10 minutes.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use renkei_proto::MunicipalityCode;
@@ -27,6 +33,68 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// How long one call keeps finding the leader before the failure is reported.
 const CALL_PATIENCE: Duration = Duration::from_secs(5);
+/// How long a municipality whose facts the prefecture refused is first held back.
+const FIRST_HOLD: Duration = Duration::from_secs(30);
+const MAX_HOLD: Duration = Duration::from_secs(600);
+/// How long batches carry one municipality each after a refusal of a mixed batch.
+const SOLO_FOR: Duration = Duration::from_secs(60);
+
+/// True for a refusal that sending the same facts again cannot cure.
+fn permanent(e: &ClusterCallError) -> bool {
+    use tonic::Code;
+    matches!(e, ClusterCallError::Refused(status) if matches!(
+        status.code(),
+        Code::InvalidArgument
+            | Code::PermissionDenied
+            | Code::FailedPrecondition
+            | Code::OutOfRange
+            | Code::ResourceExhausted
+            | Code::NotFound
+    ))
+}
+
+/// Municipalities held back after the prefecture refused their facts.
+#[derive(Default)]
+struct Holds {
+    /// Until when, and how long the next hold lasts.
+    held: BTreeMap<MunicipalityCode, (Instant, Duration)>,
+    /// Until when batches carry one municipality each.
+    solo_until: Option<Instant>,
+}
+
+impl Holds {
+    /// The tenants not held back now.
+    fn active(&self, tenants: &[MunicipalityCode], now: Instant) -> Vec<MunicipalityCode> {
+        tenants
+            .iter()
+            .copied()
+            .filter(|m| self.held.get(m).is_none_or(|(until, _)| *until <= now))
+            .collect()
+    }
+
+    fn solo(&self, now: Instant) -> bool {
+        self.solo_until.is_some_and(|u| u > now)
+    }
+
+    fn hold(&mut self, m: MunicipalityCode, e: &ClusterCallError, now: Instant) {
+        let next = self.held.get(&m).map_or(FIRST_HOLD, |(_, d)| *d);
+        tracing::error!(
+            municipality = %m,
+            error = %e,
+            retry_in_s = next.as_secs(),
+            "the prefecture refused this municipality's facts; they wait in the outbox while \
+             the other municipalities sync"
+        );
+        self.held.insert(m, (now + next, (next * 2).min(MAX_HOLD)));
+    }
+
+    fn succeeded(&mut self, tenants: &[MunicipalityCode]) {
+        for m in tenants {
+            self.held.remove(m);
+        }
+    }
+}
+
 /// The largest message exchanged with the prefecture.
 const MAX_MESSAGE_BYTES: usize = 32 * 1024 * 1024;
 
@@ -191,9 +259,21 @@ pub async fn run(
     let instance = uuid::Uuid::now_v7().simple().to_string();
     let mut writes: u64 = 0;
     let mut start = 0usize;
+    let mut holds = Holds::default();
     while !*stop.borrow() {
+        let now = Instant::now();
+        let active = holds.active(&tenants, now);
+        if active.is_empty() {
+            // Every municipality is held back: wait for the first hold to end.
+            let until = holds.held.values().map(|(u, _)| *u).min().unwrap_or(now);
+            tokio::select! {
+                _ = tokio::time::sleep_until(until.into()) => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+            continue;
+        }
         if acked.is_empty() {
-            match prefecture.acknowledged(&tenants).await {
+            match prefecture.acknowledged(&active).await {
                 Ok(reply) => {
                     let now = Utc::now();
                     for a in reply.acknowledged {
@@ -205,9 +285,24 @@ pub async fn run(
                     board.set_peer(prefecture.current());
                     backoff.reset();
                 }
+                Err(e) if permanent(&e) && active.len() > 1 => {
+                    // Find the municipality refused: ask for each alone.
+                    for m in &active {
+                        match prefecture.acknowledged(std::slice::from_ref(m)).await {
+                            Err(e) if permanent(&e) => {
+                                report(&board, std::slice::from_ref(m), &e);
+                                holds.hold(*m, &e, now);
+                            }
+                            _ => {}
+                        }
+                    }
+                    continue;
+                }
                 Err(e) => {
-                    report(&board, &tenants, &e);
-                    if !backoff.wait(&mut stop).await {
+                    report(&board, &active, &e);
+                    if permanent(&e) {
+                        holds.hold(active[0], &e, now);
+                    } else if !backoff.wait(&mut stop).await {
                         return;
                     }
                     continue;
@@ -218,7 +313,15 @@ pub async fn run(
         let produced = board.wait_produced();
         tokio::pin!(produced);
         produced.as_mut().enable();
-        let batch = match collect(&outbox, &tenants, &acked, &board, config.batch_facts, start) {
+        let batch = match collect(
+            &outbox,
+            &active,
+            &acked,
+            &board,
+            config.batch_facts,
+            start,
+            holds.solo(now),
+        ) {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!(error = %e, "cannot read the outbox");
@@ -268,6 +371,17 @@ pub async fn run(
                 }
                 board.set_peer(prefecture.current());
                 backoff.reset();
+                holds.succeeded(&in_batch);
+            }
+            Err(e) if permanent(&e) => {
+                report(&board, &in_batch, &e);
+                if let [m] = in_batch.as_slice() {
+                    holds.hold(*m, &e, now);
+                } else {
+                    // One of them is refused: send one municipality per batch to find it.
+                    holds.solo_until = Some(now + SOLO_FOR);
+                }
+                acked.clear();
             }
             Err(e) => {
                 report(&board, &in_batch, &e);
@@ -308,6 +422,7 @@ fn collect(
     board: &SyncBoard,
     max: usize,
     start: usize,
+    solo: bool,
 ) -> Result<Batch, crate::store::StoreError> {
     let mut batch = Batch {
         facts: Vec::new(),
@@ -315,7 +430,7 @@ fn collect(
         municipalities: Vec::new(),
         produced: Vec::new(),
     };
-    let pending: Vec<(MunicipalityCode, u64, u64)> = tenants
+    let mut pending: Vec<(MunicipalityCode, u64, u64)> = tenants
         .iter()
         .filter_map(|m| {
             let produced = board.get(*m).produced;
@@ -325,6 +440,10 @@ fn collect(
         .collect();
     if pending.is_empty() {
         return Ok(batch);
+    }
+    if solo {
+        // One municipality per batch, taking turns.
+        pending = vec![pending[start % pending.len()]];
     }
     // Every waiting municipality gets an equal share of the batch first, so a quiet one is never
     // queued behind busy neighbours; room left over goes to those with more waiting.
