@@ -226,13 +226,18 @@ impl StaffAccess {
         self.by_digest.is_empty()
     }
 
-    /// Decides a call to `path` with these headers.
-    pub fn check(&self, path: &str, headers: &http::HeaderMap) -> Result<(), tonic::Status> {
+    /// Decides a call to `path` with these headers: who is calling (`None` on an open node or
+    /// for an open method such as health checking), or the refusal.
+    pub fn check(
+        &self,
+        path: &str,
+        headers: &http::HeaderMap,
+    ) -> Result<Option<Authenticated>, tonic::Status> {
         if self.is_open() {
-            return Ok(());
+            return Ok(None);
         }
         let Some(needed) = required_role(path) else {
-            return Ok(());
+            return Ok(None);
         };
         let refuse = |who: &str, status: tonic::Status| {
             tracing::warn!(caller = who, method = path, refused = %status.message(), "call refused");
@@ -254,7 +259,7 @@ impl StaffAccess {
             return refuse("anonymous", tonic::Status::unauthenticated("unknown token"));
         };
         if member.role >= needed {
-            Ok(())
+            Ok(Some(Authenticated(member.clone())))
         } else {
             refuse(
                 &member.name,
@@ -268,6 +273,34 @@ impl StaffAccess {
             )
         }
     }
+}
+
+/// The staff member the access layer authenticated for a call, kept in the request's
+/// extensions for the handlers.
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub StaffMember);
+
+/// The actor recorded for a command: the authenticated staff member, with the name the client
+/// sent added as a display name when it differs (`富山市 地域包括ケア推進課（山田）`); on an open
+/// node (no `[[staff]]`), what the client sent. A client cannot record in someone else's name.
+pub fn actor_of(authenticated: Option<&Authenticated>, sent: &str) -> String {
+    match authenticated {
+        None => sent.to_owned(),
+        Some(Authenticated(member)) => {
+            let sent = sent.trim();
+            if sent.is_empty() || sent == member.name {
+                member.name.clone()
+            } else {
+                format!("{}（{sent}）", member.name)
+            }
+        }
+    }
+}
+
+/// Splits a gRPC request into its message and who the access layer authenticated.
+pub fn split<T>(request: tonic::Request<T>) -> (T, Option<Authenticated>) {
+    let who = request.extensions().get::<Authenticated>().cloned();
+    (request.into_inner(), who)
 }
 
 /// A tower layer checking [`StaffAccess`] on every call of a tonic server.
@@ -305,9 +338,15 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
         match self.access.check(request.uri().path(), request.headers()) {
-            Ok(()) => Box::pin(self.inner.call(request)),
+            Ok(who) => {
+                // The handlers read who is calling from the request (the audit trail's actor).
+                if let Some(who) = who {
+                    request.extensions_mut().insert(who);
+                }
+                Box::pin(self.inner.call(request))
+            }
             Err(status) => Box::pin(async move { Ok(status.into_http()) }),
         }
     }

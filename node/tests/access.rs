@@ -116,6 +116,52 @@ async fn each_staff_role_may_do_its_part_and_nothing_more() {
         .into_inner()
         .events;
     assert!(!events.is_empty());
+    // The audit trail names who signed in: the client's `actor` ("officer-1") only adds a
+    // display name, and a raw append cannot claim another name either.
+    let mut unnamed = awareness("a2");
+    unnamed.actor = String::new();
+    program
+        .record_awareness_activity(with_token(OPERATOR, unnamed))
+        .await
+        .unwrap();
+    let mut forged = v1::NewEvent {
+        event_id: "0190a0b0-0000-7000-8000-000000000001".into(),
+        r#type: "Note".into(),
+        schema_version: 1,
+        occurred_at: None,
+        actor: "reader".into(),
+        payload: b"{}".to_vec(),
+    };
+    forged.occurred_at = events[0].occurred_at.clone();
+    log.append(with_token(
+        OPERATOR,
+        v1::AppendRequest {
+            municipality_code: CODE.into(),
+            stream: "notes".into(),
+            expected_version: None,
+            events: vec![forged],
+        },
+    ))
+    .await
+    .unwrap();
+    let actors: Vec<String> = log
+        .read_all(with_token(OPERATOR, read_all()))
+        .await
+        .unwrap()
+        .into_inner()
+        .events
+        .into_iter()
+        .filter(|e| !e.stream.starts_with("sync/"))
+        .map(|e| e.actor)
+        .collect();
+    assert_eq!(
+        actors,
+        [
+            "coordinator（officer-1）",
+            "coordinator",
+            "coordinator（reader）"
+        ]
+    );
 
     let err = BackupClient::new(channel.clone())
         .create_backup(with_token(

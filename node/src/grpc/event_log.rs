@@ -92,7 +92,7 @@ impl v1::EventLog for EventLogService {
         &self,
         request: Request<v1::AppendRequest>,
     ) -> Result<Response<v1::AppendResponse>, Status> {
-        let req = request.into_inner();
+        let (req, by) = crate::access::split(request);
         let tenant = self.tenant(&req.municipality_code)?;
         let decode = || -> Result<_, StoreError> {
             let stream = convert::stream(&req.stream)?;
@@ -101,7 +101,13 @@ impl v1::EventLog for EventLogService {
                 .events
                 .into_iter()
                 .enumerate()
-                .map(|(i, e)| convert::new_event(i, e))
+                .map(|(i, e)| {
+                    // The actor is who signed in; the client's may only add a display name.
+                    convert::new_event(i, e).map(|mut e| {
+                        e.actor = crate::access::actor_of(by.as_ref(), &e.actor);
+                        e
+                    })
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             Ok((stream, expected, events))
         };

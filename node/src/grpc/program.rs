@@ -12,6 +12,7 @@ use tonic::{Request, Response, Status};
 
 use super::decode::{self, date, fiscal_year, opt_string};
 use super::{status_from_programme, status_from_store};
+use crate::access::{actor_of, split};
 use crate::domain::DomainError;
 use crate::domain::consultation::{CaseAction, PersonalDetails, Referrer, Topic};
 use crate::domain::resources::{Audience, OfficialCode, ResourceDetails};
@@ -131,10 +132,10 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         &self,
         request: Request<v1::RegisterResourceRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
-        let r = request.into_inner();
+        let (r, by) = split(request);
         self.command(
             &r.municipality_code,
-            &r.actor,
+            &actor_of(by.as_ref(), &r.actor),
             decode::register_resource(&r),
         )
         .await
@@ -144,19 +145,23 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         &self,
         request: Request<v1::RegisterResourceRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
-        let r = request.into_inner();
-        self.command(&r.municipality_code, &r.actor, decode::update_resource(&r))
-            .await
+        let (r, by) = split(request);
+        self.command(
+            &r.municipality_code,
+            &actor_of(by.as_ref(), &r.actor),
+            decode::update_resource(&r),
+        )
+        .await
     }
 
     async fn withdraw_resource(
         &self,
         request: Request<v1::ProgramEndRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
-        let r = request.into_inner();
+        let (r, by) = split(request);
         self.command(
             &r.municipality_code,
-            &r.actor,
+            &actor_of(by.as_ref(), &r.actor),
             decode::withdraw_resource(&r),
         )
         .await
@@ -166,10 +171,10 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         &self,
         request: Request<v1::ConductResourceSurveyRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
-        let r = request.into_inner();
+        let (r, by) = split(request);
         self.command(
             &r.municipality_code,
-            &r.actor,
+            &actor_of(by.as_ref(), &r.actor),
             decode::conduct_resource_survey(&r),
         )
         .await
@@ -179,10 +184,10 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         &self,
         request: Request<v1::PublishResourceListRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
-        let r = request.into_inner();
+        let (r, by) = split(request);
         self.command(
             &r.municipality_code,
-            &r.actor,
+            &actor_of(by.as_ref(), &r.actor),
             decode::publish_resource_list(&r),
         )
         .await
@@ -192,9 +197,9 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         &self,
         request: Request<v1::ImportResourcesRequest>,
     ) -> Result<Response<v1::ImportResourcesReply>, Status> {
-        let r = request.into_inner();
+        let (r, by) = split(request);
         let tenant = self.tenant(&r.municipality_code)?;
-        let actor = text("actor", &r.actor, MAX_NAME).map_err(to_status)?;
+        let actor = text("actor", &actor_of(by.as_ref(), &r.actor), MAX_NAME).map_err(to_status)?;
         let on = date("on", &r.on).map_err(to_status)?;
         let report = self
             .programme
@@ -248,28 +253,36 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         &self,
         request: Request<v1::HoldMeetingRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
-        let r = request.into_inner();
-        self.command(&r.municipality_code, &r.actor, decode::hold_meeting(&r))
-            .await
+        let (r, by) = split(request);
+        self.command(
+            &r.municipality_code,
+            &actor_of(by.as_ref(), &r.actor),
+            decode::hold_meeting(&r),
+        )
+        .await
     }
 
     async fn record_finding(
         &self,
         request: Request<v1::RecordFindingRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
-        let r = request.into_inner();
-        self.command(&r.municipality_code, &r.actor, decode::record_finding(&r))
-            .await
+        let (r, by) = split(request);
+        self.command(
+            &r.municipality_code,
+            &actor_of(by.as_ref(), &r.actor),
+            decode::record_finding(&r),
+        )
+        .await
     }
 
     async fn form_working_group(
         &self,
         request: Request<v1::FormWorkingGroupRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
-        let r = request.into_inner();
+        let (r, by) = split(request);
         self.command(
             &r.municipality_code,
-            &r.actor,
+            &actor_of(by.as_ref(), &r.actor),
             decode::form_working_group(&r),
         )
         .await
@@ -281,10 +294,10 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         &self,
         request: Request<v1::EstablishArrangementRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
-        let r = request.into_inner();
+        let (r, by) = split(request);
         self.command(
             &r.municipality_code,
-            &r.actor,
+            &actor_of(by.as_ref(), &r.actor),
             decode::establish_arrangement(&r),
         )
         .await
@@ -294,9 +307,13 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         &self,
         request: Request<v1::ProgramEndRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
-        let r = request.into_inner();
-        self.command(&r.municipality_code, &r.actor, decode::end_arrangement(&r))
-            .await
+        let (r, by) = split(request);
+        self.command(
+            &r.municipality_code,
+            &actor_of(by.as_ref(), &r.actor),
+            decode::end_arrangement(&r),
+        )
+        .await
     }
 
     // --- (エ) ---
@@ -305,27 +322,39 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         &self,
         request: Request<v1::AdoptToolRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
-        let r = request.into_inner();
-        self.command(&r.municipality_code, &r.actor, decode::adopt_tool(&r))
-            .await
+        let (r, by) = split(request);
+        self.command(
+            &r.municipality_code,
+            &actor_of(by.as_ref(), &r.actor),
+            decode::adopt_tool(&r),
+        )
+        .await
     }
 
     async fn revise_tool(
         &self,
         request: Request<v1::ReviseToolRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
-        let r = request.into_inner();
-        self.command(&r.municipality_code, &r.actor, decode::revise_tool(&r))
-            .await
+        let (r, by) = split(request);
+        self.command(
+            &r.municipality_code,
+            &actor_of(by.as_ref(), &r.actor),
+            decode::revise_tool(&r),
+        )
+        .await
     }
 
     async fn retire_tool(
         &self,
         request: Request<v1::ProgramEndRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
-        let r = request.into_inner();
-        self.command(&r.municipality_code, &r.actor, decode::retire_tool(&r))
-            .await
+        let (r, by) = split(request);
+        self.command(
+            &r.municipality_code,
+            &actor_of(by.as_ref(), &r.actor),
+            decode::retire_tool(&r),
+        )
+        .await
     }
 
     // --- (オ) ---
@@ -334,10 +363,10 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         &self,
         request: Request<v1::OpenConsultationDeskRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
-        let r = request.into_inner();
+        let (r, by) = split(request);
         self.command(
             &r.municipality_code,
-            &r.actor,
+            &actor_of(by.as_ref(), &r.actor),
             decode::open_consultation_desk(&r),
         )
         .await
@@ -347,10 +376,10 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         &self,
         request: Request<v1::ProgramEndRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
-        let r = request.into_inner();
+        let (r, by) = split(request);
         self.command(
             &r.municipality_code,
-            &r.actor,
+            &actor_of(by.as_ref(), &r.actor),
             decode::close_consultation_desk(&r),
         )
         .await
@@ -360,25 +389,29 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         &self,
         request: Request<v1::OpenConsultationCaseRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
-        let r = request.into_inner();
+        let (r, by) = split(request);
         let tenant = self.tenant(&r.municipality_code)?;
         // Decodes everything before sealing, so a bad request makes no key.
         let case = decode::open_consultation_case(&r).map_err(to_status)?;
         let command = case
             .sealed(&self.programme, tenant)
             .map_err(status_from_programme)?;
-        self.command(&r.municipality_code, &r.actor, Ok(command))
-            .await
+        self.command(
+            &r.municipality_code,
+            &actor_of(by.as_ref(), &r.actor),
+            Ok(command),
+        )
+        .await
     }
 
     async fn record_consultation_action(
         &self,
         request: Request<v1::RecordConsultationActionRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
-        let r = request.into_inner();
+        let (r, by) = split(request);
         self.command(
             &r.municipality_code,
-            &r.actor,
+            &actor_of(by.as_ref(), &r.actor),
             decode::record_consultation_action(&r),
         )
         .await
@@ -388,10 +421,10 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         &self,
         request: Request<v1::CloseConsultationCaseRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
-        let r = request.into_inner();
+        let (r, by) = split(request);
         self.command(
             &r.municipality_code,
-            &r.actor,
+            &actor_of(by.as_ref(), &r.actor),
             decode::close_consultation_case(&r),
         )
         .await
@@ -401,10 +434,10 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         &self,
         request: Request<v1::EraseDataSubjectRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
-        let r = request.into_inner();
+        let (r, by) = split(request);
         self.command(
             &r.municipality_code,
-            &r.actor,
+            &actor_of(by.as_ref(), &r.actor),
             decode::erase_data_subject(&r),
         )
         .await
@@ -414,13 +447,23 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         &self,
         request: Request<v1::GetConsultationCaseRequest>,
     ) -> Result<Response<v1::ConsultationCase>, Status> {
-        let r = request.into_inner();
+        let (r, by) = split(request);
         let tenant = self.tenant(&r.municipality_code)?;
         let id = CaseId::parse("case_id", &r.case_id).map_err(to_status)?;
         let view = self
             .programme
             .case(tenant, &id)
             .map_err(status_from_programme)?;
+        if view.personal.is_some() {
+            // Every read of personal details is logged with who read whose record.
+            tracing::info!(
+                staff = %by.as_ref().map_or("anonymous (open node)", |a| a.0.name.as_str()),
+                municipality = %tenant,
+                case = %view.id,
+                subject = %view.subject.as_ref().map(ToString::to_string).unwrap_or_default(),
+                "personal details read"
+            );
+        }
         Ok(Response::new(v1::ConsultationCase {
             id: view.id.to_string(),
             opened_on: view.opened_on.to_string(),
@@ -467,19 +510,23 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         &self,
         request: Request<v1::HoldTrainingRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
-        let r = request.into_inner();
-        self.command(&r.municipality_code, &r.actor, decode::hold_training(&r))
-            .await
+        let (r, by) = split(request);
+        self.command(
+            &r.municipality_code,
+            &actor_of(by.as_ref(), &r.actor),
+            decode::hold_training(&r),
+        )
+        .await
     }
 
     async fn evaluate_training(
         &self,
         request: Request<v1::EvaluateTrainingRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
-        let r = request.into_inner();
+        let (r, by) = split(request);
         self.command(
             &r.municipality_code,
-            &r.actor,
+            &actor_of(by.as_ref(), &r.actor),
             decode::evaluate_training(&r),
         )
         .await
@@ -491,10 +538,10 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         &self,
         request: Request<v1::RecordAwarenessActivityRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
-        let r = request.into_inner();
+        let (r, by) = split(request);
         self.command(
             &r.municipality_code,
-            &r.actor,
+            &actor_of(by.as_ref(), &r.actor),
             decode::record_awareness_activity(&r),
         )
         .await
@@ -506,10 +553,10 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         &self,
         request: Request<v1::AttendWideAreaMeetingRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
-        let r = request.into_inner();
+        let (r, by) = split(request);
         self.command(
             &r.municipality_code,
-            &r.actor,
+            &actor_of(by.as_ref(), &r.actor),
             decode::attend_wide_area_meeting(&r),
         )
         .await
@@ -519,10 +566,10 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         &self,
         request: Request<v1::AdoptUnifiedFormRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
-        let r = request.into_inner();
+        let (r, by) = split(request);
         self.command(
             &r.municipality_code,
-            &r.actor,
+            &actor_of(by.as_ref(), &r.actor),
             decode::adopt_unified_form(&r),
         )
         .await
@@ -532,10 +579,10 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         &self,
         request: Request<v1::ProgramEndRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
-        let r = request.into_inner();
+        let (r, by) = split(request);
         self.command(
             &r.municipality_code,
-            &r.actor,
+            &actor_of(by.as_ref(), &r.actor),
             decode::withdraw_unified_form(&r),
         )
         .await
@@ -545,10 +592,10 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         &self,
         request: Request<v1::JoinLiaisonAgreementRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
-        let r = request.into_inner();
+        let (r, by) = split(request);
         self.command(
             &r.municipality_code,
-            &r.actor,
+            &actor_of(by.as_ref(), &r.actor),
             decode::join_liaison_agreement(&r),
         )
         .await
@@ -558,10 +605,10 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         &self,
         request: Request<v1::ProgramEndRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
-        let r = request.into_inner();
+        let (r, by) = split(request);
         self.command(
             &r.municipality_code,
-            &r.actor,
+            &actor_of(by.as_ref(), &r.actor),
             decode::leave_liaison_agreement(&r),
         )
         .await
@@ -573,10 +620,10 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         &self,
         request: Request<v1::ScheduleActivityRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
-        let r = request.into_inner();
+        let (r, by) = split(request);
         self.command(
             &r.municipality_code,
-            &r.actor,
+            &actor_of(by.as_ref(), &r.actor),
             decode::schedule_activity(&r),
         )
         .await
@@ -586,28 +633,36 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         &self,
         request: Request<v1::CancelActivityRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
-        let r = request.into_inner();
-        self.command(&r.municipality_code, &r.actor, decode::cancel_activity(&r))
-            .await
+        let (r, by) = split(request);
+        self.command(
+            &r.municipality_code,
+            &actor_of(by.as_ref(), &r.actor),
+            decode::cancel_activity(&r),
+        )
+        .await
     }
 
     async fn define_indicator(
         &self,
         request: Request<v1::DefineIndicatorRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
-        let r = request.into_inner();
-        self.command(&r.municipality_code, &r.actor, decode::define_indicator(&r))
-            .await
+        let (r, by) = split(request);
+        self.command(
+            &r.municipality_code,
+            &actor_of(by.as_ref(), &r.actor),
+            decode::define_indicator(&r),
+        )
+        .await
     }
 
     async fn record_measurement(
         &self,
         request: Request<v1::RecordMeasurementRequest>,
     ) -> Result<Response<v1::ProgramReply>, Status> {
-        let r = request.into_inner();
+        let (r, by) = split(request);
         self.command(
             &r.municipality_code,
-            &r.actor,
+            &actor_of(by.as_ref(), &r.actor),
             decode::record_measurement(&r),
         )
         .await
