@@ -432,3 +432,114 @@ async fn one_municipality_the_prefecture_refuses_does_not_stall_the_others() {
         "the refusal names the municipality: {held:?}"
     );
 }
+
+/// A fact of 富山市 whose encoded body is exactly `bytes` long.
+fn fact_of_size(sequence: u64, bytes: usize) -> v1::Fact {
+    let mut f = fact(TOYAMA_CITY, sequence);
+    let mut body = v1::FactBody::decode(f.payload.as_slice()).unwrap();
+    let mut pad = bytes.saturating_sub(f.payload.len() + 8);
+    loop {
+        if let Some(v1::FactKind::Evidence(e)) = &mut body.kind {
+            e.key = format!("awareness/{}", "x".repeat(pad));
+        }
+        match body.encoded_len().cmp(&bytes) {
+            std::cmp::Ordering::Equal => break,
+            std::cmp::Ordering::Less => pad += 1,
+            std::cmp::Ordering::Greater => pad -= 1,
+        }
+    }
+    f.payload = body.encode_to_vec();
+    f
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversize_facts_are_refused_before_raft_and_others_keep_committing() {
+    let cluster = Cluster::start(3).await;
+    let leader = cluster.wait_for_leader().await;
+    let mut client = cluster.federation(leader).await;
+    let limit = renkei_proto::MAX_FACT_BYTES;
+
+    // A fact at the limit is accepted.
+    let at_limit = fact_of_size(1, limit);
+    assert_eq!(at_limit.payload.len(), limit);
+    let reply = client
+        .push_facts(with_token(NODE_TOKEN, push("at-limit", vec![at_limit])))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(outcomes(&reply), [(v1::FactOutcome::Applied, 1)]);
+
+    // One byte more is refused, naming the fact and its size, and nothing is written.
+    let err = client
+        .push_facts(with_token(
+            NODE_TOKEN,
+            push("beyond", vec![fact_of_size(2, limit + 1)]),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    assert!(
+        err.message()
+            .contains(&format!("facts[0].payload is {} bytes", limit + 1)),
+        "{}",
+        err.message()
+    );
+
+    // Three writers sending 10 MB facts at once, through both write paths, while 高岡市's facts
+    // keep committing.
+    let huge = |sequence| v1::Fact {
+        payload: vec![7u8; 10 * 1024 * 1024],
+        ..fact(TOYAMA_CITY, sequence)
+    };
+    let mut floods = Vec::new();
+    for w in 0..3u64 {
+        let mut federation = cluster.federation(leader).await;
+        let mut ledger = v1::PrefectureLedgerClient::new(cluster.node_channel(leader).await)
+            .max_encoding_message_size(64 * 1024 * 1024);
+        let fact = huge(2 + w);
+        floods.push(tokio::spawn(async move {
+            let pushed = federation
+                .push_facts(with_token(
+                    NODE_TOKEN,
+                    push(&format!("huge-{w}"), vec![fact.clone()]),
+                ))
+                .await;
+            let written = ledger
+                .write_facts(with_token(
+                    NODE_TOKEN,
+                    v1::WriteFactsRequest {
+                        request_id: format!("huge-write-{w}"),
+                        facts: vec![fact],
+                    },
+                ))
+                .await;
+            (pushed.map(|_| ()), written.map(|_| ()))
+        }));
+    }
+    for s in 1..=20 {
+        let reply = client
+            .push_facts(with_token(
+                NODE_TOKEN,
+                push(&format!("takaoka-{s}"), vec![fact(TAKAOKA_CITY, s)]),
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(outcomes(&reply), [(v1::FactOutcome::Applied, s)]);
+    }
+    for flood in floods {
+        let (pushed, written) = flood.await.unwrap();
+        for refused in [pushed.unwrap_err(), written.unwrap_err()] {
+            assert!(
+                matches!(
+                    refused.code(),
+                    Code::InvalidArgument | Code::ResourceExhausted | Code::OutOfRange
+                ),
+                "{refused:?}"
+            );
+        }
+    }
+    // 富山市's ledger holds the one fact at the limit and nothing else.
+    assert_eq!(cluster.ledger(TOYAMA_CITY).await.len(), 1);
+    assert_eq!(cluster.ledger(TAKAOKA_CITY).await.len(), 20);
+}

@@ -124,5 +124,14 @@ pub mod v1 {
     };
 }
 
+/// The largest encoded `FactBody` a node puts in its outbox and a prefecture accepts. A fact is
+/// a few counts, dates and short texts (the longest, a resource's, stays under 10 KiB); the bound
+/// keeps one node from filling a cluster's disks or stalling its Raft log with oversize facts.
+pub const MAX_FACT_BYTES: usize = 64 * 1024;
+
+/// The most payload bytes one write of facts may carry, so one Raft entry stays small beside the
+/// heartbeats and other municipalities' writes.
+pub const MAX_WRITE_FACT_BYTES: usize = 4 * 1024 * 1024;
+
 /// The encoded `FileDescriptorSet` of package `renkei.v1`, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("renkei_descriptor");

@@ -384,6 +384,8 @@ impl FederationService {
         for (i, fact) in request.facts.iter().enumerate() {
             let m = self.ledger.municipality(&fact.municipality)?;
             who.check_writes_facts_for(m)?;
+            // Refused before decoding, as `records` does for `WriteFacts`.
+            super::ledger::check_fact_size(i, &fact.payload)?;
             let body = v1::FactBody::decode(fact.payload.as_slice()).map_err(|e| {
                 FederationError::InvalidArgument {
                     field: "payload",

@@ -17,6 +17,21 @@ use crate::types::{Command, CommandResponse, Raft};
 /// The most facts one write may carry.
 pub const MAX_FACTS_PER_WRITE: usize = 2_000;
 
+/// Refuses a fact payload over [`renkei_proto::MAX_FACT_BYTES`], naming it by its index.
+pub(crate) fn check_fact_size(index: usize, payload: &[u8]) -> Result<(), FederationError> {
+    if payload.len() > renkei_proto::MAX_FACT_BYTES {
+        return Err(FederationError::InvalidArgument {
+            field: "payload",
+            reason: format!(
+                "facts[{index}].payload is {} bytes; a fact may have at most {}",
+                payload.len(),
+                renkei_proto::MAX_FACT_BYTES
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Serves clients' writes and reads of the prefecture ledger.
 #[derive(Clone)]
 pub struct LedgerService {
@@ -81,6 +96,22 @@ impl LedgerService {
             return Err(FederationError::InvalidArgument {
                 field: "facts",
                 reason: format!("{} facts; must be 1 to {MAX_FACTS_PER_WRITE}", facts.len()),
+            });
+        }
+        // Sizes are checked before anything reaches Raft: an oversize fact is refused for good
+        // (the node reports it and holds its municipality back), never retried into the log.
+        let mut total = 0usize;
+        for (i, fact) in facts.iter().enumerate() {
+            check_fact_size(i, &fact.payload)?;
+            total += fact.payload.len();
+        }
+        if total > renkei_proto::MAX_WRITE_FACT_BYTES {
+            return Err(FederationError::InvalidArgument {
+                field: "facts",
+                reason: format!(
+                    "{total} payload bytes; one write may carry at most {} (send fewer facts)",
+                    renkei_proto::MAX_WRITE_FACT_BYTES
+                ),
             });
         }
         let mut records = Vec::with_capacity(facts.len());

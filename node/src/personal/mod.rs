@@ -80,11 +80,31 @@ impl MasterKey {
             path: path.display().to_string(),
             reason,
         };
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(path)
+                .map_err(|e| err(e.to_string()))?
+                .permissions()
+                .mode();
+            if mode & 0o077 != 0 {
+                return Err(err(format!(
+                    "is readable or writable by group or others (mode {:o}); the key that \
+                     unlocks every person's details must be the service user's alone: \
+                     chmod 600 {}",
+                    mode & 0o777,
+                    path.display()
+                )));
+            }
+        }
         let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
         Self::from_hex(text.trim()).ok_or_else(|| err("must hold 64 hex digits".into()))
     }
 
-    /// Reads the key file, creating it with a fresh random key (mode 0600) if it does not exist.
+    /// Reads the key file, creating it with a fresh random key if it does not exist: created
+    /// with mode 0600 from the start (never readable by others, not even for an instant), written
+    /// to a temporary file, synced and renamed into place, so a crash leaves either no key file
+    /// or a whole one.
     pub fn load_or_create(path: &Path) -> Result<Self, VaultError> {
         if path.exists() {
             return Self::from_file(path);
@@ -95,15 +115,29 @@ impl MasterKey {
             path: path.display().to_string(),
             reason: e.to_string(),
         };
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(err)?;
-        }
-        std::fs::write(path, format!("{hex}\n")).map_err(err)?;
+        let parent = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::create_dir_all(parent).map_err(err)?;
+        let temporary = path.with_extension("key-new");
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
         #[cfg(unix)]
         {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(err)?;
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
         }
+        {
+            use std::io::Write;
+            let mut file = options.open(&temporary).map_err(err)?;
+            file.write_all(format!("{hex}\n").as_bytes()).map_err(err)?;
+            file.sync_all().map_err(err)?;
+        }
+        std::fs::rename(&temporary, path).map_err(err)?;
+        std::fs::File::open(parent)
+            .and_then(|d| d.sync_all())
+            .map_err(err)?;
         Ok(Self(key))
     }
 
@@ -325,6 +359,33 @@ mod tests {
         // a wrong master key file is refused
         std::fs::write(dir.path().join("bad.key"), "xyz").unwrap();
         assert!(MasterKey::from_file(&dir.path().join("bad.key")).is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_master_key_is_the_service_users_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("master.key");
+        // created 0600, whole, with no temporary file left behind
+        let created = MasterKey::load_or_create(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.trim().len(), 64);
+        // the same key reads back
+        let again = MasterKey::load_or_create(&path).unwrap();
+        assert_eq!(created.0, again.0);
+        // a key readable by the group or by others is refused, naming the file and the mode
+        for loose in [0o640, 0o604, 0o660] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(loose)).unwrap();
+            let err = MasterKey::load_or_create(&path).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("mode {loose:o}")) && err.contains("master.key"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -145,6 +145,17 @@ fn entries(events: &[RecordedEvent]) -> Vec<NewEvent> {
                 source_position: e.global_position.get(),
                 kind: Some(kind),
             };
+            if body.encoded_len() > renkei_proto::MAX_FACT_BYTES {
+                // The prefecture would refuse it for good: reported here, never queued.
+                tracing::error!(
+                    stream = %e.stream,
+                    version = e.stream_version,
+                    bytes = body.encoded_len(),
+                    limit = renkei_proto::MAX_FACT_BYTES,
+                    "a fact is larger than a prefecture accepts; it is not sent"
+                );
+                continue;
+            }
             out.push(NewEvent {
                 event_id: EventId::new_v7(),
                 event_type: FACT_EVENT_TYPE.to_owned(),
