@@ -205,6 +205,8 @@ pub struct Cluster {
     node_municipalities: Vec<String>,
     /// Extra top-level configuration keys of every replica (`{id}` is replaced by its id).
     extra: String,
+    /// The test node's `[[callers]]` entry is left out of configurations written from now on.
+    node_revoked: bool,
 }
 
 impl Cluster {
@@ -226,6 +228,7 @@ impl Cluster {
             replicas: BTreeMap::new(),
             node_municipalities: node_municipalities.iter().map(|m| m.to_string()).collect(),
             extra: extra.to_owned(),
+            node_revoked: false,
         };
         for id in 1..=n {
             cluster.spawn(id, "127.0.0.1:0");
@@ -261,11 +264,7 @@ data_dir = "{}"
 prefecture = "{PREFECTURE}"
 {}
 {}
-[[callers]]
-name = "test-node"
-token = "{NODE_TOKEN}"
-municipalities = [{}]
-
+{}
 [[callers]]
 name = "officer"
 token = "{OFFICER_TOKEN}"
@@ -291,11 +290,18 @@ role = "viewer"
                         node_id: id,
                     }
                 ),
-                self.node_municipalities
-                    .iter()
-                    .map(|m| format!("{m:?}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                if self.node_revoked {
+                    String::new()
+                } else {
+                    format!(
+                        "[[callers]]\nname = \"test-node\"\ntoken = \"{NODE_TOKEN}\"\nmunicipalities = [{}]\n",
+                        self.node_municipalities
+                            .iter()
+                            .map(|m| format!("{m:?}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                },
                 sha256_hex(ADMIN_TOKEN),
             ),
         )
@@ -328,6 +334,12 @@ role = "viewer"
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// Removes the test node's `[[callers]]` entry from the configuration replicas are started
+    /// with from now on (restart them for it to take effect): the node's revocation.
+    pub fn revoke_node(&mut self) {
+        self.node_revoked = true;
     }
 
     /// Restarts a killed replica on its old address with its data.

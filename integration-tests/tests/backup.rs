@@ -21,10 +21,13 @@ async fn local_view(cluster: &Cluster, id: u64) -> Option<(u64, u64)> {
     .await?;
     let mut client = PrefectureLedgerClient::new(channel);
     let reply = client
-        .read_sequence(v1::ReadSequenceRequest {
-            municipality: TOYAMA_CITY.into(),
-            consistency: v1::ReadConsistency::Local as i32,
-        })
+        .read_sequence(with_token(
+            NODE_TOKEN,
+            v1::ReadSequenceRequest {
+                municipality: TOYAMA_CITY.into(),
+                consistency: v1::ReadConsistency::Local as i32,
+            },
+        ))
         .await
         .ok()?
         .into_inner();

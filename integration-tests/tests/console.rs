@@ -133,18 +133,21 @@ async fn a_prefecture_officer_works_in_the_console() {
         })
         .await;
     }
-    survey
-        .submit_survey(with_token(
-            NODE_TOKEN,
-            v1::SubmitSurveyRequest {
-                request_id: "toyama-2024-1".into(),
-                municipality: TOYAMA_CITY.into(),
-                fiscal_year: 2024,
-                survey_date: "2024-12-31".into(),
-            },
-        ))
-        .await
-        .expect("富山市 submits");
+    v1::PrefectureSurveyClient::new(
+        // A submission, like a fact, needs the node's certificate as well as its token.
+        cluster.node_channel(cluster.wait_for_leader().await).await,
+    )
+    .submit_survey(with_token(
+        NODE_TOKEN,
+        v1::SubmitSurveyRequest {
+            request_id: "toyama-2024-1".into(),
+            municipality: TOYAMA_CITY.into(),
+            fiscal_year: 2024,
+            survey_date: "2024-12-31".into(),
+        },
+    ))
+    .await
+    .expect("富山市 submits");
 
     let leader = cluster.wait_for_leader().await;
     let follower = cluster.ids().into_iter().find(|id| *id != leader).unwrap();

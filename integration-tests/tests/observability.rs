@@ -207,7 +207,22 @@ async fn one_sync_batch_is_one_trace_across_node_and_prefecture_and_metrics_are_
             "the node serves {name}: {scraped:?}"
         );
     }
-    let scraped = names(&scrape(&replica_metrics).await);
+    // The replica that served the writes may have lost its leadership since (a loaded machine
+    // can see an election): the Raft write histogram is looked for on every replica.
+    let mut scraped = names(&scrape(&replica_metrics).await);
+    for id in cluster.ids() {
+        let address = logged_value(
+            &cluster.root.path().join(format!("replica-{id}.log")),
+            "serving metrics",
+            "address",
+        )
+        .await;
+        scraped.extend(
+            names(&scrape(&address).await)
+                .into_iter()
+                .filter(|n| n.starts_with("renkei_raft_write_seconds")),
+        );
+    }
     for name in [
         "renkei_raft_term",
         "renkei_raft_leader_id",

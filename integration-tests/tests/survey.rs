@@ -147,19 +147,22 @@ async fn a_tally_built_from_a_node_through_sync() {
     assert_eq!(line(&early.items, "f").implemented, 0);
 
     // 富山市 submits as of 2024-12-31; later activity does not move the snapshot.
-    let submitted = survey
-        .submit_survey(with_token(
-            NODE_TOKEN,
-            v1::SubmitSurveyRequest {
-                request_id: "toyama-2024-1".into(),
-                municipality: TOYAMA_CITY.into(),
-                fiscal_year: 2024,
-                survey_date: "2024-12-31".into(),
-            },
-        ))
-        .await
-        .expect("submit")
-        .into_inner();
+    let submitted = v1::PrefectureSurveyClient::new(
+        // A submission, like a fact, needs the node's certificate as well as its token.
+        cluster.node_channel(cluster.wait_for_leader().await).await,
+    )
+    .submit_survey(with_token(
+        NODE_TOKEN,
+        v1::SubmitSurveyRequest {
+            request_id: "toyama-2024-1".into(),
+            municipality: TOYAMA_CITY.into(),
+            fiscal_year: 2024,
+            survey_date: "2024-12-31".into(),
+        },
+    ))
+    .await
+    .expect("submit")
+    .into_inner();
     assert_eq!(
         (submitted.version, submitted.state.as_str()),
         (1, "submitted")

@@ -32,21 +32,31 @@ async fn a_node_certificate_speaks_for_the_municipalities_it_names_and_no_other(
     let leader = cluster.wait_for_leader().await;
     let address = cluster.replicas[&leader].address.clone();
 
-    // A node certificate for 富山市 alone identifies the node: its facts are accepted.
+    // A node certificate for 富山市 alone identifies no one; with the node's token, its facts
+    // are accepted.
     let toyama = connect(&address, &pki().node_client(&[TOYAMA_CITY])).await;
     let mut as_toyama = v1::FederationClient::new(toyama);
+    let err = as_toyama
+        .push_facts(push("toyama-0", vec![fact(TOYAMA_CITY, 1)]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated, "{err:?}");
+    assert!(err.message().contains("certificate alone"), "{err:?}");
     let reply = as_toyama
-        .push_facts(push("toyama-1", vec![fact(TOYAMA_CITY, 1)]))
+        .push_facts(with_token(
+            NODE_TOKEN,
+            push("toyama-1", vec![fact(TOYAMA_CITY, 1)]),
+        ))
         .await
         .expect("facts for the certificate's municipality")
         .into_inner();
     assert_eq!(reply.results[0].acknowledged, 1);
 
     // Facts for 高岡市 on 富山市's certificate: refused, even with a token that speaks for both.
-    for request in [
-        tonic::Request::new(push("takaoka-1", vec![fact(TAKAOKA_CITY, 1)])),
-        with_token(NODE_TOKEN, push("takaoka-2", vec![fact(TAKAOKA_CITY, 1)])),
-    ] {
+    for request in [with_token(
+        NODE_TOKEN,
+        push("takaoka-2", vec![fact(TAKAOKA_CITY, 1)]),
+    )] {
         let err = as_toyama.push_facts(request).await.unwrap_err();
         assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
         assert!(err.message().contains(TAKAOKA_CITY), "{err:?}");
@@ -55,10 +65,13 @@ async fn a_node_certificate_speaks_for_the_municipalities_it_names_and_no_other(
     let err = v1::PrefectureLedgerClient::new(
         connect(&address, &pki().node_client(&[TOYAMA_CITY])).await,
     )
-    .write_facts(v1::WriteFactsRequest {
-        request_id: "takaoka-3".into(),
-        facts: vec![fact(TAKAOKA_CITY, 1)],
-    })
+    .write_facts(with_token(
+        NODE_TOKEN,
+        v1::WriteFactsRequest {
+            request_id: "takaoka-3".into(),
+            facts: vec![fact(TAKAOKA_CITY, 1)],
+        },
+    ))
     .await
     .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
@@ -285,4 +298,63 @@ fn tls_or_an_explicit_plaintext_is_required_and_wrong_certificates_are_named() {
     // Without sync, a node may serve without TLS (a standalone node, as in the README).
     let (ok, err) = check_config("renkei-node", &node);
     assert!(ok, "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_a_nodes_callers_entry_revokes_it_at_the_next_restart() {
+    let mut cluster = Cluster::start(3).await;
+    let node = Node::start(cluster.addresses());
+    record_activities(&node, TOYAMA_CITY, "a", 0..3).await;
+    wait_until("the node's first facts acknowledged", || async {
+        let s = node.sync_state(TOYAMA_CITY).await;
+        s.produced > 0 && s.acknowledged == s.produced
+    })
+    .await;
+    let before = acknowledged(&cluster, TOYAMA_CITY).await;
+
+    // The prefecture removes the node's [[callers]] entry and restarts its replicas.
+    cluster.revoke_node();
+    for id in cluster.ids() {
+        cluster.kill(id);
+        cluster.restart(id);
+    }
+    let leader = cluster.wait_for_leader().await;
+    let address = cluster.replicas[&leader].address.clone();
+
+    // The node's certificate is still valid, but neither with its token nor without one may it
+    // push facts or submit a survey.
+    let mut as_node = v1::FederationClient::new(
+        connect(&address, &pki().node_client(&[TOYAMA_CITY, TAKAOKA_CITY])).await,
+    );
+    for request in [
+        tonic::Request::new(push("revoked-1", vec![fact(TOYAMA_CITY, before + 1)])),
+        with_token(
+            NODE_TOKEN,
+            push("revoked-2", vec![fact(TOYAMA_CITY, before + 1)]),
+        ),
+    ] {
+        let err = as_node.push_facts(request).await.unwrap_err();
+        assert_eq!(err.code(), Code::Unauthenticated, "{err:?}");
+    }
+    let err = v1::PrefectureSurveyClient::new(
+        connect(&address, &pki().node_client(&[TOYAMA_CITY])).await,
+    )
+    .submit_survey(v1::SubmitSurveyRequest {
+        request_id: "revoked-survey".into(),
+        municipality: TOYAMA_CITY.into(),
+        fiscal_year: 2024,
+        survey_date: "2024-12-31".into(),
+    })
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated, "{err:?}");
+
+    // The node's own sync is refused and says so; nothing more is acknowledged.
+    record_activities(&node, TOYAMA_CITY, "b", 0..2).await;
+    wait_until("the node to report the refusal", || async {
+        let s = node.sync_state(TOYAMA_CITY).await;
+        s.produced > s.acknowledged && s.last_error.contains("unknown token")
+    })
+    .await;
+    assert_eq!(acknowledged(&cluster, TOYAMA_CITY).await, before);
 }

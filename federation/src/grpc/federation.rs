@@ -32,9 +32,9 @@ const MAX_PULL: u32 = 1_000;
 /// The callers the configuration knows, by the SHA-256 of their token (compared in full, so the
 /// lookup does not reveal a token by timing).
 ///
-/// Over TLS a node certificate ([`renkei_proto::tls`]) alone identifies a municipal node, speaking
-/// for the municipalities it names; and facts are accepted only for municipalities named by the
-/// certificate of the connection they arrive on, whatever the token says.
+/// Over TLS a caller needs both: its token, known by a `[[callers]]` entry (removing the entry
+/// revokes it), and, to write facts or submit surveys, a node certificate ([`renkei_proto::tls`])
+/// naming the municipality; facts are accepted only for municipalities both allow.
 #[derive(Debug, Clone)]
 pub struct Callers {
     by_digest: Arc<HashMap<[u8; 32], Arc<Caller>>>,
@@ -75,13 +75,23 @@ impl Identity {
         &self,
         m: MunicipalityCode,
     ) -> Result<(), FederationError> {
+        self.check_certified_for(m, "write facts")
+    }
+
+    /// Refuses `action` for `m` (writing its facts, submitting its survey) unless the caller
+    /// speaks for it and, over TLS, the certificate of the connection names it.
+    pub(crate) fn check_certified_for(
+        &self,
+        m: MunicipalityCode,
+        action: &str,
+    ) -> Result<(), FederationError> {
         self.check_speaks_for(m)?;
         match self {
             Identity::Certified(_, certified) if !certified.contains(&m) => {
                 Err(FederationError::PermissionDenied {
                     caller: self.name().to_owned(),
                     action: format!(
-                        "write facts for municipality {m} (its TLS client certificate does not name {m})"
+                        "{action} for municipality {m} (its TLS client certificate does not name {m})"
                     ),
                 })
             }
@@ -188,15 +198,14 @@ impl Callers {
                     Role::Node
                 },
             },
-            (None, Some(p)) if !p.municipalities.is_empty() => Caller {
-                name: p.common_name,
-                token_digest: [0; 32],
-                municipalities: certified.clone(),
-                role: Role::Node,
-            },
+            // A certificate alone identifies no one: a node needs its [[callers]] entry too, so
+            // removing the entry revokes the node at the next restart, whatever certificate it
+            // still holds.
             (None, _) => {
                 return Err(FederationError::Unauthenticated(
-                    "no `authorization: Bearer <token>` metadata and no node certificate"
+                    "no `authorization: Bearer <token>` metadata (a certificate alone does not \
+                     identify a caller: a node presents its [sync] token, known by a [[callers]] \
+                     entry)"
                         .to_owned(),
                 ));
             }
@@ -769,5 +778,41 @@ mod tests {
             .unwrap();
         assert!(node.check_writes_facts_for(toyama).is_ok());
         assert!(node.check_role(Role::Operator, "approve").is_err());
+    }
+}
+
+#[cfg(test)]
+mod revocation_tests {
+    use super::*;
+
+    #[test]
+    fn a_node_certificate_alone_identifies_no_one_when_callers_are_configured() {
+        let token = "a-node-token-0123456789abcdefghijklmnop";
+        let toyama: MunicipalityCode = "162019".parse().unwrap();
+        let callers = Callers::new(&[Caller {
+            name: "node".into(),
+            token_digest: token_digest(token),
+            municipalities: vec![toyama],
+            role: Role::Node,
+        }])
+        .with_node_certificates(true);
+        let certificate = || {
+            Some(Some(PeerNames {
+                common_name: "node-162019".into(),
+                municipalities: vec![toyama],
+                replica: None,
+            }))
+        };
+        // the certificate alone: refused
+        let err = callers
+            .identify_with(&MetadataMap::new(), certificate())
+            .err()
+            .expect("refused");
+        assert!(matches!(err, FederationError::Unauthenticated(_)), "{err}");
+        // with the token its entry knows: allowed for its municipality
+        let mut metadata = MetadataMap::new();
+        metadata.insert("authorization", format!("Bearer {token}").parse().unwrap());
+        let who = callers.identify_with(&metadata, certificate()).unwrap();
+        assert!(who.check_writes_facts_for(toyama).is_ok());
     }
 }

@@ -384,7 +384,8 @@ impl SurveyService {
     ) -> Result<v1::SubmissionView, FederationError> {
         check_request_id(&request.request_id)?;
         let m: MunicipalityCode = self.ledger.municipality(&request.municipality)?;
-        who.check_speaks_for(m)?;
+        // As for facts: the token's entry and, over TLS, the node certificate must both allow m.
+        who.check_certified_for(m, "submit the survey")?;
         let fy = fiscal_year(request.fiscal_year)?;
         let survey_date = date("survey_date", &request.survey_date)?;
         if !fy.contains(survey_date) {
