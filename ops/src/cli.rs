@@ -21,6 +21,10 @@ pub struct Cli {
     /// federation's CA from `renkei certs ca`. Without it, connections are plaintext.
     #[arg(long, global = true, value_name = "FILE", env = "RENKEI_CA")]
     pub ca: Option<PathBuf>,
+    /// Read the caller's token from this file (mode 600, one line) instead of `--token`, so it
+    /// appears in no process list or shell history; a `--token` given too wins.
+    #[arg(long, global = true, value_name = "FILE", env = "RENKEI_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -70,6 +70,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     if let Some(ca) = &cli.ca {
         rpc::use_ca(ca)?;
     }
+    if let Some(file) = &cli.token_file {
+        rpc::use_token_file(file)?;
+    }
     match cli.command {
         Command::Demo(args) => demo::run(args, json).await,
         Command::Cluster(args) => admin::cluster(args.command, args.token, json).await,

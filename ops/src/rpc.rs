@@ -65,8 +65,36 @@ fn endpoint(address: &str) -> Result<Endpoint, Failure> {
 /// A bearer token ready to be sent as `authorization` metadata.
 pub type Auth = Option<AsciiMetadataValue>;
 
-/// Prepares `authorization: Bearer <token>` for a token, if one is given.
+/// The token read from `--token-file`, used where no `--token` is given.
+static TOKEN_FROM_FILE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Reads the caller's token from `path` (its first line; at most 4 KiB).
+pub fn use_token_file(path: &std::path::Path) -> Result<(), Failure> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        Failure::usage(format!("--token-file: cannot read {}: {e}", path.display()))
+    })?;
+    let text = std::str::from_utf8(&bytes[..bytes.len().min(4096)]).unwrap_or("");
+    let token = text.lines().next().unwrap_or("").trim();
+    if token.is_empty() {
+        return Err(Failure::usage(format!(
+            "--token-file: {} holds no token on its first line",
+            path.display()
+        )));
+    }
+    let _ = TOKEN_FROM_FILE.set(token.to_owned());
+    Ok(())
+}
+
+/// Prepares `authorization: Bearer <token>` for a token, if one is given (`--token`, else
+/// `--token-file`); warns on stderr when it would travel in plaintext.
 pub fn bearer(token: Option<&str>) -> Result<Auth, Failure> {
+    let token = token.or(TOKEN_FROM_FILE.get().map(String::as_str));
+    if token.is_some() && matches!(tls(), ClientTls::Plaintext) {
+        eprintln!(
+            "renkei: warning: the token is sent in plaintext (no --ca): anyone on the network \
+             path can read it and act as its holder"
+        );
+    }
     token
         .map(|t| {
             format!("Bearer {}", t.trim())

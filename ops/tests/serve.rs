@@ -161,6 +161,38 @@ fn admin_commands_against_a_served_federation_then_ctrl_c_stops_everything() {
         clerk.as_str(),
     ]);
     assert!(node.status.success(), "{}", stderr(&node));
+    assert!(!stderr(&node).contains("plaintext"), "{}", stderr(&node));
+    // The token may come from a file instead (no process list, no shell history).
+    let token_file = tmp.path().join("clerk.token");
+    std::fs::write(&token_file, format!("{clerk}\n")).unwrap();
+    let token_file = token_file.to_str().unwrap();
+    let from_file = run(&[
+        "node",
+        "status",
+        "--addr",
+        niikawa,
+        "--token-file",
+        token_file,
+    ]);
+    assert!(from_file.status.success(), "{}", stderr(&from_file));
+    // Without --ca the token would travel in plaintext: the tool says so before it connects.
+    let plaintext = run_with(
+        &[],
+        &[
+            "node",
+            "status",
+            "--addr",
+            niikawa,
+            "--token-file",
+            token_file,
+        ],
+    );
+    assert!(!plaintext.status.success());
+    assert!(
+        stderr(&plaintext).contains("the token is sent in plaintext"),
+        "{}",
+        stderr(&plaintext)
+    );
     let node_text = stdout(&node);
     assert!(
         node_text.contains("魚津市") && node_text.contains("朝日町"),
