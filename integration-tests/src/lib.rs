@@ -774,6 +774,26 @@ pub fn fact(municipality: &str, sequence: u64) -> v1::Fact {
     }
 }
 
+/// The prefecture's unified discharge form (入退院支援連絡票), version 2024.1, for every
+/// municipality: an item to publish down.
+pub fn discharge_form() -> v1::DownItem {
+    v1::DownItem {
+        kind: Some(v1::DownItemKind::Form(v1::UnifiedFormVersion {
+            form_id: "discharge-liaison".into(),
+            name: "入退院支援連絡票".into(),
+            version: "2024.1".into(),
+            effective_from: "2024-04-01".into(),
+            fields: vec![v1::FormField {
+                name: "退院予定日".into(),
+                r#type: "date".into(),
+                required: true,
+                choices: vec![],
+            }],
+        })),
+        ..Default::default()
+    }
+}
+
 /// A `PushFacts` request carrying `facts` under `request_id`.
 pub fn push(request_id: &str, facts: Vec<v1::Fact>) -> v1::PushFactsRequest {
     v1::PushFactsRequest {

@@ -345,21 +345,7 @@ async fn items_published_down_reach_the_municipalities_they_are_for() {
     let node = Node::start(cluster.addresses());
     let leader = cluster.wait_for_leader().await;
     let mut officer = cluster.federation(leader).await;
-    let form = v1::DownItem {
-        kind: Some(v1::DownItemKind::Form(v1::UnifiedFormVersion {
-            form_id: "discharge-liaison".into(),
-            name: "入退院支援連絡票".into(),
-            version: "2024.1".into(),
-            effective_from: "2024-04-01".into(),
-            fields: vec![v1::FormField {
-                name: "退院予定日".into(),
-                r#type: "date".into(),
-                required: true,
-                choices: vec![],
-            }],
-        })),
-        ..Default::default()
-    };
+    let form = discharge_form();
     let only_uozu = v1::DownItem {
         municipalities: vec![UOZU_CITY.into()],
         ..form.clone()

@@ -61,21 +61,7 @@ async fn designations_forms_and_liaison_from_synced_facts() {
             OFFICER_TOKEN,
             v1::PublishDownRequest {
                 request_id: "form-1".into(),
-                item: Some(v1::DownItem {
-                    kind: Some(v1::DownItemKind::Form(v1::UnifiedFormVersion {
-                        form_id: "discharge-liaison".into(),
-                        name: "入退院支援連絡票".into(),
-                        version: "2024.1".into(),
-                        effective_from: "2024-04-01".into(),
-                        fields: vec![v1::FormField {
-                            name: "退院予定日".into(),
-                            r#type: "date".into(),
-                            required: true,
-                            choices: vec![],
-                        }],
-                    })),
-                    ..Default::default()
-                }),
+                item: Some(discharge_form()),
             },
         ))
         .await

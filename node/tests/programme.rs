@@ -51,6 +51,21 @@ fn files_containing(dir: &std::path::Path, needle: &[u8]) -> Vec<std::path::Path
     hits
 }
 
+/// Opens the consultation desk `desk` on 2024-04-01.
+fn open_desk() -> ProgrammeCommand {
+    ProgrammeCommand::Consultation(ConsultationCommand::OpenDesk {
+        id: DeskId::parse("id", "desk").unwrap(),
+        name: "在宅医療介護連携支援センター".into(),
+        host: DeskHost::MedicalAssociation,
+        staff: vec![Count {
+            of: Profession::Nurse,
+            count: 1,
+        }],
+        hours: "平日 9:00-17:00".into(),
+        on: d(2024, 4, 1),
+    })
+}
+
 fn training(id: &str, on: NaiveDate) -> ProgrammeCommand {
     ProgrammeCommand::Trainings(TrainingCommand::Hold {
         id: TrainingId::parse("id", id).unwrap(),
@@ -150,23 +165,7 @@ async fn erasing_a_subject_makes_its_details_unreadable_and_keeps_counts() {
     let case = CaseId::parse("id", "case-1").unwrap();
     {
         let p = programme(dir.path()).await;
-        p.execute(
-            toyama(),
-            "tester",
-            ProgrammeCommand::Consultation(ConsultationCommand::OpenDesk {
-                id: DeskId::parse("id", "desk").unwrap(),
-                name: "在宅医療介護連携支援センター".into(),
-                host: DeskHost::MedicalAssociation,
-                staff: vec![Count {
-                    of: Profession::Nurse,
-                    count: 1,
-                }],
-                hours: "平日 9:00-17:00".into(),
-                on: d(2024, 4, 1),
-            }),
-        )
-        .await
-        .unwrap();
+        p.execute(toyama(), "tester", open_desk()).await.unwrap();
         let sealed = p
             .seal(
                 toyama(),
@@ -279,23 +278,7 @@ async fn an_unreadable_event_names_itself_and_the_other_registers_still_answer()
         "{text}"
     );
     // and another register records, and the statuses still answer from what is readable
-    p.execute(
-        m,
-        "clerk",
-        ProgrammeCommand::Consultation(ConsultationCommand::OpenDesk {
-            id: DeskId::parse("id", "desk").unwrap(),
-            name: "在宅医療介護連携支援センター".into(),
-            host: DeskHost::MedicalAssociation,
-            staff: vec![Count {
-                of: Profession::Nurse,
-                count: 1,
-            }],
-            hours: "平日 9:00-17:00".into(),
-            on: d(2024, 4, 1),
-        }),
-    )
-    .await
-    .unwrap();
+    p.execute(m, "clerk", open_desk()).await.unwrap();
     let fy = FiscalYear::new(2024).unwrap();
     let statuses = p.status(m, fy, d(2025, 3, 31), None).unwrap();
     let e = statuses.iter().find(|s| s.item == Item::E).unwrap();
