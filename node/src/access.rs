@@ -75,7 +75,7 @@ pub fn weak_token(token: &str) -> Option<String> {
     if EXAMPLE_TOKENS.contains(&token) || lower.contains("change-me") || lower.contains("changeme")
     {
         return Some(
-            "is a placeholder of the example configurations, not a secret (generate one with              `openssl rand -hex 32`)"
+            "is a placeholder of the example configurations, not a secret (generate one with `openssl rand -hex 32`)"
                 .to_owned(),
         );
     }
@@ -85,7 +85,7 @@ pub fn weak_token(token: &str) -> Option<String> {
     let chars = token.chars().count();
     if chars < MIN_TOKEN_CHARS {
         return Some(format!(
-            "is {chars} characters; at least {MIN_TOKEN_CHARS} random ones are needed              (`openssl rand -hex 32`)"
+            "is {chars} characters; at least {MIN_TOKEN_CHARS} random ones are needed (`openssl rand -hex 32`)"
         ));
     }
     let distinct: std::collections::BTreeSet<char> = token.chars().collect();
@@ -121,7 +121,7 @@ pub fn open_door(
 ) -> Option<String> {
     (nobody && !open && !listen.ip().is_loopback()).then(|| {
         format!(
-            "{who}: none configured while listen = {listen} is reachable from other machines,              so anyone there could call every service (read and erase personal details, change              the cluster); add {who} entries, listen on 127.0.0.1, or set open = true              (development only)"
+            "{who}: none configured while listen = {listen} is reachable from other machines, so anyone there could call every service (read and erase personal details, change the cluster); add {who} entries, listen on 127.0.0.1, or set open = true (development only)"
         )
     })
 }

@@ -97,19 +97,26 @@ fn year_label(fy: FiscalYear) -> String {
     format!("{}（{}年度）", fy.wareki(), fy.year())
 }
 
-fn filters(action: &str, fy: FiscalYear, as_of: NaiveDate) -> Markup {
+/// The fiscal-year select box (FY2015 to the current year), `fy` chosen.
+fn year_select(fy: FiscalYear) -> Markup {
     let last = FiscalYear::containing(today()).map_or(2026, |f| f.year());
     html! {
-        form.filters method="get" action=(action) {
-            label { "年度"
-                select #fy name="fy" {
-                    @for y in (2015..=last.max(fy.year())).rev() {
-                        @if let Ok(f) = FiscalYear::new(i64::from(y)) {
-                            option value=(y) selected[y == fy.year()] { (year_label(f)) }
-                        }
+        label { "年度"
+            select #fy name="fy" {
+                @for y in (2015..=last.max(fy.year())).rev() {
+                    @if let Ok(f) = FiscalYear::new(i64::from(y)) {
+                        option value=(y) selected[y == fy.year()] { (year_label(f)) }
                     }
                 }
             }
+        }
+    }
+}
+
+fn filters(action: &str, fy: FiscalYear, as_of: NaiveDate) -> Markup {
+    html! {
+        form.filters method="get" action=(action) {
+            (year_select(fy))
             label { "基準日" input #as_of type="date" name="as_of" value=(as_of.format("%Y-%m-%d")); }
             button #apply type="submit" { "表示" }
         }
@@ -645,15 +652,7 @@ fn cases_page(
     let body = html! {
         @if let Some(n) = notice { (n) }
         form.filters method="get" action=(format!("/m/{m}/cases")) {
-            label { "年度"
-                select #fy name="fy" {
-                    @for y in (2015..=fy.year().max(FiscalYear::containing(today()).map_or(2026, |f| f.year()))).rev() {
-                        @if let Ok(f) = FiscalYear::new(i64::from(y)) {
-                            option value=(y) selected[y == fy.year()] { (year_label(f)) }
-                        }
-                    }
-                }
-            }
+            (year_select(fy))
             label { "相談事例の記録番号" input #case-id type="text" name="id" value=(id); }
             button #show-case type="submit" { "表示" }
         }
