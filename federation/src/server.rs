@@ -126,9 +126,18 @@ pub async fn run(
     health
         .set_serving::<RaftServiceServer<RaftPeerService>>()
         .await;
+    // Reflection lists the services this process serves, not every service of the contract.
+    use tonic::server::NamedService;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(renkei_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .with_service_name(RaftServiceServer::<RaftPeerService>::NAME)
+        .with_service_name(PrefectureLedgerServer::<LedgerService>::NAME)
+        .with_service_name(FederationServer::<FederationService>::NAME)
+        .with_service_name(PrefectureSurveyServer::<SurveyService>::NAME)
+        .with_service_name(BackupServer::<ReplicaBackupService>::NAME)
+        .with_service_name(ClusterAdminServer::<AdminService>::NAME)
+        .with_service_name("grpc.health.v1.Health")
         .build_v1()?;
 
     let (stopping_tx, mut stopping) = tokio::sync::watch::channel(false);

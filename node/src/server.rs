@@ -132,9 +132,16 @@ pub async fn run(
     health
         .set_serving::<MunicipalProgramServer<MunicipalProgramService>>()
         .await;
+    // Reflection lists the services this process serves, not every service of the contract.
+    use tonic::server::NamedService;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(renkei_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .with_service_name(EventLogServer::<EventLogService>::NAME)
+        .with_service_name(MunicipalProgramServer::<MunicipalProgramService>::NAME)
+        .with_service_name(NodeSyncServer::<NodeSyncService>::NAME)
+        .with_service_name(BackupServer::<crate::grpc::NodeBackupService>::NAME)
+        .with_service_name("grpc.health.v1.Health")
         .build_v1()?;
 
     let (stopping_tx, stopping) = watch::channel(false);

@@ -244,6 +244,26 @@ async fn health_reports_serving_and_reflection_lists_the_services() {
         names.contains(&"grpc.health.v1.Health".to_string()),
         "{names:?}"
     );
+    for served in [
+        "renkei.v1.MunicipalProgram",
+        "renkei.v1.NodeSync",
+        "renkei.v1.Backup",
+    ] {
+        assert!(names.contains(&served.to_string()), "{served}: {names:?}");
+    }
+    // the prefecture's services are in the same contract but a node does not serve them
+    for not_served in [
+        "renkei.v1.RaftService",
+        "renkei.v1.ClusterAdmin",
+        "renkei.v1.PrefectureSurvey",
+        "renkei.v1.PrefectureLedger",
+        "renkei.v1.Federation",
+    ] {
+        assert!(
+            !names.contains(&not_served.to_string()),
+            "{not_served}: {names:?}"
+        );
+    }
     node.stop().await;
 }
 

@@ -127,7 +127,8 @@ impl ClusterClient {
             replicas: Replicas::new(addresses)
                 .with_tls(tls())
                 .with_retry_for(Duration::from_secs(20))
-                .with_request_timeout(CALL_TIMEOUT),
+                .with_request_timeout(CALL_TIMEOUT)
+                .failing_fast(),
         }
     }
 
@@ -147,6 +148,9 @@ impl ClusterClient {
             ClusterCallError::BadAddress(a) => Failure::usage(format!("{a:?} is not HOST:PORT")),
             other @ ClusterCallError::GaveUp { .. } => {
                 Failure::runtime(format!("{what}: no replica answered: {other}"))
+            }
+            other @ ClusterCallError::Unreachable { .. } => {
+                Failure::runtime(format!("{what}: {other}"))
             }
         })
     }

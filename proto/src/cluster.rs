@@ -24,6 +24,25 @@ pub enum ClusterCallError {
     GaveUp { elapsed: Duration, last: Status },
     #[error("refused: {0}")]
     Refused(Status),
+    /// Every replica refused the connection: nothing listens at any address (only with
+    /// [`Replicas::failing_fast`]).
+    #[error("no replica is listening at {}: connection refused", addresses.join(", "))]
+    Unreachable { addresses: Vec<String> },
+}
+
+/// Whether a call failed because the address refused the TCP connection (nothing listens there),
+/// as opposed to a timeout, a follower's redirect or a refusal by the server.
+fn connection_refused(status: &Status) -> bool {
+    let mut source = std::error::Error::source(status);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::ConnectionRefused
+        {
+            return true;
+        }
+        source = e.source();
+    }
+    status.message().contains("Connection refused")
 }
 
 /// What to do after a failed call.
@@ -58,6 +77,7 @@ pub struct Replicas {
     retry_for: Duration,
     request_timeout: Duration,
     tls: crate::tls::ClientTls,
+    fail_fast: bool,
 }
 
 impl Replicas {
@@ -70,7 +90,16 @@ impl Replicas {
             retry_for: Duration::from_secs(15),
             request_timeout: Duration::from_secs(5),
             tls: crate::tls::ClientTls::Plaintext,
+            fail_fast: false,
         }
+    }
+
+    /// Makes a call give up at once when every address refuses the connection, instead of
+    /// retrying for the configured time: for a person at a terminal, who mistyped an address or
+    /// whose cluster is down. Servers keep retrying (a replica restarting refuses for a moment).
+    pub fn failing_fast(mut self) -> Self {
+        self.fail_fast = true;
+        self
     }
 
     /// Sets how calls are secured (plaintext unless set).
@@ -131,6 +160,8 @@ impl Replicas {
             .cloned()
             .ok_or_else(|| ClusterCallError::BadAddress(String::new()))?;
         let mut pause = Duration::from_millis(10);
+        // The addresses that refused the connection since the last other answer.
+        let mut refused: Vec<String> = Vec::new();
         loop {
             let channel = self.channel(&target)?;
             let status = match f(channel).await {
@@ -147,6 +178,16 @@ impl Replicas {
                 }
                 Err(status) => status,
             };
+            if self.fail_fast && connection_refused(&status) {
+                if !refused.contains(&target) {
+                    refused.push(target.clone());
+                }
+                if self.addresses.iter().all(|a| refused.contains(a)) {
+                    return Err(ClusterCallError::Unreachable { addresses: refused });
+                }
+            } else {
+                refused.clear();
+            }
             let elapsed = started.elapsed();
             match classify(&status) {
                 Next::Done => return Err(ClusterCallError::Refused(status)),
@@ -168,6 +209,47 @@ impl Replicas {
                     pause = (pause * 2).min(Duration::from_millis(100));
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Returns a loopback address nothing listens at (a port just released).
+    fn closed_address() -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        drop(listener);
+        address
+    }
+
+    #[tokio::test]
+    async fn a_call_failing_fast_gives_up_when_every_address_refuses_the_connection() {
+        let addresses = vec![closed_address(), closed_address()];
+        // Without failing fast the call would retry for 30 s and end as GaveUp.
+        let mut replicas = Replicas::new(addresses.clone())
+            .with_retry_for(Duration::from_secs(30))
+            .failing_fast();
+        let e = replicas
+            .call(|channel| async move {
+                crate::v1::EventLogClient::new(channel)
+                    .read_all(crate::v1::ReadAllRequest::default())
+                    .await
+            })
+            .await
+            .unwrap_err();
+        match e {
+            ClusterCallError::Unreachable {
+                addresses: mut seen,
+            } => {
+                seen.sort();
+                let mut expected = addresses;
+                expected.sort();
+                assert_eq!(seen, expected);
+            }
+            other => panic!("expected Unreachable, got {other:?}"),
         }
     }
 }
