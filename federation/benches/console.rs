@@ -249,8 +249,8 @@ fn national(rounds: usize) {
     let prefecture: PrefectureCode = "01".parse().expect("a prefecture");
     let regions = RegionSet {
         kind: "secondary_medical_area".into(),
-        first_fiscal_year: 2024,
-        last_fiscal_year: 2024,
+        first_fiscal_year: renkei_proto::FiscalYear::new(2024).unwrap(),
+        last_fiscal_year: renkei_proto::FiscalYear::new(2024).unwrap(),
         regions: (0..20)
             .map(|i| Region {
                 id: format!("area-{i}"),

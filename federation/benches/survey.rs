@@ -158,6 +158,7 @@ fn evidence(item: &str, variant: usize) -> Vec<Vec<u8>> {
                 fiscal_year: 2024,
                 item: item.into(),
                 planned_on: planned_on.into(),
+                scheduled_on: "2025-03-31".into(),
             }),
         ),
         body(

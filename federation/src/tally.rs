@@ -8,18 +8,18 @@
 //!
 //! This module is pure: the state machine persists what it decides.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use prost::Message;
+use renkei_node::domain::StatusBoard;
 use renkei_node::domain::facts::evidence_from_wire;
-use renkei_node::domain::{StatusBoard, SurveyStatus as NodeStatus};
 use renkei_proto::convert::timestamp_to_utc;
 use renkei_proto::v1::{FactBody, FactKind};
 use renkei_proto::{FiscalYear, MunicipalityCode, PrefectureCode, official};
 use serde::{Deserialize, Serialize};
 
-use crate::survey::{Approval, MunicipalityRow, Source, Survey, SurveyError, SurveyStatus};
+use crate::survey::{Approval, Item, MunicipalityRow, Source, Survey, SurveyError, SurveyStatus};
 use crate::wide_area::{WideArea, WideAreaMeeting};
 
 /// The kinds of region a prefecture groups its municipalities by.
@@ -44,8 +44,8 @@ pub struct Region {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegionSet {
     pub kind: String,
-    pub first_fiscal_year: u16,
-    pub last_fiscal_year: u16,
+    pub first_fiscal_year: FiscalYear,
+    pub last_fiscal_year: FiscalYear,
     pub regions: Vec<Region>,
 }
 
@@ -160,14 +160,14 @@ impl RegionSet {
         }
         Ok(Self {
             kind: kind.to_owned(),
-            first_fiscal_year: first.year(),
-            last_fiscal_year: last.year(),
+            first_fiscal_year: first,
+            last_fiscal_year: last,
             regions,
         })
     }
 
     fn covers(&self, fy: FiscalYear) -> bool {
-        (self.first_fiscal_year..=self.last_fiscal_year).contains(&fy.year())
+        (self.first_fiscal_year..=self.last_fiscal_year).contains(&fy)
     }
 }
 
@@ -183,15 +183,33 @@ pub enum ReviewState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Submission {
     pub municipality: MunicipalityCode,
-    pub fiscal_year: u16,
+    pub fiscal_year: FiscalYear,
     pub version: u32,
     pub survey_date: NaiveDate,
     pub statuses: [SurveyStatus; 8],
     pub state: ReviewState,
     pub submitted_at_ms: i64,
+    /// When it was approved or returned (ms since the epoch); `None` while waiting, and in
+    /// versions reviewed before this was kept (then taken as reviewed when submitted).
+    #[serde(default)]
+    pub reviewed_at_ms: Option<i64>,
 }
 
 impl Submission {
+    /// Its review state as known at `known_at`: a review recorded later was not known then.
+    fn state_known_at(&self, known_at: Option<DateTime<Utc>>) -> ReviewState {
+        let reviewed_at = self.reviewed_at_ms.unwrap_or(self.submitted_at_ms);
+        match known_at {
+            Some(t) if reviewed_at > t.timestamp_millis() => ReviewState::Submitted,
+            _ => self.state.clone(),
+        }
+    }
+
+    /// Whether it was submitted at or before `known_at`.
+    fn known_at(&self, known_at: Option<DateTime<Utc>>) -> bool {
+        known_at.is_none_or(|t| self.submitted_at_ms <= t.timestamp_millis())
+    }
+
     fn approval(&self) -> Approval {
         match &self.state {
             ReviewState::Submitted => Approval::Submitted {
@@ -221,20 +239,13 @@ pub enum TallySource {
 #[derive(Debug, Default)]
 pub struct SurveyState {
     boards: HashMap<MunicipalityCode, StatusBoard>,
-    /// Municipalities that have reported at least one fact.
-    reported: BTreeSet<MunicipalityCode>,
+    /// Municipalities that have reported at least one fact, with the earliest recorded time of
+    /// their facts (a tally as known at an earlier instant counts only those reported by then).
+    reported: BTreeMap<MunicipalityCode, DateTime<Utc>>,
     region_sets: Vec<RegionSet>,
-    submissions: BTreeMap<(u16, MunicipalityCode), Vec<Submission>>,
+    submissions: BTreeMap<(FiscalYear, MunicipalityCode), Vec<Submission>>,
     /// The merged (ク) state.
     wide: WideArea,
-}
-
-fn to_survey_status(s: NodeStatus) -> SurveyStatus {
-    match s {
-        NodeStatus::Implemented => SurveyStatus::Implemented,
-        NodeStatus::Planned => SurveyStatus::Planned,
-        NodeStatus::NotImplemented => SurveyStatus::NotImplemented,
-    }
 }
 
 impl SurveyState {
@@ -242,8 +253,15 @@ impl SurveyState {
     /// as reported; a payload that does not decode is ignored (the `Federation` service refuses
     /// such payloads; the raw ledger API may carry anything).
     pub fn take_fact(&mut self, municipality: MunicipalityCode, payload: &[u8]) {
-        self.reported.insert(municipality);
-        let Ok(body) = FactBody::decode(payload) else {
+        let body = FactBody::decode(payload).ok();
+        let recorded_at = body
+            .as_ref()
+            .and_then(|b| b.recorded_at.as_ref())
+            .and_then(timestamp_to_utc)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let first = self.reported.entry(municipality).or_insert(recorded_at);
+        *first = (*first).min(recorded_at);
+        let Some(body) = body else {
             return;
         };
         if let Some(kind) = &body.kind {
@@ -255,11 +273,6 @@ impl SurveyState {
         let Ok(evidence) = evidence_from_wire(evidence) else {
             return;
         };
-        let recorded_at = body
-            .recorded_at
-            .as_ref()
-            .and_then(timestamp_to_utc)
-            .unwrap_or(DateTime::<Utc>::MIN_UTC);
         self.boards
             .entry(municipality)
             .or_default()
@@ -302,7 +315,7 @@ impl SurveyState {
     }
 
     /// Returns the submissions of a municipality for a fiscal year, oldest first.
-    pub fn submissions(&self, fy: u16, m: MunicipalityCode) -> &[Submission] {
+    pub fn submissions(&self, fy: FiscalYear, m: MunicipalityCode) -> &[Submission] {
         self.submissions
             .get(&(fy, m))
             .map(Vec::as_slice)
@@ -313,7 +326,7 @@ impl SurveyState {
     pub fn submit(
         &mut self,
         municipality: MunicipalityCode,
-        fiscal_year: u16,
+        fiscal_year: FiscalYear,
         survey_date: NaiveDate,
         statuses: [SurveyStatus; 8],
         submitted_at_ms: i64,
@@ -330,6 +343,7 @@ impl SurveyState {
             statuses,
             state: ReviewState::Submitted,
             submitted_at_ms,
+            reviewed_at_ms: None,
         };
         versions.push(submission.clone());
         submission
@@ -340,27 +354,28 @@ impl SurveyState {
     pub fn review(
         &mut self,
         municipality: MunicipalityCode,
-        fiscal_year: u16,
+        fiscal_year: FiscalYear,
         version: u32,
         approve: bool,
         comment: &str,
+        reviewed_at_ms: i64,
     ) -> Result<Submission, String> {
         let versions = self
             .submissions
             .get_mut(&(fiscal_year, municipality))
-            .ok_or_else(|| format!("{municipality} has submitted nothing for FY{fiscal_year}"))?;
+            .ok_or_else(|| format!("{municipality} has submitted nothing for {fiscal_year}"))?;
         let latest = versions.len() as u32;
         if version != latest {
             return Err(format!(
-                "version {version} of {municipality} FY{fiscal_year} is not the latest ({latest})"
+                "version {version} of {municipality} {fiscal_year} is not the latest ({latest})"
             ));
         }
         let s = versions
             .last_mut()
-            .ok_or_else(|| format!("{municipality} has submitted nothing for FY{fiscal_year}"))?;
+            .ok_or_else(|| format!("{municipality} has submitted nothing for {fiscal_year}"))?;
         if s.state != ReviewState::Submitted {
             return Err(format!(
-                "version {version} of {municipality} FY{fiscal_year} was reviewed already"
+                "version {version} of {municipality} {fiscal_year} was reviewed already"
             ));
         }
         if !approve && comment.trim().is_empty() {
@@ -373,6 +388,7 @@ impl SurveyState {
                 comment: comment.trim().to_owned(),
             }
         };
+        s.reviewed_at_ms = Some(reviewed_at_ms);
         Ok(s.clone())
     }
 
@@ -392,7 +408,15 @@ impl SurveyState {
 
     /// Returns whether the municipality has reported any fact.
     pub fn has_reported(&self, m: MunicipalityCode) -> bool {
-        self.reported.contains(&m)
+        self.reported.contains_key(&m)
+    }
+
+    /// Returns whether the municipality had reported a fact recorded at or before `known_at`
+    /// (any fact when `None`).
+    pub fn reported_by(&self, m: MunicipalityCode, known_at: Option<DateTime<Utc>>) -> bool {
+        self.reported
+            .get(&m)
+            .is_some_and(|first| known_at.is_none_or(|t| *first <= t))
     }
 
     /// The eight statuses of a municipality derived from its evidence.
@@ -420,13 +444,13 @@ impl SurveyState {
             std::array::from_fn(|_| (SurveyStatus::NotImplemented, Vec::new()));
         if let Some(board) = self.boards.get(&m) {
             for (slot, s) in out.iter_mut().zip(board.status(fy, as_of, known_at)) {
-                *slot = (to_survey_status(s.status), s.evidence);
+                *slot = (s.status, s.evidence);
             }
         }
         // A wide-area meeting the prefecture or a 保健所 held with the municipality counts for
         // its (ク), like one it attended.
         let end = fy.last_day().min(as_of);
-        if out[7].0 != SurveyStatus::Implemented {
+        if out[Item::Ku.index()].0 != SurveyStatus::Implemented {
             let held: Vec<String> = self
                 .wide
                 .meetings()
@@ -434,11 +458,12 @@ impl SurveyState {
                     meeting.municipalities.contains(&m)
                         && fy.first_day() <= meeting.on
                         && meeting.on <= end
+                        && known_at.is_none_or(|t| meeting.recorded_at_ms <= t.timestamp_millis())
                 })
                 .map(|meeting| format!("wide_area_meeting/{}", meeting.id))
                 .collect();
             if !held.is_empty() {
-                out[7] = (SurveyStatus::Implemented, held);
+                out[Item::Ku.index()] = (SurveyStatus::Implemented, held);
             }
         }
         out
@@ -481,31 +506,55 @@ impl SurveyState {
             .filter(|entry| scope.is_empty() || scope.contains(&entry.code))
             .map(|entry| {
                 let m = entry.code;
-                let history = self.submissions(fy.year(), m);
+                // What was submitted and reviewed, as known at `known_at`.
+                let history: Vec<Submission> = self
+                    .submissions(fy, m)
+                    .iter()
+                    .filter(|s| s.known_at(known_at))
+                    .map(|s| Submission {
+                        state: s.state_known_at(known_at),
+                        ..s.clone()
+                    })
+                    .collect();
                 let approval = history
                     .last()
                     .map_or(Approval::NotSubmitted, Submission::approval);
-                if !self.has_reported(m) && history.is_empty() {
+                let reported = self.reported_by(m, known_at);
+                if !reported && history.is_empty() {
                     // Never reported: 実施していない, except what the prefecture itself recorded
                     // for it (a wide-area meeting it took part in).
                     let mut row = MunicipalityRow::unreported(m, entry.name, area_of(m));
                     row.statuses = self.statuses(m, fy, as_of, known_at);
-                    return row;
+                    return Ok(row);
                 }
-                let statuses = match (source, history.last()) {
+                // A submitted tally counts the latest approved version (never a returned or
+                // unreviewed one), of the survey date asked for; a municipality with no approved
+                // version is counted from its live statuses, its 提出・承認 column saying so.
+                let approved = history
+                    .iter()
+                    .rev()
+                    .find(|s| s.state == ReviewState::Approved);
+                let statuses = match (source, approved) {
+                    (TallySource::Submitted, Some(s)) if s.survey_date != as_of => {
+                        return Err(SurveyError::MixedSurveyDates {
+                            municipality: m,
+                            survey_date: s.survey_date,
+                            as_of,
+                        });
+                    }
                     (TallySource::Submitted, Some(s)) => s.statuses,
                     _ => self.statuses(m, fy, as_of, known_at),
                 };
-                MunicipalityRow {
+                Ok(MunicipalityRow {
                     code: m,
                     name: entry.name.to_owned(),
                     area: area_of(m),
                     statuses,
-                    reported: self.has_reported(m),
+                    reported,
                     approval,
-                }
+                })
             })
-            .collect();
+            .collect::<Result<Vec<_>, SurveyError>>()?;
         Survey::new(fy, as_of, Source::Prefecture(prefecture), rows)
     }
 }

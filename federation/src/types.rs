@@ -48,7 +48,7 @@ pub enum Command {
     SubmitSurvey {
         request_id: String,
         municipality: renkei_proto::MunicipalityCode,
-        fiscal_year: u16,
+        fiscal_year: renkei_proto::FiscalYear,
         survey_date: chrono::NaiveDate,
         statuses: [SurveyStatus; 8],
         submitted_at_ms: i64,
@@ -62,10 +62,14 @@ pub enum Command {
     ReviewSubmission {
         request_id: String,
         municipality: renkei_proto::MunicipalityCode,
-        fiscal_year: u16,
+        fiscal_year: renkei_proto::FiscalYear,
         version: u32,
         approve: bool,
         comment: String,
+        /// When the leader proposed the review (ms since the epoch; 0 in entries written before
+        /// it was kept): a submitted tally as known at an earlier instant ignores it.
+        #[serde(default)]
+        reviewed_at_ms: i64,
     },
 }
 

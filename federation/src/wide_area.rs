@@ -67,6 +67,10 @@ pub struct WideAreaMeeting {
     pub region: String,
     pub on: NaiveDate,
     pub municipalities: Vec<MunicipalityCode>,
+    /// When the prefecture recorded it (ms since the epoch; 0 in meetings recorded before this
+    /// was kept): a tally "as known at" an earlier instant leaves it out.
+    #[serde(default)]
+    pub recorded_at_ms: i64,
 }
 
 /// A form version the prefecture (or a municipality) published down.

@@ -271,6 +271,7 @@ fn evidence_for(statuses: &[SurveyStatus; 8]) -> Vec<Vec<u8>> {
                     fiscal_year: 2015,
                     item: item.into(),
                     planned_on: "2015-05-01".into(),
+                    scheduled_on: "2016-03-31".into(),
                 }),
                 SurveyStatus::NotImplemented => return None,
             };

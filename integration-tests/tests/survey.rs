@@ -66,7 +66,26 @@ async fn a_tally_built_from_a_node_through_sync() {
             id: "resource-map".into(),
             item: "a".into(),
             what: "在宅医療資源マップの作成".into(),
-            scheduled_on: "2025-02-01".into(),
+            scheduled_on: "2025-03-31".into(),
+            owner: "地域包括ケア推進課".into(),
+            delegated_to: String::new(),
+            planned_on: "2024-05-01".into(),
+            scenes: vec![],
+        })
+        .await
+        .expect("schedule");
+    // (ウ) planned for a day that passed by the survey date: not 年度内に実施予定 at the
+    // prefecture either (DOMAIN.md:59, "a plan whose day passed without the activity no longer
+    // counts"), so the scheduled day travels with the fact.
+    program
+        .schedule_activity(v1::ScheduleActivityRequest {
+            municipality_code: TOYAMA_CITY.into(),
+            actor: "tester".into(),
+            fiscal_year: 2024,
+            id: "round-the-clock-group".into(),
+            item: "c".into(),
+            what: "24時間対応の輪番制の構築".into(),
+            scheduled_on: "2024-12-01".into(),
             owner: "地域包括ケア推進課".into(),
             delegated_to: String::new(),
             planned_on: "2024-05-01".into(),
@@ -114,6 +133,8 @@ async fn a_tally_built_from_a_node_through_sync() {
     );
     let a = line(&tally.items, "a");
     assert_eq!((a.implemented, a.planned), (0, 1));
+    let u = line(&tally.items, "c");
+    assert_eq!((u.implemented, u.planned, u.not_implemented), (0, 0, 15));
     assert_eq!(line(&tally.items, "f").implemented, 1);
     let areas: Vec<(&str, u32)> = tally
         .regions
@@ -198,19 +219,16 @@ async fn a_tally_built_from_a_node_through_sync() {
         line(&t.items, "f").implemented == 2
     })
     .await;
-    let locked = survey
+    // An unreviewed submission is not what a submitted tally counts: 富山市 is counted live.
+    let unreviewed = survey
         .get_tally(with_token(
             OFFICER_TOKEN,
-            tally_request("2025-03-31", v1::TallySource::Submitted),
+            tally_request("2024-12-31", v1::TallySource::Submitted),
         ))
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(
-        line(&locked.items, "f").implemented,
-        1,
-        "the snapshot holds"
-    );
+    assert_eq!(line(&unreviewed.items, "f").implemented, 2);
 
     // A municipality's node may not review, nor read the whole prefecture's tally.
     let refused = survey
@@ -252,11 +270,38 @@ async fn a_tally_built_from_a_node_through_sync() {
         .unwrap()
         .into_inner();
     assert_eq!(approved.state, "approved");
+    // Approved, the snapshot holds: 富山市's training after its survey date does not count.
+    let locked = survey
+        .get_tally(with_token(
+            OFFICER_TOKEN,
+            tally_request("2024-12-31", v1::TallySource::Submitted),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        line(&locked.items, "f").implemented,
+        1,
+        "the snapshot holds"
+    );
+    // A submitted tally of another survey date would mix dates: refused, naming both.
+    let mixed = survey
+        .get_tally(with_token(
+            OFFICER_TOKEN,
+            tally_request("2025-03-31", v1::TallySource::Submitted),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(mixed.code(), Code::InvalidArgument);
+    assert!(
+        mixed.message().contains("2024-12-31") && mixed.message().contains(TOYAMA_CITY),
+        "{mixed:?}"
+    );
 
     // The exports: summary CSV (UTF-8 with BOM, Japanese headers), detail CSV naming the
     // approval, XLSX.
     let export = |format: v1::ExportFormat, shift_jis: bool| v1::ExportSurveyRequest {
-        tally: Some(tally_request("2025-03-31", v1::TallySource::Submitted)),
+        tally: Some(tally_request("2024-12-31", v1::TallySource::Submitted)),
         format: format as i32,
         shift_jis,
     };

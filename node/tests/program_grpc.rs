@@ -197,7 +197,7 @@ async fn record_every_item(c: &mut MunicipalProgramClient<Channel>) {
     })
     .await
     .unwrap();
-    c.hold_training(v1::HoldTrainingRequest {
+    let training = v1::HoldTrainingRequest {
         municipality_code: m(),
         actor: a(),
         id: "tr1".into(),
@@ -206,9 +206,28 @@ async fn record_every_item(c: &mut MunicipalProgramClient<Channel>) {
         on: "2024-09-01".into(),
         participants: vec![count("医師", 4), count("介護支援専門員", 20)],
         scenes: vec!["看取り".into()],
-    })
-    .await
-    .unwrap();
+    };
+    let first = c
+        .hold_training(training.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first.events, 1);
+    // the retry contract: the same request again records nothing and answers OK…
+    let again = c
+        .hold_training(training.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((again.events, again.last_position), (0, 0));
+    // …and the same id with other content is ALREADY_EXISTS, naming the id
+    let other = v1::HoldTrainingRequest {
+        on: "2024-09-02".into(),
+        ..training
+    };
+    let e = c.hold_training(other).await.unwrap_err();
+    assert_eq!(e.code(), Code::AlreadyExists, "{e:?}");
+    assert!(e.message().contains("\"tr1\""), "{}", e.message());
     c.record_awareness_activity(v1::RecordAwarenessActivityRequest {
         municipality_code: m(),
         actor: a(),

@@ -92,7 +92,7 @@ async fn status_comes_from_stored_evidence_as_of_and_as_known_at() {
         ProgrammeCommand::Plan(PlanCommand::ScheduleActivity {
             fiscal_year: fy,
             id: PlannedActivityId::parse("id", "p1").unwrap(),
-            item: Item::F,
+            item: Item::Ka,
             what: "多職種研修".into(),
             scheduled_on: d(2024, 11, 1),
             owner: "長寿福祉課".into(),
@@ -112,7 +112,7 @@ async fn status_comes_from_stored_evidence_as_of_and_as_known_at() {
         p.status(toyama(), fy, as_of, known_at)
             .unwrap()
             .into_iter()
-            .find(|s| s.item == Item::F)
+            .find(|s| s.item == Item::Ka)
             .unwrap()
             .status
     };
@@ -150,9 +150,13 @@ async fn a_refused_command_writes_nothing() {
         .execute(toyama(), "tester", training("t1", d(2024, 12, 1)))
         .await
         .unwrap_err();
+    // the same id with another date: already recorded with other content
     assert!(matches!(
         err,
-        ProgrammeError::Domain(DomainError::Conflict { .. })
+        ProgrammeError::Domain(DomainError::AlreadyRecorded {
+            what: "training",
+            ..
+        })
     ));
     assert_eq!(p.store().last_position(toyama()).unwrap(), before);
 }
@@ -281,6 +285,6 @@ async fn an_unreadable_event_names_itself_and_the_other_registers_still_answer()
     p.execute(m, "clerk", open_desk()).await.unwrap();
     let fy = FiscalYear::new(2024).unwrap();
     let statuses = p.status(m, fy, d(2025, 3, 31), None).unwrap();
-    let e = statuses.iter().find(|s| s.item == Item::E).unwrap();
+    let e = statuses.iter().find(|s| s.item == Item::O).unwrap();
     assert_eq!(e.status, SurveyStatus::Implemented);
 }

@@ -290,6 +290,10 @@ pub enum SurveyCommand {
         /// The survey date (基準日), YYYY-MM-DD within the fiscal year. Default: its last day.
         #[arg(long, value_name = "DATE", value_parser = parse_date)]
         as_of: Option<NaiveDate>,
+        /// Count only what the prefecture had recorded at this instant (RFC 3339, e.g.
+        /// 2024-10-01T09:00:00+09:00): reproduces an export made then, byte for byte.
+        #[arg(long, value_name = "INSTANT", value_parser = parse_instant)]
+        known_at: Option<chrono::DateTime<chrono::Utc>>,
         /// The file format.
         #[arg(long, value_enum, default_value = "csv")]
         format: ExportFormat,
@@ -365,6 +369,15 @@ pub fn parse_fiscal_year(text: &str) -> Result<FiscalYear, String> {
         .parse()
         .map_err(|_| format!("{text:?} is not a year such as 2024"))?;
     FiscalYear::new(year).map_err(|e| e.to_string())
+}
+
+/// Validates an instant written in RFC 3339 (with its offset), e.g. 2024-10-01T09:00:00+09:00.
+pub fn parse_instant(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(text.trim())
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|_| {
+            format!("{text:?} is not an instant such as 2024-10-01T09:00:00+09:00 (RFC 3339)")
+        })
 }
 
 /// Validates a date written YYYY-MM-DD.

@@ -21,25 +21,45 @@ pub async fn run(command: SurveyCommand, json: bool) -> Result<(), Failure> {
             token,
             fy,
             as_of,
+            known_at,
             format,
             submitted,
             out,
-        } => export(addr, token, fy, as_of, format, submitted, &out, json).await,
+        } => {
+            let asked = Asked {
+                fy,
+                as_of,
+                known_at,
+                submitted,
+            };
+            export(addr, token, asked, format, &out, json).await
+        }
         SurveyCommand::Merge { files, out } => merge(&files, &out, json),
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Which survey an export asks for.
+struct Asked {
+    fy: FiscalYear,
+    as_of: Option<chrono::NaiveDate>,
+    known_at: Option<chrono::DateTime<chrono::Utc>>,
+    submitted: bool,
+}
+
 async fn export(
     addr: Vec<String>,
     token: Option<String>,
-    fy: FiscalYear,
-    as_of: Option<chrono::NaiveDate>,
+    asked: Asked,
     format: ExportFormat,
-    submitted: bool,
     out: &Path,
     json: bool,
 ) -> Result<(), Failure> {
+    let Asked {
+        fy,
+        as_of,
+        known_at,
+        submitted,
+    } = asked;
     let as_of = as_of.unwrap_or_else(|| fy.last_day());
     if !fy.contains(as_of) {
         return Err(Failure::usage(format!(
@@ -62,7 +82,7 @@ async fn export(
         tally: Some(v1::GetTallyRequest {
             fiscal_year: i32::from(fy.year()),
             as_of: as_of.format("%Y-%m-%d").to_string(),
-            known_at: None,
+            known_at: known_at.map(renkei_proto::convert::utc_to_timestamp),
             source: if submitted {
                 v1::TallySource::Submitted
             } else {
@@ -94,6 +114,7 @@ async fn export(
                 "suggested_name": reply.file_name,
                 "fiscal_year": fy.year(),
                 "as_of": as_of.to_string(),
+                "known_at": known_at.map(|t| t.to_rfc3339()),
             })
         );
     } else {

@@ -255,6 +255,40 @@ fn admin_commands_against_a_served_federation_then_ctrl_c_stops_everything() {
         json.to_str().unwrap(),
     ]);
     assert!(export.status.success(), "{}", stderr(&export));
+    // `--known-at` counts what the prefecture had recorded at an instant: an export made now is
+    // reproduced byte for byte later (below, after more facts), and one at an instant before
+    // anything was recorded answers 実施していない throughout.
+    let known_at_now = chrono::Utc::now().to_rfc3339();
+    let export_known_at = |instant: &str, name: &str| {
+        let path = tmp.path().join(name);
+        let export = run(&[
+            "survey",
+            "export",
+            "--addr",
+            &replicas[0],
+            "--token",
+            &token,
+            "--fy",
+            "2024",
+            "--as-of",
+            "2024-10-01",
+            "--known-at",
+            instant,
+            "--format",
+            "detail-csv",
+            "--out",
+            path.to_str().unwrap(),
+        ]);
+        assert!(export.status.success(), "{}", stderr(&export));
+        std::fs::read_to_string(path).unwrap()
+    };
+    let then = export_known_at(&known_at_now, "detail-then.csv");
+    assert!(then.contains("実施している"), "{then}");
+    let before_anything = export_known_at("2000-01-01T09:00:00+09:00", "detail-2000.csv");
+    assert!(
+        !before_anything.contains("実施している"),
+        "{before_anything}"
+    );
     // Without the officer's token the prefecture refuses: bad input, exit 2.
     let refused = run(&[
         "survey",
@@ -299,6 +333,8 @@ fn admin_commands_against_a_served_federation_then_ctrl_c_stops_everything() {
     let again = run(&[&import[..], &[csv.to_str().unwrap()]].concat());
     assert!(again.status.success(), "{}", stderr(&again));
     assert!(stdout(&again).contains("1 unchanged"), "{}", stdout(&again));
+    // The export made before the import, reproduced byte for byte after it.
+    assert_eq!(export_known_at(&known_at_now, "detail-again.csv"), then);
 
     // An online backup of a node, restored into a fresh directory; of a replica, by an officer.
     let backup = tmp.path().join("backup-niikawa");

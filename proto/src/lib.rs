@@ -6,6 +6,7 @@
 //! - [`MunicipalityCode`], [`PrefectureCode`], [`FiscalYear`]: identifiers that can only be built
 //!   through validation;
 //! - [`official`]: the official list of the 1,741 municipalities and 47 prefectures;
+//! - [`programme`]: the programme's items and survey answers, the one vocabulary of both tiers;
 //! - [`convert`]: conversions between wire and domain types;
 //! - [`FILE_DESCRIPTOR_SET`]: the encoded descriptors, for gRPC server reflection;
 //! - [`cluster`]: calls to a replicated prefecture cluster that find its leader.
@@ -22,6 +23,7 @@ mod prefecture;
 pub mod cluster;
 pub mod convert;
 pub mod official;
+pub mod programme;
 pub mod tls;
 
 pub use error::IdError;

@@ -149,7 +149,7 @@ fn submission_view(s: &Submission) -> v1::SubmissionView {
     };
     v1::SubmissionView {
         municipality: s.municipality.to_string(),
-        fiscal_year: i32::from(s.fiscal_year),
+        fiscal_year: i32::from(s.fiscal_year.year()),
         version: s.version,
         survey_date: s.survey_date.format("%Y-%m-%d").to_string(),
         statuses: s.statuses.iter().map(|x| x.label().to_owned()).collect(),
@@ -322,7 +322,7 @@ impl SurveyService {
             let acknowledged = self.reader.acknowledged(m)?;
             let (contact, error) = self.monitor.heard(m);
             let approval = self.read_state(|s| {
-                s.submissions(fy.year(), m)
+                s.submissions(fy, m)
                     .last()
                     .map_or(Approval::NotSubmitted, |x| match &x.state {
                         ReviewState::Submitted => Approval::Submitted { version: x.version },
@@ -404,7 +404,7 @@ impl SurveyService {
             .propose(Command::SubmitSurvey {
                 request_id: request.request_id,
                 municipality: m,
-                fiscal_year: fy.year(),
+                fiscal_year: fy,
                 survey_date,
                 statuses,
                 submitted_at_ms: Utc::now().timestamp_millis(),
@@ -429,10 +429,11 @@ impl SurveyService {
             .propose(Command::ReviewSubmission {
                 request_id: request.request_id,
                 municipality: m,
-                fiscal_year: fy.year(),
+                fiscal_year: fy,
                 version: request.version,
                 approve: request.approve,
                 comment: request.comment,
+                reviewed_at_ms: Utc::now().timestamp_millis(),
             })
             .await?;
         Self::submission_reply(response)
@@ -476,7 +477,7 @@ impl SurveyService {
         Ok(self.read_state(|s| {
             official::municipalities_of(self.prefecture)
                 .filter(|e| self.in_scope(e.code))
-                .filter_map(|e| s.submissions(fy.year(), e.code).last().map(submission_view))
+                .filter_map(|e| s.submissions(fy, e.code).last().map(submission_view))
                 .collect()
         }))
     }
@@ -484,8 +485,8 @@ impl SurveyService {
     fn regions_view(set: &RegionSet) -> v1::RegionsView {
         v1::RegionsView {
             kind: set.kind.clone(),
-            first_fiscal_year: i32::from(set.first_fiscal_year),
-            last_fiscal_year: i32::from(set.last_fiscal_year),
+            first_fiscal_year: i32::from(set.first_fiscal_year.year()),
+            last_fiscal_year: i32::from(set.last_fiscal_year.year()),
             regions: set
                 .regions
                 .iter()
@@ -619,6 +620,7 @@ impl SurveyService {
             region: request.region,
             on,
             municipalities,
+            recorded_at_ms: Utc::now().timestamp_millis(),
         };
         match self
             .propose(Command::RecordWideAreaMeeting {

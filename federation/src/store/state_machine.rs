@@ -22,7 +22,7 @@ use openraft::{
     AnyError, BasicNode, Entry, EntryPayload, ErrorSubject, ErrorVerb, LogId, RaftSnapshotBuilder,
     SnapshotMeta, StorageError, StorageIOError, StoredMembership,
 };
-use renkei_proto::{MunicipalityCode, PrefectureCode};
+use renkei_proto::{FiscalYear, MunicipalityCode, PrefectureCode};
 use rocksdb::{DB, IteratorMode, WriteBatch, WriteOptions};
 use serde::{Deserialize, Serialize};
 
@@ -76,11 +76,11 @@ struct SnapshotContent {
 pub type SharedSurvey = Arc<RwLock<SurveyState>>;
 
 fn survey_key_regions(set: &RegionSet) -> String {
-    format!("regions/{}/{}", set.kind, set.first_fiscal_year)
+    format!("regions/{}/{}", set.kind, set.first_fiscal_year.year())
 }
 
-fn survey_key_submissions(fiscal_year: u16, m: MunicipalityCode) -> String {
-    format!("submissions/{fiscal_year}/{m}")
+fn survey_key_submissions(fiscal_year: FiscalYear, m: MunicipalityCode) -> String {
+    format!("submissions/{}/{m}", fiscal_year.year())
 }
 
 fn survey_key_request(request_id: &str) -> String {
@@ -475,9 +475,17 @@ impl StateMachineStore {
                 version,
                 approve,
                 comment,
+                reviewed_at_ms,
                 ..
             } => {
-                let reviewed = survey.review(municipality, fiscal_year, version, approve, &comment);
+                let reviewed = survey.review(
+                    municipality,
+                    fiscal_year,
+                    version,
+                    approve,
+                    &comment,
+                    reviewed_at_ms,
+                );
                 if reviewed.is_ok() {
                     let history = survey.submissions(fiscal_year, municipality).to_vec();
                     batch.put_cf(

@@ -120,7 +120,20 @@ pub fn summary_csv(survey: &Survey, encoding: CsvEncoding) -> Result<Vec<u8>, Ex
 /// whether it reported and its submission/approval state.
 pub fn detail_csv(survey: &Survey, encoding: CsvEncoding) -> Result<Vec<u8>, ExportError> {
     let mut records = vec![heading(survey), detail_header()];
-    records.extend(detail_records(survey));
+    // A spreadsheet opens a CSV guessing each cell's type (the XLSX has typed cells instead).
+    records.extend(detail_records(survey).into_iter().map(|record| {
+        record
+            .into_iter()
+            .enumerate()
+            .map(|(column, cell)| {
+                if column == 0 {
+                    code_as_text(&cell)
+                } else {
+                    neutralised(&cell)
+                }
+            })
+            .collect()
+    }));
     encode(records, encoding)
 }
 
@@ -141,6 +154,23 @@ fn detail_records(survey: &Survey) -> Vec<Vec<String>> {
             record
         })
         .collect()
+}
+
+/// Writes a code (digits only) so that Excel and LibreOffice open it as text: `="011002"` keeps
+/// the leading zero of 北海道's codes, where a bare 011002 would become the number 11002.
+fn code_as_text(digits: &str) -> String {
+    debug_assert!(digits.bytes().all(|b| b.is_ascii_digit()));
+    format!("=\"{digits}\"")
+}
+
+/// Neutralises text a spreadsheet would run as a formula (a cell starting with `=`, `+`, `-`,
+/// `@`, a tab or a carriage return: names, areas and review comments typed by people): a leading
+/// `'` makes it plain text, shown as typed.
+fn neutralised(text: &str) -> String {
+    match text.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
+        _ => text.to_owned(),
+    }
 }
 
 fn detail_header() -> Vec<String> {
@@ -406,4 +436,56 @@ pub fn json(survey: &Survey) -> Result<Vec<u8>, ExportError> {
     Ok(serde_json::to_vec_pretty(&SignedExport::new(
         survey.clone(),
     )?)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::survey::{Approval, MunicipalityRow, Source};
+    use renkei_proto::{FiscalYear, MunicipalityCode, PrefectureCode};
+
+    #[test]
+    fn exports_open_right_in_excel_codes_as_text_and_formulas_neutralised() {
+        // Issue 20, point 11: "codes in the detail CSV are text (01–09 prefectures keep their
+        // leading zero); any cell starting with = + - @ is neutralised". 札幌市 is 011002 in the
+        // official list (../shared/data), a code Excel would otherwise read as 11002.
+        let sapporo = "011002".parse::<MunicipalityCode>().unwrap();
+        let mut row = MunicipalityRow::unreported(sapporo, "札幌市", Some("=1+1".into()));
+        row.approval = Approval::Returned {
+            version: 1,
+            comment: "x".into(),
+        };
+        let mut other = MunicipalityRow::unreported(
+            "012025".parse::<MunicipalityCode>().unwrap(),
+            "@SUM(A1)",
+            Some("-2".into()),
+        );
+        other.approval = Approval::NotSubmitted;
+        let survey = Survey {
+            fiscal_year: FiscalYear::new(2024).unwrap(),
+            as_of: chrono::NaiveDate::from_ymd_opt(2024, 10, 1).unwrap(),
+            source: Source::Prefecture(PrefectureCode::new(1).unwrap()),
+            rows: vec![row, other],
+        };
+        let csv = String::from_utf8(detail_csv(&survey, CsvEncoding::Utf8Bom).unwrap()).unwrap();
+        let lines: Vec<&str> = csv.lines().collect();
+        assert!(
+            lines[2].starts_with("\"=\"\"011002\"\"\",札幌市,'=1+1,"),
+            "{}",
+            lines[2]
+        );
+        assert!(
+            lines[3].starts_with("\"=\"\"012025\"\"\",'@SUM(A1),'-2,"),
+            "{}",
+            lines[3]
+        );
+        for line in &lines[2..] {
+            for cell in line.split(',').skip(1) {
+                assert!(
+                    !cell.starts_with(['=', '+', '-', '@']),
+                    "a cell Excel would run: {cell} in {line}"
+                );
+            }
+        }
+    }
 }

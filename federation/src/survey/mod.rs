@@ -20,93 +20,8 @@ pub use export::{CsvEncoding, ExportError, SignedExport, detail_csv, json, summa
 pub use merge::{MergeError, MergeReport, merge_national};
 pub use report::national_html;
 
-/// A programme item (事業項目), in the order of the national table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum Item {
-    /// （ア）地域の医療・介護の資源の把握
-    A,
-    /// （イ）在宅医療・介護連携の課題の抽出と対応策の検討
-    I,
-    /// （ウ）切れ目のない在宅医療と在宅介護の提供体制の構築推進
-    U,
-    /// （エ）医療・介護関係者の情報共有の支援
-    E,
-    /// （オ）在宅医療・介護連携に関する相談支援
-    O,
-    /// （カ）医療・介護関係者の研修
-    Ka,
-    /// （キ）地域住民への普及啓発
-    Ki,
-    /// （ク）在宅医療・介護連携に関する関係市区町村の連携
-    Ku,
-}
-
-impl Item {
-    /// Every item, in the order of the national table.
-    pub const ALL: [Item; 8] = [
-        Item::A,
-        Item::I,
-        Item::U,
-        Item::E,
-        Item::O,
-        Item::Ka,
-        Item::Ki,
-        Item::Ku,
-    ];
-
-    /// Returns the item's name exactly as the national table prints it.
-    pub fn national_label(self) -> &'static str {
-        match self {
-            Item::A => "（ア）地域の医療・介護の資源の把握",
-            Item::I => "（イ）在宅医療・介護連携の課題の抽出と対応策の検討",
-            Item::U => "（ウ）切れ目のない在宅医療と在宅介護の提供体制の構築推進",
-            Item::E => "（エ）医療・介護関係者の情報共有の支援",
-            Item::O => "（オ）在宅医療・介護連携に関する相談支援",
-            Item::Ka => "（カ）医療・介護関係者の研修",
-            Item::Ki => "（キ）地域住民への普及啓発",
-            Item::Ku => "（ク）在宅医療・介護連携に関する関係市区町村の連携",
-        }
-    }
-
-    /// Returns the item's index in [`Item::ALL`].
-    pub fn index(self) -> usize {
-        self as usize
-    }
-}
-
-/// A municipality's answer for one item.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum SurveyStatus {
-    /// 実施している: a qualifying activity in the fiscal year, on or before the as-of date.
-    Implemented,
-    /// 年度内に実施予定: no qualifying activity by the as-of date, but the annual plan schedules one
-    /// within the year.
-    Planned,
-    /// 実施していない: neither.
-    NotImplemented,
-}
-
-impl SurveyStatus {
-    /// Every answer, in the order of the national table's columns.
-    pub const ALL: [SurveyStatus; 3] = [
-        SurveyStatus::Implemented,
-        SurveyStatus::Planned,
-        SurveyStatus::NotImplemented,
-    ];
-
-    /// Returns the answer as the national table prints it.
-    pub fn label(self) -> &'static str {
-        match self {
-            SurveyStatus::Implemented => "実施している",
-            SurveyStatus::Planned => "年度内に実施予定",
-            SurveyStatus::NotImplemented => "実施していない",
-        }
-    }
-
-    fn index(self) -> usize {
-        self as usize
-    }
-}
+/// The programme items and the survey's answers: one vocabulary, shared with the node.
+pub use renkei_proto::programme::{Item, SurveyStatus};
 
 /// Where a municipality's survey answers stand (提出・承認).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -256,6 +171,15 @@ pub enum SurveyError {
     AsOfOutsideYear {
         as_of: NaiveDate,
         fiscal_year: String,
+    },
+    /// A submitted tally counts answers of one survey date (基準日) only.
+    #[error(
+        "municipality {municipality}'s approved answers are as of {survey_date}, not {as_of}: a submitted tally counts the answers of one survey date; ask for as_of {survey_date}"
+    )]
+    MixedSurveyDates {
+        municipality: MunicipalityCode,
+        survey_date: NaiveDate,
+        as_of: NaiveDate,
     },
 }
 

@@ -268,7 +268,7 @@ fn prefecture_table(prefectures: &[PrefectureLine]) -> Markup {
                     th scope="col" { "報告" }
                     @for item in Item::ALL {
                         th scope="col" {
-                            abbr title=(item.national_label()) { (item_mark(item)) }
+                            abbr title=(item.national_label()) { (item.short_label()) }
                         }
                     }
                     th scope="col" { "平均" }
@@ -291,38 +291,5 @@ fn prefecture_table(prefectures: &[PrefectureLine]) -> Markup {
                 }
             }
         }
-    }
-}
-
-/// Returns the item's mark as the national table numbers it, e.g. （ア）.
-fn item_mark(item: Item) -> &'static str {
-    let label = item.national_label();
-    // Every national label starts with its mark in full-width brackets.
-    let end = label
-        .find('）')
-        .map_or(label.len(), |i| i + '）'.len_utf8());
-    &label[..end]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn item_marks_are_the_bracketed_letters() {
-        let marks: Vec<&str> = Item::ALL.iter().map(|i| item_mark(*i)).collect();
-        assert_eq!(
-            marks,
-            [
-                "（ア）",
-                "（イ）",
-                "（ウ）",
-                "（エ）",
-                "（オ）",
-                "（カ）",
-                "（キ）",
-                "（ク）"
-            ]
-        );
     }
 }

@@ -103,12 +103,28 @@ fn statuses_follow_the_evidence_with_as_of_and_known_at() {
     state.take_fact(
         m,
         &fact(
+            // from a node that did not send the scheduled day: undated within the year
             EvidenceKind::Planned(PlannedEvidence {
                 fiscal_year: 2024,
                 item: "g".into(),
                 planned_on: "2024-05-01".into(),
+                scheduled_on: String::new(),
             }),
             "plan/2024/p1",
+            t("2024-05-01T00:00:00Z"),
+        ),
+    );
+    // DOMAIN.md:59 — "a plan whose day passed without the activity no longer counts"
+    state.take_fact(
+        m,
+        &fact(
+            EvidenceKind::Planned(PlannedEvidence {
+                fiscal_year: 2024,
+                item: "b".into(),
+                planned_on: "2024-05-01".into(),
+                scheduled_on: "2024-09-01".into(),
+            }),
+            "plan/2024/p2",
             t("2024-05-01T00:00:00Z"),
         ),
     );
@@ -116,6 +132,11 @@ fn statuses_follow_the_evidence_with_as_of_and_known_at() {
     assert_eq!(s[5], SurveyStatus::Implemented); // カ
     assert_eq!(s[6], SurveyStatus::Planned); // キ
     assert_eq!(s[0], SurveyStatus::NotImplemented); // ア
+    assert_eq!(s[1], SurveyStatus::NotImplemented); // イ: its day passed
+    assert_eq!(
+        state.statuses(m, fy(2024), d(2024, 9, 1), None)[1],
+        SurveyStatus::Planned
+    );
     // As of before the training, and as known before it was recorded.
     assert_eq!(
         state.statuses(m, fy(2024), d(2024, 6, 30), None)[5],
@@ -171,7 +192,7 @@ fn a_submitted_snapshot_does_not_move_and_reviews_follow_their_rules() {
     let mut state = SurveyState::default();
     let m = code("162019");
     let none = state.statuses(m, fy(2024), d(2024, 9, 30), None);
-    let v1 = state.submit(m, 2024, d(2024, 9, 30), none, 1);
+    let v1 = state.submit(m, fy(2024), d(2024, 9, 30), none, 1);
     assert_eq!(v1.version, 1);
     state.take_fact(
         m,
@@ -190,44 +211,66 @@ fn a_submitted_snapshot_does_not_move_and_reviews_follow_their_rules() {
             TallySource::Submitted,
         )
         .unwrap();
+    // Issue 20, point 10: "TALLY_SOURCE_SUBMITTED counts the latest approved version (not a
+    // returned or unreviewed one), honours known_at, and refuses to mix survey dates".
+    // Unreviewed: not counted; 富山市 is counted live, its column saying 提出済.
     let row = submitted.rows.iter().find(|r| r.code == m).unwrap();
-    assert_eq!(row.statuses[5], SurveyStatus::NotImplemented);
+    assert_eq!(row.statuses[5], SurveyStatus::Implemented);
     assert_eq!(row.approval, Approval::Submitted { version: 1 });
-    let live = state
-        .survey(toyama(), fy(2024), d(2024, 9, 30), None, TallySource::Live)
-        .unwrap();
-    assert_eq!(
-        live.rows.iter().find(|r| r.code == m).unwrap().statuses[5],
-        SurveyStatus::Implemented
-    );
 
     assert!(
-        state.review(m, 2024, 1, false, " ").is_err(),
+        state.review(m, fy(2024), 1, false, " ", 10).is_err(),
         "returning needs a comment"
     );
     let returned = state
-        .review(m, 2024, 1, false, "研修の記録を確認してください")
+        .review(m, fy(2024), 1, false, "研修の記録を確認してください", 10)
         .unwrap();
     assert!(matches!(returned.state, ReviewState::Returned { .. }));
     assert!(
-        state.review(m, 2024, 1, true, "").is_err(),
+        state.review(m, fy(2024), 1, true, "", 11).is_err(),
         "reviewed already"
     );
-    let v2 = state.submit(
-        m,
-        2024,
-        d(2024, 10, 31),
-        state.statuses(m, fy(2024), d(2024, 10, 31), None),
-        2,
-    );
+    let submitted_as_of = |state: &SurveyState, as_of, known_at: Option<DateTime<Utc>>| {
+        state
+            .survey(toyama(), fy(2024), as_of, known_at, TallySource::Submitted)
+            .map(|s| s.rows.into_iter().find(|r| r.code == m).unwrap())
+    };
+    // Returned: not counted either.
+    let row = submitted_as_of(&state, d(2024, 9, 30), None).unwrap();
+    assert_eq!(row.statuses[5], SurveyStatus::Implemented);
+    // v2, a snapshot as of 2024-10-31 (all 実施していない), approved on 2024-10-03.
+    let approved_at = t("2024-10-03T00:00:00Z").timestamp_millis();
+    let v2 = state.submit(m, fy(2024), d(2024, 10, 31), none, 2);
     assert_eq!(v2.version, 2);
     assert!(
-        state.review(m, 2024, 1, true, "").is_err(),
+        state.review(m, fy(2024), 1, true, "", approved_at).is_err(),
         "not the latest"
     );
     assert_eq!(
-        state.review(m, 2024, 2, true, "").unwrap().state,
+        state
+            .review(m, fy(2024), 2, true, "", approved_at)
+            .unwrap()
+            .state,
         ReviewState::Approved
+    );
+    let approved = submitted_as_of(&state, d(2024, 10, 31), None).unwrap();
+    assert_eq!(
+        approved.statuses[5],
+        SurveyStatus::NotImplemented,
+        "the approved snapshot"
+    );
+    assert_eq!(approved.approval, Approval::Approved { version: 2 });
+    // As known on 2024-10-02 at noon, v2 was submitted but not yet approved: counted live (the
+    // training recorded that morning included), and said so.
+    let earlier =
+        submitted_as_of(&state, d(2024, 10, 31), Some(t("2024-10-02T12:00:00Z"))).unwrap();
+    assert_eq!(earlier.statuses[5], SurveyStatus::Implemented);
+    assert_eq!(earlier.approval, Approval::Submitted { version: 2 });
+    // Another survey date would mix dates: refused, naming the municipality and its date.
+    let mixed = submitted_as_of(&state, d(2025, 3, 31), None).unwrap_err();
+    assert!(
+        mixed.to_string().contains("162019") && mixed.to_string().contains("2024-10-31"),
+        "{mixed}"
     );
 }
 
@@ -264,4 +307,33 @@ fn a_configured_scope_sets_n_and_the_rows() {
     );
     // The two that never reported are counted as 実施していない and flagged.
     assert_eq!(survey.rows.iter().filter(|r| !r.reported).count(), 2);
+}
+
+#[test]
+fn a_wide_area_meeting_counts_as_known_at_from_when_the_prefecture_recorded_it() {
+    // Issue 20, point 10: "prefecture-recorded wide-area meetings carry their recording time and
+    // honour known_at, so that a past export can be reproduced byte for byte".
+    let m = code("162019");
+    let mut state = SurveyState::default();
+    state.take_meeting(crate::wide_area::WideAreaMeeting {
+        id: "w1".into(),
+        title: "富山医療圏 入退院支援ルール会議".into(),
+        held_by: "health_center".into(),
+        region: "富山".into(),
+        on: d(2024, 7, 20),
+        municipalities: vec![m],
+        recorded_at_ms: t("2024-07-25T00:00:00Z").timestamp_millis(),
+    });
+    let ku =
+        |known_at: Option<DateTime<Utc>>| state.statuses(m, fy(2024), d(2024, 10, 1), known_at)[7];
+    assert_eq!(ku(None), SurveyStatus::Implemented);
+    assert_eq!(
+        ku(Some(t("2024-07-25T00:00:00Z"))),
+        SurveyStatus::Implemented
+    );
+    // known at before the prefecture recorded it: not yet
+    assert_eq!(
+        ku(Some(t("2024-07-24T23:59:59Z"))),
+        SurveyStatus::NotImplemented
+    );
 }

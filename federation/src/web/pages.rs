@@ -16,6 +16,7 @@ use renkei_node::web::look::{self, answer_class, csrf_field};
 use renkei_node::web::session::Session;
 use renkei_node::web::{CsrfForm, SignedIn};
 use renkei_proto::convert::{timestamp_to_utc, utc_to_timestamp};
+use renkei_proto::programme::{Item, SurveyStatus};
 use renkei_proto::v1;
 use renkei_proto::{FiscalYear, official};
 use serde::Deserialize;
@@ -26,20 +27,23 @@ use crate::error::FederationError;
 use crate::grpc::cluster_status;
 
 /// The three answers, in the table's order.
-const ANSWERS: [&str; 3] = ["実施している", "年度内に実施予定", "実施していない"];
+const ANSWERS: [&str; 3] = [
+    SurveyStatus::Implemented.label(),
+    SurveyStatus::Planned.label(),
+    SurveyStatus::NotImplemented.label(),
+];
 /// The answers as a matrix cell writes them (text, never colour alone).
 const SHORT_ANSWERS: [&str; 3] = ["実施", "予定", "未実施"];
-/// The item codes of the wire ("a" … "h") with their short labels.
-const ITEMS: [(&str, &str); 8] = [
-    ("a", "（ア）"),
-    ("b", "（イ）"),
-    ("c", "（ウ）"),
-    ("d", "（エ）"),
-    ("e", "（オ）"),
-    ("f", "（カ）"),
-    ("g", "（キ）"),
-    ("h", "（ク）"),
-];
+/// The item codes of the wire ("a" … "h") with their short labels, from the one vocabulary.
+const ITEMS: [(&str, &str); 8] = {
+    let mut items = [("", ""); 8];
+    let mut i = 0;
+    while i < 8 {
+        items[i] = (Item::ALL[i].code(), Item::ALL[i].short_label());
+        i += 1;
+    }
+    items
+};
 
 /// What the status page explains beside its tables (指標の解説).
 const EXPLANATION: [&str; 4] = [

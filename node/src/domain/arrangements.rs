@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::values::{ArrangementId, MAX_NAME, ResourceId, period, text};
-use super::{Aggregate, DomainError};
+use super::{Aggregate, DomainError, RecordKey};
 
 /// What an arrangement secures.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,6 +70,24 @@ pub struct ArrangementRegister {
 impl Aggregate for ArrangementRegister {
     type Command = ArrangementCommand;
     type Event = ArrangementEvent;
+
+    fn command_key(command: &ArrangementCommand) -> Option<RecordKey> {
+        Some(match command {
+            ArrangementCommand::Establish { id, .. } => RecordKey::new("arrangement", id),
+            ArrangementCommand::End { id, .. } => RecordKey::new("end of arrangement", id),
+        })
+    }
+
+    fn event_key(event: &ArrangementEvent) -> Option<RecordKey> {
+        Some(match event {
+            ArrangementEvent::ArrangementEstablished { id, .. } => {
+                RecordKey::new("arrangement", id)
+            }
+            ArrangementEvent::ArrangementEnded { id, .. } => {
+                RecordKey::new("end of arrangement", id)
+            }
+        })
+    }
 
     fn decide(&self, command: ArrangementCommand) -> Result<Vec<ArrangementEvent>, DomainError> {
         match command {

@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::values::{ActivityId, CareScene, MAX_NAME, text, vocabulary};
-use super::{Aggregate, DomainError};
+use super::{Aggregate, DomainError, RecordKey};
 
 vocabulary!(
     /// The kind of an awareness activity.
@@ -86,6 +86,16 @@ pub struct AwarenessRegister {
 impl Aggregate for AwarenessRegister {
     type Command = AwarenessCommand;
     type Event = AwarenessEvent;
+
+    fn command_key(command: &AwarenessCommand) -> Option<RecordKey> {
+        let AwarenessCommand::Record { id, .. } = command;
+        Some(RecordKey::new("awareness activity", id))
+    }
+
+    fn event_key(event: &AwarenessEvent) -> Option<RecordKey> {
+        let AwarenessEvent::AwarenessActivityRecorded { id, .. } = event;
+        Some(RecordKey::new("awareness activity", id))
+    }
 
     fn decide(&self, command: AwarenessCommand) -> Result<Vec<AwarenessEvent>, DomainError> {
         let AwarenessCommand::Record {

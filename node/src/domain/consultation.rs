@@ -14,7 +14,7 @@ use super::values::{
     CareScene, CaseId, Count, DeskId, MAX_NAME, MAX_TEXT, Profession, SubjectId, counts,
     optional_text, period, text, vocabulary,
 };
-use super::{Aggregate, DomainError};
+use super::{Aggregate, DomainError, RecordKey};
 
 vocabulary!(
     /// Who runs a consultation desk.
@@ -235,6 +235,15 @@ impl ConsultationRegister {
     }
 }
 
+/// The record of an action: one of each kind per case and day, so that a retried request does
+/// not count the same action twice.
+fn action_key(case: &CaseId, action: CaseAction, on: NaiveDate) -> RecordKey {
+    RecordKey::new(
+        "consultation action",
+        format!("{case} {} {on}", action.code()),
+    )
+}
+
 fn open_case<'a>(
     r: &'a ConsultationRegister,
     id: &CaseId,
@@ -261,6 +270,34 @@ fn open_case<'a>(
 impl Aggregate for ConsultationRegister {
     type Command = ConsultationCommand;
     type Event = ConsultationEvent;
+
+    fn command_key(command: &ConsultationCommand) -> Option<RecordKey> {
+        use ConsultationCommand as C;
+        Some(match command {
+            C::OpenDesk { id, .. } => RecordKey::new("consultation desk", id),
+            C::CloseDesk { id, .. } => RecordKey::new("closing of consultation desk", id),
+            C::OpenCase { id, .. } => RecordKey::new("consultation case", id),
+            C::RecordAction { case, action, on } => action_key(case, *action, *on),
+            C::CloseCase { case, .. } => RecordKey::new("closing of consultation case", case),
+            C::EraseSubject { .. } => return None,
+        })
+    }
+
+    fn event_key(event: &ConsultationEvent) -> Option<RecordKey> {
+        use ConsultationEvent as E;
+        Some(match event {
+            E::ConsultationDeskOpened { id, .. } => RecordKey::new("consultation desk", id),
+            E::ConsultationDeskClosed { id, .. } => {
+                RecordKey::new("closing of consultation desk", id)
+            }
+            E::ConsultationCaseOpened { id, .. } => RecordKey::new("consultation case", id),
+            E::ConsultationActionRecorded { case, action, on } => action_key(case, *action, *on),
+            E::ConsultationCaseClosed { case, .. } => {
+                RecordKey::new("closing of consultation case", case)
+            }
+            E::DataSubjectErased { .. } => return None,
+        })
+    }
 
     fn decide(&self, command: ConsultationCommand) -> Result<Vec<ConsultationEvent>, DomainError> {
         use ConsultationCommand as C;

@@ -79,13 +79,13 @@ impl ProgrammeEvent {
         use ProgrammeEvent as P;
         Some(match self {
             P::Resources(_) => Item::A,
-            P::Meetings(_) => Item::B,
-            P::Arrangements(_) => Item::C,
-            P::Tools(_) => Item::D,
-            P::Consultation(_) => Item::E,
-            P::Trainings(_) => Item::F,
-            P::Awareness(_) => Item::G,
-            P::WideArea(_) => Item::H,
+            P::Meetings(_) => Item::I,
+            P::Arrangements(_) => Item::U,
+            P::Tools(_) => Item::E,
+            P::Consultation(_) => Item::O,
+            P::Trainings(_) => Item::Ka,
+            P::Awareness(_) => Item::Ki,
+            P::WideArea(_) => Item::Ku,
             P::Plan(_) => return None,
         })
     }

@@ -244,12 +244,14 @@ pub fn evidence_to_wire(e: &Evidence) -> StatusEvidence {
             item,
             key,
             planned_on,
+            scheduled_on,
         } => (
             key,
             EvidenceKind::Planned(PlannedEvidence {
                 fiscal_year: i32::from(fiscal_year.year()),
                 item: item.code().to_owned(),
                 planned_on: date(*planned_on),
+                scheduled_on: scheduled_on.map(date).unwrap_or_default(),
             }),
         ),
         Evidence::Cancelled { key, on } => (key, EvidenceKind::CancelledOn(date(*on))),
@@ -278,7 +280,7 @@ fn parse_date(field: &'static str, value: &str) -> Result<NaiveDate, EvidenceErr
 }
 
 fn parse_item(value: &str) -> Result<Item, EvidenceError> {
-    Item::parse("item", value).map_err(|_| EvidenceError {
+    super::values::item("item", value).map_err(|_| EvidenceError {
         field: "item",
         value: value.to_owned(),
         reason: "must be one of a … h",
@@ -336,6 +338,11 @@ pub fn evidence_from_wire(e: &StatusEvidence) -> Result<Evidence, EvidenceError>
             item: parse_item(&p.item)?,
             key,
             planned_on: parse_date("planned_on", &p.planned_on)?,
+            scheduled_on: if p.scheduled_on.is_empty() {
+                None
+            } else {
+                Some(parse_date("scheduled_on", &p.scheduled_on)?)
+            },
         },
         EvidenceKind::CancelledOn(d) => Evidence::Cancelled {
             key,

@@ -10,7 +10,7 @@ use super::values::{
     CareScene, Count, FindingId, MAX_NAME, MAX_TEXT, MeetingId, OrganisationType, WorkingGroupId,
     counts, text, vocabulary,
 };
-use super::{Aggregate, DomainError};
+use super::{Aggregate, DomainError, RecordKey};
 
 vocabulary!(
     /// The kind of meeting.
@@ -113,6 +113,22 @@ fn sorted(mut scenes: Vec<CareScene>) -> Vec<CareScene> {
 impl Aggregate for MeetingRegister {
     type Command = MeetingCommand;
     type Event = MeetingEvent;
+
+    fn command_key(command: &MeetingCommand) -> Option<RecordKey> {
+        Some(match command {
+            MeetingCommand::Hold { id, .. } => RecordKey::new("meeting", id),
+            MeetingCommand::RecordFinding { id, .. } => RecordKey::new("finding", id),
+            MeetingCommand::FormWorkingGroup { id, .. } => RecordKey::new("working group", id),
+        })
+    }
+
+    fn event_key(event: &MeetingEvent) -> Option<RecordKey> {
+        Some(match event {
+            MeetingEvent::MeetingHeld { id, .. } => RecordKey::new("meeting", id),
+            MeetingEvent::FindingRecorded { id, .. } => RecordKey::new("finding", id),
+            MeetingEvent::WorkingGroupFormed { id, .. } => RecordKey::new("working group", id),
+        })
+    }
 
     fn decide(&self, command: MeetingCommand) -> Result<Vec<MeetingEvent>, DomainError> {
         match command {

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::values::{
     CareScene, IndicatorId, Item, MAX_NAME, PlannedActivityId, optional_text, text, vocabulary,
 };
-use super::{Aggregate, DomainError};
+use super::{Aggregate, DomainError, RecordKey};
 
 vocabulary!(
     /// The kind of an evaluation indicator.
@@ -227,9 +227,36 @@ fn finite(field: &str, value: f64) -> Result<f64, DomainError> {
     }
 }
 
+/// The record of a measurement: one per indicator and day.
+fn measurement_key(id: &IndicatorId, on: NaiveDate) -> RecordKey {
+    RecordKey::new("measurement", format!("{id} {on}"))
+}
+
 impl Aggregate for AnnualPlan {
     type Command = PlanCommand;
     type Event = PlanEvent;
+
+    fn command_key(command: &PlanCommand) -> Option<RecordKey> {
+        Some(match command {
+            PlanCommand::ScheduleActivity { id, .. } => RecordKey::new("planned activity", id),
+            PlanCommand::CancelActivity { id, .. } => {
+                RecordKey::new("cancellation of planned activity", id)
+            }
+            PlanCommand::DefineIndicator { id, .. } => RecordKey::new("indicator", id),
+            PlanCommand::RecordMeasurement { id, on, .. } => measurement_key(id, *on),
+        })
+    }
+
+    fn event_key(event: &PlanEvent) -> Option<RecordKey> {
+        Some(match event {
+            PlanEvent::ActivityScheduled { id, .. } => RecordKey::new("planned activity", id),
+            PlanEvent::ActivityCancelled { id, .. } => {
+                RecordKey::new("cancellation of planned activity", id)
+            }
+            PlanEvent::IndicatorDefined { id, .. } => RecordKey::new("indicator", id),
+            PlanEvent::MeasurementRecorded { id, on, .. } => measurement_key(id, *on),
+        })
+    }
 
     fn decide(&self, command: PlanCommand) -> Result<Vec<PlanEvent>, DomainError> {
         match command {
@@ -448,7 +475,7 @@ mod tests {
         let schedule = |on| PlanCommand::ScheduleActivity {
             fiscal_year: fy(2024),
             id: PlannedActivityId::parse("id", "p1").unwrap(),
-            item: Item::F,
+            item: Item::Ka,
             what: "多職種研修".into(),
             scheduled_on: on,
             owner: "長寿福祉課".into(),
@@ -537,11 +564,11 @@ mod tests {
         };
         let mut plan = AnnualPlan::default();
         for e in [
-            activity("p1", Item::F, d(2024, 9, 1), vec![CareScene::EndOfLife]),
-            activity("p2", Item::G, d(2024, 11, 1), vec![CareScene::EndOfLife]),
+            activity("p1", Item::Ka, d(2024, 9, 1), vec![CareScene::EndOfLife]),
+            activity("p2", Item::Ki, d(2024, 11, 1), vec![CareScene::EndOfLife]),
             activity(
                 "p3",
-                Item::B,
+                Item::I,
                 d(2024, 6, 1),
                 vec![CareScene::AdmissionDischarge],
             ),
@@ -560,8 +587,8 @@ mod tests {
             kind: "TrainingHeld".into(),
         };
         let recorded = [
-            (done(d(2024, 9, 2), Item::F), vec![CareScene::EndOfLife]),
-            (done(d(2023, 9, 2), Item::F), vec![CareScene::EndOfLife]),
+            (done(d(2024, 9, 2), Item::Ka), vec![CareScene::EndOfLife]),
+            (done(d(2023, 9, 2), Item::Ka), vec![CareScene::EndOfLife]),
         ];
         // when seen on 2024-12-01
         let scenes = plan.by_scene(fy(2024), d(2024, 12, 1), &recorded);
@@ -571,7 +598,7 @@ mod tests {
             .unwrap();
         // then both are planned, the training is done, the lecture is late
         assert_eq!(end_of_life.planned.len(), 2);
-        assert_eq!(end_of_life.done, vec![done(d(2024, 9, 2), Item::F)]);
+        assert_eq!(end_of_life.done, vec![done(d(2024, 9, 2), Item::Ka)]);
         assert_eq!(
             end_of_life.overdue,
             vec![PlannedActivityId::parse("id", "p2").unwrap()]

@@ -10,7 +10,7 @@ use super::values::{
     CareProviderNumber, Coordinates, ListId, MAX_NAME, MAX_TEXT, MedicalCategory,
     MedicalInstitutionCode, ResourceId, SurveyId, optional_text, text, vocabulary,
 };
-use super::{Aggregate, DomainError};
+use super::{Aggregate, DomainError, RecordKey};
 
 vocabulary!(
     /// The kind of a medical or care resource.
@@ -322,9 +322,46 @@ impl ResourceRegistry {
     }
 }
 
+/// The record of an update: a resource may be updated any number of times, so an update is
+/// recognised by its whole content (the same details on the same day are one update).
+fn update_key(id: &ResourceId, details: &ResourceDetails, on: NaiveDate) -> RecordKey {
+    // Details are plain data (strings, numbers, vocabularies): serialising them cannot fail.
+    let content = serde_json::to_string(details).unwrap_or_default();
+    RecordKey::new("resource update", format!("{id} {on} {content}"))
+}
+
 impl Aggregate for ResourceRegistry {
     type Command = ResourceCommand;
     type Event = ResourceEvent;
+
+    fn command_key(command: &ResourceCommand) -> Option<RecordKey> {
+        use ResourceCommand as C;
+        Some(match command {
+            C::Register { id, .. } => RecordKey::new("resource", id),
+            C::Update { id, details, on } => {
+                // Keyed as it will be recorded (trimmed); invalid details are refused anyway.
+                let recorded = details
+                    .clone()
+                    .validated()
+                    .unwrap_or_else(|_| details.clone());
+                update_key(id, &recorded, *on)
+            }
+            C::Withdraw { id, .. } => RecordKey::new("withdrawal of resource", id),
+            C::ConductSurvey { id, .. } => RecordKey::new("resource survey", id),
+            C::PublishList { id, .. } => RecordKey::new("resource list", id),
+        })
+    }
+
+    fn event_key(event: &ResourceEvent) -> Option<RecordKey> {
+        use ResourceEvent as E;
+        Some(match event {
+            E::ResourceRegistered { id, .. } => RecordKey::new("resource", id),
+            E::ResourceUpdated { id, details, on } => update_key(id, details, *on),
+            E::ResourceWithdrawn { id, .. } => RecordKey::new("withdrawal of resource", id),
+            E::ResourceSurveyConducted { id, .. } => RecordKey::new("resource survey", id),
+            E::ResourceListPublished { id, .. } => RecordKey::new("resource list", id),
+        })
+    }
 
     fn decide(&self, command: ResourceCommand) -> Result<Vec<ResourceEvent>, DomainError> {
         match command {

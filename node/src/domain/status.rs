@@ -16,7 +16,9 @@
 //!   - ク: a wide-area meeting attended in the window, or a unified form in use or a liaison
 //!     agreement in force on some day of the window;
 //! - 年度内に実施予定 ([`SurveyStatus::Planned`]) if not implemented, but `fy`'s annual plan holds an
-//!   activity for the item planned on or before `d` and not cancelled on or before `d`;
+//!   activity for the item planned on or before `d`, not cancelled on or before `d`, and scheduled
+//!   for a day on or after `d` (a plan whose day passed without the activity no longer counts;
+//!   evidence from nodes that did not send the day counts as undated within the year);
 //! - 実施していない ([`SurveyStatus::NotImplemented`]) otherwise.
 //!
 //! The board keeps facts as a set and every rule asks "is there one such that…", so the answer
@@ -26,7 +28,6 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use renkei_proto::FiscalYear;
-use serde::Serialize;
 
 use super::ProgrammeEvent;
 use super::arrangements::ArrangementEvent;
@@ -40,27 +41,8 @@ use super::trainings::TrainingEvent;
 use super::values::Item;
 use super::wide_area::WideAreaEvent;
 
-/// One of the survey's three answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub enum SurveyStatus {
-    /// 実施している
-    Implemented,
-    /// 年度内に実施予定
-    Planned,
-    /// 実施していない
-    NotImplemented,
-}
-
-impl SurveyStatus {
-    /// Returns the answer as the survey writes it.
-    pub fn label(self) -> &'static str {
-        match self {
-            SurveyStatus::Implemented => "実施している",
-            SurveyStatus::Planned => "年度内に実施予定",
-            SurveyStatus::NotImplemented => "実施していない",
-        }
-    }
-}
+/// One of the survey's three answers, defined once for both tiers.
+pub use renkei_proto::programme::SurveyStatus;
 
 /// The status of one item, with the evidence that decided it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,9 +83,30 @@ pub enum Evidence {
         item: Item,
         key: String,
         planned_on: NaiveDate,
+        /// The day it is scheduled for; `None` when unknown (facts of earlier nodes).
+        scheduled_on: Option<NaiveDate>,
     },
     /// A planned activity cancelled.
     Cancelled { key: String, on: NaiveDate },
+}
+
+/// Checks that a survey date (基準日) lies in the fiscal year it is a date of: a status "as of"
+/// a day of another year answers nothing anyone asked (the prefecture refuses it too).
+pub fn check_as_of(fiscal_year: FiscalYear, as_of: NaiveDate) -> Result<(), super::DomainError> {
+    if fiscal_year.contains(as_of) {
+        Ok(())
+    } else {
+        Err(super::DomainError::invalid(
+            "as_of",
+            as_of,
+            format!(
+                "is outside fiscal year {} ({}..{})",
+                fiscal_year.wareki(),
+                fiscal_year.first_day(),
+                fiscal_year.last_day()
+            ),
+        ))
+    }
 }
 
 /// Turns one event into the evidence the status rules look at.
@@ -133,7 +136,7 @@ pub fn evidence(event: &ProgrammeEvent) -> Vec<Evidence> {
             ..
         }) => {
             vec![Evidence::Starts {
-                item: Item::C,
+                item: Item::U,
                 key: format!("arrangement/{id}"),
                 first_day: *first_day,
                 last_day: *last_day,
@@ -149,27 +152,27 @@ pub fn evidence(event: &ProgrammeEvent) -> Vec<Evidence> {
             id, version, on, ..
         }) => vec![
             Evidence::Starts {
-                item: Item::D,
+                item: Item::E,
                 key: format!("tool/{id}"),
                 first_day: *on,
                 last_day: None,
             },
             Evidence::Dated {
-                item: Item::D,
+                item: Item::E,
                 key: format!("tool/{id}@{version}"),
                 on: *on,
             },
         ],
         P::Tools(ToolEvent::ToolRevised {
             id, version, on, ..
-        }) => dated(Item::D, format!("tool/{id}@{version}"), *on),
+        }) => dated(Item::E, format!("tool/{id}@{version}"), *on),
         P::Tools(ToolEvent::ToolRetired { id, last_day }) => vec![Evidence::Ends {
             key: format!("tool/{id}"),
             last_day: *last_day,
         }],
         P::Consultation(ConsultationEvent::ConsultationDeskOpened { id, on, .. }) => {
             vec![Evidence::Starts {
-                item: Item::E,
+                item: Item::O,
                 key: format!("desk/{id}"),
                 first_day: *on,
                 last_day: None,
@@ -183,26 +186,26 @@ pub fn evidence(event: &ProgrammeEvent) -> Vec<Evidence> {
         }
         P::Consultation(_) => vec![],
         P::Trainings(TrainingEvent::TrainingHeld { id, on, .. }) => {
-            dated(Item::F, format!("training/{id}"), *on)
+            dated(Item::Ka, format!("training/{id}"), *on)
         }
         P::Trainings(_) => vec![],
         P::Awareness(AwarenessEvent::AwarenessActivityRecorded { id, on, .. }) => {
-            dated(Item::G, format!("awareness/{id}"), *on)
+            dated(Item::Ki, format!("awareness/{id}"), *on)
         }
         P::WideArea(WideAreaEvent::WideAreaMeetingAttended { id, on, .. }) => {
-            dated(Item::H, format!("wide-area-meeting/{id}"), *on)
+            dated(Item::Ku, format!("wide-area-meeting/{id}"), *on)
         }
         // A unified form in use is both (ク) cross-municipal work and an (エ) information-sharing
         // tool of the municipality.
         P::WideArea(WideAreaEvent::UnifiedFormAdopted { id, on, .. }) => vec![
             Evidence::Starts {
-                item: Item::H,
+                item: Item::Ku,
                 key: format!("unified-form/{id}"),
                 first_day: *on,
                 last_day: None,
             },
             Evidence::Starts {
-                item: Item::D,
+                item: Item::E,
                 key: format!("unified-form/{id}"),
                 first_day: *on,
                 last_day: None,
@@ -219,7 +222,7 @@ pub fn evidence(event: &ProgrammeEvent) -> Vec<Evidence> {
             ..
         }) => {
             vec![Evidence::Starts {
-                item: Item::H,
+                item: Item::Ku,
                 key: format!("liaison-agreement/{id}"),
                 first_day: *first_day,
                 last_day: *last_day,
@@ -234,6 +237,7 @@ pub fn evidence(event: &ProgrammeEvent) -> Vec<Evidence> {
             id,
             item,
             planned_on,
+            scheduled_on,
             ..
         }) => {
             vec![Evidence::Planned {
@@ -241,6 +245,7 @@ pub fn evidence(event: &ProgrammeEvent) -> Vec<Evidence> {
                 item: *item,
                 key: format!("plan/{}/{id}", fiscal_year.year()),
                 planned_on: *planned_on,
+                scheduled_on: Some(*scheduled_on),
             }]
         }
         P::Plan(PlanEvent::ActivityCancelled {
@@ -327,7 +332,7 @@ impl StatusBoard {
                             Some(key.clone())
                         }
                         Evidence::MeetingHeld { key, on }
-                            if item == Item::B
+                            if item == Item::I
                                 && in_window(*on)
                                 && with_finding.contains(key.as_str()) =>
                         {
@@ -368,9 +373,11 @@ impl StatusBoard {
                             item: i,
                             key,
                             planned_on,
+                            scheduled_on,
                         } if *fy == fiscal_year
                             && *i == item
                             && *planned_on <= as_of
+                            && scheduled_on.is_none_or(|day| day >= as_of)
                             && cancelled.get(key.as_str()).is_none_or(|c| *c > as_of) =>
                         {
                             Some(key.clone())

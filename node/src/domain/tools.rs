@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::values::{CareScene, MAX_NAME, ToolId, optional_text, period, text, vocabulary};
-use super::{Aggregate, DomainError};
+use super::{Aggregate, DomainError, RecordKey};
 
 vocabulary!(
     /// The kind of an information-sharing tool.
@@ -103,9 +103,30 @@ fn manual(m: Option<Manual>) -> Result<Option<Manual>, DomainError> {
     .transpose()
 }
 
+/// The record of a revision: one per tool and version.
+fn revision_key(id: &ToolId, version: &str) -> RecordKey {
+    RecordKey::new("tool revision", format!("{id} {}", version.trim()))
+}
+
 impl Aggregate for ToolRegister {
     type Command = ToolCommand;
     type Event = ToolEvent;
+
+    fn command_key(command: &ToolCommand) -> Option<RecordKey> {
+        Some(match command {
+            ToolCommand::Adopt { id, .. } => RecordKey::new("tool", id),
+            ToolCommand::Revise { id, version, .. } => revision_key(id, version),
+            ToolCommand::Retire { id, .. } => RecordKey::new("retirement of tool", id),
+        })
+    }
+
+    fn event_key(event: &ToolEvent) -> Option<RecordKey> {
+        Some(match event {
+            ToolEvent::ToolAdopted { id, .. } => RecordKey::new("tool", id),
+            ToolEvent::ToolRevised { id, version, .. } => revision_key(id, version),
+            ToolEvent::ToolRetired { id, .. } => RecordKey::new("retirement of tool", id),
+        })
+    }
 
     fn decide(&self, command: ToolCommand) -> Result<Vec<ToolEvent>, DomainError> {
         match command {

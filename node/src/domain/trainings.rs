@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::values::{CareScene, Count, MAX_NAME, Profession, TrainingId, counts, text, vocabulary};
-use super::{Aggregate, DomainError};
+use super::{Aggregate, DomainError, RecordKey};
 
 vocabulary!(
     /// The kind of a training.
@@ -72,6 +72,22 @@ pub struct TrainingRegister {
 impl Aggregate for TrainingRegister {
     type Command = TrainingCommand;
     type Event = TrainingEvent;
+
+    fn command_key(command: &TrainingCommand) -> Option<RecordKey> {
+        Some(match command {
+            TrainingCommand::Hold { id, .. } => RecordKey::new("training", id),
+            TrainingCommand::Evaluate { id, .. } => RecordKey::new("training evaluation", id),
+        })
+    }
+
+    fn event_key(event: &TrainingEvent) -> Option<RecordKey> {
+        Some(match event {
+            TrainingEvent::TrainingHeld { id, .. } => RecordKey::new("training", id),
+            TrainingEvent::TrainingEvaluated { id, .. } => {
+                RecordKey::new("training evaluation", id)
+            }
+        })
+    }
 
     fn decide(&self, command: TrainingCommand) -> Result<Vec<TrainingEvent>, DomainError> {
         match command {
@@ -180,8 +196,67 @@ impl Aggregate for TrainingRegister {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::given_when;
     use crate::domain::resources::tests::d;
+    use crate::domain::{decide_in_history, given_when};
+
+    fn hold(participants: u32) -> TrainingCommand {
+        TrainingCommand::Hold {
+            id: TrainingId::parse("id", "t1").unwrap(),
+            kind: TrainingKind::MultiProfessionalGroupWork,
+            title: " 多職種連携研修 ".into(),
+            on: d(2024, 6, 1),
+            participants: vec![Count {
+                of: Profession::Nurse,
+                count: participants,
+            }],
+            scenes: vec![CareScene::EndOfLife, CareScene::EndOfLife],
+        }
+    }
+
+    #[test]
+    fn a_retried_training_records_nothing_even_after_its_evaluation() {
+        // given a training held (its title trimmed, its scenes deduplicated) and then evaluated
+        let mut history = TrainingRegister::default().decide(hold(12)).unwrap();
+        let evaluate = TrainingCommand::Evaluate {
+            id: TrainingId::parse("id", "t1").unwrap(),
+            respondents: 10,
+            satisfied: 9,
+            on: d(2024, 6, 2),
+        };
+        history.extend(
+            TrainingRegister::from_events(&history)
+                .decide(evaluate.clone())
+                .unwrap(),
+        );
+        // when the same requests come again, then nothing is recorded
+        assert_eq!(
+            decide_in_history::<TrainingRegister>(&history, hold(12), PartialEq::eq),
+            Ok(vec![])
+        );
+        assert_eq!(
+            decide_in_history::<TrainingRegister>(&history, evaluate, PartialEq::eq),
+            Ok(vec![])
+        );
+        // when the same id comes with other content, then it is already recorded, by its id
+        assert_eq!(
+            decide_in_history::<TrainingRegister>(&history, hold(13), PartialEq::eq),
+            Err(DomainError::AlreadyRecorded {
+                what: "training",
+                id: "t1".into()
+            })
+        );
+    }
+
+    #[test]
+    fn every_event_of_a_training_command_carries_the_commands_key() {
+        let held = TrainingRegister::default().decide(hold(12)).unwrap();
+        for e in &held {
+            assert_eq!(
+                TrainingRegister::event_key(e),
+                TrainingRegister::command_key(&hold(12))
+            );
+        }
+    }
 
     #[test]
     fn an_evaluation_cannot_count_more_respondents_than_participants() {

@@ -385,42 +385,18 @@ macro_rules! vocabulary {
 }
 pub(crate) use vocabulary;
 
-vocabulary!(
-    /// The eight items (事業項目) of the programme.
-    Item {
-        /// （ア）地域の医療・介護の資源の把握
-        A = ("a", "（ア）地域の医療・介護の資源の把握"),
-        /// （イ）在宅医療・介護連携の課題の抽出と対応策の検討
-        B = ("b", "（イ）在宅医療・介護連携の課題の抽出と対応策の検討"),
-        /// （ウ）切れ目のない在宅医療と在宅介護の提供体制の構築推進
-        C = ("c", "（ウ）切れ目のない在宅医療と在宅介護の提供体制の構築推進"),
-        /// （エ）医療・介護関係者の情報共有の支援
-        D = ("d", "（エ）医療・介護関係者の情報共有の支援"),
-        /// （オ）在宅医療・介護連携に関する相談支援
-        E = ("e", "（オ）在宅医療・介護連携に関する相談支援"),
-        /// （カ）医療・介護関係者の研修
-        F = ("f", "（カ）医療・介護関係者の研修"),
-        /// （キ）地域住民への普及啓発
-        G = ("g", "（キ）地域住民への普及啓発"),
-        /// （ク）在宅医療・介護連携に関する関係市区町村の連携
-        H = ("h", "（ク）在宅医療・介護連携に関する関係市区町村の連携"),
-    }
-);
+/// The eight items (事業項目), defined once for both tiers.
+pub use renkei_proto::programme::Item;
 
-impl Item {
-    /// Returns the item's letter in katakana: ア … ク.
-    pub fn letter(self) -> &'static str {
-        match self {
-            Item::A => "ア",
-            Item::B => "イ",
-            Item::C => "ウ",
-            Item::D => "エ",
-            Item::E => "オ",
-            Item::F => "カ",
-            Item::G => "キ",
-            Item::H => "ク",
-        }
-    }
+/// Reads an item from its code (`d`), letter (`エ`) or label; `field` names it in the error.
+pub fn item(field: &str, value: &str) -> Result<Item, DomainError> {
+    Item::from_text(value).ok_or_else(|| {
+        DomainError::invalid(
+            field,
+            value,
+            "must be one of a, b, c, d, e, f, g, h (（ア）…（ク）)",
+        )
+    })
 }
 
 vocabulary!(

@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::values::{Count, MAX_NAME, OrganisationType, WideAreaId, counts, period, text};
-use super::{Aggregate, DomainError};
+use super::{Aggregate, DomainError, RecordKey};
 
 /// Commands of the wide-area register.
 #[derive(Debug, Clone, PartialEq)]
@@ -124,6 +124,30 @@ fn end(
 impl Aggregate for WideAreaRegister {
     type Command = WideAreaCommand;
     type Event = WideAreaEvent;
+
+    fn command_key(command: &WideAreaCommand) -> Option<RecordKey> {
+        use WideAreaCommand as C;
+        Some(match command {
+            C::AttendMeeting { id, .. }
+            | C::AdoptUnifiedForm { id, .. }
+            | C::JoinLiaisonAgreement { id, .. } => RecordKey::new("wide-area record", id),
+            C::WithdrawUnifiedForm { id, .. } | C::LeaveLiaisonAgreement { id, .. } => {
+                RecordKey::new("end of wide-area record", id)
+            }
+        })
+    }
+
+    fn event_key(event: &WideAreaEvent) -> Option<RecordKey> {
+        use WideAreaEvent as E;
+        Some(match event {
+            E::WideAreaMeetingAttended { id, .. }
+            | E::UnifiedFormAdopted { id, .. }
+            | E::LiaisonAgreementJoined { id, .. } => RecordKey::new("wide-area record", id),
+            E::UnifiedFormWithdrawn { id, .. } | E::LiaisonAgreementLeft { id, .. } => {
+                RecordKey::new("end of wide-area record", id)
+            }
+        })
+    }
 
     fn decide(&self, command: WideAreaCommand) -> Result<Vec<WideAreaEvent>, DomainError> {
         let fresh = |id: &WideAreaId| {

@@ -6,6 +6,7 @@
 use chrono::NaiveDate;
 use renkei_proto::{FiscalYear, v1};
 
+use crate::domain::DomainError;
 use crate::domain::arrangements::{ArrangementCommand, ArrangementKind};
 use crate::domain::awareness::{AwarenessCommand, AwarenessKind};
 use crate::domain::consultation::{
@@ -21,7 +22,6 @@ use crate::domain::tools::{ToolCommand, ToolKind, manual_from};
 use crate::domain::trainings::{TrainingCommand, TrainingKind};
 use crate::domain::values::*;
 use crate::domain::wide_area::WideAreaCommand;
-use crate::domain::{DomainError, Item};
 use crate::programme::{Programme, ProgrammeCommand, ProgrammeError};
 use renkei_proto::MunicipalityCode;
 
@@ -496,7 +496,7 @@ pub fn schedule_activity(r: &v1::ScheduleActivityRequest) -> Result<ProgrammeCom
     Ok(ProgrammeCommand::Plan(PlanCommand::ScheduleActivity {
         fiscal_year: fiscal_year(r.fiscal_year)?,
         id: PlannedActivityId::parse("id", &r.id)?,
-        item: Item::parse("item", &r.item)?,
+        item: crate::domain::values::item("item", &r.item)?,
         what: r.what.clone(),
         scheduled_on: date("scheduled_on", &r.scheduled_on)?,
         owner: r.owner.clone(),
@@ -523,7 +523,7 @@ pub fn define_indicator(r: &v1::DefineIndicatorRequest) -> Result<ProgrammeComma
         kind: IndicatorKind::parse("kind", &r.kind)?,
         name: r.name.clone(),
         unit: r.unit.clone(),
-        item: opt_id("item", &r.item, Item::parse)?,
+        item: opt_id("item", &r.item, crate::domain::values::item)?,
         target: r.target,
     }))
 }

@@ -34,7 +34,8 @@ pub fn status_from_store(e: StoreError) -> tonic::Status {
 
 /// Maps a programme error to its gRPC status; the one place where this is decided. Bad input is
 /// INVALID_ARGUMENT, a missing record NOT_FOUND, a contradiction of what is recorded
-/// FAILED_PRECONDITION; storage and key failures are INTERNAL.
+/// FAILED_PRECONDITION, an id already recorded with other content ALREADY_EXISTS; storage and key
+/// failures are INTERNAL.
 pub fn status_from_programme(e: ProgrammeError) -> tonic::Status {
     use tonic::Code;
     let code = match &e {
@@ -42,6 +43,7 @@ pub fn status_from_programme(e: ProgrammeError) -> tonic::Status {
         ProgrammeError::Domain(DomainError::Invalid { .. }) => Code::InvalidArgument,
         ProgrammeError::Domain(DomainError::NotFound { .. }) => Code::NotFound,
         ProgrammeError::Domain(DomainError::Conflict { .. }) => Code::FailedPrecondition,
+        ProgrammeError::Domain(DomainError::AlreadyRecorded { .. }) => Code::AlreadyExists,
         ProgrammeError::Personal(VaultError::Erased(_)) => Code::FailedPrecondition,
         ProgrammeError::Contended(_) => Code::Aborted,
         ProgrammeError::Personal(_) | ProgrammeError::Unreadable { .. } => Code::Internal,

@@ -19,12 +19,14 @@ use crate::domain::consultation::{
 use crate::domain::meetings::{MeetingCommand, MeetingRegister};
 use crate::domain::plan::{AnnualPlan, DoneActivity, PlanCommand, SceneProgress};
 use crate::domain::resources::{Audience, RegisteredResource, ResourceCommand, ResourceRegistry};
-use crate::domain::status::{ItemStatus, StatusBoard};
+use crate::domain::status::{ItemStatus, StatusBoard, check_as_of};
 use crate::domain::tools::{ToolCommand, ToolRegister};
 use crate::domain::trainings::{TrainingCommand, TrainingRegister};
 use crate::domain::values::{CaseId, ResourceId, SubjectId};
 use crate::domain::wide_area::{WideAreaCommand, WideAreaRegister};
-use crate::domain::{Aggregate, DomainError, ProgrammeEvent, events::SCHEMA_VERSION};
+use crate::domain::{
+    Aggregate, DomainError, ProgrammeEvent, decide_in_history, events::SCHEMA_VERSION,
+};
 use crate::personal::{KeyVault, VaultError};
 use crate::store::{
     Direction, EventStore, ExpectedVersion, GlobalPosition, NewEvent, RecordedEvent, StoreError,
@@ -228,6 +230,21 @@ impl Programme {
             .collect()
     }
 
+    /// Loads the events of an aggregate and the version of its stream.
+    fn load_events<A: Aggregate>(
+        &self,
+        tenant: MunicipalityCode,
+        stream: &StreamId,
+        select: fn(ProgrammeEvent) -> Option<A::Event>,
+    ) -> Result<(Vec<A::Event>, u64), ProgrammeError> {
+        let (recorded, head) = self.read_stream_all(tenant, stream)?;
+        let events = Self::decode(&recorded)?
+            .into_iter()
+            .filter_map(select)
+            .collect();
+        Ok((events, head))
+    }
+
     /// Loads an aggregate and the version of its stream.
     fn load<A: Aggregate>(
         &self,
@@ -235,14 +252,51 @@ impl Programme {
         stream: &StreamId,
         select: fn(ProgrammeEvent) -> Option<A::Event>,
     ) -> Result<(A, u64), ProgrammeError> {
-        let (recorded, head) = self.read_stream_all(tenant, stream)?;
-        let events: Vec<A::Event> = Self::decode(&recorded)?
-            .into_iter()
-            .filter_map(select)
-            .collect();
+        let (events, head) = self.load_events::<A>(tenant, stream, select)?;
         Ok((A::from_events(&events), head))
     }
 
+    /// Whether a recorded consultation event is what a retried command would record: personal
+    /// details are sealed anew (a fresh nonce) on every request, so they are compared in clear.
+    fn same_consultation(
+        &self,
+        tenant: MunicipalityCode,
+        recorded: &ConsultationEvent,
+        would: &ConsultationEvent,
+    ) -> bool {
+        use ConsultationEvent::ConsultationCaseOpened as Opened;
+        match (recorded, would) {
+            (
+                Opened {
+                    personal: Some(r), ..
+                },
+                Opened {
+                    personal: Some(w), ..
+                },
+            ) => {
+                let strip = |e: &ConsultationEvent| {
+                    let mut e = e.clone();
+                    if let Opened { personal, .. } = &mut e {
+                        *personal = None;
+                    }
+                    e
+                };
+                // Details that cannot be opened (an erased subject) are never the same.
+                r.subject == w.subject
+                    && strip(recorded) == strip(would)
+                    && matches!(
+                        (self.vault.unseal(tenant, r), self.vault.unseal(tenant, w)),
+                        (Ok(Some(a)), Ok(Some(b))) if a == b
+                    )
+            }
+            _ => recorded == would,
+        }
+    }
+
+    /// Decides a command against its register's history (the retry contract of
+    /// [`decide_in_history`]) and appends what it causes with the expected version of the
+    /// stream, deciding again after a concurrent write.
+    #[allow(clippy::too_many_arguments)]
     async fn run<A: Aggregate>(
         &self,
         tenant: MunicipalityCode,
@@ -251,13 +305,14 @@ impl Programme {
         command: A::Command,
         select: fn(ProgrammeEvent) -> Option<A::Event>,
         wrap: fn(A::Event) -> ProgrammeEvent,
+        same: impl Fn(&A::Event, &A::Event) -> bool,
     ) -> Result<Executed, ProgrammeError>
     where
         A::Command: Clone,
     {
         for _ in 0..RETRIES {
-            let (state, version) = self.load::<A>(tenant, &stream, select)?;
-            let events = state.decide(command.clone())?;
+            let (history, version) = self.load_events::<A>(tenant, &stream, select)?;
+            let events = decide_in_history::<A>(&history, command.clone(), &same)?;
             if events.is_empty() {
                 return Ok(Executed {
                     events: 0,
@@ -311,12 +366,28 @@ impl Programme {
         use ProgrammeEvent as P;
         match command {
             C::Resources(c) => {
-                self.run::<ResourceRegistry>(tenant, actor, stream, c, resources_of, P::Resources)
-                    .await
+                self.run::<ResourceRegistry>(
+                    tenant,
+                    actor,
+                    stream,
+                    c,
+                    resources_of,
+                    P::Resources,
+                    PartialEq::eq,
+                )
+                .await
             }
             C::Meetings(c) => {
-                self.run::<MeetingRegister>(tenant, actor, stream, c, meetings_of, P::Meetings)
-                    .await
+                self.run::<MeetingRegister>(
+                    tenant,
+                    actor,
+                    stream,
+                    c,
+                    meetings_of,
+                    P::Meetings,
+                    PartialEq::eq,
+                )
+                .await
             }
             C::Arrangements(c) => {
                 self.run::<ArrangementRegister>(
@@ -326,12 +397,21 @@ impl Programme {
                     c,
                     arrangements_of,
                     P::Arrangements,
+                    PartialEq::eq,
                 )
                 .await
             }
             C::Tools(c) => {
-                self.run::<ToolRegister>(tenant, actor, stream, c, tools_of, P::Tools)
-                    .await
+                self.run::<ToolRegister>(
+                    tenant,
+                    actor,
+                    stream,
+                    c,
+                    tools_of,
+                    P::Tools,
+                    PartialEq::eq,
+                )
+                .await
             }
             C::Consultation(ConsultationCommand::EraseSubject { subject, on }) => {
                 self.erase_subject(tenant, actor, subject, on).await
@@ -344,23 +424,48 @@ impl Programme {
                     c,
                     consultation_of,
                     P::Consultation,
+                    |r, w| self.same_consultation(tenant, r, w),
                 )
                 .await
             }
             C::Trainings(c) => {
-                self.run::<TrainingRegister>(tenant, actor, stream, c, trainings_of, P::Trainings)
-                    .await
+                self.run::<TrainingRegister>(
+                    tenant,
+                    actor,
+                    stream,
+                    c,
+                    trainings_of,
+                    P::Trainings,
+                    PartialEq::eq,
+                )
+                .await
             }
             C::Awareness(c) => {
-                self.run::<AwarenessRegister>(tenant, actor, stream, c, awareness_of, P::Awareness)
-                    .await
+                self.run::<AwarenessRegister>(
+                    tenant,
+                    actor,
+                    stream,
+                    c,
+                    awareness_of,
+                    P::Awareness,
+                    PartialEq::eq,
+                )
+                .await
             }
             C::WideArea(c) => {
-                self.run::<WideAreaRegister>(tenant, actor, stream, c, wide_area_of, P::WideArea)
-                    .await
+                self.run::<WideAreaRegister>(
+                    tenant,
+                    actor,
+                    stream,
+                    c,
+                    wide_area_of,
+                    P::WideArea,
+                    PartialEq::eq,
+                )
+                .await
             }
             C::Plan(c) => {
-                self.run::<AnnualPlan>(tenant, actor, stream, c, plan_of, P::Plan)
+                self.run::<AnnualPlan>(tenant, actor, stream, c, plan_of, P::Plan, PartialEq::eq)
                     .await
             }
         }
@@ -407,6 +512,7 @@ impl Programme {
             command,
             consultation_of,
             ProgrammeEvent::Consultation,
+            PartialEq::eq,
         )
         .await
     }
@@ -420,6 +526,7 @@ impl Programme {
         as_of: NaiveDate,
         known_at: Option<DateTime<Utc>>,
     ) -> Result<Vec<ItemStatus>, ProgrammeError> {
+        check_as_of(fiscal_year, as_of)?;
         let mut board = StatusBoard::default();
         self.for_each_programme_event(tenant, |recorded, event| {
             board.record(recorded.recorded_at, &event)

@@ -255,7 +255,7 @@ fn fy_field() -> Field {
 }
 
 fn item_choices() -> Vec<(String, String)> {
-    choices(Item::ALL, Item::code, Item::label)
+    choices(&Item::ALL, Item::code, Item::label)
 }
 
 /// The pages of forms: path segment, title, and the item's label.

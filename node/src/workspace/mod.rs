@@ -190,7 +190,9 @@ pub fn http_status(error: &ProgrammeError) -> StatusCode {
     match error {
         ProgrammeError::Domain(DomainError::Invalid { .. }) => StatusCode::BAD_REQUEST,
         ProgrammeError::Domain(DomainError::NotFound { .. }) => StatusCode::NOT_FOUND,
-        ProgrammeError::Domain(DomainError::Conflict { .. }) => StatusCode::CONFLICT,
+        ProgrammeError::Domain(
+            DomainError::Conflict { .. } | DomainError::AlreadyRecorded { .. },
+        ) => StatusCode::CONFLICT,
         ProgrammeError::Personal(crate::personal::VaultError::Erased(_)) => StatusCode::CONFLICT,
         ProgrammeError::Contended(_) => StatusCode::CONFLICT,
         ProgrammeError::Store(StoreError::InvalidArgument { .. }) => StatusCode::BAD_REQUEST,
@@ -211,6 +213,9 @@ fn error_text(error: &ProgrammeError) -> String {
         ProgrammeError::Domain(DomainError::Invalid { .. }) => "入力に誤りがあります",
         ProgrammeError::Domain(DomainError::NotFound { .. }) => "記録が見つかりません",
         ProgrammeError::Domain(DomainError::Conflict { .. }) => "これまでの記録と矛盾します",
+        ProgrammeError::Domain(DomainError::AlreadyRecorded { .. }) => {
+            "この番号は別の内容で記録済みです"
+        }
         ProgrammeError::Personal(crate::personal::VaultError::Erased(_)) => {
             "この方の個人情報は消去済みです"
         }

@@ -52,8 +52,10 @@ impl View {
             .or_else(|| FiscalYear::containing(today).ok())
             // 2024 is a valid fiscal year.
             .unwrap_or_else(|| FiscalYear::new(2024).expect("a valid fiscal year"));
+        // A date of another fiscal year (left from a previous view) gives way to the default.
         let as_of = NaiveDate::parse_from_str(&self.as_of, "%Y-%m-%d")
             .ok()
+            .filter(|d| fy.contains(*d))
             .unwrap_or_else(|| {
                 if fy.contains(today) {
                     today
@@ -69,17 +71,17 @@ impl View {
 fn qualifying(item: Item) -> &'static str {
     match item {
         Item::A => "年度内に資源調査を行うか、資源リスト・マップを公表する",
-        Item::B => "年度内に会議を開き、課題または対応策を1件以上記録する",
-        Item::C => {
+        Item::I => "年度内に会議を開き、課題または対応策を1件以上記録する",
+        Item::U => {
             "年度内のいずれかの日に提供体制（主治医・副主治医制、急変時診療医療機関など）が有効である"
         }
-        Item::D => {
+        Item::E => {
             "年度内のいずれかの日に情報共有ツールを利用している、または年度内に作成・改訂する"
         }
-        Item::E => "年度内のいずれかの日に相談窓口が開いている",
-        Item::F => "年度内に研修を開催する",
-        Item::G => "年度内に普及啓発の活動を行う、または資料を配布する",
-        Item::H => {
+        Item::O => "年度内のいずれかの日に相談窓口が開いている",
+        Item::Ka => "年度内に研修を開催する",
+        Item::Ki => "年度内に普及啓発の活動を行う、または資料を配布する",
+        Item::Ku => {
             "年度内に広域の会議に参加する、または統一様式を採用している・入退院支援ルールに参加している"
         }
     }

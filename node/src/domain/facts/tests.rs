@@ -52,7 +52,7 @@ fn evidence_round_trips_through_the_wire() {
         ProgrammeEvent::Plan(PlanEvent::ActivityScheduled {
             fiscal_year: FiscalYear::new(2024).unwrap(),
             id: PlannedActivityId::parse("id", "p1").unwrap(),
-            item: Item::G,
+            item: Item::Ki,
             what: "講演会".into(),
             scheduled_on: d(2024, 5, 1),
             owner: "地域包括ケア推進課".into(),

@@ -46,7 +46,7 @@ fn qualifying(item: Item, on: NaiveDate, n: usize) -> Vec<ProgrammeEvent> {
             on,
             responses: 40,
         })],
-        Item::B => vec![
+        Item::I => vec![
             P::Meetings(MeetingEvent::MeetingHeld {
                 id: id!(MeetingId, &s),
                 kind: MeetingKind::CoordinationCouncil,
@@ -69,7 +69,7 @@ fn qualifying(item: Item, on: NaiveDate, n: usize) -> Vec<ProgrammeEvent> {
                 on,
             }),
         ],
-        Item::C => vec![P::Arrangements(ArrangementEvent::ArrangementEstablished {
+        Item::U => vec![P::Arrangements(ArrangementEvent::ArrangementEstablished {
             id: id!(ArrangementId, &s),
             name: "後方支援病床".into(),
             kind: ArrangementKind::BackupBeds {
@@ -79,7 +79,7 @@ fn qualifying(item: Item, on: NaiveDate, n: usize) -> Vec<ProgrammeEvent> {
             first_day: before,
             last_day: Some(on),
         })],
-        Item::D => vec![
+        Item::E => vec![
             P::Tools(ToolEvent::ToolAdopted {
                 id: id!(ToolId, &s),
                 name: "連絡帳".into(),
@@ -94,7 +94,7 @@ fn qualifying(item: Item, on: NaiveDate, n: usize) -> Vec<ProgrammeEvent> {
                 last_day: on,
             }),
         ],
-        Item::E => vec![
+        Item::O => vec![
             P::Consultation(ConsultationEvent::ConsultationDeskOpened {
                 id: id!(DeskId, &s),
                 name: "相談窓口".into(),
@@ -111,7 +111,7 @@ fn qualifying(item: Item, on: NaiveDate, n: usize) -> Vec<ProgrammeEvent> {
                 last_day: on,
             }),
         ],
-        Item::F => vec![P::Trainings(TrainingEvent::TrainingHeld {
+        Item::Ka => vec![P::Trainings(TrainingEvent::TrainingHeld {
             id: id!(TrainingId, &s),
             kind: TrainingKind::MultiProfessionalGroupWork,
             title: "多職種研修".into(),
@@ -122,7 +122,7 @@ fn qualifying(item: Item, on: NaiveDate, n: usize) -> Vec<ProgrammeEvent> {
             }],
             scenes: vec![],
         })],
-        Item::G => vec![P::Awareness(AwarenessEvent::AwarenessActivityRecorded {
+        Item::Ki => vec![P::Awareness(AwarenessEvent::AwarenessActivityRecorded {
             id: id!(ActivityId, &s),
             kind: AwarenessKind::Pamphlet,
             title: "在宅医療パンフレット".into(),
@@ -132,7 +132,7 @@ fn qualifying(item: Item, on: NaiveDate, n: usize) -> Vec<ProgrammeEvent> {
             copies: Some(5000),
             scenes: vec![],
         })],
-        Item::H => vec![P::WideArea(WideAreaEvent::WideAreaMeetingAttended {
+        Item::Ku => vec![P::WideArea(WideAreaEvent::WideAreaMeetingAttended {
             id: id!(WideAreaId, &s),
             title: "富山医療圏 広域連携会議".into(),
             area: "富山".into(),
@@ -154,7 +154,7 @@ fn alternative(item: Item, on: NaiveDate) -> Option<Vec<ProgrammeEvent>> {
             entries: 10,
             on,
         })]),
-        Item::D => Some(vec![
+        Item::E => Some(vec![
             P::Tools(ToolEvent::ToolAdopted {
                 id: id!(ToolId, "t9"),
                 name: "ICT".into(),
@@ -175,7 +175,7 @@ fn alternative(item: Item, on: NaiveDate) -> Option<Vec<ProgrammeEvent>> {
                 on,
             }),
         ]),
-        Item::H => Some(vec![P::WideArea(WideAreaEvent::LiaisonAgreementJoined {
+        Item::Ku => Some(vec![P::WideArea(WideAreaEvent::LiaisonAgreementJoined {
             id: id!(WideAreaId, "w9"),
             hospital: "中央病院".into(),
             rule_version: "1".into(),
@@ -212,7 +212,7 @@ fn board(events: &[ProgrammeEvent]) -> StatusBoard {
 
 #[test]
 fn each_item_with_a_qualifying_activity_is_implemented() {
-    for &item in Item::ALL {
+    for item in Item::ALL {
         // given the qualifying activity on 2024-06-01
         let b = board(&qualifying(item, d(2024, 6, 1), 1));
         // when FY2024 is asked as of 2024-08-01, then 実施している
@@ -233,7 +233,7 @@ fn each_item_with_a_qualifying_activity_is_implemented() {
 
 #[test]
 fn the_alternative_routes_qualify_too() {
-    for &item in Item::ALL {
+    for item in Item::ALL {
         if let Some(events) = alternative(item, d(2024, 7, 1)) {
             let b = board(&events);
             assert_eq!(
@@ -252,7 +252,7 @@ fn the_alternative_routes_qualify_too() {
 
 #[test]
 fn each_item_only_planned_is_planned() {
-    for &item in Item::ALL {
+    for item in Item::ALL {
         // given only a planned activity in FY2024's plan, decided on 2024-04-01
         let b = board(&[planned(item, fy(2024), d(2024, 4, 1))]);
         // then 年度内に実施予定 as of 2024-08-01, but not as of 2024-03-31 (before it was planned)
@@ -276,7 +276,7 @@ fn each_item_only_planned_is_planned() {
 #[test]
 fn a_cancelled_plan_is_not_planned_from_its_cancellation() {
     let b = board(&[
-        planned(Item::F, fy(2024), d(2024, 4, 1)),
+        planned(Item::Ka, fy(2024), d(2024, 4, 1)),
         ProgrammeEvent::Plan(PlanEvent::ActivityCancelled {
             fiscal_year: fy(2024),
             id: id!(PlannedActivityId, "f"),
@@ -284,18 +284,58 @@ fn a_cancelled_plan_is_not_planned_from_its_cancellation() {
         }),
     ]);
     assert_eq!(
-        b.item_status(Item::F, fy(2024), d(2024, 8, 31), None),
+        b.item_status(Item::Ka, fy(2024), d(2024, 8, 31), None),
         SurveyStatus::Planned
     );
     assert_eq!(
-        b.item_status(Item::F, fy(2024), d(2024, 9, 1), None),
+        b.item_status(Item::Ka, fy(2024), d(2024, 9, 1), None),
         SurveyStatus::NotImplemented
     );
 }
 
 #[test]
+fn planned_within_the_year_needs_a_scheduled_day_still_ahead_of_the_survey_date() {
+    // ../shared/DOMAIN.md:59 — 年度内に実施予定: "the FY's annual plan (decided on or before the
+    // date) schedules an activity for the item on a day still ahead of the date (a plan whose day
+    // passed without the activity no longer counts)"; the answer's name, seed
+    // 000_aeff01bd41c300be.txt:416: 「実施している 年度内に実施予定 実施していない」.
+    let mut on_november_1 = planned(Item::Ka, fy(2024), d(2024, 4, 1));
+    if let ProgrammeEvent::Plan(PlanEvent::ActivityScheduled { scheduled_on, .. }) =
+        &mut on_november_1
+    {
+        *scheduled_on = d(2024, 11, 1);
+    }
+    let b = board(&[on_november_1]);
+    // the day still ahead, or the day itself: 年度内に実施予定
+    for as_of in [d(2024, 10, 31), d(2024, 11, 1)] {
+        assert_eq!(
+            b.item_status(Item::Ka, fy(2024), as_of, None),
+            SurveyStatus::Planned,
+            "as of {as_of}"
+        );
+    }
+    // the day passed without the training: 実施していない
+    assert_eq!(
+        b.item_status(Item::Ka, fy(2024), d(2024, 11, 2), None),
+        SurveyStatus::NotImplemented
+    );
+}
+
+#[test]
+fn a_survey_date_outside_the_fiscal_year_is_refused() {
+    // ../shared/DOMAIN.md:62 — "It is computed *as of* a date" of the fiscal year asked for.
+    assert!(check_as_of(fy(2024), d(2024, 4, 1)).is_ok());
+    assert!(check_as_of(fy(2024), d(2025, 3, 31)).is_ok());
+    let e = check_as_of(fy(2024), d(2025, 4, 1)).unwrap_err();
+    assert!(
+        e.to_string().contains("as_of") && e.to_string().contains("2025-04-01"),
+        "{e}"
+    );
+}
+
+#[test]
 fn each_item_with_activity_on_march_31_of_the_previous_fy_is_not_implemented() {
-    for &item in Item::ALL {
+    for item in Item::ALL {
         // given the activity dated (or in force until) 2024-03-31, the last day of FY2023
         let b = board(&qualifying(item, d(2024, 3, 31), 1));
         // then FY2024 is 実施していない, even as of its last day
@@ -315,7 +355,7 @@ fn each_item_with_activity_on_march_31_of_the_previous_fy_is_not_implemented() {
 
 #[test]
 fn activity_on_april_1_counts_from_that_day_and_as_of_is_exact() {
-    for &item in Item::ALL {
+    for item in Item::ALL {
         // given the activity on 2024-04-01 (for things in force: starting 10 days before)
         let b = board(&qualifying(item, d(2024, 4, 1), 1));
         assert_eq!(
@@ -331,7 +371,7 @@ fn activity_on_april_1_counts_from_that_day_and_as_of_is_exact() {
         );
     }
     // a dated activity on 2024-09-01 counts as of 2024-09-01, not as of 2024-08-31
-    for item in [Item::A, Item::B, Item::F, Item::G, Item::H] {
+    for item in [Item::A, Item::I, Item::Ka, Item::Ki, Item::Ku] {
         let b = board(&qualifying(item, d(2024, 9, 1), 1));
         assert_eq!(
             b.item_status(item, fy(2024), d(2024, 8, 31), None),
@@ -348,11 +388,11 @@ fn activity_on_april_1_counts_from_that_day_and_as_of_is_exact() {
 
 #[test]
 fn a_meeting_without_issue_or_countermeasure_does_not_qualify() {
-    let mut events = qualifying(Item::B, d(2024, 6, 1), 1);
+    let mut events = qualifying(Item::I, d(2024, 6, 1), 1);
     events.truncate(1);
     let b = board(&events);
     assert_eq!(
-        b.item_status(Item::B, fy(2024), d(2025, 3, 31), None),
+        b.item_status(Item::I, fy(2024), d(2025, 3, 31), None),
         SurveyStatus::NotImplemented
     );
 }
@@ -361,34 +401,34 @@ fn a_meeting_without_issue_or_countermeasure_does_not_qualify() {
 fn as_known_at_reproduces_an_earlier_answer() {
     // given a plan recorded at t(0) and a training recorded at t(1), both business-dated in FY2024
     let mut b = StatusBoard::default();
-    b.record(t(0), &planned(Item::F, fy(2024), d(2024, 4, 1)));
-    for e in qualifying(Item::F, d(2024, 6, 1), 1) {
+    b.record(t(0), &planned(Item::Ka, fy(2024), d(2024, 4, 1)));
+    for e in qualifying(Item::Ka, d(2024, 6, 1), 1) {
         b.record(t(1), &e);
     }
     // then as known at t(0) it was only planned, and from t(1) on it is implemented
     assert_eq!(
-        b.item_status(Item::F, fy(2024), d(2024, 8, 1), Some(t(0))),
+        b.item_status(Item::Ka, fy(2024), d(2024, 8, 1), Some(t(0))),
         SurveyStatus::Planned
     );
     assert_eq!(
-        b.item_status(Item::F, fy(2024), d(2024, 8, 1), Some(t(1))),
+        b.item_status(Item::Ka, fy(2024), d(2024, 8, 1), Some(t(1))),
         SurveyStatus::Implemented
     );
     assert_eq!(
-        b.item_status(Item::F, fy(2024), d(2024, 8, 1), None),
+        b.item_status(Item::Ka, fy(2024), d(2024, 8, 1), None),
         SurveyStatus::Implemented
     );
     // and a desk's closing recorded later is not known before it was recorded
     let mut b = StatusBoard::default();
-    let desk = qualifying(Item::E, d(2024, 3, 31), 1);
+    let desk = qualifying(Item::O, d(2024, 3, 31), 1);
     b.record(t(0), &desk[0]);
     b.record(t(5), &desk[1]);
     assert_eq!(
-        b.item_status(Item::E, fy(2024), d(2024, 8, 1), Some(t(4))),
+        b.item_status(Item::O, fy(2024), d(2024, 8, 1), Some(t(4))),
         SurveyStatus::Implemented
     );
     assert_eq!(
-        b.item_status(Item::E, fy(2024), d(2024, 8, 1), Some(t(5))),
+        b.item_status(Item::O, fy(2024), d(2024, 8, 1), Some(t(5))),
         SurveyStatus::NotImplemented
     );
 }
