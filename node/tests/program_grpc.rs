@@ -277,6 +277,26 @@ async fn every_item_is_implemented_by_its_qualifying_activity_and_planned_by_the
     .unwrap();
     let before = status(&mut c, 2024, "2024-08-01").await;
     assert_eq!(before[5], ("f".to_string(), "年度内に実施予定".to_string()));
+    // its day passed without the training: 実施していない (DOMAIN.md:59, "a plan whose day
+    // passed without the activity no longer counts")
+    let passed = status(&mut c, 2024, "2024-09-02").await;
+    assert_eq!(passed[5], ("f".to_string(), "実施していない".to_string()));
+    // a survey date outside the fiscal year is refused, naming it, as the prefecture does
+    let e = c
+        .get_status(v1::GetStatusRequest {
+            municipality_code: CODE.into(),
+            fiscal_year: 2024,
+            as_of: "2025-04-01".into(),
+            known_at: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(
+        e.message().contains("as_of") && e.message().contains("2025-04-01"),
+        "{}",
+        e.message()
+    );
     assert!(
         before
             .iter()
