@@ -265,6 +265,66 @@ fn outcome(r: &Result<renkei_node::programme::Executed, ProgrammeError>) -> Stri
     }
 }
 
+fn training(id: &str, n: u32) -> ProgrammeCommand {
+    ProgrammeCommand::Trainings(TrainingCommand::Hold {
+        id: TrainingId::parse("id", id).unwrap(),
+        kind: TrainingKind::MultiProfessionalGroupWork,
+        title: "多職種連携研修".into(),
+        on: d(2024, 6, 1 + n % 30),
+        participants: vec![Count {
+            of: Profession::CareManager,
+            count: 10 + n,
+        }],
+        scenes: vec![CareScene::EndOfLife],
+    })
+}
+
+/// Clerks recording different records of one register at the same time never refuse each
+/// other (the register is decided in memory and its appends queued in order); retries among
+/// them still record nothing, and every acknowledged record is in the stream once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_clerks_recording_different_records_never_conflict() {
+    const CLERKS: u32 = 32;
+    const EACH: u32 = 25;
+    let dir = tempfile::tempdir().unwrap();
+    let (p, store) = open_programme(dir.path()).await;
+    let m = tenant();
+    let clerks: Vec<_> = (0..CLERKS)
+        .map(|c| {
+            let p = p.clone();
+            tokio::spawn(async move {
+                for i in 0..EACH {
+                    let id = format!("t-{c}-{i}");
+                    let first = p.execute(m, "clerk", training(&id, i)).await.unwrap();
+                    assert_eq!(first.events, 1, "{id}");
+                    // every fifth at once again, while the others keep writing: a retry
+                    if i % 5 == 0 {
+                        let again = p.execute(m, "clerk", training(&id, i)).await.unwrap();
+                        assert_eq!(again.events, 0, "{id}");
+                    }
+                }
+            })
+        })
+        .collect();
+    for c in clerks {
+        c.await.unwrap();
+    }
+    let recorded = registers(&store);
+    assert_eq!(recorded.len(), (CLERKS * EACH) as usize);
+    assert!(recorded.iter().all(|(s, t, _)| s == "programme/trainings" && t == "TrainingHeld"));
+    // and after a restart, with the state loaded anew, a retry is still recognised and a new
+    // record still appended after the others
+    drop(p);
+    store.close().await.unwrap();
+    drop(store);
+    let (p, store) = open_programme(dir.path()).await;
+    assert_eq!(p.execute(m, "clerk", training("t-0-1", 1)).await.unwrap().events, 0);
+    assert_eq!(p.execute(m, "clerk", training("t-new", 1)).await.unwrap().events, 1);
+    assert_eq!(registers(&store).len(), (CLERKS * EACH) as usize + 1);
+    let status = p.status(m, fy(), d(2025, 3, 31), None).unwrap();
+    assert_eq!(status[Item::Ka.index()].evidence_count, (CLERKS * EACH) as usize + 1);
+}
+
 #[tokio::test]
 async fn an_identical_retry_records_nothing_and_other_content_is_already_recorded() {
     let dir = tempfile::tempdir().unwrap();

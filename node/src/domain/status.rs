@@ -49,8 +49,11 @@ pub use renkei_proto::programme::SurveyStatus;
 pub struct ItemStatus {
     pub item: Item,
     pub status: SurveyStatus,
-    /// The records that decided it, e.g. `training/t1`, sorted.
+    /// The records that decided it, e.g. `training/t1`, sorted: the first [`EVIDENCE_LISTED`]
+    /// of them by day.
     pub evidence: Vec<String>,
+    /// How many records decided it.
+    pub evidence_count: usize,
 }
 
 /// A piece of evidence extracted from one event: what the status rules look at. The municipal
@@ -260,23 +263,151 @@ pub fn evidence(event: &ProgrammeEvent) -> Vec<Evidence> {
     }
 }
 
-/// The evidence of one municipality, from which every item's status is derived.
+/// How many of the records that decided an item a status lists (the count says how many there
+/// are): a town with ten thousand trainings in a year shows the first of them, not a list no one
+/// reads, and answering does not grow with the town's history.
+pub const EVIDENCE_LISTED: usize = 20;
+
+/// When each record became known: the earliest instant it was recorded.
+type Known = BTreeMap<String, DateTime<Utc>>;
+
+/// The evidence of one municipality, from which every item's status is derived. It is kept
+/// indexed by item and day, so that a status reads the days of its window rather than every
+/// record: answering costs the same with ten records as with a hundred thousand (an answer *as
+/// known at* an instant filters the records of those days one by one).
 #[derive(Debug, Clone, Default)]
 pub struct StatusBoard {
-    /// Each piece of evidence with the instant its event was recorded.
-    facts: Vec<(Evidence, DateTime<Utc>)>,
+    /// Qualifying activities by item and day.
+    dated: BTreeMap<(Item, NaiveDate), Known>,
+    /// Meetings held, by day (イ; they qualify once they have a finding).
+    meetings: BTreeMap<NaiveDate, Known>,
+    /// The earliest instant a finding of each meeting was recorded.
+    findings: BTreeMap<String, DateTime<Utc>>,
+    /// Things in force, per item: key → (first day, last day, recorded at).
+    starts: BTreeMap<Item, Vec<(String, NaiveDate, Option<NaiveDate>, DateTime<Utc>)>>,
+    /// Last days in force, per key, with the instant each was recorded.
+    ends: BTreeMap<String, Vec<(NaiveDate, DateTime<Utc>)>>,
+    /// Planned activities per fiscal year and item: (key, planned on, scheduled on, recorded at).
+    #[allow(clippy::type_complexity)]
+    planned: BTreeMap<(FiscalYear, Item), Vec<(String, NaiveDate, Option<NaiveDate>, DateTime<Utc>)>>,
+    /// Cancellations per key, with the instant each was recorded.
+    cancelled: BTreeMap<String, Vec<(NaiveDate, DateTime<Utc>)>>,
+}
+
+/// Keeps the earliest instant `key` became known.
+fn know(known: &mut Known, key: String, at: DateTime<Utc>) {
+    known
+        .entry(key)
+        .and_modify(|t| *t = (*t).min(at))
+        .or_insert(at);
+}
+
+/// The earliest day among those known at `known_at`.
+fn earliest_known(
+    days: Option<&Vec<(NaiveDate, DateTime<Utc>)>>,
+    known_at: Option<DateTime<Utc>>,
+) -> Option<NaiveDate> {
+    days?
+        .iter()
+        .filter(|(_, at)| known_at.is_none_or(|k| *at <= k))
+        .map(|(d, _)| *d)
+        .min()
+}
+
+/// The records that decided an item: how many, and the first [`EVIDENCE_LISTED`] of them.
+#[derive(Default)]
+struct Decided {
+    count: usize,
+    listed: Vec<String>,
+}
+
+impl Decided {
+    fn push(&mut self, key: &str) {
+        self.count += 1;
+        if self.listed.len() < EVIDENCE_LISTED {
+            self.listed.push(key.to_owned());
+        }
+    }
+
+    /// Takes in one day's records, those known at `known_at`.
+    fn day(&mut self, known: &Known, known_at: Option<DateTime<Utc>>) {
+        match known_at {
+            // Every record of the day counts: add them without visiting each.
+            None => {
+                let room = EVIDENCE_LISTED.saturating_sub(self.listed.len());
+                self.listed.extend(known.keys().take(room).cloned());
+                self.count += known.len();
+            }
+            Some(k) => known
+                .iter()
+                .filter(|(_, at)| **at <= k)
+                .for_each(|(key, _)| self.push(key)),
+        }
+    }
+
+    fn into_status(mut self, item: Item, status: SurveyStatus) -> ItemStatus {
+        self.listed.sort();
+        self.listed.dedup();
+        ItemStatus {
+            item,
+            status,
+            evidence: self.listed,
+            evidence_count: self.count,
+        }
+    }
 }
 
 impl StatusBoard {
     /// Takes in an event recorded at `recorded_at`.
     pub fn record(&mut self, recorded_at: DateTime<Utc>, event: &ProgrammeEvent) {
-        self.facts
-            .extend(evidence(event).into_iter().map(|f| (f, recorded_at)));
+        for f in evidence(event) {
+            self.record_evidence(recorded_at, f);
+        }
     }
 
     /// Takes in one piece of evidence recorded at `recorded_at` (e.g. received from a node).
     pub fn record_evidence(&mut self, recorded_at: DateTime<Utc>, evidence: Evidence) {
-        self.facts.push((evidence, recorded_at));
+        match evidence {
+            Evidence::Dated { item, key, on } => {
+                know(self.dated.entry((item, on)).or_default(), key, recorded_at);
+            }
+            Evidence::MeetingHeld { key, on } => {
+                know(self.meetings.entry(on).or_default(), key, recorded_at);
+            }
+            Evidence::Finding { meeting } => know(&mut self.findings, meeting, recorded_at),
+            Evidence::Starts {
+                item,
+                key,
+                first_day,
+                last_day,
+            } => self
+                .starts
+                .entry(item)
+                .or_default()
+                .push((key, first_day, last_day, recorded_at)),
+            Evidence::Ends { key, last_day } => self
+                .ends
+                .entry(key)
+                .or_default()
+                .push((last_day, recorded_at)),
+            Evidence::Planned {
+                fiscal_year,
+                item,
+                key,
+                planned_on,
+                scheduled_on,
+            } => self.planned.entry((fiscal_year, item)).or_default().push((
+                key,
+                planned_on,
+                scheduled_on,
+                recorded_at,
+            )),
+            Evidence::Cancelled { key, on } => self
+                .cancelled
+                .entry(key)
+                .or_default()
+                .push((on, recorded_at)),
+        }
     }
 
     /// Returns the status of every item for `fiscal_year` as of business date `as_of`, counting
@@ -287,121 +418,81 @@ impl StatusBoard {
         as_of: NaiveDate,
         known_at: Option<DateTime<Utc>>,
     ) -> Vec<ItemStatus> {
-        let known: Vec<&Evidence> = self
-            .facts
-            .iter()
-            .filter(|(_, at)| known_at.is_none_or(|k| *at <= k))
-            .map(|(f, _)| f)
-            .collect();
-        let start = fiscal_year.first_day();
-        let end = fiscal_year.last_day().min(as_of);
-        let in_window = |d: NaiveDate| start <= d && d <= end;
-        // The earliest known last day of each thing in force.
-        let mut ends: BTreeMap<&str, NaiveDate> = BTreeMap::new();
-        for f in &known {
-            if let Evidence::Ends { key, last_day } = f {
-                ends.entry(key.as_str())
-                    .and_modify(|d| *d = (*d).min(*last_day))
-                    .or_insert(*last_day);
-            }
-        }
-        let mut cancelled: BTreeMap<&str, NaiveDate> = BTreeMap::new();
-        for f in &known {
-            if let Evidence::Cancelled { key, on } = f {
-                cancelled
-                    .entry(key.as_str())
-                    .and_modify(|d| *d = (*d).min(*on))
-                    .or_insert(*on);
-            }
-        }
-        let with_finding: std::collections::BTreeSet<&str> = known
-            .iter()
-            .filter_map(|f| match f {
-                Evidence::Finding { meeting } => Some(meeting.as_str()),
-                _ => None,
-            })
-            .collect();
-
         Item::ALL
             .iter()
-            .map(|&item| {
-                let mut implemented: Vec<String> = known
-                    .iter()
-                    .filter_map(|f| match f {
-                        Evidence::Dated { item: i, key, on } if *i == item && in_window(*on) => {
-                            Some(key.clone())
-                        }
-                        Evidence::MeetingHeld { key, on }
-                            if item == Item::I
-                                && in_window(*on)
-                                && with_finding.contains(key.as_str()) =>
-                        {
-                            Some(key.clone())
-                        }
-                        Evidence::Starts {
-                            item: i,
-                            key,
-                            first_day,
-                            last_day,
-                        } if *i == item => {
-                            let last = match (last_day, ends.get(key.as_str())) {
-                                (Some(a), Some(b)) => Some((*a).min(*b)),
-                                (a, b) => a.or(b.copied()),
-                            };
-                            let overlaps = *first_day <= end
-                                && start <= end
-                                && last.is_none_or(|l| l >= start);
-                            overlaps.then(|| key.clone())
-                        }
-                        _ => None,
-                    })
-                    .collect();
-                implemented.sort();
-                implemented.dedup();
-                if !implemented.is_empty() {
-                    return ItemStatus {
-                        item,
-                        status: SurveyStatus::Implemented,
-                        evidence: implemented,
-                    };
-                }
-                let mut planned: Vec<String> = known
-                    .iter()
-                    .filter_map(|f| match f {
-                        Evidence::Planned {
-                            fiscal_year: fy,
-                            item: i,
-                            key,
-                            planned_on,
-                            scheduled_on,
-                        } if *fy == fiscal_year
-                            && *i == item
-                            && *planned_on <= as_of
-                            && scheduled_on.is_none_or(|day| day >= as_of)
-                            && cancelled.get(key.as_str()).is_none_or(|c| *c > as_of) =>
-                        {
-                            Some(key.clone())
-                        }
-                        _ => None,
-                    })
-                    .collect();
-                planned.sort();
-                planned.dedup();
-                if !planned.is_empty() {
-                    ItemStatus {
-                        item,
-                        status: SurveyStatus::Planned,
-                        evidence: planned,
-                    }
-                } else {
-                    ItemStatus {
-                        item,
-                        status: SurveyStatus::NotImplemented,
-                        evidence: vec![],
-                    }
-                }
-            })
+            .map(|&item| self.item(item, fiscal_year, as_of, known_at))
             .collect()
+    }
+
+    /// Decides one item (see [`StatusBoard::status`]).
+    fn item(
+        &self,
+        item: Item,
+        fiscal_year: FiscalYear,
+        as_of: NaiveDate,
+        known_at: Option<DateTime<Utc>>,
+    ) -> ItemStatus {
+        let is_known = |at: &DateTime<Utc>| known_at.is_none_or(|k| *at <= k);
+        let start = fiscal_year.first_day();
+        let end = fiscal_year.last_day().min(as_of);
+        let mut implemented = Decided::default();
+        if start <= end {
+            for (_, day) in self.dated.range((item, start)..=(item, end)) {
+                implemented.day(day, known_at);
+            }
+            if item == Item::I {
+                for (key, _) in self
+                    .meetings
+                    .range(start..=end)
+                    .flat_map(|(_, day)| day.iter())
+                    .filter(|(key, at)| {
+                        is_known(at) && self.findings.get(key.as_str()).is_some_and(is_known)
+                    })
+                {
+                    implemented.push(key);
+                }
+            }
+            for (key, first_day, last_day, _) in self
+                .starts
+                .get(&item)
+                .into_iter()
+                .flatten()
+                .filter(|(_, _, _, at)| is_known(at))
+            {
+                let ended = earliest_known(self.ends.get(key.as_str()), known_at);
+                let last = match (last_day, ended) {
+                    (Some(a), Some(b)) => Some((*a).min(b)),
+                    (a, b) => a.or(b),
+                };
+                if *first_day <= end && last.is_none_or(|l| l >= start) {
+                    implemented.push(key);
+                }
+            }
+        }
+        if implemented.count > 0 {
+            return implemented.into_status(item, SurveyStatus::Implemented);
+        }
+        let mut planned = Decided::default();
+        for (key, _, _, _) in self
+            .planned
+            .get(&(fiscal_year, item))
+            .into_iter()
+            .flatten()
+            .filter(|(key, planned_on, scheduled_on, at)| {
+                is_known(at)
+                    && *planned_on <= as_of
+                    && scheduled_on.is_none_or(|day| day >= as_of)
+                    && earliest_known(self.cancelled.get(key.as_str()), known_at)
+                        .is_none_or(|c| c > as_of)
+            })
+        {
+            planned.push(key);
+        }
+        if planned.count > 0 {
+            planned.into_status(item, SurveyStatus::Planned)
+        } else {
+            Decided::default().into_status(item, SurveyStatus::NotImplemented)
+        }
     }
 
     /// Returns one item's status (see [`StatusBoard::status`]).
@@ -412,10 +503,7 @@ impl StatusBoard {
         as_of: NaiveDate,
         known_at: Option<DateTime<Utc>>,
     ) -> SurveyStatus {
-        self.status(fiscal_year, as_of, known_at)
-            .into_iter()
-            .find(|s| s.item == item)
-            .map_or(SurveyStatus::NotImplemented, |s| s.status)
+        self.item(item, fiscal_year, as_of, known_at).status
     }
 }
 

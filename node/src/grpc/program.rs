@@ -765,6 +765,7 @@ impl v1::MunicipalProgram for MunicipalProgramService {
                     .into(),
                     status_label: s.status.label().into(),
                     evidence: s.evidence,
+                    evidence_count: u32::try_from(s.evidence_count).unwrap_or(u32::MAX),
                 })
                 .collect(),
         }))

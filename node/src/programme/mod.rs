@@ -1,11 +1,16 @@
-//! The municipal programme's application service: loads an aggregate from its stream in the event
-//! store, asks the domain to decide, appends the events with the expected version (retrying on a
-//! concurrent write), and answers queries by folding events. Personal details are sealed here,
+//! The municipal programme's application service: keeps each register's aggregate state in
+//! memory ([`registers`]), asks the domain to decide, appends the events with the expected
+//! version (deciding again after a failed or concurrent write), answers a town's status from a
+//! status board kept current from the log, and answers other queries by folding events. Personal details are sealed here,
 //! with the [`KeyVault`], before the domain sees a command.
 //!
 //! No business rule lives here: every rule is in [`crate::domain`].
 
 pub mod import;
+mod registers;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone, Utc};
 use renkei_proto::{FiscalYear, MunicipalityCode};
@@ -28,6 +33,7 @@ use crate::domain::{
     Aggregate, DomainError, ProgrammeEvent, decide_in_history, events::SCHEMA_VERSION,
 };
 use crate::personal::{KeyVault, VaultError};
+use registers::{Folded, Registers};
 use crate::store::{
     Direction, EventStore, ExpectedVersion, GlobalPosition, NewEvent, RecordedEvent, StoreError,
     StreamId,
@@ -110,11 +116,36 @@ pub struct ConsultationStatistics {
     pub by_action: Vec<(CaseAction, u32)>,
 }
 
+/// Each tenant's status board with the global position of the next event to fold in: the
+/// status of a town is read from its board, which takes in only the events recorded since the
+/// last answer (the prefecture keeps its boards the same way, from facts).
+#[derive(Clone, Default)]
+struct Boards(
+    #[allow(clippy::type_complexity)]
+    Arc<Mutex<HashMap<MunicipalityCode, Arc<Mutex<(StatusBoard, GlobalPosition)>>>>>,
+);
+
+impl Boards {
+    /// Returns a tenant's board, empty (to be folded from the first event) on first use.
+    fn of(&self, tenant: MunicipalityCode) -> Arc<Mutex<(StatusBoard, GlobalPosition)>> {
+        // Inserting is atomic: a poisoned map is whole, and is taken over.
+        let mut boards = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        boards
+            .entry(tenant)
+            .or_insert_with(|| Arc::new(Mutex::new((StatusBoard::default(), GlobalPosition(1)))))
+            .clone()
+    }
+}
+
 /// The application service; cheap to clone.
 #[derive(Clone)]
 pub struct Programme {
     store: EventStore,
     vault: KeyVault,
+    /// The registers' states, kept current by the commands.
+    registers: Registers,
+    /// Each tenant's status board, kept current from the log.
+    boards: Boards,
 }
 
 /// Returns the instant a JST business date begins, as stored in `occurred_at`.
@@ -185,7 +216,12 @@ fn plan_year(c: &PlanCommand) -> FiscalYear {
 
 impl Programme {
     pub fn new(store: EventStore, vault: KeyVault) -> Self {
-        Self { store, vault }
+        Self {
+            store,
+            vault,
+            registers: Registers::default(),
+            boards: Boards::default(),
+        }
     }
 
     /// Returns the event store.
@@ -293,11 +329,12 @@ impl Programme {
         }
     }
 
-    /// Decides a command against its register's history (the retry contract of
-    /// [`decide_in_history`]) and appends what it causes with the expected version of the
-    /// stream, deciding again after a concurrent write.
+    /// Decides a command against its register's state kept in memory ([`registers`]) — or,
+    /// when the command's record is already there, against the register's history (the retry
+    /// contract of [`decide_in_history`]) — and appends what it causes with the expected
+    /// version of the stream, deciding again after a concurrent write.
     #[allow(clippy::too_many_arguments)]
-    async fn run<A: Aggregate>(
+    async fn run<A>(
         &self,
         tenant: MunicipalityCode,
         actor: &str,
@@ -308,47 +345,90 @@ impl Programme {
         same: impl Fn(&A::Event, &A::Event) -> bool,
     ) -> Result<Executed, ProgrammeError>
     where
+        A: Aggregate + Send + 'static,
         A::Command: Clone,
+        A::Event: Clone,
     {
+        let slot = self.registers.slot(tenant, &stream);
         for _ in 0..RETRIES {
-            let (history, version) = self.load_events::<A>(tenant, &stream, select)?;
-            let events = decide_in_history::<A>(&history, command.clone(), &same)?;
-            if events.is_empty() {
-                return Ok(Executed {
-                    events: 0,
-                    last_position: None,
-                });
-            }
-            let new: Vec<NewEvent> = events
-                .into_iter()
-                .map(|e| {
-                    let e = wrap(e);
-                    NewEvent {
-                        occurred_at: jst_midnight(e.occurred_on()),
-                        schema_version: SCHEMA_VERSION,
-                        ..NewEvent::new(&e.event_type(), actor, e.to_payload())
-                    }
-                })
-                .collect();
-            let n = new.len();
-            let expected = if version == 0 {
-                ExpectedVersion::NoStream
-            } else {
-                ExpectedVersion::Exact(version)
+            let (pending, n, in_flight) = {
+                let mut guard = slot.state.lock().await;
+                if slot.take_stale() {
+                    *guard = None;
+                }
+                let key = A::command_key(&command);
+                let known = match guard.as_ref().and_then(|b| b.downcast_ref::<Folded<A>>()) {
+                    Some(folded) => key.as_ref().is_some_and(|k| folded.keys.contains(k)),
+                    None => true,
+                };
+                let events = if known {
+                    // A retry (or the register's first command since start): read the stream as
+                    // written, once every queued append of the register is answered.
+                    slot.settled().await;
+                    let (history, version) = self.load_events::<A>(tenant, &stream, select)?;
+                    let events = decide_in_history::<A>(&history, command.clone(), &same);
+                    *guard = Some(Box::new(Folded::<A>::new(&history, version)));
+                    slot.take_stale();
+                    events?
+                } else {
+                    let folded = guard
+                        .as_ref()
+                        .and_then(|b| b.downcast_ref::<Folded<A>>())
+                        .expect("the slot holds the register's state: checked above");
+                    folded.state.decide(command.clone())?
+                };
+                if events.is_empty() {
+                    return Ok(Executed {
+                        events: 0,
+                        last_position: None,
+                    });
+                }
+                let folded = guard
+                    .as_mut()
+                    .and_then(|b| b.downcast_mut::<Folded<A>>())
+                    .expect("the slot holds the register's state: loaded above");
+                let new: Vec<NewEvent> = events
+                    .iter()
+                    .map(|e| {
+                        let e = wrap(e.clone());
+                        NewEvent {
+                            occurred_at: jst_midnight(e.occurred_on()),
+                            schema_version: SCHEMA_VERSION,
+                            ..NewEvent::new(&e.event_type(), actor, e.to_payload())
+                        }
+                    })
+                    .collect();
+                let expected = if folded.version == 0 {
+                    ExpectedVersion::NoStream
+                } else {
+                    ExpectedVersion::Exact(folded.version)
+                };
+                let in_flight = slot.in_flight().await;
+                let pending = match self
+                    .store
+                    .submit(tenant, stream.clone(), expected, new)
+                    .await
+                {
+                    Ok(pending) => pending,
+                    Err(e) => return Err(e.into()),
+                };
+                folded.apply(&events);
+                (pending, events.len(), in_flight)
             };
-            match self
-                .store
-                .append(tenant, stream.clone(), expected, new)
-                .await
-            {
+            let outcome = pending.outcome().await;
+            drop(in_flight);
+            match outcome {
                 Ok(outcome) => {
                     return Ok(Executed {
                         events: n,
                         last_position: Some(outcome.last_position),
                     });
                 }
-                Err(StoreError::WrongExpectedVersion { .. }) => continue,
-                Err(e) => return Err(e.into()),
+                Err(StoreError::WrongExpectedVersion { .. }) => slot.invalidate(),
+                Err(e) => {
+                    slot.invalidate();
+                    return Err(e.into());
+                }
             }
         }
         Err(ProgrammeError::Contended(stream.to_string()))
@@ -527,20 +607,25 @@ impl Programme {
         known_at: Option<DateTime<Utc>>,
     ) -> Result<Vec<ItemStatus>, ProgrammeError> {
         check_as_of(fiscal_year, as_of)?;
-        let mut board = StatusBoard::default();
-        self.for_each_programme_event(tenant, |recorded, event| {
-            board.record(recorded.recorded_at, &event)
+        let board = self.boards.of(tenant);
+        // A panic while folding leaves at worst events not yet folded in; the position says
+        // where to go on, so a poisoned lock is taken over.
+        let mut board = board.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (folded, next) = &mut *board;
+        *next = self.for_each_programme_event(tenant, *next, |recorded, event| {
+            folded.record(recorded.recorded_at, &event)
         })?;
-        Ok(board.status(fiscal_year, as_of, known_at))
+        Ok(folded.status(fiscal_year, as_of, known_at))
     }
 
-    /// Calls `f` with every programme event of the tenant, in recorded order.
+    /// Calls `f` with every programme event of the tenant from global position `from` on, in
+    /// recorded order; returns the position after the last event read.
     fn for_each_programme_event(
         &self,
         tenant: MunicipalityCode,
+        mut from: GlobalPosition,
         mut f: impl FnMut(&RecordedEvent, ProgrammeEvent),
-    ) -> Result<(), ProgrammeError> {
-        let mut from = GlobalPosition(1);
+    ) -> Result<GlobalPosition, ProgrammeError> {
         loop {
             let page = self.store.read_all(tenant, from, PAGE)?;
             let n = page.len();
@@ -561,9 +646,11 @@ impl Programme {
                     ),
                 }
             }
-            match page.last() {
-                Some(last) if n == PAGE => from = GlobalPosition(last.global_position.get() + 1),
-                _ => return Ok(()),
+            if let Some(last) = page.last() {
+                from = GlobalPosition(last.global_position.get() + 1);
+            }
+            if n < PAGE {
+                return Ok(from);
             }
         }
     }
@@ -678,7 +765,7 @@ impl Programme {
     ) -> Result<Vec<SceneProgress>, ProgrammeError> {
         let plan = self.plan(tenant, fiscal_year)?;
         let mut recorded = Vec::new();
-        self.for_each_programme_event(tenant, |r, e| {
+        self.for_each_programme_event(tenant, GlobalPosition(1), |r, e| {
             let on = e.occurred_on();
             if let Some(item) = e.item()
                 && !e.scenes().is_empty()
@@ -740,7 +827,7 @@ impl Programme {
     ) -> Result<Vec<(RecordedEvent, ProgrammeEvent)>, ProgrammeError> {
         let wanted = register.map(|r| format!("{STREAM_PREFIX}{r}"));
         let mut out = Vec::new();
-        self.for_each_programme_event(tenant, |r, mut e| {
+        self.for_each_programme_event(tenant, GlobalPosition(1), |r, mut e| {
             if wanted.as_deref().is_some_and(|w| r.stream.as_str() != w) {
                 return;
             }

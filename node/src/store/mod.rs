@@ -199,6 +199,23 @@ impl EventStore {
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
     ) -> Result<AppendOutcome, StoreError> {
+        self.submit(tenant, stream, expected, events)
+            .await?
+            .outcome()
+            .await
+    }
+
+    /// Queues an append and returns once it is queued, before it is written: appends are
+    /// written in the order they were queued, so a caller that orders its appends (e.g. under a
+    /// lock) can queue the next one, with the next expected version, while this one is being
+    /// written. [`PendingAppend::outcome`] answers as [`EventStore::append`] does.
+    pub async fn submit(
+        &self,
+        tenant: MunicipalityCode,
+        stream: StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<PendingAppend, StoreError> {
         let started = std::time::Instant::now();
         self.tenant(tenant)?;
         self.check_batch(&events)?;
@@ -211,9 +228,7 @@ impl EventStore {
             reply,
         };
         self.send(WriterMsg::Append(job)).await?;
-        let outcome = rx.await.map_err(|_| StoreError::Closed)??;
-        metrics::histogram!("renkei_store_append_seconds").record(started.elapsed().as_secs_f64());
-        Ok(outcome)
+        Ok(PendingAppend { rx, started })
     }
 
     fn check_batch(&self, events: &[NewEvent]) -> Result<(), StoreError> {
@@ -562,4 +577,21 @@ fn last_position(db: &DB, tenant: MunicipalityCode) -> Result<u64, StoreError> {
         .key()
         .and_then(keys::position_of_event_key)
         .map_or(0, GlobalPosition::get))
+}
+
+/// An append queued by [`EventStore::submit`], not yet answered.
+#[must_use = "an append is acknowledged only once its outcome is awaited"]
+pub struct PendingAppend {
+    rx: oneshot::Receiver<Result<AppendOutcome, StoreError>>,
+    started: std::time::Instant,
+}
+
+impl PendingAppend {
+    /// Waits until the append is written (synced) or refused.
+    pub async fn outcome(self) -> Result<AppendOutcome, StoreError> {
+        let outcome = self.rx.await.map_err(|_| StoreError::Closed)??;
+        metrics::histogram!("renkei_store_append_seconds")
+            .record(self.started.elapsed().as_secs_f64());
+        Ok(outcome)
+    }
 }

@@ -159,7 +159,12 @@ async fn status(
                             td { span class=(format!("ans {}", answer_class(status_index(s.status)))) { (s.status.label()) } }
                             td.evidence {
                                 @if s.evidence.is_empty() { "（なし）" }
-                                @else { ul { @for e in &s.evidence { li { code { (e) } } } } }
+                                @else {
+                                    ul { @for e in &s.evidence { li { code { (e) } } } }
+                                    @if s.evidence_count > s.evidence.len() {
+                                        p { "ほか " (s.evidence_count - s.evidence.len()) " 件（計 " (s.evidence_count) " 件）" }
+                                    }
+                                }
                             }
                             td.missing {
                                 @if s.status == SurveyStatus::Implemented { "—（要件を満たしています）" }
@@ -221,7 +226,7 @@ async fn plan(
                         tr id=(format!("plan-{}", s.item.code())) {
                             th scope="row" { (s.item.label()) }
                             td.num { (planned.len()) }
-                            td.num { (s.evidence.len()) }
+                            td.num { (if done { s.evidence_count } else { 0 }) }
                             td.num { @if overdue > 0 { strong { (overdue) "（遅れ）" } } @else { "0" } }
                             td { span class=(format!("ans {}", answer_class(status_index(s.status)))) { (s.status.label()) } }
                         }

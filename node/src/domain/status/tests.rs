@@ -433,6 +433,38 @@ fn as_known_at_reproduces_an_earlier_answer() {
     );
 }
 
+#[test]
+fn a_status_lists_the_first_records_by_day_and_counts_them_all() {
+    // given 30 trainings in FY2024, recorded one per second, on days counted back from 2024-10-30,
+    // and one in FY2023
+    let mut b = StatusBoard::default();
+    for n in 0..30 {
+        for e in qualifying(Item::Ka, d(2024, 10, 30) - Duration::days(n), n as usize) {
+            b.record(t(n), &e);
+        }
+    }
+    for e in qualifying(Item::Ka, d(2024, 3, 31), 99) {
+        b.record(t(0), &e);
+    }
+    // then all 30 count, and the 20 earliest are listed (x29 on 10-01 … x10 on 10-20)
+    let s = &b.status(fy(2024), d(2025, 3, 31), None)[Item::Ka.index()];
+    assert_eq!(s.status, SurveyStatus::Implemented);
+    assert_eq!(s.evidence_count, 30);
+    let mut earliest: Vec<String> = (10..30).map(|n| format!("training/x{n}")).collect();
+    earliest.sort();
+    assert_eq!(s.evidence, earliest);
+    // as of 2024-10-05 only the five held by then count
+    let s = &b.status(fy(2024), d(2024, 10, 5), None)[Item::Ka.index()];
+    assert_eq!((s.evidence_count, s.evidence.len()), (5, 5));
+    // as known at t(2), only the three recorded by then count
+    let s = &b.status(fy(2024), d(2025, 3, 31), Some(t(2)))[Item::Ka.index()];
+    assert_eq!(s.evidence_count, 3);
+    assert_eq!(s.evidence, ["training/x0", "training/x1", "training/x2"]);
+    // and an item with nothing counts nothing
+    let s = &b.status(fy(2024), d(2025, 3, 31), None)[Item::A.index()];
+    assert_eq!((s.status, s.evidence_count), (SurveyStatus::NotImplemented, 0));
+}
+
 fn any_event() -> impl Strategy<Value = Vec<ProgrammeEvent>> {
     let dates = prop_oneof![
         Just(d(2024, 3, 31)),
