@@ -90,63 +90,19 @@ pub fn decide(prefecture: PrefectureCode, acknowledged: u64, fact: &FactRecord) 
 /// Fact payloads are bytes; the log and snapshots are JSON, where base64 is four times smaller
 /// than a list of numbers.
 pub(crate) mod payload_base64 {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
     use serde::{Deserialize, Deserializer, Serializer};
 
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
     pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-        for chunk in bytes.chunks(3) {
-            let b = [
-                chunk[0],
-                *chunk.get(1).unwrap_or(&0),
-                *chunk.get(2).unwrap_or(&0),
-            ];
-            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-            for i in 0..4 {
-                if i <= chunk.len() {
-                    out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-                } else {
-                    out.push('=');
-                }
-            }
-        }
-        s.serialize_str(&out)
+        s.serialize_str(&STANDARD.encode(bytes))
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        decode(&text).ok_or_else(|| serde::de::Error::custom("payload is not valid base64"))
-    }
-
-    fn decode(text: &str) -> Option<Vec<u8>> {
-        let bytes = text.as_bytes();
-        if !bytes.len().is_multiple_of(4) {
-            return None;
-        }
-        let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
-        for chunk in bytes.chunks(4) {
-            let mut n = 0u32;
-            let mut pad = 0;
-            for &c in chunk {
-                let v = match c {
-                    b'A'..=b'Z' => c - b'A',
-                    b'a'..=b'z' => c - b'a' + 26,
-                    b'0'..=b'9' => c - b'0' + 52,
-                    b'+' => 62,
-                    b'/' => 63,
-                    b'=' => {
-                        pad += 1;
-                        0
-                    }
-                    _ => return None,
-                };
-                n = (n << 6) | u32::from(v);
-            }
-            let full = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-            out.extend_from_slice(&full[..3 - pad.min(2)]);
-        }
-        Some(out)
+        STANDARD
+            .decode(text.as_bytes())
+            .map_err(|e| serde::de::Error::custom(format!("payload is not valid base64: {e}")))
     }
 }
 

@@ -38,6 +38,7 @@ pub mod client;
 pub mod config;
 pub mod error;
 pub mod grpc;
+pub mod group_commit;
 pub mod ledger;
 pub mod metrics;
 pub mod network;

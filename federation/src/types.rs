@@ -26,6 +26,13 @@ openraft::declare_raft_types!(
 /// The Raft instance of a prefecture replica.
 pub type Raft = openraft::Raft<TypeConfig>;
 
+/// One write of facts: `request_id` makes a retried write take effect once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Write {
+    pub request_id: String,
+    pub facts: Vec<FactRecord>,
+}
+
 /// A state-machine command carried in a Raft log entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
@@ -34,6 +41,9 @@ pub enum Command {
         request_id: String,
         facts: Vec<FactRecord>,
     },
+    /// Several writes of facts coalesced into one entry (group commit), applied in order, each
+    /// as a [`Command::WriteFacts`] of its own.
+    WriteBatch { writes: Vec<Write> },
     /// Publishes an item for the municipalities to pull; `request_id` makes a retry take effect
     /// once.
     PublishDown {
@@ -80,6 +90,8 @@ pub enum CommandResponse {
     None,
     /// The outcome of a [`Command::WriteFacts`].
     Written(WriteOutcome),
+    /// The outcome of each write of a [`Command::WriteBatch`], in order.
+    WrittenBatch(Vec<WriteOutcome>),
     /// The cursor of a [`Command::PublishDown`], and whether it was published before.
     Published { cursor: u64, deduplicated: bool },
     /// The regions as set, or why not.

@@ -297,3 +297,67 @@ async fn sigterm_stops_a_replica_cleanly() {
     cluster.restart(1);
     cluster.wait_for_sequence(1, TOYAMA_CITY, 1).await;
 }
+
+/// Concurrent writes arriving at the leader are coalesced into shared Raft entries (group
+/// commit), and each writer still gets its own outcome: its facts applied, a repeated request id
+/// answered as a retry with the first outcome, every replica holding every fact once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_share_entries_and_each_gets_its_own_outcome() {
+    let cluster = Cluster::start(3, &[]).await;
+    cluster.wait_for_leader(&[1, 2, 3]).await;
+    let prefecture: renkei_proto::PrefectureCode = common::PREFECTURE.parse().unwrap();
+    let towns: Vec<String> = renkei_proto::official::municipalities_of(prefecture)
+        .map(|m| m.code.to_string())
+        .collect();
+    // each town's facts 1..=3 under its own request id, and the same request again
+    let writes: Vec<v1::WriteFactsRequest> = towns
+        .iter()
+        .map(|town| facts(&format!("g-{town}"), town, 1, 3))
+        .collect();
+    let tasks: Vec<_> = writes
+        .iter()
+        .chain(writes.iter())
+        .cloned()
+        .map(|write| {
+            let mut client = cluster.client();
+            tokio::spawn(async move { (write.request_id.clone(), client.write_facts(write).await) })
+        })
+        .collect();
+    let mut replies: std::collections::BTreeMap<String, Vec<v1::WriteFactsResponse>> =
+        Default::default();
+    for task in tasks {
+        let (id, reply) = task.await.unwrap();
+        replies.entry(id).or_default().push(reply.expect("write"));
+    }
+    assert_eq!(replies.len(), towns.len());
+    let mut entries = std::collections::BTreeSet::new();
+    for (id, pair) in &replies {
+        assert_eq!(pair.len(), 2, "{id}");
+        // exactly one of the two took effect; the other is answered with its outcome
+        assert_eq!(pair.iter().filter(|r| r.deduplicated).count(), 1, "{id}");
+        assert_eq!(pair[0].log_index, pair[1].log_index, "{id}");
+        assert_eq!(pair[0].results, pair[1].results, "{id}");
+        assert!(
+            pair[0]
+                .results
+                .iter()
+                .all(|r| r.outcome == v1::FactOutcome::Applied as i32),
+            "{id}: {:?}",
+            pair[0].results
+        );
+        assert_eq!(pair[0].results[2].acknowledged, 3, "{id}");
+        entries.insert(pair[0].log_index);
+    }
+    // fewer entries than writes: writes waiting together were proposed together
+    assert!(
+        entries.len() < towns.len(),
+        "{} writes in {} entries",
+        towns.len(),
+        entries.len()
+    );
+    for id in [1, 2, 3] {
+        for town in &towns {
+            cluster.wait_for_sequence(id, town, 3).await;
+        }
+    }
+}

@@ -494,3 +494,42 @@ proptest! {
         });
     }
 }
+
+/// A node keeps at most `MAX_LOADED` registers and `MAX_BOARDS` status boards in memory; a
+/// register or board dropped for others is loaded again from its stream, and a retry is still
+/// recognised and a new record still appended in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registers_beyond_the_bound_are_dropped_and_loaded_again() {
+    use renkei_node::programme::{MAX_BOARDS, registers::MAX_LOADED};
+    let dir = tempfile::tempdir().unwrap();
+    let towns: Vec<MunicipalityCode> = renkei_proto::official::municipalities()
+        .map(|m| m.code)
+        .take(MAX_LOADED.max(MAX_BOARDS) + 20)
+        .collect();
+    let store = EventStore::open(&dir.path().join("events"), Default::default()).unwrap();
+    store.add_tenants(&towns).await.unwrap();
+    let master = MasterKey::load_or_create(&dir.path().join("master.key")).unwrap();
+    let vault = KeyVault::open(&dir.path().join("personal-keys"), master).unwrap();
+    let p = Programme::new(store.clone(), vault);
+    for town in &towns {
+        assert_eq!(p.execute(*town, "clerk", training("t-1", 1)).await.unwrap().events, 1);
+        p.status(*town, fy(), d(2025, 3, 31), None).unwrap();
+    }
+    let (registers, boards) = p.in_memory();
+    assert!(registers <= MAX_LOADED, "{registers} registers in memory");
+    assert!(boards <= MAX_BOARDS, "{boards} boards in memory");
+    // the first town's register and board were dropped; both come back from the log
+    let first = towns[0];
+    assert_eq!(p.execute(first, "clerk", training("t-1", 1)).await.unwrap().events, 0);
+    assert_eq!(p.execute(first, "clerk", training("t-2", 2)).await.unwrap().events, 1);
+    let versions: Vec<u64> = store
+        .read_all(first, GlobalPosition(1), 100)
+        .unwrap()
+        .iter()
+        .filter(|r| r.stream.as_str() == "programme/trainings")
+        .map(|r| r.stream_version)
+        .collect();
+    assert_eq!(versions, [1, 2]);
+    let status = p.status(first, fy(), d(2025, 3, 31), None).unwrap();
+    assert_eq!(status[Item::Ka.index()].evidence_count, 2);
+}

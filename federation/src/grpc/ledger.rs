@@ -4,7 +4,6 @@
 use renkei_proto::v1::{self, PrefectureLedger};
 use renkei_proto::{MunicipalityCode, PrefectureCode};
 use tonic::{Request, Response, Status};
-use tracing::Instrument;
 
 use super::federation::{Callers, identify};
 use super::to_status;
@@ -12,7 +11,8 @@ use crate::config::Role;
 use crate::error::FederationError;
 use crate::ledger::{self, FactRecord, MAX_REQUEST_ID_BYTES};
 use crate::store::LedgerReader;
-use crate::types::{Command, CommandResponse, Raft};
+use crate::group_commit::FactWriter;
+use crate::types::Raft;
 
 /// The most facts one write may carry.
 pub const MAX_FACTS_PER_WRITE: usize = 2_000;
@@ -36,6 +36,8 @@ pub(crate) fn check_fact_size(index: usize, payload: &[u8]) -> Result<(), Federa
 #[derive(Clone)]
 pub struct LedgerService {
     raft: Raft,
+    /// The one path of facts into the Raft log (group commit).
+    writer: FactWriter,
     reader: LedgerReader,
     prefecture: PrefectureCode,
     /// Who may write and read through the gRPC service (open unless set).
@@ -43,8 +45,11 @@ pub struct LedgerService {
 }
 
 impl LedgerService {
+    /// Serves the ledger of `prefecture`; starts the group-commit task (call within a Tokio
+    /// runtime).
     pub fn new(raft: Raft, reader: LedgerReader, prefecture: PrefectureCode) -> Self {
         Self {
+            writer: FactWriter::start(raft.clone()),
             raft,
             reader,
             prefecture,
@@ -137,19 +142,7 @@ impl LedgerService {
         request_id: String,
         facts: Vec<FactRecord>,
     ) -> Result<v1::WriteFactsResponse, FederationError> {
-        let started = std::time::Instant::now();
-        let span = tracing::info_span!("raft_write", facts = facts.len());
-        let written = self
-            .raft
-            .client_write(Command::WriteFacts { request_id, facts })
-            .instrument(span)
-            .await?;
-        metrics::histogram!("renkei_raft_write_seconds").record(started.elapsed().as_secs_f64());
-        let CommandResponse::Written(outcome) = written.data else {
-            return Err(FederationError::FailedPrecondition(
-                "the state machine gave no outcome for a write".to_owned(),
-            ));
-        };
+        let outcome = self.writer.write(request_id, facts).await?;
         Ok(v1::WriteFactsResponse {
             results: outcome
                 .results

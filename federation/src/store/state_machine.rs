@@ -776,6 +776,20 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                         facts,
                     )?)
                 }
+                EntryPayload::Normal(Command::WriteBatch { writes }) => {
+                    let mut outcomes = Vec::with_capacity(writes.len());
+                    for write in writes {
+                        outcomes.push(self.apply_write(
+                            &mut batch,
+                            &mut pending,
+                            &mut survey,
+                            entry.log_id.index,
+                            write.request_id,
+                            write.facts,
+                        )?);
+                    }
+                    CommandResponse::WrittenBatch(outcomes)
+                }
                 EntryPayload::Normal(Command::PublishDown {
                     request_id,
                     published_at_ms,

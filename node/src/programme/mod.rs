@@ -7,7 +7,7 @@
 //! No business rule lives here: every rule is in [`crate::domain`].
 
 pub mod import;
-mod registers;
+pub mod registers;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -118,22 +118,61 @@ pub struct ConsultationStatistics {
 
 /// Each tenant's status board with the global position of the next event to fold in: the
 /// status of a town is read from its board, which takes in only the events recorded since the
-/// last answer (the prefecture keeps its boards the same way, from facts).
+/// last answer (the prefecture keeps its boards the same way, from facts). At most
+/// [`MAX_BOARDS`] are kept: the least recently used are dropped, to be folded again from the log
+/// on their town's next status.
 #[derive(Clone, Default)]
-struct Boards(
-    #[allow(clippy::type_complexity)]
-    Arc<Mutex<HashMap<MunicipalityCode, Arc<Mutex<(StatusBoard, GlobalPosition)>>>>>,
-);
+struct Boards(Arc<Mutex<BoardMap>>);
+
+type Board = Arc<Mutex<(StatusBoard, GlobalPosition)>>;
+
+#[derive(Default)]
+struct BoardMap {
+    /// Each board with the tick of its last use.
+    boards: HashMap<MunicipalityCode, (Board, u64)>,
+    clock: u64,
+}
+
+/// How many towns' status boards are kept in memory at most.
+pub const MAX_BOARDS: usize = 256;
 
 impl Boards {
     /// Returns a tenant's board, empty (to be folded from the first event) on first use.
-    fn of(&self, tenant: MunicipalityCode) -> Arc<Mutex<(StatusBoard, GlobalPosition)>> {
+    fn of(&self, tenant: MunicipalityCode) -> Board {
         // Inserting is atomic: a poisoned map is whole, and is taken over.
-        let mut boards = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        boards
-            .entry(tenant)
-            .or_insert_with(|| Arc::new(Mutex::new((StatusBoard::default(), GlobalPosition(1)))))
-            .clone()
+        let mut map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.clock += 1;
+        let now = map.clock;
+        if !map.boards.contains_key(&tenant) && map.boards.len() >= MAX_BOARDS {
+            // Drop the least recently used boards no answer is reading.
+            let mut idle: Vec<(u64, MunicipalityCode)> = map
+                .boards
+                .iter()
+                .filter(|(_, (board, _))| Arc::strong_count(board) == 1)
+                .map(|(m, (_, used))| (*used, *m))
+                .collect();
+            idle.sort();
+            let excess = map.boards.len() + 1 - MAX_BOARDS;
+            for (_, m) in idle.into_iter().take(excess) {
+                map.boards.remove(&m);
+            }
+        }
+        let entry = map.boards.entry(tenant).or_insert_with(|| {
+            (
+                Arc::new(Mutex::new((StatusBoard::default(), GlobalPosition(1)))),
+                now,
+            )
+        });
+        entry.1 = now;
+        entry.0.clone()
+    }
+
+    fn len(&self) -> usize {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .boards
+            .len()
     }
 }
 
@@ -227,6 +266,12 @@ impl Programme {
     /// Returns the event store.
     pub fn store(&self) -> &EventStore {
         &self.store
+    }
+
+    /// How many registers' states and towns' status boards are kept in memory (at most
+    /// [`registers::MAX_LOADED`] and [`MAX_BOARDS`]).
+    pub fn in_memory(&self) -> (usize, usize) {
+        (self.registers.in_memory(), self.boards.len())
     }
 
     /// Reads every event of a stream.
@@ -369,6 +414,7 @@ impl Programme {
                     let events = decide_in_history::<A>(&history, command.clone(), &same);
                     *guard = Some(Box::new(Folded::<A>::new(&history, version)));
                     slot.take_stale();
+                    self.registers.loaded(&slot);
                     events?
                 } else {
                     let folded = guard

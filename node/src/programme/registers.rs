@@ -14,10 +14,14 @@
 //!
 //! Only the programme service writes programme streams (the event log refuses them), so a slot
 //! is the only writer of its stream in the process.
+//!
+//! At most [`MAX_LOADED`] registers are kept in memory (a node may host 1,741 towns): when one
+//! more is loaded, the states of the least recently used registers not in use are dropped, to be
+//! loaded again from their streams on their next command.
 
 use std::any::Any;
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use renkei_proto::MunicipalityCode;
@@ -58,9 +62,16 @@ impl<A: Aggregate> Folded<A> {
     }
 }
 
+/// How many registers' states are kept in memory at most.
+pub const MAX_LOADED: usize = 256;
+
 /// One register's place in memory.
 #[derive(Default)]
 pub(super) struct Slot {
+    /// Whether `state` holds a state (kept beside it, so that counting needs no lock).
+    loaded: AtomicBool,
+    /// When the register was last used, on the [`Registers`]' clock.
+    last_used: AtomicU64,
     /// The folded state (a `Folded<A>` of the register's aggregate); `None` until loaded, and
     /// after a failure.
     pub state: tokio::sync::Mutex<Option<Box<dyn Any + Send>>>,
@@ -99,11 +110,61 @@ impl Slot {
 #[derive(Clone, Default)]
 pub(super) struct Registers {
     slots: Arc<Mutex<HashMap<(MunicipalityCode, StreamId), Arc<Slot>>>>,
+    /// A clock that ticks once per use of a register.
+    clock: Arc<AtomicU64>,
 }
 
 impl Registers {
-    /// Returns the slot of a register, creating it empty.
+    /// Notes that `slot` now holds a loaded state, and drops the states of the least recently
+    /// used registers not in use while more than [`MAX_LOADED`] are kept.
+    pub fn loaded(&self, slot: &Arc<Slot>) {
+        slot.loaded.store(true, Ordering::SeqCst);
+        let mut kept: Vec<(u64, Arc<Slot>)> = self
+            .slots
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+            .filter(|s| s.loaded.load(Ordering::SeqCst) && !Arc::ptr_eq(s, slot))
+            .map(|s| (s.last_used.load(Ordering::SeqCst), s.clone()))
+            .collect();
+        if kept.len() < MAX_LOADED {
+            return;
+        }
+        kept.sort_by_key(|(used, _)| *used);
+        let excess = kept.len() + 1 - MAX_LOADED;
+        let mut dropped = 0;
+        for (_, other) in kept {
+            if dropped == excess {
+                break;
+            }
+            // A register in use is skipped: its command holds the lock.
+            if let Ok(mut state) = other.state.try_lock() {
+                *state = None;
+                other.loaded.store(false, Ordering::SeqCst);
+                dropped += 1;
+            }
+        }
+    }
+
+    /// How many registers' states are in memory.
+    pub fn in_memory(&self) -> usize {
+        self.slots
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+            .filter(|s| s.loaded.load(Ordering::SeqCst))
+            .count()
+    }
+
+    /// Returns the slot of a register, creating it empty, and notes its use.
     pub fn slot(&self, tenant: MunicipalityCode, stream: &StreamId) -> Arc<Slot> {
+        let slot = self.slot_of(tenant, stream);
+        slot.last_used
+            .store(self.clock.fetch_add(1, Ordering::SeqCst), Ordering::SeqCst);
+        slot
+    }
+
+    fn slot_of(&self, tenant: MunicipalityCode, stream: &StreamId) -> Arc<Slot> {
         // A panic while holding this lock cannot leave the map inconsistent (insertion is
         // atomic), so a poisoned lock is taken over.
         let mut slots = self
