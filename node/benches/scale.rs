@@ -194,7 +194,7 @@ fn spawn(config: &Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_renkei-node"))
         .arg("--config")
         .arg(config)
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", "warn,renkei_node=info")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
@@ -281,7 +281,8 @@ async fn hold(client: &mut v1::MunicipalProgramClient<Channel>, town: Municipali
         .hold_training(v1::HoldTrainingRequest {
             municipality_code: town.to_string(),
             actor: "長寿福祉課".into(),
-            id: "measured".into(),
+            // A new id on every run, the prepared data being reused.
+            id: format!("measured-{}", uuid::Uuid::now_v7()),
             kind: "multi_professional_group_work".into(),
             title: "多職種連携研修".into(),
             on: "2025-03-01".into(),

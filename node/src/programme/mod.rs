@@ -134,7 +134,7 @@ struct BoardMap {
 }
 
 /// How many towns' status boards are kept in memory at most.
-pub const MAX_BOARDS: usize = 256;
+pub const MAX_BOARDS: usize = 128;
 
 impl Boards {
     /// Returns a tenant's board, empty (to be folded from the first event) on first use.

@@ -63,7 +63,7 @@ impl<A: Aggregate> Folded<A> {
 }
 
 /// How many registers' states are kept in memory at most.
-pub const MAX_LOADED: usize = 256;
+pub const MAX_LOADED: usize = 128;
 
 /// One register's place in memory.
 #[derive(Default)]

@@ -11,6 +11,8 @@
 //! which grow with the time they are made, so most new events are proved new by that comparison
 //! alone, without touching the Bloom filter's memory (one cache miss per segment).
 
+use std::sync::{Arc, OnceLock};
+
 use renkei_proto::MunicipalityCode;
 use rustc_hash::FxHashMap;
 
@@ -90,6 +92,9 @@ pub(crate) struct IdFilter {
     segments: Vec<Segment>,
     /// The greatest id inserted, per tenant.
     newest: FxHashMap<MunicipalityCode, u128>,
+    /// The ids stored before the store was opened, once a helper thread has read them all
+    /// (`None`: this filter holds every id itself).
+    before_open: Option<Arc<OnceLock<IdFilter>>>,
 }
 
 impl IdFilter {
@@ -97,6 +102,21 @@ impl IdFilter {
         Self {
             segments: vec![Segment::new(FIRST_CAPACITY)],
             newest: FxHashMap::default(),
+            before_open: None,
+        }
+    }
+
+    /// A filter of the ids inserted from now on, beside those stored before, which `earlier`
+    /// holds once it is built; until then, any id at or below a tenant's newest (`newest`) may
+    /// be stored. The store serves at once and proves ids new by their order meanwhile.
+    pub fn opened(
+        newest: FxHashMap<MunicipalityCode, u128>,
+        earlier: Arc<OnceLock<IdFilter>>,
+    ) -> Self {
+        Self {
+            newest,
+            before_open: Some(earlier),
+            ..Self::new()
         }
     }
 
@@ -171,12 +191,44 @@ impl IdFilter {
         self.segments
             .iter()
             .fold(false, |any, s| any | s.may_contain(hash, &masks))
+            || self
+                .before_open
+                .as_ref()
+                .is_some_and(|earlier| earlier.get().is_none_or(|f| f.may_contain(tenant, id)))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_opened_filter_says_maybe_for_older_ids_until_the_stored_ones_are_read() {
+        let tenant: MunicipalityCode = "162019".parse().unwrap();
+        // ids made in time order: the even ones stored before the open, the odd ones not
+        let ids: Vec<EventId> = (0..2_000).map(|_| EventId::new_v7()).collect();
+        let (stored, absent): (Vec<_>, Vec<_>) = ids.chunks(2).map(|p| (p[0], p[1])).unzip();
+        let newest = stored.iter().map(|id| id.as_uuid().as_u128()).max().unwrap();
+        let earlier = Arc::new(OnceLock::new());
+        let mut filter =
+            IdFilter::opened([(tenant, newest)].into_iter().collect(), earlier.clone());
+        // while the stored ids are being read, every older id may be stored, a newer one not
+        assert!(stored.iter().chain(&absent[..absent.len() - 1]).all(|id| filter.may_contain(tenant, *id)));
+        let later = EventId::new_v7();
+        assert!(!filter.may_contain(tenant, later));
+        // once they are read, the stored ones are still known and the absent ones rarely
+        let mut read = IdFilter::new();
+        for id in &stored {
+            read.insert(tenant, *id);
+        }
+        assert!(earlier.set(read).is_ok());
+        assert!(stored.iter().all(|id| filter.may_contain(tenant, *id)));
+        let false_positives = absent.iter().filter(|id| filter.may_contain(tenant, **id)).count();
+        assert!(false_positives < absent.len() / 20, "{false_positives} false positives");
+        // and ids inserted after the open are known too
+        filter.insert(tenant, later);
+        assert!(filter.may_contain(tenant, later));
+    }
 
     #[test]
     fn never_forgets_and_rarely_errs() {

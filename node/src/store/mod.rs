@@ -108,7 +108,9 @@ impl EventStore {
     /// Opens (creating if needed) the store in `dir` and starts its writer thread. Every tenant
     /// registered before is hosted again.
     pub fn open(dir: &Path, options: StoreOptions) -> Result<Self, StoreError> {
+        let started = std::time::Instant::now();
         let db = Arc::new(open_db(dir)?);
+        let opened = started.elapsed();
         let mut tenants = HashMap::new();
         let mut positions = HashMap::new();
         let cf = cf(&db, keys::CF_TENANTS)?;
@@ -132,7 +134,15 @@ impl EventStore {
         }
         let (queue, rx) = mpsc::channel(options.queue_depth.max(1));
         let tenants: TenantMap = Arc::new(RwLock::new(tenants));
-        let filter = load_id_filter(&db)?;
+        let positioned = started.elapsed();
+        let filter = load_id_filter(&db, positions.keys().copied())?;
+        tracing::info!(
+            rocksdb_ms = opened.as_millis() as u64,
+            positions_ms = (positioned - opened).as_millis() as u64,
+            id_filter_ms = (started.elapsed() - positioned).as_millis() as u64,
+            tenants = positions.len(),
+            "event store opened"
+        );
         let writer = writer::Writer::new(db.clone(), filter, positions, tenants.clone());
         let handle = std::thread::Builder::new()
             .name("renkei-store-writer".into())
@@ -546,7 +556,56 @@ fn stream_positions(
 }
 
 /// Builds the in-memory id filter from the keys of the id index.
-fn load_id_filter(db: &DB) -> Result<id_filter::IdFilter, StoreError> {
+/// Returns the id filter of an opened store: each tenant's newest id at once (one seek per
+/// tenant), and the filter of every stored id from a helper thread reading the id index.
+fn load_id_filter(
+    db: &Arc<DB>,
+    tenants: impl Iterator<Item = MunicipalityCode>,
+) -> Result<id_filter::IdFilter, StoreError> {
+    let ids_cf = cf(db, keys::CF_EVENT_IDS)?;
+    let mut newest = rustc_hash::FxHashMap::default();
+    for tenant in tenants {
+        let mut opts = ReadOptions::default();
+        opts.set_iterate_lower_bound(keys::tenant(tenant).to_vec());
+        opts.set_iterate_upper_bound(keys::tenant_end(tenant).to_vec());
+        let mut it = db.raw_iterator_cf_opt(ids_cf, opts);
+        it.seek_to_last();
+        it.status()?;
+        if let Some(key) = it.key() {
+            let id = keys::event_id_of(key).ok_or_else(|| StoreError::Corrupt {
+                key: format!("event_ids/{key:02x?}"),
+                reason: "not tenant + event id".into(),
+            })?;
+            newest.insert(tenant, id.as_uuid().as_u128());
+        }
+    }
+    let earlier = Arc::new(std::sync::OnceLock::new());
+    let (db, cell) = (db.clone(), earlier.clone());
+    let spawned = std::thread::Builder::new()
+        .name("renkei-id-filter".into())
+        .spawn(move || {
+            let started = std::time::Instant::now();
+            match read_id_filter(&db) {
+                Ok(filter) => {
+                    let _ = cell.set(filter);
+                    tracing::info!(
+                        ms = started.elapsed().as_millis() as u64,
+                        "id filter of the stored events built"
+                    );
+                }
+                // Without it every id at or below its tenant's newest is looked up: slower
+                // appends of such ids, never a wrong answer.
+                Err(e) => tracing::error!(error = %e, "cannot build the id filter; ids are looked up"),
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "cannot start the id filter thread; ids are looked up");
+    }
+    Ok(id_filter::IdFilter::opened(newest, earlier))
+}
+
+/// Reads every stored event id into a filter.
+fn read_id_filter(db: &DB) -> Result<id_filter::IdFilter, StoreError> {
     let mut filter = id_filter::IdFilter::new();
     let mut it = db.raw_iterator_cf(cf(db, keys::CF_EVENT_IDS)?);
     it.seek_to_first();
