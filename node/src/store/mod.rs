@@ -565,14 +565,8 @@ fn load_id_filter(
     let ids_cf = cf(db, keys::CF_EVENT_IDS)?;
     let mut newest = rustc_hash::FxHashMap::default();
     for tenant in tenants {
-        let mut opts = ReadOptions::default();
-        opts.set_iterate_lower_bound(keys::tenant(tenant).to_vec());
-        opts.set_iterate_upper_bound(keys::tenant_end(tenant).to_vec());
-        let mut it = db.raw_iterator_cf_opt(ids_cf, opts);
-        it.seek_to_last();
-        it.status()?;
-        if let Some(key) = it.key() {
-            let id = keys::event_id_of(key).ok_or_else(|| StoreError::Corrupt {
+        if let Some(key) = last_key_of(db, ids_cf, tenant)? {
+            let id = keys::event_id_of(&key).ok_or_else(|| StoreError::Corrupt {
                 key: format!("event_ids/{key:02x?}"),
                 reason: "not tenant + event id".into(),
             })?;
@@ -625,17 +619,25 @@ fn read_id_filter(db: &DB) -> Result<id_filter::IdFilter, StoreError> {
 
 /// Finds a tenant's last global position by seeking to the end of its key range.
 fn last_position(db: &DB, tenant: MunicipalityCode) -> Result<u64, StoreError> {
-    let events_cf = cf(db, keys::CF_EVENTS)?;
+    Ok(last_key_of(db, cf(db, keys::CF_EVENTS)?, tenant)?
+        .as_deref()
+        .and_then(keys::position_of_event_key)
+        .map_or(0, GlobalPosition::get))
+}
+
+/// Returns the last key of a tenant's range in a column family (keys begin with the tenant).
+fn last_key_of(
+    db: &DB,
+    family: &rocksdb::ColumnFamily,
+    tenant: MunicipalityCode,
+) -> Result<Option<Vec<u8>>, StoreError> {
     let mut opts = ReadOptions::default();
     opts.set_iterate_lower_bound(keys::tenant(tenant).to_vec());
     opts.set_iterate_upper_bound(keys::tenant_end(tenant).to_vec());
-    let mut it = db.raw_iterator_cf_opt(events_cf, opts);
+    let mut it = db.raw_iterator_cf_opt(family, opts);
     it.seek_to_last();
     it.status()?;
-    Ok(it
-        .key()
-        .and_then(keys::position_of_event_key)
-        .map_or(0, GlobalPosition::get))
+    Ok(it.key().map(<[u8]>::to_vec))
 }
 
 /// An append queued by [`EventStore::submit`], not yet answered.
