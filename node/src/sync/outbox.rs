@@ -34,6 +34,21 @@ const SOURCE_BATCH: usize = 1_000;
 /// Streams under this prefix belong to sync itself and yield no facts.
 pub const SYNC_STREAMS: &str = "sync/";
 
+/// The stream where the projection notes how far it has read the log, so that after a restart
+/// it does not read again a long run of events that yield no facts (its own facts among them).
+pub const PROGRESS_STREAM: &str = "sync/outbox-progress";
+/// The type of a progress note; its payload is the global position read through (8 bytes,
+/// big-endian).
+pub const PROGRESS_EVENT_TYPE: &str = "OutboxProgress";
+/// How many events past what facts and notes record the projection reads before it notes its
+/// progress.
+const PROGRESS_EVERY: u64 = 256;
+
+fn progress_stream() -> StreamId {
+    // A literal, valid stream name.
+    StreamId::parse("stream", PROGRESS_STREAM).expect("a valid stream name")
+}
+
 fn outbox_stream() -> StreamId {
     // A literal, valid stream name.
     StreamId::parse("stream", OUTBOX_STREAM).expect("a valid stream name")
@@ -93,22 +108,36 @@ impl Outbox {
 
     /// Returns where the projector resumes: the position after the source of the last fact, and
     /// the outbox's version.
+    /// Where a tenant's projection resumes: after the source of its last fact or the position
+    /// of its last progress note, whichever is later; and the outbox's version.
     fn resume_point(&self, tenant: MunicipalityCode) -> Result<(GlobalPosition, u64), StoreError> {
         let (last, head) =
             self.store
                 .read_stream(tenant, &outbox_stream(), 0, Direction::Backward, 1)?;
-        let next = match last.first() {
-            None => 1,
+        let after_fact = match last.first() {
+            None => 0,
             Some(e) => {
                 let body =
                     FactBody::decode(e.payload.as_slice()).map_err(|err| StoreError::Corrupt {
                         key: format!("{tenant}/{OUTBOX_STREAM}@{}", e.stream_version),
                         reason: format!("not a fact: {err}"),
                     })?;
-                body.source_position + 1
+                body.source_position
             }
         };
-        Ok((GlobalPosition(next), head))
+        let (note, _) =
+            self.store
+                .read_stream(tenant, &progress_stream(), 0, Direction::Backward, 1)?;
+        let noted = match note.first() {
+            None => 0,
+            Some(e) => <[u8; 8]>::try_from(e.payload.as_slice())
+                .map(u64::from_be_bytes)
+                .map_err(|_| StoreError::Corrupt {
+                    key: format!("{tenant}/{PROGRESS_STREAM}@{}", e.stream_version),
+                    reason: format!("a progress note of {} bytes, not 8", e.payload.len()),
+                })?,
+        };
+        Ok((GlobalPosition(after_fact.max(noted) + 1), head))
     }
 }
 
@@ -178,6 +207,8 @@ pub async fn project(
 ) -> Result<(), StoreError> {
     let outbox = Outbox::new(store.clone());
     let (from, mut version) = outbox.resume_point(tenant)?;
+    // The last position a fact's source or a progress note records.
+    let mut noted = from.get() - 1;
     board.produced(tenant, version);
     let mut events = store.subscribe(tenant, from)?;
     let stream = outbox_stream();
@@ -197,15 +228,39 @@ pub async fn project(
                 _ => break,
             }
         }
+        let read_through = batch.last().map_or(0, |e| e.global_position.get());
         let new = entries(&batch);
-        if new.is_empty() {
-            continue;
+        if !new.is_empty() {
+            let outcome = store
+                .append(tenant, stream.clone(), ExpectedVersion::Exact(version), new)
+                .await?;
+            version = outcome.last_stream_version;
+            board.produced(tenant, version);
+            noted = batch
+                .iter()
+                .filter(|e| e.stream.as_str().starts_with(crate::programme::STREAM_PREFIX))
+                .map(|e| e.global_position.get())
+                .max()
+                .unwrap_or(noted)
+                .max(noted);
         }
-        let outcome = store
-            .append(tenant, stream.clone(), ExpectedVersion::Exact(version), new)
-            .await?;
-        version = outcome.last_stream_version;
-        board.produced(tenant, version);
+        // Every event up to `read_through` is handled (its facts appended above, or none);
+        // noting it spares a restart from reading them again.
+        if read_through >= noted + PROGRESS_EVERY {
+            store
+                .append(
+                    tenant,
+                    progress_stream(),
+                    ExpectedVersion::Any,
+                    vec![NewEvent::new(
+                        PROGRESS_EVENT_TYPE,
+                        "outbox",
+                        read_through.to_be_bytes().to_vec(),
+                    )],
+                )
+                .await?;
+            noted = read_through;
+        }
     }
 }
 
@@ -229,6 +284,80 @@ mod tests {
             actor: "clerk".into(),
             payload,
         }
+    }
+
+    /// A long run of events that yield no facts (the outbox's own, or other streams') is noted,
+    /// so that a restart resumes after it instead of reading it again; a source recorded after
+    /// the note still yields its fact.
+    #[tokio::test]
+    async fn a_restart_resumes_after_the_events_it_noted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EventStore::open(dir.path(), Default::default()).unwrap();
+        let tenant: MunicipalityCode = "162019".parse().unwrap();
+        store.add_tenant(tenant).await.unwrap();
+        let lecture = |id: &str| {
+            let e = ProgrammeEvent::Awareness(AwarenessEvent::AwarenessActivityRecorded {
+                id: ActivityId::parse("id", id).unwrap(),
+                kind: AwarenessKind::Lecture,
+                title: "講演会".into(),
+                audience: "市民".into(),
+                on: chrono::NaiveDate::from_ymd_opt(2024, 6, 1).unwrap(),
+                attendance: Some(80),
+                copies: None,
+                scenes: vec![],
+            });
+            NewEvent::new(&e.event_type(), "clerk", e.to_payload())
+        };
+        let awareness = StreamId::parse("stream", "programme/awareness").unwrap();
+        let other = StreamId::parse("stream", "other/log").unwrap();
+        let run = |store: EventStore| {
+            let (stop, stopping) = watch::channel(false);
+            let task = tokio::spawn(project(store, tenant, SyncBoard::default(), stopping));
+            (stop, task)
+        };
+        let (stop, task) = run(store.clone());
+        store
+            .append(tenant, awareness.clone(), ExpectedVersion::Any, vec![lecture("k1")])
+            .await
+            .unwrap();
+        let others: Vec<NewEvent> = (0..600)
+            .map(|i| NewEvent::new("Other", "clerk", vec![i as u8]))
+            .collect();
+        let last_other = store
+            .append(tenant, other, ExpectedVersion::Any, others)
+            .await
+            .unwrap()
+            .last_position;
+        let outbox = Outbox::new(store.clone());
+        let noted = || {
+            store
+                .read_stream(tenant, &progress_stream(), 1, Direction::Forward, 10)
+                .unwrap()
+                .1
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while noted() == 0 {
+            assert!(std::time::Instant::now() < deadline, "no progress noted");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        stop.send(true).unwrap();
+        task.await.unwrap().unwrap();
+        let (from, produced) = outbox.resume_point(tenant).unwrap();
+        assert_eq!(produced, 1);
+        assert!(from > last_other, "resumes at {from:?}, before {last_other:?}");
+        // a source recorded while the projection is stopped yields its fact after the restart
+        store
+            .append(tenant, awareness, ExpectedVersion::Any, vec![lecture("k2")])
+            .await
+            .unwrap();
+        let (stop, task) = run(store.clone());
+        while outbox.produced(tenant).unwrap() < 2 {
+            assert!(std::time::Instant::now() < deadline, "the fact of k2 is missing");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        stop.send(true).unwrap();
+        task.await.unwrap().unwrap();
+        assert_eq!(outbox.produced(tenant).unwrap(), 2);
     }
 
     #[test]
