@@ -120,7 +120,8 @@ async fn propose(raft: Raft, mut rx: mpsc::Receiver<Waiting>) {
 async fn commit(raft: &Raft, group: Vec<Waiting>) {
     let started = std::time::Instant::now();
     let facts: usize = group.iter().map(|w| w.write.facts.len()).sum();
-    let span = tracing::info_span!(parent: &group[0].span, "raft_write", writes = group.len(), facts);
+    let span =
+        tracing::info_span!(parent: &group[0].span, "raft_write", writes = group.len(), facts);
     for other in &group[1..] {
         span.follows_from(&other.span);
     }
@@ -138,15 +139,15 @@ async fn commit(raft: &Raft, group: Vec<Waiting>) {
         (Command::WriteBatch { writes }, replies)
     };
     let n = replies.len();
-    let outcomes: Result<Vec<WriteOutcome>, _> = match raft.client_write(command).instrument(span).await
-    {
-        Ok(written) => match written.data {
-            CommandResponse::Written(outcome) if n == 1 => Ok(vec![outcome]),
-            CommandResponse::WrittenBatch(outcomes) if outcomes.len() == n => Ok(outcomes),
-            _ => Err(None),
-        },
-        Err(e) => Err(Some(e)),
-    };
+    let outcomes: Result<Vec<WriteOutcome>, _> =
+        match raft.client_write(command).instrument(span).await {
+            Ok(written) => match written.data {
+                CommandResponse::Written(outcome) if n == 1 => Ok(vec![outcome]),
+                CommandResponse::WrittenBatch(outcomes) if outcomes.len() == n => Ok(outcomes),
+                _ => Err(None),
+            },
+            Err(e) => Err(Some(e)),
+        };
     metrics::histogram!("renkei_raft_write_seconds").record(started.elapsed().as_secs_f64());
     metrics::histogram!("renkei_raft_writes_per_entry").record(n as f64);
     match outcomes {

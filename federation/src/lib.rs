@@ -37,8 +37,8 @@
 pub mod client;
 pub mod config;
 pub mod error;
-pub mod grpc;
 pub mod group_commit;
+pub mod grpc;
 pub mod ledger;
 pub mod metrics;
 pub mod network;

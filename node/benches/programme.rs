@@ -125,8 +125,12 @@ async fn run(data_dir: PathBuf, large: usize) {
         refused += s.refused + l.refused;
         many.0.push(s.rate);
         many.1.push(l.rate);
-        status.0.push(status_latency(&client, status_town, STATUS_CALLS).await);
-        status.1.push(status_latency(&client, LARGE, STATUS_CALLS).await);
+        status
+            .0
+            .push(status_latency(&client, status_town, STATUS_CALLS).await);
+        status
+            .1
+            .push(status_latency(&client, LARGE, STATUS_CALLS).await);
         println!(
             "round {round}: 1 client {:.0} / {:.0} commands/s, 16 clients {:.0} / {:.0} commands/s, GetStatus {:.3} / {:.3} ms (small / large)",
             one.0[round],
@@ -140,9 +144,7 @@ async fn run(data_dir: PathBuf, large: usize) {
     let (one_s, one_l) = (median(one.0), median(one.1));
     let (many_s, many_l) = (median(many.0), median(many.1));
     let (st_s, st_l) = (median(status.0), median(status.1));
-    println!(
-        "median of {ROUNDS} rounds: register of {SMALL} vs {large}+ trainings"
-    );
+    println!("median of {ROUNDS} rounds: register of {SMALL} vs {large}+ trainings");
     println!(
         "  1 client:   {one_s:>8.0} vs {one_l:>8.0} commands/s   ratio large/small = {:.2} (target ≥ 0.8: {})",
         one_l / one_s,
@@ -253,7 +255,12 @@ async fn status_latency(client: &MunicipalProgramClient<Channel>, town: &str, ca
         times.push(started.elapsed());
         assert!(reply.items.iter().any(|i| i.status == "implemented"));
     }
-    median(times.into_iter().map(|d: Duration| d.as_secs_f64()).collect())
+    median(
+        times
+            .into_iter()
+            .map(|d: Duration| d.as_secs_f64())
+            .collect(),
+    )
 }
 
 fn verdict(ok: bool) -> &'static str {

@@ -69,7 +69,10 @@ fn main() {
             outboxes_settled(port).await;
         });
         stop(&mut node);
-        println!("outboxes derived in {:.0} s", started.elapsed().as_secs_f64());
+        println!(
+            "outboxes derived in {:.0} s",
+            started.elapsed().as_secs_f64()
+        );
     }
     let size = dir_size(&data);
     let started = Instant::now();
@@ -129,9 +132,8 @@ async fn fill(data: &Path, towns: &[MunicipalityCode], per_town: usize) -> usize
                 for town in towns {
                     let mut i = 0;
                     while i < per_town {
-                        let batch: Vec<NewEvent> = (i..(i + BATCH).min(per_town))
-                            .map(training)
-                            .collect();
+                        let batch: Vec<NewEvent> =
+                            (i..(i + BATCH).min(per_town)).map(training).collect();
                         i += batch.len();
                         store
                             .append(town, stream.clone(), ExpectedVersion::Any, batch)
@@ -211,10 +213,7 @@ fn stop(node: &mut Child) {
 }
 
 /// Polls until the node answers `GetStatus`; returns a connected client.
-async fn wait_serving(
-    port: u16,
-    town: MunicipalityCode,
-) -> v1::MunicipalProgramClient<Channel> {
+async fn wait_serving(port: u16, town: MunicipalityCode) -> v1::MunicipalProgramClient<Channel> {
     loop {
         if let Ok(channel) = Channel::from_shared(format!("http://127.0.0.1:{port}"))
             .expect("address")

@@ -311,18 +311,37 @@ async fn concurrent_clerks_recording_different_records_never_conflict() {
     }
     let recorded = registers(&store);
     assert_eq!(recorded.len(), (CLERKS * EACH) as usize);
-    assert!(recorded.iter().all(|(s, t, _)| s == "programme/trainings" && t == "TrainingHeld"));
+    assert!(
+        recorded
+            .iter()
+            .all(|(s, t, _)| s == "programme/trainings" && t == "TrainingHeld")
+    );
     // and after a restart, with the state loaded anew, a retry is still recognised and a new
     // record still appended after the others
     drop(p);
     store.close().await.unwrap();
     drop(store);
     let (p, store) = open_programme(dir.path()).await;
-    assert_eq!(p.execute(m, "clerk", training("t-0-1", 1)).await.unwrap().events, 0);
-    assert_eq!(p.execute(m, "clerk", training("t-new", 1)).await.unwrap().events, 1);
+    assert_eq!(
+        p.execute(m, "clerk", training("t-0-1", 1))
+            .await
+            .unwrap()
+            .events,
+        0
+    );
+    assert_eq!(
+        p.execute(m, "clerk", training("t-new", 1))
+            .await
+            .unwrap()
+            .events,
+        1
+    );
     assert_eq!(registers(&store).len(), (CLERKS * EACH) as usize + 1);
     let status = p.status(m, fy(), d(2025, 3, 31), None).unwrap();
-    assert_eq!(status[Item::Ka.index()].evidence_count, (CLERKS * EACH) as usize + 1);
+    assert_eq!(
+        status[Item::Ka.index()].evidence_count,
+        (CLERKS * EACH) as usize + 1
+    );
 }
 
 #[tokio::test]
@@ -512,7 +531,13 @@ async fn registers_beyond_the_bound_are_dropped_and_loaded_again() {
     let vault = KeyVault::open(&dir.path().join("personal-keys"), master).unwrap();
     let p = Programme::new(store.clone(), vault);
     for town in &towns {
-        assert_eq!(p.execute(*town, "clerk", training("t-1", 1)).await.unwrap().events, 1);
+        assert_eq!(
+            p.execute(*town, "clerk", training("t-1", 1))
+                .await
+                .unwrap()
+                .events,
+            1
+        );
         p.status(*town, fy(), d(2025, 3, 31), None).unwrap();
     }
     let (registers, boards) = p.in_memory();
@@ -520,8 +545,20 @@ async fn registers_beyond_the_bound_are_dropped_and_loaded_again() {
     assert!(boards <= MAX_BOARDS, "{boards} boards in memory");
     // the first town's register and board were dropped; both come back from the log
     let first = towns[0];
-    assert_eq!(p.execute(first, "clerk", training("t-1", 1)).await.unwrap().events, 0);
-    assert_eq!(p.execute(first, "clerk", training("t-2", 2)).await.unwrap().events, 1);
+    assert_eq!(
+        p.execute(first, "clerk", training("t-1", 1))
+            .await
+            .unwrap()
+            .events,
+        0
+    );
+    assert_eq!(
+        p.execute(first, "clerk", training("t-2", 2))
+            .await
+            .unwrap()
+            .events,
+        1
+    );
     let versions: Vec<u64> = store
         .read_all(first, GlobalPosition(1), 100)
         .unwrap()

@@ -9,9 +9,9 @@ use super::federation::{Callers, identify};
 use super::to_status;
 use crate::config::Role;
 use crate::error::FederationError;
+use crate::group_commit::FactWriter;
 use crate::ledger::{self, FactRecord, MAX_REQUEST_ID_BYTES};
 use crate::store::LedgerReader;
-use crate::group_commit::FactWriter;
 use crate::types::Raft;
 
 /// The most facts one write may carry.

@@ -289,7 +289,8 @@ pub struct StatusBoard {
     ends: BTreeMap<String, Vec<(NaiveDate, DateTime<Utc>)>>,
     /// Planned activities per fiscal year and item: (key, planned on, scheduled on, recorded at).
     #[allow(clippy::type_complexity)]
-    planned: BTreeMap<(FiscalYear, Item), Vec<(String, NaiveDate, Option<NaiveDate>, DateTime<Utc>)>>,
+    planned:
+        BTreeMap<(FiscalYear, Item), Vec<(String, NaiveDate, Option<NaiveDate>, DateTime<Utc>)>>,
     /// Cancellations per key, with the instant each was recorded.
     cancelled: BTreeMap<String, Vec<(NaiveDate, DateTime<Utc>)>>,
 }

@@ -33,11 +33,11 @@ use crate::domain::{
     Aggregate, DomainError, ProgrammeEvent, decide_in_history, events::SCHEMA_VERSION,
 };
 use crate::personal::{KeyVault, VaultError};
-use registers::{Folded, Registers};
 use crate::store::{
     Direction, EventStore, ExpectedVersion, GlobalPosition, NewEvent, RecordedEvent, StoreError,
     StreamId,
 };
+use registers::{Folded, Registers};
 
 /// The prefix of every programme stream.
 pub const STREAM_PREFIX: &str = "programme/";
@@ -140,7 +140,10 @@ impl Boards {
     /// Returns a tenant's board, empty (to be folded from the first event) on first use.
     fn of(&self, tenant: MunicipalityCode) -> Board {
         // Inserting is atomic: a poisoned map is whole, and is taken over.
-        let mut map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut map = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         map.clock += 1;
         let now = map.clock;
         if !map.boards.contains_key(&tenant) && map.boards.len() >= MAX_BOARDS {
@@ -656,7 +659,9 @@ impl Programme {
         let board = self.boards.of(tenant);
         // A panic while folding leaves at worst events not yet folded in; the position says
         // where to go on, so a poisoned lock is taken over.
-        let mut board = board.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut board = board
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let (folded, next) = &mut *board;
         *next = self.for_each_programme_event(tenant, *next, |recorded, event| {
             folded.record(recorded.recorded_at, &event)

@@ -171,9 +171,6 @@ impl Registers {
             .slots
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        slots
-            .entry((tenant, stream.clone()))
-            .or_default()
-            .clone()
+        slots.entry((tenant, stream.clone())).or_default().clone()
     }
 }

@@ -208,12 +208,21 @@ mod tests {
         // ids made in time order: the even ones stored before the open, the odd ones not
         let ids: Vec<EventId> = (0..2_000).map(|_| EventId::new_v7()).collect();
         let (stored, absent): (Vec<_>, Vec<_>) = ids.chunks(2).map(|p| (p[0], p[1])).unzip();
-        let newest = stored.iter().map(|id| id.as_uuid().as_u128()).max().unwrap();
+        let newest = stored
+            .iter()
+            .map(|id| id.as_uuid().as_u128())
+            .max()
+            .unwrap();
         let earlier = Arc::new(OnceLock::new());
         let mut filter =
             IdFilter::opened([(tenant, newest)].into_iter().collect(), earlier.clone());
         // while the stored ids are being read, every older id may be stored, a newer one not
-        assert!(stored.iter().chain(&absent[..absent.len() - 1]).all(|id| filter.may_contain(tenant, *id)));
+        assert!(
+            stored
+                .iter()
+                .chain(&absent[..absent.len() - 1])
+                .all(|id| filter.may_contain(tenant, *id))
+        );
         let later = EventId::new_v7();
         assert!(!filter.may_contain(tenant, later));
         // once they are read, the stored ones are still known and the absent ones rarely
@@ -223,8 +232,14 @@ mod tests {
         }
         assert!(earlier.set(read).is_ok());
         assert!(stored.iter().all(|id| filter.may_contain(tenant, *id)));
-        let false_positives = absent.iter().filter(|id| filter.may_contain(tenant, **id)).count();
-        assert!(false_positives < absent.len() / 20, "{false_positives} false positives");
+        let false_positives = absent
+            .iter()
+            .filter(|id| filter.may_contain(tenant, **id))
+            .count();
+        assert!(
+            false_positives < absent.len() / 20,
+            "{false_positives} false positives"
+        );
         // and ids inserted after the open are known too
         filter.insert(tenant, later);
         assert!(filter.may_contain(tenant, later));

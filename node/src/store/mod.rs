@@ -603,7 +603,9 @@ fn load_id_filter(
                 }
                 // Without it every id at or below its tenant's newest is looked up: slower
                 // appends of such ids, never a wrong answer.
-                Err(e) => tracing::error!(error = %e, "cannot build the id filter; ids are looked up"),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot build the id filter; ids are looked up")
+                }
             }
         });
     if let Err(e) = spawned {

@@ -238,7 +238,11 @@ pub async fn project(
             board.produced(tenant, version);
             noted = batch
                 .iter()
-                .filter(|e| e.stream.as_str().starts_with(crate::programme::STREAM_PREFIX))
+                .filter(|e| {
+                    e.stream
+                        .as_str()
+                        .starts_with(crate::programme::STREAM_PREFIX)
+                })
                 .map(|e| e.global_position.get())
                 .max()
                 .unwrap_or(noted)
@@ -324,7 +328,10 @@ mod tests {
             .map(|i| NewEvent::new("Other", "clerk", vec![i as u8]))
             .collect();
         let other = StreamId::parse("stream", "other/log").unwrap();
-        store.append(tenant, other, ExpectedVersion::Any, others).await.unwrap();
+        store
+            .append(tenant, other, ExpectedVersion::Any, others)
+            .await
+            .unwrap();
         // then 300 sources at once (positions 1,001..1,300), their facts after them
         let (stop, task) = run(store.clone());
         let sources: Vec<NewEvent> = (1..=300).map(|i| lecture(format!("k{i}"))).collect();
@@ -352,17 +359,28 @@ mod tests {
             .0[0]
             .global_position;
         let (from, _) = outbox.resume_point(tenant).unwrap();
-        assert!(from > last_fact, "resumes at {from:?}, before the facts up to {last_fact:?}");
+        assert!(
+            from > last_fact,
+            "resumes at {from:?}, before the facts up to {last_fact:?}"
+        );
         // the notes lie after the facts, never among the other stream's events
         assert!(notes().iter().all(|n| n.global_position > last_fact));
         // a source recorded while the projection is stopped yields its fact after the restart
         store
-            .append(tenant, awareness, ExpectedVersion::Any, vec![lecture("k301".into())])
+            .append(
+                tenant,
+                awareness,
+                ExpectedVersion::Any,
+                vec![lecture("k301".into())],
+            )
             .await
             .unwrap();
         let (stop, task) = run(store.clone());
         while outbox.produced(tenant).unwrap() < 301 {
-            assert!(std::time::Instant::now() < deadline, "the fact of k301 is missing");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the fact of k301 is missing"
+            );
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
         stop.send(true).unwrap();

@@ -462,7 +462,10 @@ fn a_status_lists_the_first_records_by_day_and_counts_them_all() {
     assert_eq!(s.evidence, ["training/x0", "training/x1", "training/x2"]);
     // and an item with nothing counts nothing
     let s = &b.status(fy(2024), d(2025, 3, 31), None)[Item::A.index()];
-    assert_eq!((s.status, s.evidence_count), (SurveyStatus::NotImplemented, 0));
+    assert_eq!(
+        (s.status, s.evidence_count),
+        (SurveyStatus::NotImplemented, 0)
+    );
 }
 
 fn any_event() -> impl Strategy<Value = Vec<ProgrammeEvent>> {
