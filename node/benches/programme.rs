@@ -17,6 +17,9 @@
 //! records. It prints the medians and the ratios large ÷ small against the targets: commands/s
 //! ≥ 0.8 for 1 and 16 clients, zero refusals, GetStatus time ≤ 2.
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -65,18 +68,8 @@ async fn run(data_dir: PathBuf, large: usize) {
         .map(|c| c.parse().expect("valid code"))
         .collect();
     let config = renkei_node::config::NodeConfig {
-        listen: addr,
-        data_dir,
         municipalities,
-        max_event_bytes: 1024 * 1024,
-        log_format: renkei_node::config::LogFormat::Text,
-        master_key_file: None,
-        sync: None,
-        metrics_listen: None,
-        web_listen: None,
-        otlp_endpoint: None,
-        staff: Vec::new(),
-        transport: Default::default(),
+        ..common::node_config(addr, data_dir, 1024 * 1024)
     };
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(renkei_node::server::run(config, listener, async move {
