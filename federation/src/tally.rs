@@ -23,9 +23,11 @@ use crate::survey::{Approval, Item, MunicipalityRow, Source, Survey, SurveyError
 use crate::wide_area::{WideArea, WideAreaMeeting};
 
 /// The kinds of region a prefecture groups its municipalities by.
-pub const REGION_KINDS: [&str; 3] = [
+pub const REGION_KINDS: [&str; 5] = [
     "secondary_medical_area",
     "health_center_area",
+    "home_care_area",
+    "elderly_welfare_area",
     "medical_association_area",
 ];
 
@@ -53,7 +55,7 @@ pub struct RegionSet {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RegionError {
     #[error(
-        "kind {0:?} must be one of secondary_medical_area, health_center_area, medical_association_area"
+        "kind {0:?} must be one of secondary_medical_area, health_center_area, home_care_area, elderly_welfare_area, medical_association_area"
     )]
     Kind(String),
     #[error("fiscal years {0}..={1} are not a valid period")]

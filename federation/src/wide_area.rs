@@ -13,24 +13,53 @@ use renkei_proto::v1::{self, FactKind, WideAreaActionKind};
 use renkei_proto::{FiscalYear, MunicipalityCode, official};
 use serde::{Deserialize, Serialize};
 
-use crate::tally::RegionSet;
+use crate::tally::{Region, RegionSet};
 
 fn date(text: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
 }
 
-/// A medical resource a municipality registered, as it stands.
+/// A resource a municipality registered, as one of its versions stood.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Resource {
+    /// The municipality that registered it.
     pub municipality: MunicipalityCode,
+    /// The municipality it is located in: the one the registering municipality named, else the
+    /// one its address names, else the registering municipality.
+    pub located_in: MunicipalityCode,
     pub id: String,
-    /// `hospital`, `home_care_support_hospital` or `home_care_support_clinic`.
+    /// A resource kind code of the node (`home_care_support_hospital`, `clinic`, …).
     pub kind: String,
     /// 機能強化型
     pub enhanced: bool,
     pub name: String,
+    /// 医療機関コード: the same code registered by two municipalities is one institution.
     pub medical_institution_code: String,
     pub capabilities: Vec<String>,
+}
+
+/// The kinds the prefecture keeps: the candidates of both designations (see
+/// [`WideArea::designations`]).
+const KEPT_KINDS: [&str; 8] = [
+    HOME_CARE_SUPPORT_HOSPITAL,
+    HOME_CARE_SUPPORT_CLINIC,
+    "hospital",
+    "clinic",
+    "visiting_nursing_station",
+    "community_general_support_center",
+    "medical_association",
+    "health_center",
+];
+const HOME_CARE_SUPPORT_HOSPITAL: &str = "home_care_support_hospital";
+const HOME_CARE_SUPPORT_CLINIC: &str = "home_care_support_clinic";
+
+/// One version of a registration: in force from `on` (a withdrawal is `None`); `seq` orders the
+/// versions of one day as they arrived.
+#[derive(Debug, Clone)]
+struct Version {
+    on: NaiveDate,
+    seq: u64,
+    resource: Option<Resource>,
 }
 
 /// A municipality's adoption of a unified form.
@@ -98,7 +127,13 @@ pub struct Decision {
 /// The merged (ク) state of a prefecture.
 #[derive(Debug, Default, Clone)]
 pub struct WideArea {
-    resources: BTreeMap<(MunicipalityCode, String), Resource>,
+    /// Every version of every registration, by registering municipality and its id, in the
+    /// order they took effect: a designation as of a day reads what was in force then.
+    resources: BTreeMap<(MunicipalityCode, String), Vec<Version>>,
+    versions_seen: u64,
+    /// The first day of a municipality's earliest programme evidence: from then on it is known
+    /// to run the 在宅医療・介護連携推進事業 (a 拠点 candidate as its 実施主体).
+    programme_since: BTreeMap<MunicipalityCode, NaiveDate>,
     adoptions: BTreeMap<(MunicipalityCode, String), Adoption>,
     liaison: BTreeMap<(MunicipalityCode, String), LiaisonMembership>,
     /// Discharge-related consultation cases per municipality and month (YYYY-MM).
@@ -114,53 +149,48 @@ impl WideArea {
     /// Folds in one applied fact of a municipality.
     pub fn take_fact(&mut self, m: MunicipalityCode, kind: &FactKind) {
         match kind {
-            FactKind::Resource(r) => {
-                let key = (m, r.id.clone());
-                if r.change == "withdrawn" {
-                    self.resources.remove(&key);
-                } else {
-                    self.resources.insert(
-                        key,
-                        Resource {
-                            municipality: m,
-                            id: r.id.clone(),
-                            kind: r.kind.clone(),
-                            enhanced: r.enhanced,
-                            name: r.name.clone(),
-                            medical_institution_code: r.medical_institution_code.clone(),
-                            capabilities: r.capabilities.clone(),
-                        },
-                    );
-                }
-            }
+            FactKind::Resource(r) => self.take_resource(m, r),
             FactKind::WideArea(action) => self.take_action(m, action),
             FactKind::Consultation(c)
-                if (c.topic == "discharge" || c.scenes.iter().any(|s| s == "admission_discharge")) => {
-                    *self.liaison_cases.entry((m, c.month.clone())).or_default() += 1;
+                if (c.topic == "discharge"
+                    || c.scenes.iter().any(|s| s == "admission_discharge")) =>
+            {
+                *self.liaison_cases.entry((m, c.month.clone())).or_default() += 1;
+            }
+            FactKind::Evidence(e) => {
+                // Any activity or arrangement of the programme (not a plan) shows the
+                // municipality running it from that day.
+                let began = match &e.kind {
+                    Some(v1::EvidenceKind::Dated(d)) => date(&d.on),
+                    Some(v1::EvidenceKind::MeetingHeldOn(on)) => date(on),
+                    Some(v1::EvidenceKind::Starts(s)) => date(&s.first_day),
+                    _ => None,
+                };
+                if let Some(first) = began {
+                    let since = self.programme_since.entry(m).or_insert(first);
+                    *since = (*since).min(first);
                 }
-            FactKind::Evidence(e)
-                // Desks in force (オ) are the candidates for 連携を担う拠点.
-                if e.key.starts_with("desk/") => {
-                    match &e.kind {
-                        Some(v1::EvidenceKind::Starts(s)) => {
-                            if let Some(first) = date(&s.first_day) {
-                                self.desks.entry(m).or_default().push((
-                                    e.key.clone(),
-                                    first,
-                                    date(&s.last_day),
-                                ));
-                            }
-                        }
-                        Some(v1::EvidenceKind::EndsOn(d)) => {
-                            if let (Some(list), Some(last)) = (self.desks.get_mut(&m), date(d)) {
-                                for desk in list.iter_mut().filter(|x| x.0 == e.key) {
-                                    desk.2 = Some(desk.2.map_or(last, |l| l.min(last)));
-                                }
-                            }
-                        }
-                        _ => {}
+                if let Some(v1::EvidenceKind::Starts(s)) = &e.kind
+                    && let Some(first) = date(&s.first_day)
+                {
+                    // Desks in force (オ) are candidates for 連携を担う拠点.
+                    if e.key.starts_with("desk/") {
+                        self.desks.entry(m).or_default().push((
+                            e.key.clone(),
+                            first,
+                            date(&s.last_day),
+                        ));
                     }
                 }
+                if let Some(v1::EvidenceKind::EndsOn(d)) = &e.kind
+                    && e.key.starts_with("desk/")
+                    && let (Some(list), Some(last)) = (self.desks.get_mut(&m), date(d))
+                {
+                    for desk in list.iter_mut().filter(|x| x.0 == e.key) {
+                        desk.2 = Some(desk.2.map_or(last, |l| l.min(last)));
+                    }
+                }
+            }
             _ => {}
         }
     }
@@ -298,12 +328,74 @@ impl WideArea {
             .sum()
     }
 
-    /// The resources of a municipality.
-    pub fn resources_of(&self, m: MunicipalityCode) -> impl Iterator<Item = &Resource> {
-        self.resources
-            .range((m, String::new())..)
-            .take_while(move |((code, _), _)| *code == m)
-            .map(|(_, r)| r)
+    fn take_resource(&mut self, m: MunicipalityCode, r: &v1::ResourceFact) {
+        let key = (m, r.id.clone());
+        let known = self.resources.contains_key(&key);
+        let resource = if r.change == "withdrawn" {
+            None
+        } else {
+            Some(Resource {
+                municipality: m,
+                located_in: r
+                    .located_in
+                    .parse()
+                    .ok()
+                    .or_else(|| official::municipality_in_address(&r.address))
+                    .unwrap_or(m),
+                id: r.id.clone(),
+                kind: r.kind.clone(),
+                enhanced: r.enhanced,
+                name: r.name.clone(),
+                medical_institution_code: r.medical_institution_code.clone(),
+                capabilities: r.capabilities.clone(),
+            })
+        };
+        let kept = resource
+            .as_ref()
+            .is_some_and(|r| KEPT_KINDS.contains(&r.kind.as_str()));
+        if !known && !kept {
+            // A withdrawal or a kind the prefecture does not keep, of what it never heard of.
+            return;
+        }
+        // A node's facts always carry a valid day; one that does not takes effect from the start.
+        let on = date(&r.on).unwrap_or(NaiveDate::MIN);
+        self.versions_seen += 1;
+        let versions = self.resources.entry(key).or_default();
+        let at = versions.partition_point(|v| v.on <= on);
+        versions.insert(
+            at,
+            Version {
+                on,
+                seq: self.versions_seen,
+                resource,
+            },
+        );
+    }
+
+    /// The institutions in force on `as_of`: each registration as it stood that day, and a
+    /// 医療機関コード registered by several municipalities once (as its latest registration
+    /// describes it).
+    pub fn institutions(&self, as_of: NaiveDate) -> Vec<&Resource> {
+        let mut by_code: BTreeMap<&str, (NaiveDate, u64, &Resource)> = BTreeMap::new();
+        let mut uncoded = Vec::new();
+        for versions in self.resources.values() {
+            let Some(v) = versions.iter().rev().find(|v| v.on <= as_of) else {
+                continue;
+            };
+            let Some(r) = &v.resource else { continue };
+            if r.medical_institution_code.is_empty() {
+                uncoded.push(r);
+                continue;
+            }
+            let newer = by_code
+                .get(r.medical_institution_code.as_str())
+                .is_none_or(|(on, seq, _)| (v.on, v.seq) > (*on, *seq));
+            if newer {
+                by_code.insert(&r.medical_institution_code, (v.on, v.seq, r));
+            }
+        }
+        uncoded.extend(by_code.into_values().map(|(_, _, r)| r));
+        uncoded
     }
 
     /// Whether a municipality has a consultation desk in force on `as_of`.
@@ -314,27 +406,21 @@ impl WideArea {
         })
     }
 
-    /// Designation candidates, per 圏域 of `regions`, as of `as_of`.
+    /// Designation candidates, per 圏域 of `regions` (any region kind the prefecture set), as
+    /// of `as_of`, from the institutions in force that day.
     pub fn designations(&self, regions: &RegionSet, as_of: NaiveDate) -> Vec<AreaDesignations> {
+        let institutions = self.institutions(as_of);
+        let area_word = area_word(&regions.kind);
         regions
             .regions
             .iter()
             .map(|region| {
-                let mut rows = Vec::new();
-                for &m in &region.municipalities {
-                    rows.push(self.candidates_for(m, &region.municipalities));
-                }
-                let liaison_bases: Vec<Candidate> = region
+                let rows: Vec<MunicipalityCandidates> = region
                     .municipalities
                     .iter()
-                    .filter(|m| self.has_desk(**m, as_of))
-                    .map(|m| Candidate {
-                        municipality: *m,
-                        name: format!("{} 在宅医療・介護連携の相談窓口", municipality_name(*m)),
-                        medical_institution_code: String::new(),
-                        reason: "(オ) 相談窓口が稼働している市町村".to_owned(),
-                    })
+                    .map(|&m| active_role_candidates(&institutions, m, region, area_word))
                     .collect();
+                let liaison_bases = self.liaison_base_candidates(&institutions, region, as_of);
                 let decided: Vec<Decision> = self
                     .decisions
                     .iter()
@@ -373,97 +459,211 @@ impl WideArea {
             .collect()
     }
 
-    /// The rule: ① the municipality's 在宅療養支援病院; ② else its 在宅療養支援診療所, 機能強化型
-    /// first; ③ else one of another municipality of the same 二次医療圏 (by the same preference).
-    fn candidates_for(
+    /// 在宅医療に必要な連携を担う拠点 candidates of one 圏域, in the order of the sources: ① the
+    /// municipalities' consultation desks (オ), ② 地域医師会・医療法人等関係団体, ③ the
+    /// municipalities running the programme and 地域包括支援センター, then the other bodies the
+    /// 指針 names (病院, 診療所, 訪問看護事業所, 保健所).
+    fn liaison_base_candidates(
         &self,
-        m: MunicipalityCode,
-        area: &[MunicipalityCode],
-    ) -> MunicipalityCandidates {
-        let own = self.local_candidates(m);
-        if !own.is_empty() {
-            return MunicipalityCandidates {
-                municipality: m,
-                candidates: own,
-                from_neighbour: false,
-            };
-        }
-        let neighbour = area
-            .iter()
-            .filter(|n| **n != m)
-            .filter_map(|n| {
-                let c = self.local_candidates(*n);
-                let best = c.into_iter().next()?;
-                Some(best)
-            })
-            .min_by_key(|c| (rank(&c.reason), c.municipality))
-            .map(|c| Candidate {
-                reason: format!(
-                    "③ 同じ二次医療圏の{}の{}",
-                    municipality_name(c.municipality),
-                    c.reason.trim_start_matches(['①', '②', ' '])
-                ),
-                ..c
+        institutions: &[&Resource],
+        region: &Region,
+        as_of: NaiveDate,
+    ) -> Vec<Candidate> {
+        let in_region = |m: &MunicipalityCode| region.municipalities.contains(m);
+        let of_kinds = |kinds: &[&str], reason: &str| -> Vec<Candidate> {
+            let mut found: Vec<&&Resource> = institutions
+                .iter()
+                .filter(|r| in_region(&r.located_in) && kinds.contains(&r.kind.as_str()))
+                .collect();
+            found.sort_by(|a, b| {
+                let key = |r: &Resource| {
+                    let kind = kinds.iter().position(|k| *k == r.kind);
+                    (kind, r.located_in, r.name.clone())
+                };
+                key(a).cmp(&key(b))
             });
-        MunicipalityCandidates {
-            municipality: m,
-            from_neighbour: neighbour.is_some(),
-            candidates: neighbour.into_iter().collect(),
-        }
-    }
-
-    fn local_candidates(&self, m: MunicipalityCode) -> Vec<Candidate> {
-        let candidate = |r: &Resource, reason: &str| Candidate {
-            municipality: m,
-            name: r.name.clone(),
-            medical_institution_code: r.medical_institution_code.clone(),
-            reason: reason.to_owned(),
+            found
+                .into_iter()
+                .map(|r| Candidate {
+                    municipality: r.located_in,
+                    name: r.name.clone(),
+                    medical_institution_code: r.medical_institution_code.clone(),
+                    reason: reason.replace("{kind}", kind_label(&r.kind)),
+                })
+                .collect()
         };
-        let hospitals: Vec<Candidate> = self
-            .resources_of(m)
-            .filter(|r| r.kind == "home_care_support_hospital")
-            .map(|r| {
-                candidate(
-                    r,
-                    if r.enhanced {
-                        "① 市町村内の在宅療養支援病院（機能強化型）"
-                    } else {
-                        "① 市町村内の在宅療養支援病院"
-                    },
-                )
+        let mut out: Vec<Candidate> = region
+            .municipalities
+            .iter()
+            .filter(|m| self.has_desk(**m, as_of))
+            .map(|m| Candidate {
+                municipality: *m,
+                name: format!("{} 在宅医療・介護連携の相談窓口", municipality_name(*m)),
+                medical_institution_code: String::new(),
+                reason: "① (オ) 市町村が設置している在宅医療・介護連携に関する相談窓口".to_owned(),
             })
             .collect();
-        if !hospitals.is_empty() {
-            return hospitals;
-        }
-        let mut clinics: Vec<&Resource> = self
-            .resources_of(m)
-            .filter(|r| r.kind == "home_care_support_clinic")
-            .collect();
-        clinics.sort_by_key(|r| (!r.enhanced, r.name.clone()));
-        clinics
-            .into_iter()
-            .map(|r| {
-                candidate(
-                    r,
-                    if r.enhanced {
-                        "② 市町村内の在宅療養支援診療所（機能強化型）"
-                    } else {
-                        "② 市町村内の在宅療養支援診療所"
-                    },
-                )
-            })
-            .collect()
+        out.extend(of_kinds(&["medical_association"], "② {kind}"));
+        out.extend(
+            region
+                .municipalities
+                .iter()
+                .filter(|m| self.programme_since.get(m).is_some_and(|d| *d <= as_of))
+                .map(|m| Candidate {
+                    municipality: *m,
+                    name: municipality_name(*m),
+                    medical_institution_code: String::new(),
+                    reason: "③ 市町村（在宅医療・介護連携推進事業の実施主体）".to_owned(),
+                }),
+        );
+        out.extend(of_kinds(&["community_general_support_center"], "③ {kind}"));
+        out.extend(of_kinds(
+            &[
+                HOME_CARE_SUPPORT_HOSPITAL,
+                "hospital",
+                HOME_CARE_SUPPORT_CLINIC,
+                "clinic",
+                "visiting_nursing_station",
+                "health_center",
+            ],
+            "指針の挙げる主体：{kind}",
+        ));
+        out
     }
 }
 
-fn rank(reason: &str) -> u8 {
-    if reason.starts_with('①') {
-        0
-    } else if reason.contains("機能強化型") {
-        1
+/// The word a reason uses for the region of a kind.
+fn area_word(kind: &str) -> &'static str {
+    match kind {
+        "secondary_medical_area" => "二次医療圏",
+        "health_center_area" => "保健所圏域",
+        "home_care_area" => "在宅医療圏",
+        "elderly_welfare_area" => "老人福祉圏域",
+        _ => "圏域",
+    }
+}
+
+/// The Japanese name of a kept resource kind (the node's vocabulary).
+fn kind_label(kind: &str) -> &'static str {
+    match kind {
+        HOME_CARE_SUPPORT_HOSPITAL => "在宅療養支援病院",
+        HOME_CARE_SUPPORT_CLINIC => "在宅療養支援診療所",
+        "hospital" => "病院",
+        "clinic" => "診療所",
+        "visiting_nursing_station" => "訪問看護事業所",
+        "community_general_support_center" => "地域包括支援センター",
+        "medical_association" => "地域医師会・医療法人等関係団体",
+        "health_center" => "保健所",
+        _ => "その他",
+    }
+}
+
+/// The filing of an institution as a reason's words, e.g. 在宅療養支援病院（機能強化型）.
+fn filing(r: &Resource) -> String {
+    if r.enhanced {
+        format!("{}（機能強化型）", kind_label(&r.kind))
     } else {
-        2
+        kind_label(&r.kind).to_owned()
+    }
+}
+
+/// The order of the rule among 在宅療養支援 institutions: hospitals before clinics (② applies
+/// only where ① finds none), 機能強化型 first (②-1), then by name.
+fn preference(r: &Resource) -> (bool, bool, String) {
+    (
+        r.kind != HOME_CARE_SUPPORT_HOSPITAL,
+        !r.enhanced,
+        r.name.clone(),
+    )
+}
+
+/// The rule for 在宅医療において積極的役割を担う医療機関 (001_04d7082f188773e2.txt, 選定候補): ① the
+/// 在宅療養支援病院 located in the municipality; ② where there is none, its 在宅療養支援診療所,
+/// 機能強化型 first; ③ where there is neither, the 在宅療養支援病院 and 診療所 of the neighbouring
+/// municipalities (近隣市町村) in the same 圏域, all of them, by the same preference — and, when
+/// no neighbour of the 圏域 has one (or renkei ships no boundary table for the prefecture), of
+/// the whole 圏域, saying so.
+fn active_role_candidates(
+    institutions: &[&Resource],
+    m: MunicipalityCode,
+    region: &Region,
+    area_word: &'static str,
+) -> MunicipalityCandidates {
+    let located = |at: &dyn Fn(MunicipalityCode) -> bool, kind: &str| {
+        let mut found: Vec<&Resource> = institutions
+            .iter()
+            .copied()
+            .filter(|r| at(r.located_in) && r.kind == kind)
+            .collect();
+        found.sort_by_key(|r| preference(r));
+        found
+    };
+    let own = |kind: &str| located(&|at| at == m, kind);
+    let (number, own_found) = match own(HOME_CARE_SUPPORT_HOSPITAL) {
+        found if !found.is_empty() => ("①", found),
+        _ => ("②", own(HOME_CARE_SUPPORT_CLINIC)),
+    };
+    if !own_found.is_empty() {
+        return MunicipalityCandidates {
+            municipality: m,
+            candidates: own_found
+                .into_iter()
+                .map(|r| Candidate {
+                    municipality: m,
+                    name: r.name.clone(),
+                    medical_institution_code: r.medical_institution_code.clone(),
+                    reason: format!("{number} 市町村内の{}", filing(r)),
+                })
+                .collect(),
+            from_neighbour: false,
+        };
+    }
+    let others = |pool: &dyn Fn(MunicipalityCode) -> bool| {
+        let mut found: Vec<&Resource> = [HOME_CARE_SUPPORT_HOSPITAL, HOME_CARE_SUPPORT_CLINIC]
+            .iter()
+            .flat_map(|kind| located(pool, kind))
+            .collect();
+        found.sort_by_key(|r| (preference(r), r.located_in));
+        found
+    };
+    let same_area = |n: MunicipalityCode| n != m && region.municipalities.contains(&n);
+    let near = others(&|n| same_area(n) && official::neighbours(m).contains(&n));
+    let (found, wording): (Vec<&Resource>, Box<dyn Fn(&Resource) -> String>) = if !near.is_empty() {
+        (
+            near,
+            Box::new(|r: &Resource| {
+                format!("③ 近隣の{}の{}", municipality_name(r.located_in), filing(r))
+            }),
+        )
+    } else {
+        let why = if official::has_neighbour_table(m.prefecture()) {
+            "近隣市町村に候補がないため"
+        } else {
+            "隣接市町村の表がないため"
+        };
+        (
+            others(&same_area),
+            Box::new(move |r: &Resource| {
+                format!(
+                    "③ 同じ{area_word}の{}の{}（{why}{area_word}全体から）",
+                    municipality_name(r.located_in),
+                    filing(r)
+                )
+            }),
+        )
+    };
+    MunicipalityCandidates {
+        municipality: m,
+        from_neighbour: !found.is_empty(),
+        candidates: found
+            .into_iter()
+            .map(|r| Candidate {
+                municipality: r.located_in,
+                name: r.name.clone(),
+                medical_institution_code: r.medical_institution_code.clone(),
+                reason: wording(r),
+            })
+            .collect(),
     }
 }
 

@@ -387,6 +387,7 @@ async fn a_prefecture_officer_works_in_the_console() {
             v1::GetDesignationsRequest {
                 fiscal_year: 2024,
                 as_of: "2025-03-31".into(),
+                ..Default::default()
             },
         ))
         .await

@@ -97,6 +97,17 @@ async fn designations_forms_and_liaison_from_synced_facts() {
     ] {
         program.register_resource(r).await.unwrap();
     }
+    // 富山市 also lists a clinic across its border, in 舟橋村, naming where it is located.
+    let mut across = resource(
+        TOYAMA_CITY,
+        "c-funahashi",
+        "home_care_support_clinic",
+        false,
+        "舟橋ふれあい診療所",
+        "1610000031",
+    );
+    across.details.as_mut().unwrap().located_in = "163210".into();
+    program.register_resource(across).await.unwrap();
     // 富山市 adopts the form it pulled down; 高岡市 joins a liaison agreement with the hospital.
     wait_until("the form to reach the node", || async {
         node.sync_state(TOYAMA_CITY).await.down_cursor >= 1
@@ -141,6 +152,7 @@ async fn designations_forms_and_liaison_from_synced_facts() {
             v1::GetDesignationsRequest {
                 fiscal_year: 2024,
                 as_of: "2025-03-31".into(),
+                ..Default::default()
             },
         ))
         .await
@@ -171,13 +183,70 @@ async fn designations_forms_and_liaison_from_synced_facts() {
     );
     let himi = of(&area("高岡"), "162051");
     assert!(himi.from_neighbour);
-    assert!(
-        himi.candidates[0]
-            .reason
-            .starts_with("③ 同じ二次医療圏の高岡市の")
+    assert_eq!(
+        himi.candidates[0].reason,
+        "③ 近隣の高岡市の在宅療養支援診療所（機能強化型）"
+    );
+    let funahashi = of(&area("富山"), "163210");
+    assert_eq!(
+        (
+            funahashi.candidates[0].name.as_str(),
+            funahashi.candidates[0].reason.as_str()
+        ),
+        ("舟橋ふれあい診療所", "② 市町村内の在宅療養支援診療所")
     );
     assert!(area("新川").gaps.iter().any(|g| g.contains("候補がない")));
     assert!(area("高岡").neighbour_only.contains(&"162051".to_string()));
+    assert_eq!(designations.region_kind, "secondary_medical_area");
+
+    // Per another 圏域 kind: refused, naming the field, until the prefecture sets one.
+    let reader = survey.clone();
+    let per_kind = |kind: &str| {
+        let mut survey = reader.clone();
+        let request = with_token(
+            OFFICER_TOKEN,
+            v1::GetDesignationsRequest {
+                fiscal_year: 2024,
+                as_of: "2025-03-31".into(),
+                region_kind: kind.into(),
+            },
+        );
+        async move { survey.get_designations(request).await }
+    };
+    let refused = per_kind("health_center_area").await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    assert!(refused.message().contains("region_kind"), "{refused:?}");
+    let unknown = per_kind("county").await.unwrap_err();
+    assert!(unknown.message().contains("\"county\""), "{unknown:?}");
+    // 保健所圏域 where 氷見市 has its own (a local setting for the test).
+    survey
+        .set_regions(with_token(
+            OFFICER_TOKEN,
+            v1::SetRegionsRequest {
+                request_id: "regions-hc".into(),
+                kind: "health_center_area".into(),
+                first_fiscal_year: 2024,
+                last_fiscal_year: 2029,
+                csv: TOYAMA_AREAS.replace("16-3,高岡,162051", "16-5,氷見,162051"),
+            },
+        ))
+        .await
+        .unwrap();
+    let by_hc = per_kind("health_center_area").await.unwrap().into_inner();
+    assert_eq!(by_hc.region_kind, "health_center_area");
+    assert_eq!(by_hc.areas.len(), 5);
+    let himi_alone = by_hc
+        .areas
+        .iter()
+        .find(|a| a.region_name == "氷見")
+        .unwrap();
+    assert!(himi_alone.active_role[0].candidates.is_empty());
+    assert!(
+        himi_alone
+            .gaps
+            .iter()
+            .any(|g| g.contains("医療機関の候補がない"))
+    );
 
     let wide = survey
         .get_wide_area(with_token(

@@ -74,6 +74,7 @@ fn clinic(name: &str, code: &str, phone: &str) -> ResourceDetails {
         capabilities: vec![Capability::HomeVisits],
         consultation_hours: None,
         listed_for_residents: true,
+        located_in: None,
     }
 }
 

@@ -73,9 +73,22 @@ fn the_demo_runs_a_federation_reports_and_exports_and_the_merge_reads_it() {
     assert!(text.contains("積極的役割を担う医療機関 — 候補"), "{text}");
     assert!(text.contains("① 市町村内の在宅療養支援病院"), "{text}");
     assert!(text.contains("② 市町村内の在宅療養支援診療所"), "{text}");
-    assert!(text.contains("③ 同じ二次医療圏の"), "{text}");
+    // 朝日町 has neither: every support hospital and clinic of its neighbours in 新川 (黒部市,
+    // 入善町), hospitals first — not 魚津市's, which does not border it.
+    assert!(
+        text.contains(
+            "朝日町  黒部在宅医療センター病院  1610200002      ③ 近隣の黒部市の在宅療養支援病院"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("③ 近隣の魚津市"), "{text}");
     assert!(text.contains("■ 不足（ギャップ）報告"), "{text}");
-    assert!(text.contains("連携を担う拠点の候補がない"), "{text}");
+    // Every 圏域 has bodies that may be a 拠点; 新川 has not designated one yet.
+    assert!(!text.contains("連携を担う拠点の候補がない"), "{text}");
+    assert!(
+        text.contains("新川: 積極的役割を担う医療機関が未指定／連携を担う拠点が未指定"),
+        "{text}"
+    );
     assert!(text.contains("決定（積極的役割を担う医療機関）"), "{text}");
 
     // The exports exist where the report says.

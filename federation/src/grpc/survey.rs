@@ -20,7 +20,9 @@ use crate::store::{LedgerReader, SharedSurvey};
 use crate::survey::{
     self, Approval, CsvEncoding, Item, Survey, SurveyStatus, Tally, format_tenths,
 };
-use crate::tally::{RegionSet, ReviewState, SECONDARY_MEDICAL_AREA, Submission, TallySource};
+use crate::tally::{
+    REGION_KINDS, RegionSet, ReviewState, SECONDARY_MEDICAL_AREA, Submission, TallySource,
+};
 use crate::types::{Command, CommandResponse, Raft};
 use crate::wide_area::WideAreaMeeting;
 
@@ -730,10 +732,20 @@ impl SurveyService {
         let (fy, as_of) = Self::year_and_date(request.fiscal_year, &request.as_of)?;
         self.ledger.ensure(self.reads as i32).await?;
         self.read_state(|state| {
-            let regions = state.regions(SECONDARY_MEDICAL_AREA, fy).ok_or_else(|| {
+            let kind = match request.region_kind.as_str() {
+                "" => SECONDARY_MEDICAL_AREA,
+                kind if REGION_KINDS.contains(&kind) => kind,
+                kind => {
+                    return Err(invalid(
+                        "region_kind",
+                        format!("{kind:?} must be one of {}", REGION_KINDS.join(", ")),
+                    ));
+                }
+            };
+            let regions = state.regions(kind, fy).ok_or_else(|| {
                 invalid(
-                    "fiscal_year",
-                    format!("no 二次医療圏 are set for {}", fy.wareki()),
+                    "region_kind",
+                    format!("no regions of kind {kind} are set for {}", fy.wareki()),
                 )
             })?;
             let areas = state
@@ -769,7 +781,10 @@ impl SurveyService {
                     neighbour_only: a.neighbour_only.iter().map(ToString::to_string).collect(),
                 })
                 .collect();
-            Ok(v1::DesignationsView { areas })
+            Ok(v1::DesignationsView {
+                areas,
+                region_kind: kind.to_owned(),
+            })
         })
     }
 }

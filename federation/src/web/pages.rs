@@ -93,6 +93,9 @@ pub(super) struct View {
     /// The export download: which file.
     #[serde(default)]
     format: String,
+    /// The (ク) page: the region kind the designations are computed per (empty: 二次医療圏).
+    #[serde(default)]
+    region_kind: String,
 }
 
 /// A view with its defaults filled in.
@@ -100,6 +103,7 @@ struct Resolved {
     fy: i32,
     as_of: String,
     submitted: bool,
+    region_kind: String,
 }
 
 impl View {
@@ -119,6 +123,7 @@ impl View {
             fy,
             as_of,
             submitted: self.source.as_deref() == Some("submitted"),
+            region_kind: self.region_kind.clone(),
         }
     }
 }
@@ -156,7 +161,16 @@ fn year_label(fy: i32) -> String {
     )
 }
 
-/// The selectors of fiscal year, 基準日 and source.
+/// The region kinds a prefecture may set, as the (ク) page offers them.
+const REGION_KIND_LABELS: [(&str, &str); 5] = [
+    ("secondary_medical_area", "二次医療圏"),
+    ("health_center_area", "保健所圏域"),
+    ("home_care_area", "在宅医療圏"),
+    ("elderly_welfare_area", "老人福祉圏域"),
+    ("medical_association_area", "郡市医師会の区域"),
+];
+
+/// The selectors of fiscal year, 基準日 and source (and the region kind on the (ク) page).
 fn filters(action: &str, view: &Resolved, with_source: bool) -> Markup {
     let today = Utc::now().date_naive();
     let last = FiscalYear::containing(today).map_or(2026, |f| i32::from(f.year()));
@@ -171,6 +185,15 @@ fn filters(action: &str, view: &Resolved, with_source: bool) -> Markup {
             }
             label { "基準日"
                 input #as_of type="date" name="as_of" value=(view.as_of);
+            }
+            @if action == "/wide-area" {
+                label { "圏域の種類"
+                    select #region_kind name="region_kind" {
+                        @for (kind, label) in REGION_KIND_LABELS {
+                            option value=(kind) selected[view.region_kind == kind || (view.region_kind.is_empty() && kind == "secondary_medical_area")] { (label) }
+                        }
+                    }
+                }
             }
             @if with_source {
                 label { "回答の出所"
@@ -888,6 +911,7 @@ async fn wide_area_page(
             v1::GetDesignationsRequest {
                 fiscal_year: view.fy,
                 as_of: view.as_of.clone(),
+                region_kind: view.region_kind.clone(),
             },
         )
         .await;
@@ -916,7 +940,7 @@ async fn wide_area_page(
         @if let Some(m) = message { (m) }
         (filters("/wide-area", view, false))
         h2 { "在宅医療において積極的役割を担う医療機関・連携を担う拠点（圏域別）" }
-        p.muted { "候補は各市区町村が登録した在宅療養支援病院・診療所から、①市町村内の在宅療養支援病院、②市町村内の在宅療養支援診療所、③同じ二次医療圏の近隣市町村の順に選ばれます。理由欄が選定の規則です。" }
+        p.muted { "積極的役割を担う医療機関の候補は、各市区町村が登録した医療機関（医療機関コードで名寄せ、所在地の市町村で判定）から、①市町村内の在宅療養支援病院、②市町村内の在宅療養支援診療所（機能強化型を優先）、③同じ圏域の近隣市町村の在宅療養支援病院・診療所の順に選ばれます。連携を担う拠点の候補は、①相談窓口、②地域医師会・医療法人等関係団体、③市町村・地域包括支援センター、指針の挙げるその他の主体（病院・診療所・訪問看護事業所・保健所）です。理由欄が選定の規則です。" }
         @match &designations {
             Err(e) => { (look::message("note", &error_text(e))) }
             Ok(d) => {
@@ -969,6 +993,7 @@ async fn wide_area_page(
                                 input type="hidden" name="fy" value=(view.fy);
                                 input type="hidden" name="as_of" value=(view.as_of);
                                 input type="hidden" name="area" value=(area.region_id);
+                                input type="hidden" name="region_kind" value=(view.region_kind);
                                 label { "役割" select name="role" {
                                     option value="active_role_medical_institution" { "積極的役割を担う医療機関" }
                                     option value="liaison_base" { "連携を担う拠点" }
@@ -1052,6 +1077,8 @@ struct DesignationForm {
     fy: i32,
     #[serde(default)]
     as_of: String,
+    #[serde(default)]
+    region_kind: String,
     area: String,
     role: String,
     institution_name: String,
@@ -1091,6 +1118,7 @@ async fn record_designation(
     let view = View {
         fy: Some(form.fy),
         as_of: Some(form.as_of),
+        region_kind: form.region_kind.clone(),
         ..View::default()
     }
     .resolve();
@@ -1470,6 +1498,7 @@ pub fn render_status(reply: &v1::TallyReply, submitted: bool) -> String {
         fy: reply.fiscal_year,
         as_of: reply.as_of.clone(),
         submitted,
+        region_kind: String::new(),
     };
     status_body(reply, &view).into_string()
 }

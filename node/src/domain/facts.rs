@@ -78,21 +78,35 @@ pub fn facts_of(event: &ProgrammeEvent) -> Vec<FactKind> {
             participants: counts(participants, |p| p.code()),
         })),
         P::Resources(ResourceEvent::ResourceRegistered { id, details, on }) => {
-            if let Some(f) = resource_fact(id.as_str(), "registered", *on, Some(details)) {
-                out.push(FactKind::Resource(f));
+            if published_kind(details.kind) {
+                out.push(FactKind::Resource(resource_fact(
+                    id.as_str(),
+                    "registered",
+                    *on,
+                    Some(details),
+                )));
             }
         }
         P::Resources(ResourceEvent::ResourceUpdated { id, details, on }) => {
-            if let Some(f) = resource_fact(id.as_str(), "updated", *on, Some(details)) {
-                out.push(FactKind::Resource(f));
-            }
+            // Published whatever the new kind: a 在宅療養支援診療所 updated to a plain 診療所 (or
+            // to any kind) is a change of the prefecture's candidates. The prefecture ignores
+            // updates of what it never heard of and is not of a kind it keeps.
+            out.push(FactKind::Resource(resource_fact(
+                id.as_str(),
+                "updated",
+                *on,
+                Some(details),
+            )));
         }
         P::Resources(ResourceEvent::ResourceWithdrawn { id, on }) => {
             // Published even if the resource was not of a published kind: the prefecture ignores
             // withdrawals of what it never heard of.
-            if let Some(f) = resource_fact(id.as_str(), "withdrawn", *on, None) {
-                out.push(FactKind::Resource(f));
-            }
+            out.push(FactKind::Resource(resource_fact(
+                id.as_str(),
+                "withdrawn",
+                *on,
+                None,
+            )));
         }
         P::WideArea(e) => out.push(FactKind::WideArea(wide_area_action(e))),
         _ => {}
@@ -101,13 +115,20 @@ pub fn facts_of(event: &ProgrammeEvent) -> Vec<FactKind> {
 }
 
 /// The resource kinds that matter beyond the municipality: the candidates of the (ク)
-/// designations and the hospitals of wide-area liaison.
-fn published_kind(kind: ResourceKind) -> bool {
+/// designations — 在宅医療において積極的役割を担う医療機関 (在宅療養支援病院・診療所) and 在宅医療に
+/// 必要な連携を担う拠点 (病院, 診療所, 訪問看護事業所, 地域医師会等関係団体, 保健所, 地域包括支援
+/// センター) — and the hospitals of wide-area liaison.
+pub fn published_kind(kind: ResourceKind) -> bool {
     matches!(
         kind,
         ResourceKind::Hospital
+            | ResourceKind::Clinic
             | ResourceKind::HomeCareSupportHospital
             | ResourceKind::HomeCareSupportClinic
+            | ResourceKind::VisitingNursingStation
+            | ResourceKind::CommunityGeneralSupportCenter
+            | ResourceKind::MedicalAssociation
+            | ResourceKind::HealthCenter
     )
 }
 
@@ -116,7 +137,7 @@ fn resource_fact(
     change: &str,
     on: NaiveDate,
     details: Option<&ResourceDetails>,
-) -> Option<ResourceFact> {
+) -> ResourceFact {
     let mut fact = ResourceFact {
         id: id.to_owned(),
         change: change.to_owned(),
@@ -124,9 +145,6 @@ fn resource_fact(
         ..ResourceFact::default()
     };
     if let Some(d) = details {
-        if !published_kind(d.kind) {
-            return None;
-        }
         fact.kind = d.kind.code().to_owned();
         fact.enhanced = d.enhanced;
         fact.name = d.name.clone();
@@ -136,8 +154,9 @@ fn resource_fact(
         };
         fact.address = d.address.clone();
         fact.capabilities = d.capabilities.iter().map(|c| c.code().to_owned()).collect();
+        fact.located_in = d.located_in.map(|m| m.to_string()).unwrap_or_default();
     }
-    Some(fact)
+    fact
 }
 
 fn wide_area_action(event: &WideAreaEvent) -> WideAreaAction {

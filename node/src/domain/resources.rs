@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use renkei_proto::MunicipalityCode;
+
 use super::values::{
     CareProviderNumber, Coordinates, ListId, MAX_NAME, MAX_TEXT, MedicalCategory,
     MedicalInstitutionCode, ResourceId, SurveyId, optional_text, text, vocabulary,
@@ -39,6 +41,10 @@ vocabulary!(
         CareFacility = ("care_facility", "介護施設"),
         /// 訪問介護・通所介護などの介護サービス事業所
         CareServiceProvider = ("care_service_provider", "介護サービス事業所"),
+        /// 地域医師会・医療法人等関係団体: a candidate 連携を担う拠点 (在宅医療の体制構築に係る指針)
+        MedicalAssociation = ("medical_association", "地域医師会・医療法人等関係団体"),
+        /// 保健所
+        HealthCenter = ("health_center", "保健所"),
     }
 );
 
@@ -152,6 +158,31 @@ pub struct ResourceDetails {
     pub consultation_hours: Option<String>,
     /// Whether the resource agreed to appear on lists for residents.
     pub listed_for_residents: bool,
+    /// The municipality the resource is located in, when the registering municipality names it
+    /// explicitly (a hospital across the border that its residents use). `None`: the address
+    /// says where it is, else it is the registering municipality's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub located_in: Option<MunicipalityCode>,
+}
+
+/// Reads the optional `located_in` of a resource: empty is `None`; anything else must be a
+/// municipality on the official list.
+pub fn located_in(field: &str, text: &str) -> Result<Option<MunicipalityCode>, DomainError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let code: MunicipalityCode = text
+        .parse()
+        .map_err(|e| DomainError::invalid(field, text, format!("{e}")))?;
+    if renkei_proto::official::municipality(code).is_none() {
+        return Err(DomainError::invalid(
+            field,
+            text,
+            "is not a municipality on the official list",
+        ));
+    }
+    Ok(Some(code))
 }
 
 impl ResourceDetails {
@@ -531,6 +562,7 @@ pub(crate) mod tests {
                 MedicalInstitutionCode::parse("official_code", code).unwrap(),
             )),
             address: "富山県富山市新桜町7-38".into(),
+            located_in: None,
             coordinates: Some(Coordinates::new(36.695, 137.213).unwrap()),
             contact: Some("076-000-0000".into()),
             capabilities: vec![Capability::HomeVisits, Capability::AroundTheClock],

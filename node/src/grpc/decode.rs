@@ -16,7 +16,7 @@ use crate::domain::meetings::{FindingKind, MeetingCommand, MeetingKind};
 use crate::domain::plan::{IndicatorKind, PlanCommand};
 use crate::domain::resources::{
     Audience, Capability, OfficialCode, PublicationFormat, ResourceCommand, ResourceDetails,
-    ResourceKind,
+    ResourceKind, located_in,
 };
 use crate::domain::tools::{ToolCommand, ToolKind, manual_from};
 use crate::domain::trainings::{TrainingCommand, TrainingKind};
@@ -126,6 +126,7 @@ pub fn resource_details(d: Option<v1::ResourceDetails>) -> Result<ResourceDetail
         capabilities: list("details.capabilities", &d.capabilities, Capability::parse)?,
         consultation_hours: opt_string(d.consultation_hours),
         listed_for_residents: d.listed_for_residents,
+        located_in: located_in("details.located_in", &d.located_in)?,
     })
 }
 

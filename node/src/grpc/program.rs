@@ -99,6 +99,7 @@ fn details_to_wire(d: &ResourceDetails) -> v1::ResourceDetails {
         capabilities: d.capabilities.iter().map(|c| c.code().into()).collect(),
         consultation_hours: d.consultation_hours.clone().unwrap_or_default(),
         listed_for_residents: d.listed_for_residents,
+        located_in: d.located_in.map(|m| m.to_string()).unwrap_or_default(),
     }
 }
 

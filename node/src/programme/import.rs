@@ -10,7 +10,7 @@ use renkei_proto::MunicipalityCode;
 use super::{Programme, ProgrammeCommand, ProgrammeError};
 use crate::domain::DomainError;
 use crate::domain::resources::{
-    Capability, OfficialCode, ResourceCommand, ResourceDetails, ResourceKind,
+    Capability, OfficialCode, ResourceCommand, ResourceDetails, ResourceKind, located_in,
 };
 use crate::domain::values::{CareProviderNumber, Coordinates, MedicalInstitutionCode, ResourceId};
 
@@ -29,6 +29,7 @@ const COLUMNS: &[(&str, &str)] = &[
     ("対応可能な機能", "capabilities"),
     ("相談可能時間", "consultation_hours"),
     ("住民向け公開", "listed_for_residents"),
+    ("所在市町村コード", "located_in"),
 ];
 
 /// Why a file could not be read at all.
@@ -153,6 +154,7 @@ fn row(get: &dyn Fn(&str) -> String) -> Result<(ResourceId, ResourceDetails), Do
             capabilities,
             consultation_hours: none_if_empty(get("consultation_hours")),
             listed_for_residents: flag("住民向け公開", &get("listed_for_residents"))?,
+            located_in: located_in("所在市町村コード", &get("located_in"))?,
         },
     ))
 }

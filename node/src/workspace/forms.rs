@@ -338,6 +338,11 @@ fn specs(page: &str, ctx: &Context) -> Vec<Spec> {
                         "住民向け一覧に載せる",
                         Kind::Check,
                     ),
+                    field(
+                        "details.located_in",
+                        "所在市町村コード（住所で分からない場合・他市町村の施設）",
+                        Kind::Text,
+                    ),
                     on_field("登録日"),
                 ],
                 decode: |v, c| {
@@ -358,6 +363,7 @@ fn specs(page: &str, ctx: &Context) -> Vec<Spec> {
                             capabilities: v.all("details.capabilities"),
                             consultation_hours: v.get("details.consultation_hours"),
                             listed_for_residents: v.checked("details.listed_for_residents"),
+                            located_in: v.get("details.located_in"),
                         }),
                         on: v.get("on"),
                     };

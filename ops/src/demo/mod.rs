@@ -1039,6 +1039,7 @@ async fn designations(
                 v1::GetDesignationsRequest {
                     fiscal_year: i32::from(activity::FISCAL_YEAR),
                     as_of: activity::AS_OF.into(),
+                    ..Default::default()
                 },
             );
             async move { client.get_designations(request).await }

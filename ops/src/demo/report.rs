@@ -122,7 +122,19 @@ impl Report {
             for line in text.lines() {
                 out.push_str(&format!("  {line}\n"));
             }
-            let bases: Vec<String> = area.liaison_bases.iter().map(|b| b.name.clone()).collect();
+            // The sources' ①②③ by name; the other bodies the 指針 names (病院, 診療所, 訪問看護
+            // 事業所, 保健所) by number, as the console lists them all.
+            let (named, others): (Vec<_>, Vec<_>) = area
+                .liaison_bases
+                .iter()
+                .partition(|b| b.reason.starts_with(['①', '②', '③']));
+            let mut bases: Vec<String> = named.iter().map(|b| b.name.clone()).collect();
+            if !others.is_empty() {
+                bases.push(format!(
+                    "ほか指針の挙げる主体（病院・診療所・訪問看護事業所・保健所）{} か所",
+                    others.len()
+                ));
+            }
             out.push_str(&format!(
                 "  在宅医療に必要な連携を担う拠点の候補: {}\n",
                 if bases.is_empty() {

@@ -153,6 +153,7 @@ fn clinic(kind: ResourceKind) -> ResourceDetails {
         capabilities: vec![Capability::HomeVisits, Capability::AroundTheClock],
         consultation_hours: Some("平日14-16時".into()),
         listed_for_residents: true,
+        located_in: None,
     }
 }
 
@@ -190,4 +191,65 @@ fn pharmacies_stay_local() {
         on: d(2024, 4, 1),
     });
     assert_eq!(facts_of(&event), vec![]);
+}
+
+/// 001_04d7082f188773e2.txt:28-34: 「①在宅療養支援病院 … 【在宅療養支援病院がない場合】②在宅療養支援
+/// 診療所」 — the candidates are the institutions holding the filing, so losing it is a change the
+/// prefecture must hear of (issue: "Losing a filing is a change").
+#[test]
+fn losing_the_home_care_support_filing_is_published() {
+    let update = |kind: ResourceKind| {
+        facts_of(&ProgrammeEvent::Resources(ResourceEvent::ResourceUpdated {
+            id: ResourceId::parse("id", "r1").unwrap(),
+            details: ResourceDetails {
+                enhanced: false,
+                ..clinic(kind)
+            },
+            on: d(2025, 10, 1),
+        }))
+    };
+    for kind in [ResourceKind::Clinic, ResourceKind::CareFacility] {
+        let facts = update(kind);
+        let [FactKind::Resource(fact)] = facts.as_slice() else {
+            panic!("an update to {kind} must be published, got {facts:?}");
+        };
+        assert_eq!(
+            (fact.change.as_str(), fact.kind.as_str()),
+            ("updated", kind.code())
+        );
+        assert_eq!(fact.on, "2025-10-01");
+        assert!(!fact.enhanced);
+    }
+}
+
+/// 002_d84b57721e905ed5.txt:986-987: 「病院、診療所、訪問看護事業所、地域医師会等関係団体、保健所、
+/// 市町村等の主体のいずれかを在宅医療に必要な連携を担う拠点として医療計画に位置付ける」 — so the
+/// prefecture hears of every kind that may be a 拠点, and where it is located.
+#[test]
+fn every_kind_that_may_be_a_liaison_base_is_published_with_its_location() {
+    for kind in [
+        ResourceKind::Clinic,
+        ResourceKind::VisitingNursingStation,
+        ResourceKind::MedicalAssociation,
+        ResourceKind::HealthCenter,
+        ResourceKind::CommunityGeneralSupportCenter,
+    ] {
+        let facts = facts_of(&ProgrammeEvent::Resources(
+            ResourceEvent::ResourceRegistered {
+                id: ResourceId::parse("id", "r3").unwrap(),
+                details: ResourceDetails {
+                    official_code: None,
+                    enhanced: false,
+                    located_in: Some("162060".parse().unwrap()),
+                    ..clinic(kind)
+                },
+                on: d(2024, 4, 1),
+            },
+        ));
+        let [FactKind::Resource(fact)] = facts.as_slice() else {
+            panic!("{kind} must be published, got {facts:?}");
+        };
+        assert_eq!(fact.kind, kind.code());
+        assert_eq!(fact.located_in, "162060");
+    }
 }
