@@ -134,7 +134,9 @@ pub struct WideArea {
     /// The first day of a municipality's earliest programme evidence: from then on it is known
     /// to run the 在宅医療・介護連携推進事業 (a 拠点 candidate as its 実施主体).
     programme_since: BTreeMap<MunicipalityCode, NaiveDate>,
-    adoptions: BTreeMap<(MunicipalityCode, String), Adoption>,
+    /// Each municipality's adoptions of each form, oldest first: a move to a new version ends
+    /// the previous adoption the day before.
+    adoptions: BTreeMap<(MunicipalityCode, String), Vec<Adoption>>,
     liaison: BTreeMap<(MunicipalityCode, String), LiaisonMembership>,
     /// Discharge-related consultation cases per municipality and month (YYYY-MM).
     liaison_cases: BTreeMap<(MunicipalityCode, String), u32>,
@@ -199,21 +201,29 @@ impl WideArea {
         let key = (m, action.id.clone());
         match &action.kind {
             Some(WideAreaActionKind::Form(f)) if f.change == "adopted" => {
-                if let Some(from) = date(&f.on) {
-                    self.adoptions.insert(
-                        key,
-                        Adoption {
-                            form_id: action.id.clone(),
-                            name: f.name.clone(),
-                            version: f.version.clone(),
-                            from,
-                            until: None,
-                        },
-                    );
+                let Some(from) = date(&f.on) else { return };
+                let list = self.adoptions.entry(key).or_default();
+                if let Some(current) = list.last_mut().filter(|a| a.until.is_none()) {
+                    if current.version == f.version {
+                        return;
+                    }
+                    // A move to a new version: the previous one was in use until the day before.
+                    current.until = Some(from.pred_opt().unwrap_or(from));
                 }
+                list.push(Adoption {
+                    form_id: action.id.clone(),
+                    name: f.name.clone(),
+                    version: f.version.clone(),
+                    from,
+                    until: None,
+                });
             }
             Some(WideAreaActionKind::Form(f)) => {
-                if let (Some(a), Some(last)) = (self.adoptions.get_mut(&key), date(&f.on)) {
+                let current = self
+                    .adoptions
+                    .get_mut(&key)
+                    .and_then(|list| list.last_mut());
+                if let (Some(a), Some(last)) = (current, date(&f.on)) {
                     a.until = Some(last);
                 }
             }
@@ -289,16 +299,26 @@ impl WideArea {
         version: Option<&str>,
         as_of: NaiveDate,
     ) -> Vec<MunicipalityCode> {
-        self.adoptions
-            .iter()
-            .filter(|((_, id), a)| {
-                id == form_id
-                    && version.is_none_or(|v| a.version == v)
-                    && a.from <= as_of
-                    && a.until.is_none_or(|u| u >= as_of)
-            })
-            .map(|((m, _), _)| *m)
+        self.in_use(as_of)
+            .filter(|(_, a)| a.form_id == form_id && version.is_none_or(|v| a.version == v))
+            .map(|(m, _)| m)
             .collect()
+    }
+
+    /// Every adoption in use on `as_of`, with its municipality.
+    pub fn in_use(&self, as_of: NaiveDate) -> impl Iterator<Item = (MunicipalityCode, &Adoption)> {
+        self.adoptions.iter().flat_map(move |((m, _), list)| {
+            list.iter()
+                .filter(move |a| a.from <= as_of && a.until.is_none_or(|u| u >= as_of))
+                .map(move |a| (*m, a))
+        })
+    }
+
+    /// Whether the prefecture published this version of the form (any version when `None`).
+    pub fn published(&self, form_id: &str, version: Option<&str>) -> bool {
+        self.forms
+            .iter()
+            .any(|f| f.form_id == form_id && version.is_none_or(|v| f.version == v))
     }
 
     /// The liaison memberships in force on `as_of`, by hospital.

@@ -124,6 +124,18 @@ async fn designations_forms_and_liaison_from_synced_facts() {
         })
         .await
         .unwrap();
+    // 高岡市 uses a form of its own that the prefecture never published: flagged, not counted.
+    program
+        .adopt_unified_form(v1::AdoptUnifiedFormRequest {
+            municipality_code: TAKAOKA_CITY.into(),
+            actor: "tester".into(),
+            id: "takaoka-note".into(),
+            name: "高岡在宅連絡ノート".into(),
+            version: "1".into(),
+            on: "2024-06-01".into(),
+        })
+        .await
+        .unwrap();
     program
         .join_liaison_agreement(v1::JoinLiaisonAgreementRequest {
             municipality_code: TAKAOKA_CITY.into(),
@@ -260,6 +272,22 @@ async fn designations_forms_and_liaison_from_synced_facts() {
         .unwrap()
         .into_inner();
     assert_eq!(wide.forms[0].adopters, [TOYAMA_CITY]);
+    assert_eq!(wide.forms.len(), 1);
+    let [version] = &wide.forms[0].versions[..] else {
+        panic!("one version in use: {:?}", wide.forms[0].versions);
+    };
+    assert_eq!(
+        (version.version.as_str(), version.published),
+        ("2024.1", true)
+    );
+    assert_eq!(version.adopters, [TOYAMA_CITY]);
+    let [own] = &wide.unpublished[..] else {
+        panic!("one unpublished adoption: {:?}", wide.unpublished);
+    };
+    assert_eq!(
+        (own.municipality.as_str(), own.form_id.as_str()),
+        (TAKAOKA_CITY, "takaoka-note")
+    );
     assert_eq!(wide.forms[0].prefecture_percent, "6.7");
     assert!(wide.forms[0].by_region.contains(&"富山 1/5".to_string()));
     assert_eq!(wide.liaison[0].hospital, "1610000011");

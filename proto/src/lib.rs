@@ -83,8 +83,9 @@ pub mod v1 {
     };
     pub use crate::generated::{
         AreaDesignations, DesignationCandidate, DesignationsView, FormCoverage,
-        GetDesignationsRequest, GetWideAreaRequest, LiaisonAgreementView, LiaisonMember,
-        MunicipalityCandidates, RecordWideAreaMeetingRequest, WideAreaMeetingView, WideAreaView,
+        FormVersionAdopters, GetDesignationsRequest, GetWideAreaRequest, LiaisonAgreementView,
+        LiaisonMember, MunicipalityCandidates, RecordWideAreaMeetingRequest, UnpublishedAdoption,
+        WideAreaMeetingView, WideAreaView,
     };
     pub use crate::generated::{
         CompletenessEntry, CompletenessReply, ExportFormat, ExportSurveyReply, ExportSurveyRequest,

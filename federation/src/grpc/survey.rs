@@ -674,7 +674,42 @@ impl SurveyService {
                                 .collect()
                         })
                         .unwrap_or_default();
+                    // Per version in use, the published ones newest first, then any other.
+                    let mut in_use: Vec<&str> = wide
+                        .in_use(as_of)
+                        .filter(|(_, a)| a.form_id == f.form_id)
+                        .map(|(_, a)| a.version.as_str())
+                        .collect();
+                    in_use.sort_unstable();
+                    in_use.dedup();
+                    let published: Vec<&str> = wide
+                        .forms()
+                        .iter()
+                        .rev()
+                        .filter(|p| p.form_id == f.form_id)
+                        .map(|p| p.version.as_str())
+                        .collect();
+                    let mut order: Vec<&str> = published
+                        .iter()
+                        .copied()
+                        .filter(|v| in_use.contains(v))
+                        .collect();
+                    order.dedup();
+                    order.extend(in_use.iter().copied().filter(|v| !published.contains(v)));
+                    let versions = order
+                        .into_iter()
+                        .map(|v| v1::FormVersionAdopters {
+                            version: v.to_owned(),
+                            adopters: wide
+                                .adopters(&f.form_id, Some(v), as_of)
+                                .iter()
+                                .map(ToString::to_string)
+                                .collect(),
+                            published: published.contains(&v),
+                        })
+                        .collect();
                     v1::FormCoverage {
+                        versions,
                         form_id: f.form_id.clone(),
                         name: f.name.clone(),
                         version: f.version.clone(),
@@ -715,10 +750,21 @@ impl SurveyService {
                 .filter(|m| fy.contains(m.on))
                 .map(meeting_view)
                 .collect();
+            let unpublished = wide
+                .in_use(as_of)
+                .filter(|(_, a)| !wide.published(&a.form_id, None))
+                .map(|(m, a)| v1::UnpublishedAdoption {
+                    municipality: m.to_string(),
+                    form_id: a.form_id.clone(),
+                    name: a.name.clone(),
+                    version: a.version.clone(),
+                })
+                .collect();
             v1::WideAreaView {
                 forms,
                 liaison,
                 meetings,
+                unpublished,
             }
         }))
     }

@@ -1011,13 +1011,32 @@ async fn wide_area_page(
         h2 { "統一様式と採用状況" }
         table #forms {
             caption { "統一様式（最新版）と採用市区町村" }
-            thead { tr { th scope="col" { "様式" } th scope="col" { "版" } th scope="col" { "適用開始" } th scope="col" class="num" { "採用率（県）" } th scope="col" { "圏域別（採用/市町村数）" } th scope="col" { "採用市区町村" } } }
+            thead { tr { th scope="col" { "様式" } th scope="col" { "版" } th scope="col" { "適用開始" } th scope="col" class="num" { "採用率（県）" } th scope="col" { "圏域別（採用/市町村数）" } th scope="col" { "採用市区町村（版ごと）" } } }
             tbody {
                 @for f in &wide.forms {
                     tr { th scope="row" { (f.name) } td { (f.version) } td { (f.effective_from) } td.num { (f.prefecture_percent) "%" }
-                         td { (f.by_region.join("、")) } td { (f.adopters.iter().map(|c| name_of(c)).collect::<Vec<_>>().join("・")) } }
+                         td { (f.by_region.join("、")) }
+                         td {
+                             @for v in &f.versions {
+                                 div.version {
+                                     (v.version) @if !v.published { "（県未公表の版）" } ": "
+                                     (v.adopters.iter().map(|c| name_of(c)).collect::<Vec<_>>().join("・"))
+                                 }
+                             }
+                         } }
                 }
                 @if wide.forms.is_empty() { tr { td colspan="6" { "公表された統一様式はありません" } } }
+            }
+        }
+        @if !wide.unpublished.is_empty() {
+            table #unpublished-forms {
+                caption { "県が公表していない様式を採用している市区町村（採用率に含めない）" }
+                thead { tr { th scope="col" { "市区町村" } th scope="col" { "様式" } th scope="col" { "版" } } }
+                tbody {
+                    @for u in &wide.unpublished {
+                        tr { th scope="row" { (name_of(&u.municipality)) } td { (u.name) "（" (u.form_id) "）" } td { (u.version) } }
+                    }
+                }
             }
         }
         h2 { "入退院支援ルール（連携の取り決め）" }

@@ -540,3 +540,60 @@ fn designations_follow_the_region_kind_the_prefecture_set() {
         [("高岡在宅病院", "③ 近隣の高岡市の在宅療養支援病院")]
     );
 }
+
+/// 001_04d7082f188773e2.txt / DOMAIN (ク) 様式の統一: a municipality moving from v1 to v2 of the
+/// prefecture's form is one adopter of the form throughout, of v1 until the day before and of
+/// v2 from then; a form the prefecture never published is not the prefecture's form.
+#[test]
+fn unified_forms_are_versioned_and_unpublished_ones_flagged() {
+    let mut s = WideArea::default();
+    let publish = |s: &mut WideArea, cursor: u64, version: &str| {
+        s.take_down_item(
+            cursor,
+            &v1::DownItem {
+                kind: Some(v1::DownItemKind::Form(v1::UnifiedFormVersion {
+                    form_id: "discharge".into(),
+                    name: "入退院支援連絡票".into(),
+                    version: version.into(),
+                    effective_from: "2024-04-01".into(),
+                    ..Default::default()
+                })),
+                ..Default::default()
+            },
+        )
+    };
+    publish(&mut s, 1, "v1");
+    publish(&mut s, 2, "v2");
+    let adopt = |form: &str, version: &str, on: &str| {
+        FactKind::WideArea(WideAreaAction {
+            id: form.into(),
+            kind: Some(WideAreaActionKind::Form(UnifiedFormChange {
+                change: "adopted".into(),
+                name: "入退院支援連絡票".into(),
+                version: version.into(),
+                on: on.into(),
+            })),
+        })
+    };
+    s.take_fact(code("162019"), &adopt("discharge", "v1", "2024-06-01"));
+    s.take_fact(code("162019"), &adopt("discharge", "v2", "2025-04-01"));
+    s.take_fact(code("162027"), &adopt("own-note", "1", "2024-06-01"));
+    assert_eq!(
+        s.adopters("discharge", Some("v1"), d("2025-03-31")),
+        [code("162019")]
+    );
+    assert!(
+        s.adopters("discharge", Some("v1"), d("2025-04-01"))
+            .is_empty()
+    );
+    assert_eq!(
+        s.adopters("discharge", Some("v2"), d("2025-04-01")),
+        [code("162019")]
+    );
+    assert_eq!(
+        s.adopters("discharge", None, d("2025-04-01")),
+        [code("162019")]
+    );
+    assert!(s.published("discharge", Some("v2")));
+    assert!(!s.published("own-note", None));
+}

@@ -180,6 +180,7 @@ fn wide_area_action(event: &WideAreaEvent) -> WideAreaAction {
             name,
             version,
             on,
+            ..
         } => (
             id,
             WideAreaActionKind::Form(UnifiedFormChange {

@@ -200,6 +200,10 @@ pub fn evidence(event: &ProgrammeEvent) -> Vec<Evidence> {
         }
         // A unified form in use is both (ク) cross-municipal work and an (エ) information-sharing
         // tool of the municipality.
+        // A move to a new version continues the form's use: no new evidence.
+        P::WideArea(WideAreaEvent::UnifiedFormAdopted {
+            replaces: Some(_), ..
+        }) => vec![],
         P::WideArea(WideAreaEvent::UnifiedFormAdopted { id, on, .. }) => vec![
             Evidence::Starts {
                 item: Item::Ku,

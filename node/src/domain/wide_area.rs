@@ -22,7 +22,8 @@ pub enum WideAreaCommand {
         on: NaiveDate,
         participants: Vec<Count<OrganisationType>>,
     },
-    /// Adopts a version of a unified form from `on`.
+    /// Adopts a version of a unified form from `on`; adopting another version of a form in use
+    /// moves the municipality to it from `on` (the same record, a new adoption).
     AdoptUnifiedForm {
         id: WideAreaId,
         name: String,
@@ -62,6 +63,10 @@ pub enum WideAreaEvent {
         name: String,
         version: String,
         on: NaiveDate,
+        /// The version in use until the day before `on`, when this adoption moves the form to a
+        /// new version (absent in a first adoption, and in events recorded before versions moved).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        replaces: Option<String>,
     },
     UnifiedFormWithdrawn {
         id: WideAreaId,
@@ -90,6 +95,8 @@ pub struct WideAreaRegister {
     pub meetings: BTreeMap<WideAreaId, NaiveDate>,
     /// First and last day in use of each unified form.
     pub forms: BTreeMap<WideAreaId, (NaiveDate, Option<NaiveDate>)>,
+    /// The version in use of each unified form, and the day it was adopted.
+    pub form_versions: BTreeMap<WideAreaId, (String, NaiveDate)>,
     /// First and last day in force of each agreement.
     pub agreements: BTreeMap<WideAreaId, (NaiveDate, Option<NaiveDate>)>,
 }
@@ -128,9 +135,14 @@ impl Aggregate for WideAreaRegister {
     fn command_key(command: &WideAreaCommand) -> Option<RecordKey> {
         use WideAreaCommand as C;
         Some(match command {
-            C::AttendMeeting { id, .. }
-            | C::AdoptUnifiedForm { id, .. }
-            | C::JoinLiaisonAgreement { id, .. } => RecordKey::new("wide-area record", id),
+            C::AttendMeeting { id, .. } | C::JoinLiaisonAgreement { id, .. } => {
+                RecordKey::new("wide-area record", id)
+            }
+            // Each version of a form is adopted once: a retry of an adoption is recognised, a
+            // move to another version is a new adoption of the same record.
+            C::AdoptUnifiedForm { id, version, .. } => {
+                RecordKey::new("unified form version", format!("{id}@{}", version.trim()))
+            }
             C::WithdrawUnifiedForm { id, .. } | C::LeaveLiaisonAgreement { id, .. } => {
                 RecordKey::new("end of wide-area record", id)
             }
@@ -140,9 +152,12 @@ impl Aggregate for WideAreaRegister {
     fn event_key(event: &WideAreaEvent) -> Option<RecordKey> {
         use WideAreaEvent as E;
         Some(match event {
-            E::WideAreaMeetingAttended { id, .. }
-            | E::UnifiedFormAdopted { id, .. }
-            | E::LiaisonAgreementJoined { id, .. } => RecordKey::new("wide-area record", id),
+            E::WideAreaMeetingAttended { id, .. } | E::LiaisonAgreementJoined { id, .. } => {
+                RecordKey::new("wide-area record", id)
+            }
+            E::UnifiedFormAdopted { id, version, .. } => {
+                RecordKey::new("unified form version", format!("{id}@{version}"))
+            }
             E::UnifiedFormWithdrawn { id, .. } | E::LiaisonAgreementLeft { id, .. } => {
                 RecordKey::new("end of wide-area record", id)
             }
@@ -189,12 +204,42 @@ impl Aggregate for WideAreaRegister {
             } => {
                 let name = text("name", &name, MAX_NAME)?;
                 let version = text("version", &version, 50)?;
-                fresh(&id)?;
+                let in_use = self
+                    .forms
+                    .get(&id)
+                    .filter(|(_, end)| end.is_none())
+                    .and(self.form_versions.get(&id));
+                let replaces = match in_use {
+                    Some((current, _)) if *current == version => {
+                        return Err(DomainError::conflict(
+                            "unified form",
+                            &id,
+                            format!("version {version} is already in use"),
+                        ));
+                    }
+                    Some((current, since)) => {
+                        if on <= *since {
+                            return Err(DomainError::invalid(
+                                "on",
+                                on,
+                                format!(
+                                    "version {current} is in use from {since}: a new version is adopted after that day"
+                                ),
+                            ));
+                        }
+                        Some(current.clone())
+                    }
+                    None => {
+                        fresh(&id)?;
+                        None
+                    }
+                };
                 Ok(vec![WideAreaEvent::UnifiedFormAdopted {
                     id,
                     name,
                     version,
                     on,
+                    replaces,
                 }])
             }
             WideAreaCommand::WithdrawUnifiedForm { id, last_day } => {
@@ -246,8 +291,18 @@ impl Aggregate for WideAreaRegister {
             WideAreaEvent::WideAreaMeetingAttended { id, on, .. } => {
                 self.meetings.insert(id.clone(), *on);
             }
-            WideAreaEvent::UnifiedFormAdopted { id, on, .. } => {
-                self.forms.insert(id.clone(), (*on, None));
+            WideAreaEvent::UnifiedFormAdopted {
+                id,
+                on,
+                version,
+                replaces,
+                ..
+            } => {
+                if replaces.is_none() {
+                    self.forms.insert(id.clone(), (*on, None));
+                }
+                self.form_versions
+                    .insert(id.clone(), (version.clone(), *on));
             }
             WideAreaEvent::UnifiedFormWithdrawn { id, last_day } => {
                 if let Some(f) = self.forms.get_mut(id) {
@@ -336,5 +391,43 @@ mod tests {
             &then[..],
             [WideAreaEvent::LiaisonAgreementJoined { contact_point, .. }] if contact_point == "地域連携室 076-000-0000"
         ));
+    }
+
+    /// 002_d84b57721e905ed5.txt / DOMAIN (ク): a unified form (様式の統一) is revised by the
+    /// prefecture; a municipality moves to the new version as a new adoption of the same form,
+    /// its use continuing, and a retry of either adoption records nothing more.
+    #[test]
+    fn unified_forms_move_from_one_version_to_the_next() {
+        let id = WideAreaId::parse("id", "discharge").unwrap();
+        let adopt = |version: &str, on: NaiveDate| WideAreaCommand::AdoptUnifiedForm {
+            id: id.clone(),
+            name: "入退院支援連絡票".into(),
+            version: version.into(),
+            on,
+        };
+        let v1 = given_when::<WideAreaRegister>(&[], adopt("v1", d(2024, 4, 1))).unwrap();
+        let v2 = given_when::<WideAreaRegister>(&v1, adopt("v2", d(2025, 4, 1))).unwrap();
+        assert!(matches!(
+            &v2[..],
+            [WideAreaEvent::UnifiedFormAdopted { version, replaces: Some(old), .. }]
+                if version == "v2" && old == "v1"
+        ));
+        // The same version twice, or a new one not after the one in use, is refused.
+        let history: Vec<WideAreaEvent> = v1.iter().chain(&v2).cloned().collect();
+        assert!(matches!(
+            given_when::<WideAreaRegister>(&history, adopt("v2", d(2025, 6, 1))),
+            Err(DomainError::Conflict { .. })
+        ));
+        let Err(DomainError::Invalid { field, .. }) =
+            given_when::<WideAreaRegister>(&v1, adopt("v2", d(2024, 4, 1)))
+        else {
+            panic!("a version adopted on the day of the one in use is refused");
+        };
+        assert_eq!(field, "on");
+        // Each adoption is its own record: v1 and v2 have different keys.
+        assert_ne!(
+            WideAreaRegister::event_key(&v1[0]),
+            WideAreaRegister::event_key(&v2[0])
+        );
     }
 }
