@@ -153,6 +153,8 @@ impl SurveyStatus {
 mod tests {
     use super::*;
 
+    /// 000_aeff01bd41c300be.txt:32 「（エ）医療・介護関係者の情報共有の支援」 and :25 「（オ）在宅医療・
+    /// 介護連携に関する相談支援」: one vocabulary for node and prefecture, (エ) is information sharing.
     #[test]
     fn e_is_the_information_sharing_item_in_every_spelling() {
         assert_eq!(Item::E.letter(), "エ");
