@@ -22,14 +22,22 @@ use serde::{Deserialize, Serialize};
 use crate::survey::{Approval, Item, MunicipalityRow, Source, Survey, SurveyError, SurveyStatus};
 use crate::wide_area::{WideArea, WideAreaMeeting};
 
-/// The kinds of region a prefecture groups its municipalities by.
-pub const REGION_KINDS: [&str; 5] = [
-    "secondary_medical_area",
-    "health_center_area",
-    "home_care_area",
-    "elderly_welfare_area",
-    "medical_association_area",
+/// The kinds of region a prefecture groups its municipalities by, with their Japanese names.
+pub const REGION_KINDS: [(&str, &str); 5] = [
+    ("secondary_medical_area", "二次医療圏"),
+    ("health_center_area", "保健所圏域"),
+    ("home_care_area", "在宅医療圏"),
+    ("elderly_welfare_area", "老人福祉圏域"),
+    ("medical_association_area", "郡市医師会の区域"),
 ];
+
+/// The Japanese name of a region kind, e.g. 二次医療圏 (圏域 for a kind not in [`REGION_KINDS`]).
+pub fn region_kind_label(kind: &str) -> &'static str {
+    REGION_KINDS
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map_or("圏域", |(_, label)| label)
+}
 
 /// The kind the tallies are broken down by: 二次医療圏.
 pub const SECONDARY_MEDICAL_AREA: &str = "secondary_medical_area";
@@ -90,7 +98,7 @@ impl RegionSet {
         last_fiscal_year: i64,
         csv_text: &str,
     ) -> Result<Self, RegionError> {
-        if !REGION_KINDS.contains(&kind) {
+        if !REGION_KINDS.iter().any(|(k, _)| *k == kind) {
             return Err(RegionError::Kind(kind.to_owned()));
         }
         let (Ok(first), Ok(last)) = (

@@ -9,11 +9,13 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
+use renkei_node::domain::facts;
+use renkei_node::domain::resources::ResourceKind;
 use renkei_proto::v1::{self, FactKind, WideAreaActionKind};
 use renkei_proto::{FiscalYear, MunicipalityCode, official};
 use serde::{Deserialize, Serialize};
 
-use crate::tally::{Region, RegionSet};
+use crate::tally::{Region, RegionSet, region_kind_label};
 
 fn date(text: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
@@ -38,18 +40,6 @@ pub struct Resource {
     pub capabilities: Vec<String>,
 }
 
-/// The kinds the prefecture keeps: the candidates of both designations (see
-/// [`WideArea::designations`]).
-const KEPT_KINDS: [&str; 8] = [
-    HOME_CARE_SUPPORT_HOSPITAL,
-    HOME_CARE_SUPPORT_CLINIC,
-    "hospital",
-    "clinic",
-    "visiting_nursing_station",
-    "community_general_support_center",
-    "medical_association",
-    "health_center",
-];
 const HOME_CARE_SUPPORT_HOSPITAL: &str = "home_care_support_hospital";
 const HOME_CARE_SUPPORT_CLINIC: &str = "home_care_support_clinic";
 
@@ -172,24 +162,24 @@ impl WideArea {
                     let since = self.programme_since.entry(m).or_insert(first);
                     *since = (*since).min(first);
                 }
-                if let Some(v1::EvidenceKind::Starts(s)) = &e.kind
-                    && let Some(first) = date(&s.first_day)
-                {
-                    // Desks in force (オ) are candidates for 連携を担う拠点.
-                    if e.key.starts_with("desk/") {
-                        self.desks.entry(m).or_default().push((
-                            e.key.clone(),
-                            first,
-                            date(&s.last_day),
-                        ));
-                    }
-                }
-                if let Some(v1::EvidenceKind::EndsOn(d)) = &e.kind
-                    && e.key.starts_with("desk/")
-                    && let (Some(list), Some(last)) = (self.desks.get_mut(&m), date(d))
-                {
-                    for desk in list.iter_mut().filter(|x| x.0 == e.key) {
-                        desk.2 = Some(desk.2.map_or(last, |l| l.min(last)));
+                // Desks in force (オ) are candidates for 連携を担う拠点.
+                if e.key.starts_with("desk/") {
+                    match (&e.kind, began) {
+                        (Some(v1::EvidenceKind::Starts(s)), Some(first)) => {
+                            self.desks.entry(m).or_default().push((
+                                e.key.clone(),
+                                first,
+                                date(&s.last_day),
+                            ));
+                        }
+                        (Some(v1::EvidenceKind::EndsOn(d)), _) => {
+                            if let (Some(list), Some(last)) = (self.desks.get_mut(&m), date(d)) {
+                                for desk in list.iter_mut().filter(|x| x.0 == e.key) {
+                                    desk.2 = Some(desk.2.map_or(last, |l| l.min(last)));
+                                }
+                            }
+                        }
+                        _ => {}
                     }
                 }
             }
@@ -314,6 +304,49 @@ impl WideArea {
         })
     }
 
+    /// The adopters of each version of `form_id` in use on `as_of`: the versions the prefecture
+    /// published, newest first, then any it never published.
+    pub fn version_coverage(&self, form_id: &str, as_of: NaiveDate) -> Vec<VersionCoverage> {
+        let mut in_use: Vec<&str> = self
+            .in_use(as_of)
+            .filter(|(_, a)| a.form_id == form_id)
+            .map(|(_, a)| a.version.as_str())
+            .collect();
+        in_use.sort_unstable();
+        in_use.dedup();
+        let published: Vec<&str> = self
+            .forms
+            .iter()
+            .rev()
+            .filter(|p| p.form_id == form_id)
+            .map(|p| p.version.as_str())
+            .collect();
+        let mut order: Vec<&str> = published
+            .iter()
+            .copied()
+            .filter(|v| in_use.contains(v))
+            .collect();
+        order.dedup();
+        order.extend(in_use.iter().copied().filter(|v| !published.contains(v)));
+        order
+            .into_iter()
+            .map(|v| VersionCoverage {
+                version: v.to_owned(),
+                adopters: self.adopters(form_id, Some(v), as_of),
+                published: published.contains(&v),
+            })
+            .collect()
+    }
+
+    /// The adoptions in use on `as_of` of forms the prefecture never published.
+    pub fn unpublished_in_use(
+        &self,
+        as_of: NaiveDate,
+    ) -> impl Iterator<Item = (MunicipalityCode, &Adoption)> {
+        self.in_use(as_of)
+            .filter(|(_, a)| !self.published(&a.form_id, None))
+    }
+
     /// Whether the prefecture published this version of the form (any version when `None`).
     pub fn published(&self, form_id: &str, version: Option<&str>) -> bool {
         self.forms
@@ -370,9 +403,11 @@ impl WideArea {
                 capabilities: r.capabilities.clone(),
             })
         };
+        // The prefecture keeps the kinds a node publishes on registration: the candidates of
+        // both designations (see [`WideArea::designations`]).
         let kept = resource
             .as_ref()
-            .is_some_and(|r| KEPT_KINDS.contains(&r.kind.as_str()));
+            .is_some_and(|r| ResourceKind::parse("kind", &r.kind).is_ok_and(facts::published_kind));
         if !known && !kept {
             // A withdrawal or a kind the prefecture does not keep, of what it never heard of.
             return;
@@ -430,7 +465,7 @@ impl WideArea {
     /// of `as_of`, from the institutions in force that day.
     pub fn designations(&self, regions: &RegionSet, as_of: NaiveDate) -> Vec<AreaDesignations> {
         let institutions = self.institutions(as_of);
-        let area_word = area_word(&regions.kind);
+        let area_word = region_kind_label(&regions.kind);
         regions
             .regions
             .iter()
@@ -552,17 +587,6 @@ impl WideArea {
     }
 }
 
-/// The word a reason uses for the region of a kind.
-fn area_word(kind: &str) -> &'static str {
-    match kind {
-        "secondary_medical_area" => "二次医療圏",
-        "health_center_area" => "保健所圏域",
-        "home_care_area" => "在宅医療圏",
-        "elderly_welfare_area" => "老人福祉圏域",
-        _ => "圏域",
-    }
-}
-
 /// The Japanese name of a kept resource kind (the node's vocabulary).
 fn kind_label(kind: &str) -> &'static str {
     match kind {
@@ -607,7 +631,7 @@ fn active_role_candidates(
     institutions: &[&Resource],
     m: MunicipalityCode,
     region: &Region,
-    area_word: &'static str,
+    area_word: &str,
 ) -> MunicipalityCandidates {
     let located = |at: &dyn Fn(MunicipalityCode) -> bool, kind: &str| {
         let mut found: Vec<&Resource> = institutions
@@ -648,29 +672,16 @@ fn active_role_candidates(
     };
     let same_area = |n: MunicipalityCode| n != m && region.municipalities.contains(&n);
     let near = others(&|n| same_area(n) && official::neighbours(m).contains(&n));
-    let (found, wording): (Vec<&Resource>, Box<dyn Fn(&Resource) -> String>) = if !near.is_empty() {
-        (
-            near,
-            Box::new(|r: &Resource| {
-                format!("③ 近隣の{}の{}", municipality_name(r.located_in), filing(r))
-            }),
-        )
-    } else {
+    // No neighbour of the 圏域 has one: the whole 圏域's, saying why.
+    let (found, whole_area_because) = if near.is_empty() {
         let why = if official::has_neighbour_table(m.prefecture()) {
             "近隣市町村に候補がないため"
         } else {
             "隣接市町村の表がないため"
         };
-        (
-            others(&same_area),
-            Box::new(move |r: &Resource| {
-                format!(
-                    "③ 同じ{area_word}の{}の{}（{why}{area_word}全体から）",
-                    municipality_name(r.located_in),
-                    filing(r)
-                )
-            }),
-        )
+        (others(&same_area), Some(why))
+    } else {
+        (near, None)
     };
     MunicipalityCandidates {
         municipality: m,
@@ -681,7 +692,14 @@ fn active_role_candidates(
                 municipality: r.located_in,
                 name: r.name.clone(),
                 medical_institution_code: r.medical_institution_code.clone(),
-                reason: wording(r),
+                reason: match whole_area_because {
+                    None => format!("③ 近隣の{}の{}", municipality_name(r.located_in), filing(r)),
+                    Some(why) => format!(
+                        "③ 同じ{area_word}の{}の{}（{why}{area_word}全体から）",
+                        municipality_name(r.located_in),
+                        filing(r)
+                    ),
+                },
             })
             .collect(),
     }
@@ -689,6 +707,15 @@ fn active_role_candidates(
 
 fn municipality_name(m: MunicipalityCode) -> String {
     official::municipality(m).map_or_else(|| m.to_string(), |e| e.name.to_owned())
+}
+
+/// The adopters of one version of a unified form on a day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionCoverage {
+    pub version: String,
+    pub adopters: Vec<MunicipalityCode>,
+    /// False for a version the prefecture never published.
+    pub published: bool,
 }
 
 /// One candidate institution (or base) and why it is one.

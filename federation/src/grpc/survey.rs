@@ -674,38 +674,13 @@ impl SurveyService {
                                 .collect()
                         })
                         .unwrap_or_default();
-                    // Per version in use, the published ones newest first, then any other.
-                    let mut in_use: Vec<&str> = wide
-                        .in_use(as_of)
-                        .filter(|(_, a)| a.form_id == f.form_id)
-                        .map(|(_, a)| a.version.as_str())
-                        .collect();
-                    in_use.sort_unstable();
-                    in_use.dedup();
-                    let published: Vec<&str> = wide
-                        .forms()
-                        .iter()
-                        .rev()
-                        .filter(|p| p.form_id == f.form_id)
-                        .map(|p| p.version.as_str())
-                        .collect();
-                    let mut order: Vec<&str> = published
-                        .iter()
-                        .copied()
-                        .filter(|v| in_use.contains(v))
-                        .collect();
-                    order.dedup();
-                    order.extend(in_use.iter().copied().filter(|v| !published.contains(v)));
-                    let versions = order
+                    let versions = wide
+                        .version_coverage(&f.form_id, as_of)
                         .into_iter()
                         .map(|v| v1::FormVersionAdopters {
-                            version: v.to_owned(),
-                            adopters: wide
-                                .adopters(&f.form_id, Some(v), as_of)
-                                .iter()
-                                .map(ToString::to_string)
-                                .collect(),
-                            published: published.contains(&v),
+                            version: v.version,
+                            adopters: v.adopters.iter().map(ToString::to_string).collect(),
+                            published: v.published,
                         })
                         .collect();
                     v1::FormCoverage {
@@ -751,8 +726,7 @@ impl SurveyService {
                 .map(meeting_view)
                 .collect();
             let unpublished = wide
-                .in_use(as_of)
-                .filter(|(_, a)| !wide.published(&a.form_id, None))
+                .unpublished_in_use(as_of)
                 .map(|(m, a)| v1::UnpublishedAdoption {
                     municipality: m.to_string(),
                     form_id: a.form_id.clone(),
@@ -780,11 +754,12 @@ impl SurveyService {
         self.read_state(|state| {
             let kind = match request.region_kind.as_str() {
                 "" => SECONDARY_MEDICAL_AREA,
-                kind if REGION_KINDS.contains(&kind) => kind,
+                kind if REGION_KINDS.iter().any(|(k, _)| *k == kind) => kind,
                 kind => {
+                    let known: Vec<&str> = REGION_KINDS.iter().map(|(k, _)| *k).collect();
                     return Err(invalid(
                         "region_kind",
-                        format!("{kind:?} must be one of {}", REGION_KINDS.join(", ")),
+                        format!("{kind:?} must be one of {}", known.join(", ")),
                     ));
                 }
             };

@@ -25,6 +25,7 @@ use super::{Console, Principal, error_page, error_text, identity};
 use crate::config::Role;
 use crate::error::FederationError;
 use crate::grpc::cluster_status;
+use crate::tally::REGION_KINDS;
 
 /// The three answers, in the table's order.
 const ANSWERS: [&str; 3] = [
@@ -161,15 +162,6 @@ fn year_label(fy: i32) -> String {
     )
 }
 
-/// The region kinds a prefecture may set, as the (ク) page offers them.
-const REGION_KIND_LABELS: [(&str, &str); 5] = [
-    ("secondary_medical_area", "二次医療圏"),
-    ("health_center_area", "保健所圏域"),
-    ("home_care_area", "在宅医療圏"),
-    ("elderly_welfare_area", "老人福祉圏域"),
-    ("medical_association_area", "郡市医師会の区域"),
-];
-
 /// The selectors of fiscal year, 基準日 and source (and the region kind on the (ク) page).
 fn filters(action: &str, view: &Resolved, with_source: bool) -> Markup {
     let today = Utc::now().date_naive();
@@ -189,7 +181,7 @@ fn filters(action: &str, view: &Resolved, with_source: bool) -> Markup {
             @if action == "/wide-area" {
                 label { "圏域の種類"
                     select #region_kind name="region_kind" {
-                        @for (kind, label) in REGION_KIND_LABELS {
+                        @for (kind, label) in REGION_KINDS {
                             option value=(kind) selected[view.region_kind == kind || (view.region_kind.is_empty() && kind == "secondary_medical_area")] { (label) }
                         }
                     }
