@@ -128,8 +128,9 @@ pub struct WideArea {
     /// the previous adoption the day before.
     adoptions: BTreeMap<(MunicipalityCode, String), Vec<Adoption>>,
     liaison: BTreeMap<(MunicipalityCode, String), LiaisonMembership>,
-    /// Discharge-related consultation cases per municipality and month (YYYY-MM).
-    liaison_cases: BTreeMap<(MunicipalityCode, String), u32>,
+    /// Consultation cases handled under a liaison agreement, per municipality, agreement id and
+    /// month (YYYY-MM).
+    liaison_cases: BTreeMap<(MunicipalityCode, String, String), u32>,
     meetings: BTreeMap<String, WideAreaMeeting>,
     forms: Vec<PublishedForm>,
     decisions: Vec<Decision>,
@@ -143,11 +144,11 @@ impl WideArea {
         match kind {
             FactKind::Resource(r) => self.take_resource(m, r),
             FactKind::WideArea(action) => self.take_action(m, action),
-            FactKind::Consultation(c)
-                if (c.topic == "discharge"
-                    || c.scenes.iter().any(|s| s == "admission_discharge")) =>
-            {
-                *self.liaison_cases.entry((m, c.month.clone())).or_default() += 1;
+            FactKind::Consultation(c) if !c.liaison_agreement.is_empty() => {
+                *self
+                    .liaison_cases
+                    .entry((m, c.liaison_agreement.clone(), c.month.clone()))
+                    .or_default() += 1;
             }
             FactKind::Evidence(e) => {
                 // Any activity or arrangement of the programme (not a plan) shows the
@@ -370,12 +371,14 @@ impl WideArea {
         out
     }
 
-    /// Discharge-related consultation cases of a municipality in a fiscal year.
-    pub fn liaison_cases(&self, m: MunicipalityCode, fy: FiscalYear) -> u32 {
+    /// Consultation cases of a fiscal year that municipality `m` handled under its liaison
+    /// agreement `agreement` (its record id).
+    pub fn liaison_cases(&self, m: MunicipalityCode, agreement: &str, fy: FiscalYear) -> u32 {
         self.liaison_cases
-            .iter()
-            .filter(|((code, month), _)| {
-                *code == m && date(&format!("{month}-01")).is_some_and(|d| fy.contains(d))
+            .range((m, agreement.to_owned(), String::new())..)
+            .take_while(|((code, id, _), _)| *code == m && id == agreement)
+            .filter(|((_, _, month), _)| {
+                date(&format!("{month}-01")).is_some_and(|d| fy.contains(d))
             })
             .map(|(_, n)| *n)
             .sum()
@@ -451,6 +454,14 @@ impl WideArea {
         }
         uncoded.extend(by_code.into_values().map(|(_, _, r)| r));
         uncoded
+    }
+
+    /// The name of the institution with 医療機関コード `code` in the registry on `as_of`.
+    pub fn institution_name(&self, code: &str, as_of: NaiveDate) -> Option<String> {
+        self.institutions(as_of)
+            .into_iter()
+            .find(|r| !code.is_empty() && r.medical_institution_code == code)
+            .map(|r| r.name.clone())
     }
 
     /// Whether a municipality has a consultation desk in force on `as_of`.

@@ -153,6 +153,7 @@ async fn malformed_wrong_typed_oversize_and_out_of_range_requests_are_refused_an
             referrer: "care_manager".into(),
             topic: "discharge".into(),
             scenes: vec![],
+            liaison_agreement: String::new(),
         })),
     }
     .encode_to_vec();

@@ -252,6 +252,7 @@ async fn no_consultation_subject_field_ever_reaches_the_prefecture() {
                 phone: PERSONAL[3].into(),
                 notes: PERSONAL[4].into(),
             }),
+            liaison_agreement: String::new(),
         })
         .await
         .unwrap();

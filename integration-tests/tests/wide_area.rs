@@ -150,6 +150,39 @@ async fn designations_forms_and_liaison_from_synced_facts() {
         })
         .await
         .unwrap();
+    // A discharge the hospital handed over under that agreement, at 高岡市's desk.
+    program
+        .open_consultation_desk(v1::OpenConsultationDeskRequest {
+            municipality_code: TAKAOKA_CITY.into(),
+            actor: "tester".into(),
+            id: "desk".into(),
+            name: "高岡市在宅医療・介護連携支援センター".into(),
+            host: "municipality".into(),
+            staff: vec![v1::ProgramCount {
+                of: "nurse".into(),
+                count: 1,
+            }],
+            hours: "平日9-17時".into(),
+            on: "2024-04-01".into(),
+        })
+        .await
+        .unwrap();
+    program
+        .open_consultation_case(v1::OpenConsultationCaseRequest {
+            municipality_code: TAKAOKA_CITY.into(),
+            actor: "tester".into(),
+            id: "case-1".into(),
+            desk: "desk".into(),
+            on: "2024-07-01".into(),
+            referrer: "hospital".into(),
+            topic: "discharge".into(),
+            scenes: vec!["admission_discharge".into()],
+            subject: String::new(),
+            personal: None,
+            liaison_agreement: "rule-2024".into(),
+        })
+        .await
+        .unwrap();
     for m in [TOYAMA_CITY, TAKAOKA_CITY] {
         wait_until(&format!("{m} synced"), || async {
             let s = node.sync_state(m).await;
@@ -291,6 +324,10 @@ async fn designations_forms_and_liaison_from_synced_facts() {
     assert_eq!(wide.forms[0].prefecture_percent, "6.7");
     assert!(wide.forms[0].by_region.contains(&"富山 1/5".to_string()));
     assert_eq!(wide.liaison[0].hospital, "1610000011");
+    // The hospital is named from the registry, and the case counts for its agreement.
+    assert_eq!(wide.liaison[0].hospital_name, "富山在宅医療センター病院");
+    assert_eq!(wide.liaison[0].members[0].agreement, "rule-2024");
+    assert_eq!(wide.liaison[0].members[0].cases, 1);
     assert_eq!(wide.liaison[0].members[0].municipality, TAKAOKA_CITY);
     assert_eq!(
         wide.liaison[0].members[0].contact_point,

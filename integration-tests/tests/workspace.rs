@@ -543,7 +543,7 @@ async fn a_clerk_records_the_programme_in_the_workspace() {
         key,
         &[
             ("id", "liaison-1"),
-            ("hospital", "富山県立中央病院"),
+            ("hospital", "1610000011"),
             ("rule_version", "2024"),
             ("notification_lead_days", "三日"),
             ("contact_point", "地域連携室"),
@@ -555,7 +555,7 @@ async fn a_clerk_records_the_programme_in_the_workspace() {
         &browser,
         key,
         "notification_lead_days",
-        Some(("hospital", "富山県立中央病院")),
+        Some(("hospital", "1610000011")),
     )
     .await;
     fill(&browser, key, &[("notification_lead_days", "3")]).await;

@@ -130,6 +130,7 @@ async fn a_backup_taken_while_serving_restores_exactly_the_backed_up_state() {
                 phone: "090-0000-0000".into(),
                 notes: String::new(),
             }),
+            liaison_agreement: String::new(),
         })
         .await
         .unwrap();

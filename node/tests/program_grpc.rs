@@ -479,6 +479,7 @@ async fn after_erasure_no_read_and_no_file_holds_the_subjects_name() {
             phone: "090-0000-0000".into(),
             notes: format!("{name}さんの退院後の訪問診療先"),
         }),
+        liaison_agreement: String::new(),
     })
     .await
     .unwrap();

@@ -161,6 +161,75 @@ async fn a_refused_command_writes_nothing() {
     assert_eq!(p.store().last_position(toyama()).unwrap(), before);
 }
 
+/// Issue 20 point 7, after 002_d84b57721e905ed5.txt line 723: the prefecture supports
+/// 「入退院時における医療機関職員と介護支援専門員の連携等広域的な医療機関と地域の介護関係者との
+/// 連携・調整」. An agreement names its hospital by 医療機関コード (so the prefecture can name it
+/// from its registry), and a discharge case handled under it names the agreement — one of the
+/// municipality's, in force that day — so that cases count per agreement.
+#[tokio::test]
+async fn a_liaison_agreement_names_its_hospital_by_code_and_its_cases_name_the_agreement() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = programme(dir.path()).await;
+    let m = toyama();
+    let join = |hospital: &str| {
+        renkei_node::grpc::decode::join_liaison_agreement(
+            &renkei_proto::v1::JoinLiaisonAgreementRequest {
+                municipality_code: m.to_string(),
+                actor: "tester".into(),
+                id: "discharge-rule".into(),
+                hospital: hospital.into(),
+                rule_version: "2024".into(),
+                notification_lead_days: 3,
+                contact_point: "地域連携室".into(),
+                first_day: "2024-04-01".into(),
+                last_day: "2024-12-31".into(),
+            },
+        )
+    };
+    let DomainError::Invalid { field, value, .. } = join("富山県立中央病院").unwrap_err() else {
+        panic!("a hospital named, not coded, is invalid");
+    };
+    assert_eq!((field.as_str(), value.as_str()), ("hospital", "富山県立中央病院"));
+    p.execute(m, "tester", join("1610000011").unwrap())
+        .await
+        .unwrap();
+    p.execute(m, "tester", open_desk()).await.unwrap();
+    let case = |id: &str, on: NaiveDate, agreement: &str| {
+        ProgrammeCommand::Consultation(ConsultationCommand::OpenCase {
+            id: CaseId::parse("id", id).unwrap(),
+            desk: DeskId::parse("id", "desk").unwrap(),
+            on,
+            referrer: Referrer::Hospital,
+            topic: Topic::Discharge,
+            scenes: vec![CareScene::AdmissionDischarge],
+            personal: None,
+            liaison_agreement: Some(WideAreaId::parse("liaison_agreement", agreement).unwrap()),
+        })
+    };
+    let before = p.store().last_position(m).unwrap();
+    for (command, why) in [
+        (case("c1", d(2024, 6, 1), "no-such-rule"), "is not a liaison agreement"),
+        (case("c1", d(2025, 1, 6), "discharge-rule"), "not on 2025-01-06"),
+    ] {
+        let err = p.execute(m, "tester", command).await.unwrap_err();
+        let ProgrammeError::Domain(DomainError::Invalid { field, reason, .. }) = &err else {
+            panic!("refused as invalid: {err:?}");
+        };
+        assert_eq!(field, "liaison_agreement");
+        assert!(reason.contains(why), "{reason}");
+    }
+    assert_eq!(p.store().last_position(m).unwrap(), before, "nothing written");
+    p.execute(m, "tester", case("c1", d(2024, 6, 1), "discharge-rule"))
+        .await
+        .unwrap();
+    // A retry records nothing more.
+    let again = p
+        .execute(m, "tester", case("c1", d(2024, 6, 1), "discharge-rule"))
+        .await
+        .unwrap();
+    assert_eq!(again.events, 0);
+}
+
 #[tokio::test]
 async fn erasing_a_subject_makes_its_details_unreadable_and_keeps_counts() {
     let dir = tempfile::tempdir().unwrap();
@@ -192,6 +261,7 @@ async fn erasing_a_subject_makes_its_details_unreadable_and_keeps_counts() {
                 topic: Topic::Discharge,
                 scenes: vec![CareScene::AdmissionDischarge],
                 personal: Some(sealed),
+                liaison_agreement: None,
             },
             ConsultationCommand::RecordAction {
                 case: case.clone(),

@@ -183,6 +183,7 @@ fn command(kind: u8, id: u8, variant: u8) -> ProgrammeCommand {
             },
             scenes: vec![],
             personal: None,
+            liaison_agreement: None,
         }),
         10 => P::Consultation(ConsultationCommand::RecordAction {
             case: CaseId::parse("id", &id_of("c")).unwrap(),
@@ -389,6 +390,7 @@ async fn an_identical_retry_records_nothing_and_other_content_is_already_recorde
             topic: Topic::Discharge,
             scenes: vec![],
             personal: Some(p.seal(m, &subject, details(name)).unwrap()),
+            liaison_agreement: None,
         })
     };
     assert_eq!(

@@ -702,6 +702,7 @@ impl SurveyService {
                 .liaison_in_force(as_of)
                 .into_iter()
                 .map(|(hospital, members)| v1::LiaisonAgreementView {
+                    hospital_name: wide.institution_name(&hospital, as_of).unwrap_or_default(),
                     hospital,
                     members: members
                         .into_iter()
@@ -715,7 +716,8 @@ impl SurveyService {
                                 .until
                                 .map(|u| u.format("%Y-%m-%d").to_string())
                                 .unwrap_or_default(),
-                            cases: wide.liaison_cases(m, fy),
+                            cases: wide.liaison_cases(m, &l.agreement_id, fy),
+                            agreement: l.agreement_id,
                         })
                         .collect(),
                 })

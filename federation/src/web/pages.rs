@@ -1034,11 +1034,14 @@ async fn wide_area_page(
         h2 { "入退院支援ルール（連携の取り決め）" }
         table #liaison {
             caption { "病院ごとの参加市区町村と窓口" }
-            thead { tr { th scope="col" { "病院" } th scope="col" { "市区町村" } th scope="col" { "ルール版" } th scope="col" class="num" { "連絡の目安（日前）" } th scope="col" { "病院の窓口" } th scope="col" { "期間" } th scope="col" class="num" { "退院支援の相談件数" } } }
+            thead { tr { th scope="col" { "病院" } th scope="col" { "市区町村" } th scope="col" { "ルール版" } th scope="col" class="num" { "連絡の目安（日前）" } th scope="col" { "病院の窓口" } th scope="col" { "期間" } th scope="col" class="num" { "この取り決めによる相談件数" } } }
             tbody {
                 @for a in &wide.liaison {
                     @for m in &a.members {
-                        tr { th scope="row" { (a.hospital) } td { (name_of(&m.municipality)) } td { (m.rule_version) } td.num { (m.notification_lead_days) }
+                        tr { th scope="row" {
+                                 @if a.hospital_name.is_empty() { (a.hospital) " " small { "（医療機関の登録なし）" } }
+                                 @else { (a.hospital_name) " " small { "（" (a.hospital) "）" } } }
+                             td { (name_of(&m.municipality)) } td { (m.rule_version) } td.num { (m.notification_lead_days) }
                              td { (m.contact_point) } td { (m.from) "〜" (m.until) } td.num { (m.cases) } }
                     }
                 }

@@ -255,6 +255,69 @@ fn form_coverage_and_liaison_periods_follow_adoptions() {
     assert!(s.liaison_in_force(d("2025-04-01")).is_empty());
 }
 
+/// 002_d84b57721e905ed5.txt:723 「入退院時における医療機関職員と介護支援専門員の連携等広域的な
+/// 医療機関と地域の介護関係者との連携・調整」: a liaison agreement is with one hospital, named by
+/// its 医療機関コード and shown by its registered name; the cases counted on an agreement are the
+/// ones handled under it, not the municipality's discharge cases repeated on every row.
+#[test]
+fn liaison_cases_count_per_agreement_and_the_hospital_is_named_from_the_registry() {
+    let mut s = WideArea::default();
+    let toyama = code("162019");
+    // 富山市 registers the hospital; 高岡市 and 富山市 join agreements with it and another.
+    s.take_fact(
+        toyama,
+        &with(
+            registered("h1", "home_care_support_hospital", true, "富山県立中央病院"),
+            |r| r.medical_institution_code = "1610000011".into(),
+        ),
+    );
+    let join = |id: &str, hospital: &str| {
+        FactKind::WideArea(WideAreaAction {
+            id: id.into(),
+            kind: Some(WideAreaActionKind::Liaison(LiaisonAgreementChange {
+                change: "joined".into(),
+                hospital: hospital.into(),
+                rule_version: "2024".into(),
+                notification_lead_days: 3,
+                contact_point: "地域連携室".into(),
+                on: "2024-04-01".into(),
+                until: String::new(),
+            })),
+        })
+    };
+    s.take_fact(toyama, &join("rule-central", "1610000011"));
+    s.take_fact(toyama, &join("rule-other", "1610000099"));
+    let case = |month: &str, agreement: &str| {
+        FactKind::Consultation(v1::ConsultationTally {
+            month: month.into(),
+            referrer: "hospital".into(),
+            topic: "discharge".into(),
+            scenes: vec!["admission_discharge".into()],
+            liaison_agreement: agreement.into(),
+        })
+    };
+    for fact in [
+        case("2024-05", "rule-central"),
+        case("2024-06", "rule-central"),
+        case("2024-06", "rule-other"),
+        // A discharge case under no agreement, and one of the previous fiscal year.
+        case("2024-07", ""),
+        case("2024-03", "rule-central"),
+    ] {
+        s.take_fact(toyama, &fact);
+    }
+    let fy = FiscalYear::new(2024).unwrap();
+    assert_eq!(s.liaison_cases(toyama, "rule-central", fy), 2);
+    assert_eq!(s.liaison_cases(toyama, "rule-other", fy), 1);
+    assert_eq!(s.liaison_cases(code("162027"), "rule-central", fy), 0);
+    let on = d("2024-10-01");
+    assert_eq!(
+        s.institution_name("1610000011", on).as_deref(),
+        Some("富山県立中央病院")
+    );
+    assert_eq!(s.institution_name("1610000099", on), None);
+}
+
 /// 001_04d7082f188773e2.txt:29 「①在宅療養支援病院（各市町村に複数ある場合１箇所以上を選定）」 and
 /// :60 「所在地や機能等を把握し」: rule ① counts the institutions located in the municipality, and
 /// the same hospital (one 医療機関コード) registered by two municipalities is one institution.

@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::values::{
-    CareScene, CaseId, Count, DeskId, MAX_NAME, MAX_TEXT, Profession, SubjectId, counts,
+    CareScene, CaseId, Count, DeskId, MAX_NAME, MAX_TEXT, Profession, SubjectId, WideAreaId, counts,
     optional_text, period, text, vocabulary,
 };
 use super::{Aggregate, DomainError, RecordKey};
@@ -153,6 +153,10 @@ pub enum ConsultationCommand {
         topic: Topic,
         scenes: Vec<CareScene>,
         personal: Option<SealedPersonal>,
+        /// The liaison agreement (入退院支援ルール) the case was handled under, when the
+        /// agreement's hospital handed the discharge over; the programme service checks it is
+        /// one of the municipality's in force on `on`.
+        liaison_agreement: Option<WideAreaId>,
     },
     /// Records what the desk did.
     RecordAction {
@@ -189,6 +193,9 @@ pub enum ConsultationEvent {
         topic: Topic,
         scenes: Vec<CareScene>,
         personal: Option<SealedPersonal>,
+        /// Absent in cases recorded before cases named their agreement.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        liaison_agreement: Option<WideAreaId>,
     },
     ConsultationActionRecorded {
         case: CaseId,
@@ -355,6 +362,7 @@ impl Aggregate for ConsultationRegister {
                 topic,
                 mut scenes,
                 personal,
+                liaison_agreement,
             } => {
                 let (first, end) = self
                     .desks
@@ -393,6 +401,7 @@ impl Aggregate for ConsultationRegister {
                     topic,
                     scenes,
                     personal,
+                    liaison_agreement,
                 }])
             }
             C::RecordAction { case, action, on } => {
@@ -498,6 +507,7 @@ mod tests {
             topic: Topic::Discharge,
             scenes: vec![CareScene::AdmissionDischarge],
             personal: None,
+            liaison_agreement: None,
         }
     }
 
@@ -552,6 +562,7 @@ mod tests {
                     nonce: vec![0; 24],
                     ciphertext: vec![1, 2, 3],
                 }),
+                liaison_agreement: None,
             },
         ];
         assert_eq!(

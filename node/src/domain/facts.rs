@@ -49,6 +49,7 @@ pub fn facts_of(event: &ProgrammeEvent) -> Vec<FactKind> {
             referrer,
             topic,
             scenes,
+            liaison_agreement,
             // Deliberately not published: `id` names a case, `personal` holds sealed details.
             ..
         }) => out.push(FactKind::Consultation(ConsultationTally {
@@ -56,6 +57,10 @@ pub fn facts_of(event: &ProgrammeEvent) -> Vec<FactKind> {
             referrer: referrer.code().to_owned(),
             topic: topic.code().to_owned(),
             scenes: scenes.iter().map(|s| s.code().to_owned()).collect(),
+            liaison_agreement: liaison_agreement
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
         })),
         P::Trainings(TrainingEvent::TrainingHeld {
             on,

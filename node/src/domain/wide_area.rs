@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::values::{Count, MAX_NAME, OrganisationType, WideAreaId, counts, period, text};
+use super::values::{
+    Count, MAX_NAME, MedicalInstitutionCode, OrganisationType, WideAreaId, counts, period, text,
+};
 use super::{Aggregate, DomainError, RecordKey};
 
 /// Commands of the wide-area register.
@@ -35,7 +37,8 @@ pub enum WideAreaCommand {
     /// Joins a liaison agreement with a hospital for a period (inclusive).
     JoinLiaisonAgreement {
         id: WideAreaId,
-        hospital: String,
+        /// The hospital, by its 医療機関コード: the prefecture names it from its registry.
+        hospital: MedicalInstitutionCode,
         rule_version: String,
         /// How many days before discharge the hospital notifies the care manager.
         notification_lead_days: u32,
@@ -74,6 +77,7 @@ pub enum WideAreaEvent {
     },
     LiaisonAgreementJoined {
         id: WideAreaId,
+        /// The hospital's 医療機関コード (a name in events recorded before codes were required).
         hospital: String,
         rule_version: String,
         notification_lead_days: u32,
@@ -102,6 +106,28 @@ pub struct WideAreaRegister {
 }
 
 impl WideAreaRegister {
+    /// Checks that `id` is one of the municipality's liaison agreements in force on `on`: what a
+    /// consultation case handled under it must name (`field` names it in the error).
+    pub fn agreement_in_force(
+        &self,
+        field: &str,
+        id: &WideAreaId,
+        on: NaiveDate,
+    ) -> Result<(), DomainError> {
+        let (first, last) = self.agreements.get(id).ok_or_else(|| {
+            DomainError::invalid(field, id, "is not a liaison agreement of the municipality")
+        })?;
+        if on < *first || last.is_some_and(|last| on > last) {
+            let until = last.map(|l| l.to_string()).unwrap_or_default();
+            return Err(DomainError::invalid(
+                field,
+                id,
+                format!("is in force {first}〜{until}, not on {on}"),
+            ));
+        }
+        Ok(())
+    }
+
     fn id_taken(&self, id: &WideAreaId) -> bool {
         self.meetings.contains_key(id)
             || self.forms.contains_key(id)
@@ -255,7 +281,7 @@ impl Aggregate for WideAreaRegister {
                 first_day,
                 last_day,
             } => {
-                let hospital = text("hospital", &hospital, MAX_NAME)?;
+                let hospital = hospital.as_str().to_owned();
                 let contact_point = text("contact_point", &contact_point, MAX_NAME)?;
                 let rule_version = text("rule_version", &rule_version, 50)?;
                 if notification_lead_days > 90 {
@@ -374,7 +400,7 @@ mod tests {
     fn an_agreement_names_the_hospitals_contact_point() {
         let join = |contact_point: &str| WideAreaCommand::JoinLiaisonAgreement {
             id: WideAreaId::parse("id", "w2").unwrap(),
-            hospital: "富山県立中央病院".into(),
+            hospital: MedicalInstitutionCode::parse("hospital", "1610000011").unwrap(),
             rule_version: "2024".into(),
             notification_lead_days: 3,
             contact_point: contact_point.into(),

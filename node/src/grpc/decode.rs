@@ -472,7 +472,7 @@ pub fn join_liaison_agreement(
     Ok(ProgrammeCommand::WideArea(
         WideAreaCommand::JoinLiaisonAgreement {
             id: WideAreaId::parse("id", &r.id)?,
-            hospital: r.hospital.clone(),
+            hospital: MedicalInstitutionCode::parse("hospital", &r.hospital)?,
             rule_version: r.rule_version.clone(),
             notification_lead_days: r.notification_lead_days,
             contact_point: r.contact_point.clone(),
@@ -552,6 +552,7 @@ pub struct CaseToOpen {
     pub scenes: Vec<CareScene>,
     /// The data subject and their details, validated.
     pub personal: Option<(SubjectId, PersonalDetails)>,
+    pub liaison_agreement: Option<WideAreaId>,
 }
 
 impl CaseToOpen {
@@ -575,6 +576,7 @@ impl CaseToOpen {
                 topic: self.topic,
                 scenes: self.scenes,
                 personal,
+                liaison_agreement: self.liaison_agreement,
             },
         ))
     }
@@ -615,5 +617,6 @@ pub fn open_consultation_case(
         topic: Topic::parse("topic", &r.topic)?,
         scenes: list("scenes", &r.scenes, CareScene::parse)?,
         personal,
+        liaison_agreement: opt_id("liaison_agreement", &r.liaison_agreement, WideAreaId::parse)?,
     })
 }

@@ -227,6 +227,9 @@ register_access!(awareness_of, AwarenessRegister, Awareness);
 register_access!(wide_area_of, WideAreaRegister, WideArea);
 register_access!(plan_of, AnnualPlan, Plan);
 
+/// The stream of the wide-area register (ク).
+const WIDE_AREA_STREAM: &str = "programme/wide-area";
+
 /// Returns the stream of a register.
 pub fn stream_of(command: &ProgrammeCommand) -> StreamId {
     let name = match command {
@@ -237,7 +240,7 @@ pub fn stream_of(command: &ProgrammeCommand) -> StreamId {
         ProgrammeCommand::Consultation(_) => "programme/consultation".to_owned(),
         ProgrammeCommand::Trainings(_) => "programme/trainings".to_owned(),
         ProgrammeCommand::Awareness(_) => "programme/awareness".to_owned(),
-        ProgrammeCommand::WideArea(_) => "programme/wide-area".to_owned(),
+        ProgrammeCommand::WideArea(_) => WIDE_AREA_STREAM.to_owned(),
         ProgrammeCommand::Plan(c) => plan_stream_name(plan_year(c)),
     };
     stream(&name)
@@ -546,6 +549,20 @@ impl Programme {
                 self.erase_subject(tenant, actor, subject, on).await
             }
             C::Consultation(c) => {
+                if let ConsultationCommand::OpenCase {
+                    liaison_agreement: Some(agreement),
+                    on,
+                    ..
+                } = &c
+                {
+                    // A case handled under an agreement names one the wide-area register has.
+                    let (wide, _) = self.load::<WideAreaRegister>(
+                        tenant,
+                        &self::stream(WIDE_AREA_STREAM),
+                        wide_area_of,
+                    )?;
+                    wide.agreement_in_force("liaison_agreement", agreement, *on)?;
+                }
                 self.run::<ConsultationRegister>(
                     tenant,
                     actor,

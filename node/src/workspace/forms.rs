@@ -746,6 +746,11 @@ fn specs(page: &str, ctx: &Context) -> Vec<Spec> {
                     ),
                     scenes(),
                     field(
+                        "liaison_agreement",
+                        "入退院支援ルールの記録番号（協定の病院からの退院のとき）",
+                        Kind::Text,
+                    ),
+                    field(
                         "subject",
                         "本人の番号（個人情報を記録するとき）",
                         Kind::Text,
@@ -784,6 +789,7 @@ fn specs(page: &str, ctx: &Context) -> Vec<Spec> {
                         scenes: v.all("scenes"),
                         subject: v.get("subject"),
                         personal,
+                        liaison_agreement: v.get("liaison_agreement"),
                     };
                     decode::open_consultation_case(&r).map(Decoded::Case)
                 },
@@ -964,7 +970,7 @@ fn specs(page: &str, ctx: &Context) -> Vec<Spec> {
                 title: "入退院支援ルール（広域の連携協定）への参加を記録する",
                 fields: vec![
                     id_field("liaison"),
-                    field("hospital", "病院", Kind::Text),
+                    field("hospital", "病院の医療機関コード（10桁）", Kind::Text),
                     field("rule_version", "ルールの版", Kind::Text),
                     field(
                         "notification_lead_days",

@@ -24,6 +24,8 @@ const ACTOR: &str = "renkei-demo";
 
 /// The unified form the prefecture publishes and municipalities adopt (様式の統一).
 pub const FORM_ID: &str = "toyama-discharge-liaison";
+/// The record id of the discharge liaison agreement a municipality joins.
+const LIAISON_ID: &str = "discharge-rule";
 pub const FORM_NAME: &str = "富山県入退院支援連絡票";
 pub const FORM_VERSION: &str = "2024.1";
 
@@ -729,6 +731,27 @@ pub fn plan(m: &Municipality, all: &[Municipality]) -> Vec<ProgramCommand> {
         Target::NotImplemented => {}
     }
 
+    // (ク) The discharge liaison agreement is recorded first: the (オ) discharge cases its
+    // hospital hands over name it.
+    let liaison = (targets[7] == Target::Implemented && profile.ku.contains(&Ku::Liaison))
+        .then(|| liaison_hospital(all, &m.area_id))
+        .flatten();
+    if let Some(hospital) = &liaison {
+        actions.push(ProgramCommand::JoinLiaisonAgreement(
+            v1::JoinLiaisonAgreementRequest {
+                municipality_code: code.clone(),
+                actor: actor.clone(),
+                id: LIAISON_ID.into(),
+                hospital: hospital.clone(),
+                rule_version: "2024".into(),
+                notification_lead_days: 3,
+                contact_point: "地域医療連携室（入退院支援）".into(),
+                first_day: "2024-04-01".into(),
+                last_day: String::new(),
+            },
+        ));
+    }
+
     // (オ) A consultation desk and its cases (counts only leave the node).
     match targets[4] {
         Target::Implemented => {
@@ -786,6 +809,11 @@ pub fn plan(m: &Municipality, all: &[Municipality]) -> Vec<ProgramCommand> {
                         scenes: vec![],
                         subject: String::new(),
                         personal: None,
+                        liaison_agreement: if liaison.is_some() && TOPICS[c % 5] == "discharge" {
+                            LIAISON_ID.into()
+                        } else {
+                            String::new()
+                        },
                     },
                 ));
                 actions.push(ProgramCommand::RecordConsultationAction(
@@ -931,23 +959,8 @@ pub fn plan(m: &Municipality, all: &[Municipality]) -> Vec<ProgramCommand> {
                             on: "2024-07-01".into(),
                         },
                     )),
-                    Ku::Liaison => {
-                        if let Some(hospital) = liaison_hospital(all, &m.area_id) {
-                            actions.push(ProgramCommand::JoinLiaisonAgreement(
-                                v1::JoinLiaisonAgreementRequest {
-                                    municipality_code: code.clone(),
-                                    actor: actor.clone(),
-                                    id: "discharge-rule".into(),
-                                    hospital,
-                                    rule_version: "2024".into(),
-                                    notification_lead_days: 3,
-                                    contact_point: "地域医療連携室（入退院支援）".into(),
-                                    first_day: "2024-04-01".into(),
-                                    last_day: String::new(),
-                                },
-                            ));
-                        }
-                    }
+                    // Recorded before the (オ) cases, above.
+                    Ku::Liaison => {}
                 }
             }
         }

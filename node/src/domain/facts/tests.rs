@@ -115,6 +115,7 @@ fn a_consultation_case_gives_a_count_and_nothing_of_its_subject() {
             nonce: b"NONCE-NONCE-NONCE-NONCE!".to_vec(),
             ciphertext: b"CIPHERTEXT-OF-THE-PERSON".to_vec(),
         }),
+        liaison_agreement: Some(WideAreaId::parse("id", "discharge-rule").unwrap()),
     });
     let facts = facts_of(&event);
     assert_eq!(
@@ -124,6 +125,7 @@ fn a_consultation_case_gives_a_count_and_nothing_of_its_subject() {
             referrer: "care_manager".into(),
             topic: "discharge".into(),
             scenes: vec!["admission_discharge".into()],
+            liaison_agreement: "discharge-rule".into(),
         })]
     );
     for fact in facts {
