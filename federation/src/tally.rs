@@ -491,9 +491,10 @@ impl SurveyState {
         self.survey_of(prefecture, &[], fy, as_of, known_at, source)
     }
 
-    /// Builds the survey of the municipalities in `scope` (n = its size), or of all the
-    /// prefecture's municipalities on the official list when `scope` is empty. A municipality in
-    /// scope that never reported counts as 実施していない and is flagged.
+    /// Builds the survey of the municipalities in `scope`, or of all the prefecture's
+    /// municipalities on the official list when `scope` is empty: one row each. A municipality in
+    /// scope that never reported (not even its node's participation) nor submitted is 未回答,
+    /// counted apart from n.
     pub fn survey_of(
         &self,
         prefecture: PrefectureCode,
@@ -531,8 +532,8 @@ impl SurveyState {
                     .map_or(Approval::NotSubmitted, Submission::approval);
                 let reported = self.reported_by(m, known_at);
                 if !reported && history.is_empty() {
-                    // Never reported: 実施していない, except what the prefecture itself recorded
-                    // for it (a wide-area meeting it took part in).
+                    // Never reported nor submitted: 未回答. Its row keeps what the prefecture
+                    // itself recorded for it (a wide-area meeting it took part in).
                     let mut row = MunicipalityRow::unreported(m, entry.name, area_of(m));
                     row.statuses = self.statuses(m, fy, as_of, known_at);
                     return Ok(row);

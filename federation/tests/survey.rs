@@ -152,8 +152,9 @@ fn the_xlsx_reads_back_with_both_sheets() {
     assert_eq!(detail.height(), 1 + 1741);
     assert_eq!(detail.get_value((1, 0)).unwrap().to_string(), "011002");
     assert_eq!(detail.get_value((1, 1)).unwrap().to_string(), "札幌市");
+    assert_eq!(detail.get_value((1, 11)).unwrap().to_string(), "回答");
     assert_eq!(
-        detail.get_value((1, 12)).unwrap().to_string(),
+        detail.get_value((1, 13)).unwrap().to_string(),
         "承認済（第1版）"
     );
 }
@@ -201,21 +202,32 @@ fn the_merge_refuses_duplicates_and_modified_files_and_reports_the_missing() {
         Err(MergeError::Tampered { index: 15, .. })
     ));
 
-    // A prefecture whose file is missing: its municipalities are reported and count as
-    // 実施していない.
+    // A prefecture whose file is missing: its municipalities are reported, and are 未回答 in
+    // the national table (issue 20, point 9: non-response is not 実施していない), apart from n.
     exports.remove(46);
     let (national, report) = merge_national(&exports).unwrap();
     let okinawa = official::municipalities_of(PrefectureCode::new(47).unwrap()).count();
     assert_eq!(report.missing.len(), okinawa);
     assert!(report.missing.iter().all(|c| c.prefecture().get() == 47));
-    assert_eq!(national.n(), 1741);
+    assert_eq!(national.rows.len(), 1741);
+    assert_eq!(national.n(), 1741 - okinawa as u32);
+    assert_eq!(national.unanswered(), okinawa as u32);
     let missing_row = national
         .rows
         .iter()
         .find(|r| r.code == report.missing[0])
         .unwrap();
-    assert!(!missing_row.reported);
-    assert_eq!(missing_row.status(Item::A), SurveyStatus::NotImplemented);
+    assert!(!missing_row.answered());
+    assert_eq!(missing_row.answer_label(Item::A), "未回答");
+    let tally = national.tally();
+    assert_eq!(
+        Item::ALL.map(|i| SurveyStatus::ALL
+            .iter()
+            .map(|s| tally.count(i, *s))
+            .sum::<u32>()),
+        [1741 - okinawa as u32; 8],
+        "the answers of Okinawa are in no column"
+    );
 
     assert!(matches!(merge_national(&[]), Err(MergeError::Empty)));
     assert!(matches!(
@@ -289,7 +301,9 @@ fn evidence_for(statuses: &[SurveyStatus; 8]) -> Vec<Vec<u8>> {
 
 #[test]
 fn the_tally_engine_reproduces_the_published_table_from_synced_evidence() {
+    use prost::Message;
     use renkei_federation::tally::{SurveyState, TallySource};
+    use renkei_proto::v1::{FactBody, FactKind};
     let (fy, as_of) = fy2015();
     let rows = published_rows();
     let exports: Vec<Vec<u8>> = (1..=47)
@@ -297,6 +311,13 @@ fn the_tally_engine_reproduces_the_published_table_from_synced_evidence() {
             let prefecture = PrefectureCode::new(p).unwrap();
             let mut state = SurveyState::default();
             for row in rows.iter().filter(|r| r.code.prefecture() == prefecture) {
+                // Each municipality's node takes part first, so that one with nothing
+                // recorded answers 実施していない throughout.
+                let participation = FactBody {
+                    kind: Some(FactKind::Participation(Default::default())),
+                    ..FactBody::default()
+                };
+                state.take_fact(row.code, &participation.encode_to_vec());
                 for fact in evidence_for(&row.statuses) {
                     state.take_fact(row.code, &fact);
                 }
@@ -309,7 +330,7 @@ fn the_tally_engine_reproduces_the_published_table_from_synced_evidence() {
         .collect();
     let (national, report) = merge_national(&exports).unwrap();
     assert_eq!(national.n(), 1741);
-    // Municipalities with no evidence at all never reported, and count as 実施していない.
+    // Municipalities with no evidence took part: they count as 実施していない.
     assert!(report.missing.is_empty() && report.unknown.is_empty());
     let csv = summary_csv(&national, CsvEncoding::Utf8Bom).unwrap();
     assert_eq!(

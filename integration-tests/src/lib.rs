@@ -703,6 +703,20 @@ pub async fn logged_value(path: &Path, marker: &str, key: &str) -> String {
     found.into_inner()
 }
 
+/// Facts every municipality's outbox opens with before any recorded activity: its participation,
+/// which the node writes when it starts hosting the municipality.
+pub const PARTICIPATION_FACTS: u64 = 1;
+
+/// Waits until `municipality` has facts of recorded activity (beyond its participation) and the
+/// prefecture has acknowledged every fact the node produced for it.
+pub async fn wait_synced(node: &Node, municipality: &str) {
+    wait_until(&format!("{municipality} synced"), || async {
+        let s = node.sync_state(municipality).await;
+        s.produced > PARTICIPATION_FACTS && s.acknowledged == s.produced
+    })
+    .await;
+}
+
 /// Polls `predicate` until it holds; panics (naming `what`) after [`PATIENCE`].
 pub async fn wait_until<F, Fut>(what: &str, mut predicate: F)
 where
@@ -770,6 +784,24 @@ pub fn fact(municipality: &str, sequence: u64) -> v1::Fact {
     v1::Fact {
         municipality: municipality.to_owned(),
         sequence,
+        payload: body.encode_to_vec(),
+    }
+}
+
+/// The first fact of `municipality` as a node that hosts it sends it: its participation, which
+/// makes it a respondent even with nothing recorded.
+pub fn participation(municipality: &str) -> v1::Fact {
+    use prost::Message;
+    let body = v1::FactBody {
+        source_event_id: "0190a0b0-0000-7000-8000-000000000000".into(),
+        index: 0,
+        recorded_at: None,
+        source_position: 0,
+        kind: Some(v1::FactKind::Participation(v1::Participation {})),
+    };
+    v1::Fact {
+        municipality: municipality.to_owned(),
+        sequence: 1,
         payload: body.encode_to_vec(),
     }
 }

@@ -249,7 +249,7 @@ async fn kills_and_outages_lose_and_duplicate_nothing_and_the_tally_matches_the_
             || async {
                 let s = node.sync_state(municipality).await;
                 produced.set(s.produced);
-                s.produced > 0 && s.acknowledged == s.produced
+                s.produced > PARTICIPATION_FACTS && s.acknowledged == s.produced
             },
         )
         .await;

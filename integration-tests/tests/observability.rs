@@ -117,7 +117,7 @@ async fn one_sync_batch_is_one_trace_across_node_and_prefecture_and_metrics_are_
     let node = Node::start_with(cluster.addresses(), &extra);
     record_activities(&node, TOYAMA_CITY, "a", 0..5).await;
     wait_until("5 facts acknowledged", || async {
-        node.sync_state(TOYAMA_CITY).await.acknowledged == 5
+        node.sync_state(TOYAMA_CITY).await.acknowledged == 5 + PARTICIPATION_FACTS
     })
     .await;
 

@@ -7,9 +7,11 @@ use renkei_integration_tests::*;
 use renkei_proto::v1;
 use tonic::Code;
 
-/// Waits until the node reports every one of `expected` facts acknowledged, then checks that the
-/// prefecture's ledger and the node's outbox are the same facts.
-async fn converged(node: &Node, cluster: &Cluster, municipality: &str, expected: u64) {
+/// Waits until the node reports every one of `recorded` facts, after the municipality's
+/// participation fact that opens every outbox, acknowledged, then checks that the prefecture's
+/// ledger and the node's outbox are the same facts.
+async fn converged(node: &Node, cluster: &Cluster, municipality: &str, recorded: u64) {
+    let expected = recorded + PARTICIPATION_FACTS;
     wait_until(
         &format!("{municipality}: {expected} facts produced and acknowledged"),
         || async {
@@ -50,7 +52,7 @@ async fn prefecture_down_for_a_while_and_back_every_fact_arrives_once() {
     record_activities(&node, TOYAMA_CITY, "b", 0..25).await;
     wait_until("the node to report the prefecture unreachable", || async {
         let s = node.sync_state(TOYAMA_CITY).await;
-        s.produced == 55 && s.lag_facts == 25 && !s.last_error.is_empty()
+        s.produced == 56 && s.lag_facts == 25 && !s.last_error.is_empty()
     })
     .await;
 
@@ -72,7 +74,7 @@ async fn the_leader_killed_mid_stream_loses_and_repeats_nothing() {
     let recording = record_activities(&node, TOYAMA_CITY, "x", 0..200);
     let killing = async {
         wait_until("some facts acknowledged", || async {
-            node.sync_state(TOYAMA_CITY).await.acknowledged >= 20
+            node.sync_state(TOYAMA_CITY).await.acknowledged >= 21
         })
         .await;
         let leader = cluster.wait_for_leader().await;
@@ -413,7 +415,8 @@ async fn one_municipality_the_prefecture_refuses_does_not_stall_the_others() {
     converged(&node, &cluster, TOYAMA_CITY, 15).await;
     // 高岡市 waits in the outbox, and the node says why.
     let held = node.sync_state(TAKAOKA_CITY).await;
-    assert_eq!((held.produced, held.acknowledged), (5, 0), "{held:?}");
+    // Its participation and its 5 activities.
+    assert_eq!((held.produced, held.acknowledged), (6, 0), "{held:?}");
     assert!(
         held.last_error.contains(TAKAOKA_CITY),
         "the refusal names the municipality: {held:?}"

@@ -37,7 +37,7 @@ fn resource(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn designations_forms_and_liaison_from_synced_facts() {
-    let cluster = Cluster::start(3).await;
+    let cluster = Cluster::start_for(3, &[TOYAMA_CITY, TAKAOKA_CITY, UOZU_CITY]).await;
     let node = Node::start(cluster.addresses());
     let leader = cluster.wait_for_leader().await;
     let mut survey = v1::PrefectureSurveyClient::new(cluster.channel(leader).await);
@@ -184,11 +184,7 @@ async fn designations_forms_and_liaison_from_synced_facts() {
         .await
         .unwrap();
     for m in [TOYAMA_CITY, TAKAOKA_CITY] {
-        wait_until(&format!("{m} synced"), || async {
-            let s = node.sync_state(m).await;
-            s.produced > 0 && s.acknowledged == s.produced
-        })
-        .await;
+        wait_synced(&node, m).await;
     }
 
     let designations = survey
@@ -334,7 +330,17 @@ async fn designations_forms_and_liaison_from_synced_facts() {
         "地域連携室 0766-00-0000"
     );
 
-    // A meeting the prefecture holds for 新川 counts for 魚津市's (ク).
+    // A meeting the prefecture holds for 新川 counts for 魚津市's (ク). 魚津市 answers (through
+    // a node of its own, nothing recorded yet): a municipality never heard from would be 未回答.
+    cluster
+        .federation(cluster.wait_for_leader().await)
+        .await
+        .push_facts(with_token(
+            NODE_TOKEN,
+            push("uozu-joins", vec![participation(UOZU_CITY)]),
+        ))
+        .await
+        .unwrap();
     survey
         .record_wide_area_meeting(with_token(
             OFFICER_TOKEN,
@@ -367,6 +373,7 @@ async fn designations_forms_and_liaison_from_synced_facts() {
         .iter()
         .find(|m| m.municipality == UOZU_CITY)
         .unwrap();
+    assert!(uozu.answered, "{uozu:?}");
     assert_eq!(uozu.statuses[7], "実施している");
     let toyama_row = tally
         .municipalities

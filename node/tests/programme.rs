@@ -186,10 +186,14 @@ async fn a_liaison_agreement_names_its_hospital_by_code_and_its_cases_name_the_a
             },
         )
     };
-    let DomainError::Invalid { field, value, .. } = join("富山県立中央病院").unwrap_err() else {
+    let DomainError::Invalid { field, value, .. } = join("富山県立中央病院").unwrap_err()
+    else {
         panic!("a hospital named, not coded, is invalid");
     };
-    assert_eq!((field.as_str(), value.as_str()), ("hospital", "富山県立中央病院"));
+    assert_eq!(
+        (field.as_str(), value.as_str()),
+        ("hospital", "富山県立中央病院")
+    );
     p.execute(m, "tester", join("1610000011").unwrap())
         .await
         .unwrap();
@@ -208,8 +212,14 @@ async fn a_liaison_agreement_names_its_hospital_by_code_and_its_cases_name_the_a
     };
     let before = p.store().last_position(m).unwrap();
     for (command, why) in [
-        (case("c1", d(2024, 6, 1), "no-such-rule"), "is not a liaison agreement"),
-        (case("c1", d(2025, 1, 6), "discharge-rule"), "not on 2025-01-06"),
+        (
+            case("c1", d(2024, 6, 1), "no-such-rule"),
+            "is not a liaison agreement",
+        ),
+        (
+            case("c1", d(2025, 1, 6), "discharge-rule"),
+            "not on 2025-01-06",
+        ),
     ] {
         let err = p.execute(m, "tester", command).await.unwrap_err();
         let ProgrammeError::Domain(DomainError::Invalid { field, reason, .. }) = &err else {
@@ -218,7 +228,11 @@ async fn a_liaison_agreement_names_its_hospital_by_code_and_its_cases_name_the_a
         assert_eq!(field, "liaison_agreement");
         assert!(reason.contains(why), "{reason}");
     }
-    assert_eq!(p.store().last_position(m).unwrap(), before, "nothing written");
+    assert_eq!(
+        p.store().last_position(m).unwrap(),
+        before,
+        "nothing written"
+    );
     p.execute(m, "tester", case("c1", d(2024, 6, 1), "discharge-rule"))
         .await
         .unwrap();

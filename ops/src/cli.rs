@@ -307,7 +307,7 @@ pub enum SurveyCommand {
     },
     /// Merge prefectures' JSON exports into the national survey. Refuses a modified file, mixed
     /// fiscal years or dates and any municipality found twice; reports municipalities missing
-    /// against the official list (counted as 実施していない).
+    /// against the official list (未回答: shown apart, not part of n).
     Merge {
         /// The prefectures' JSON exports (`renkei survey export --format json`).
         #[arg(required = true, value_name = "FILE")]

@@ -226,6 +226,7 @@ fn merge(files: &[PathBuf], out: &Path, json: bool) -> Result<(), Failure> {
                 "fiscal_year": survey.fiscal_year.year(),
                 "as_of": survey.as_of.to_string(),
                 "n": survey.n(),
+                "unanswered": survey.unanswered(),
                 "missing": missing,
                 "unknown": unknown,
                 "tally": lines,
@@ -233,16 +234,17 @@ fn merge(files: &[PathBuf], out: &Path, json: bool) -> Result<(), Failure> {
         );
     } else {
         println!(
-            "全国 {} {}現在: {} exports merged, n={}",
+            "全国 {} {}現在: {} exports merged, n={}, 未回答 {}",
             survey.fiscal_year.wareki(),
             survey.as_of,
             files.len(),
-            survey.n()
+            survey.n(),
+            survey.unanswered()
         );
         print!("{}", table::tally(&lines));
         if !missing.is_empty() {
             println!(
-                "missing: {} municipalities are in no export (counted as 実施していない), e.g. {}",
+                "missing: {} municipalities are in no export (未回答: counted apart, not in n), e.g. {}",
                 missing.len(),
                 missing
                     .iter()

@@ -116,8 +116,18 @@ fn the_report_is_one_self_contained_page() {
 #[test]
 fn the_national_table_shows_the_merged_tally_with_year_as_of_and_n() {
     let (html, printed) = merge_to_html();
-    assert_eq!(printed["n"], 1741);
-    for expected in ["令和6年度（FY2024）", "基準日 2024-10-01", "n=1741", "全国"] {
+    // Only three prefectures answered (15 + 19 + 17 municipalities); the other 1,690 are 未回答,
+    // apart from n (issue 20, point 9).
+    assert_eq!(printed["n"], 51);
+    assert_eq!(printed["unanswered"], 1690);
+    for expected in [
+        "令和6年度（FY2024）",
+        "基準日 2024-10-01",
+        "n=51",
+        "未回答=1690",
+        "未回答（報告も提出もない市区町村）1690件は n に含めず",
+        "全国",
+    ] {
         assert!(html.contains(expected), "{expected} missing");
     }
     let national = html.split("<table class=\"national\">").nth(1).unwrap();
@@ -138,7 +148,7 @@ fn the_national_table_shows_the_merged_tally_with_year_as_of_and_n() {
             .collect();
         assert_eq!(texts(line, "td"), cells);
     }
-    // The three exported prefectures reported some of everything; the rest count as 実施していない.
+    // The three exported prefectures reported some of everything.
     let counts: u64 = tally
         .iter()
         .map(|line| line["counts"][0].as_u64().unwrap() + line["counts"][1].as_u64().unwrap())
@@ -162,14 +172,13 @@ fn the_chart_draws_one_bar_per_prefecture_with_its_numbers_in_text() {
         assert_eq!(labels[0], prefecture.name());
         // The numbers are printed beside the bar, not left to the colours.
         assert!(
-            labels[1].starts_with("実施 ") && labels[1].contains("未実施 "),
+            (labels[1].starts_with("実施 ") && labels[1].contains("未実施 "))
+                || labels[1].starts_with("回答なし"),
             "{labels:?}"
         );
         if !EXPORTED.contains(&number) {
-            assert!(
-                labels[1].starts_with("実施 0.0%　予定 0.0%　未実施 100.0%"),
-                "{labels:?}"
-            );
+            // A prefecture that sent nothing has no answers to draw: it says so.
+            assert!(labels[1].starts_with("回答なし　（未回答 "), "{labels:?}");
         }
     }
     let toyama = bars[15];

@@ -100,7 +100,7 @@ pub mod v1 {
     pub use crate::generated::wide_area_action::Kind as WideAreaActionKind;
     pub use crate::generated::{
         ConsultationTally, CountOf, DatedEvidence, FactBody, InForce, LiaisonAgreementChange,
-        MeetingTally, PlannedEvidence, ResourceFact, StatusEvidence, TrainingTally,
+        MeetingTally, Participation, PlannedEvidence, ResourceFact, StatusEvidence, TrainingTally,
         UnifiedFormChange, WideAreaAction, WideAreaMeetingAttended,
     };
 

@@ -113,6 +113,7 @@ pub fn tally_reply(
                         region_name: r.name.clone(),
                         n: t.n,
                         items: item_lines(t),
+                        unanswered: t.unanswered,
                     })
                 })
                 .collect()
@@ -134,12 +135,17 @@ pub fn tally_reply(
                 municipality: r.code.to_string(),
                 name: r.name.clone(),
                 region: r.area.clone().unwrap_or_default(),
-                statuses: r.statuses.iter().map(|s| s.label().to_owned()).collect(),
+                statuses: Item::ALL
+                    .iter()
+                    .map(|i| r.answer_label(*i).to_owned())
+                    .collect(),
                 reported: r.reported,
                 submission: r.approval.label(),
+                answered: r.answered(),
             })
             .collect(),
         applied_index,
+        unanswered: survey.unanswered(),
     }
 }
 

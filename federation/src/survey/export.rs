@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use unicode_width::UnicodeWidthStr;
 
-use super::{Item, Survey, SurveyStatus, Tally, format_tenths};
+use super::{Item, Survey, SurveyStatus, Tally, UNANSWERED, format_tenths};
 
 /// The character encoding of a CSV export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,15 +43,32 @@ pub(super) fn year_label(fy: FiscalYear) -> String {
 /// What every export is about, as its first words.
 pub(super) const TITLE: &str = "在宅医療・介護連携推進事業 実施状況";
 
-/// The line every export starts with: what the numbers are about.
+/// The line every export starts with: what the numbers are about, with the count of 未回答
+/// after n when some municipality did not answer.
 fn heading(survey: &Survey) -> Vec<String> {
-    vec![
+    let mut line = vec![
         TITLE.to_owned(),
         year_label(survey.fiscal_year),
         format!("{}現在", survey.as_of.format("%Y-%m-%d")),
         format!("n={}", survey.n()),
-        survey.source.to_string(),
-    ]
+    ];
+    if survey.unanswered() > 0 {
+        line.push(format!("未回答={}", survey.unanswered()));
+    }
+    line.push(survey.source.to_string());
+    line
+}
+
+/// The footnote of an export whose survey has non-respondents: how many, and that n and the
+/// percentages leave them out.
+pub(super) fn unanswered_note(survey: &Survey) -> Option<String> {
+    let unanswered = survey.unanswered();
+    (unanswered > 0).then(|| {
+        format!(
+            "注：未回答（報告も提出もない市区町村）{unanswered}件は n に含めず、割合は回答した{}市区町村に対するものです。",
+            survey.n()
+        )
+    })
 }
 
 fn encode(records: Vec<Vec<String>>, encoding: CsvEncoding) -> Result<Vec<u8>, ExportError> {
@@ -104,6 +121,9 @@ pub fn summary_csv(survey: &Survey, encoding: CsvEncoding) -> Result<Vec<u8>, Ex
         header.push(status.label().to_owned());
         header.push(format!("{}（%）", status.label()));
     }
+    // Non-respondents, when there are any, in a column of their own beside the answers.
+    let unanswered = (tally.unanswered > 0).then_some(tally.unanswered);
+    header.extend(unanswered.map(|_| UNANSWERED.to_owned()));
     records.push(header);
     records.extend(summary_lines(&tally).into_iter().map(|line| {
         let mut record = vec![line.item_label.clone()];
@@ -111,13 +131,16 @@ pub fn summary_csv(survey: &Survey, encoding: CsvEncoding) -> Result<Vec<u8>, Ex
             record.push(count.to_string());
             record.push(percent.clone());
         }
+        record.extend(unanswered.map(|count| count.to_string()));
         record
     }));
+    records.extend(unanswered_note(survey).map(|note| vec![note]));
     encode(records, encoding)
 }
 
 /// Returns the per-municipality detail as CSV: code, name, 二次医療圏, the answer per item,
-/// whether it reported and its submission/approval state.
+/// whether it answered (回答/未回答), whether it reported facts and its submission/approval state;
+/// the footnote counts the non-respondents.
 pub fn detail_csv(survey: &Survey, encoding: CsvEncoding) -> Result<Vec<u8>, ExportError> {
     let mut records = vec![heading(survey), detail_header()];
     // A spreadsheet opens a CSV guessing each cell's type (the XLSX has typed cells instead).
@@ -134,6 +157,7 @@ pub fn detail_csv(survey: &Survey, encoding: CsvEncoding) -> Result<Vec<u8>, Exp
             })
             .collect()
     }));
+    records.extend(unanswered_note(survey).map(|note| vec![note]));
     encode(records, encoding)
 }
 
@@ -148,7 +172,8 @@ fn detail_records(survey: &Survey) -> Vec<Vec<String>> {
                 row.name.clone(),
                 row.area.clone().unwrap_or_default(),
             ];
-            record.extend(Item::ALL.iter().map(|i| row.status(*i).label().to_owned()));
+            record.extend(Item::ALL.iter().map(|i| row.answer_label(*i).to_owned()));
+            record.push(if row.answered() { "回答" } else { UNANSWERED }.to_owned());
             record.push(if row.reported { "有" } else { "無" }.to_owned());
             record.push(row.approval.label());
             record
@@ -178,6 +203,7 @@ fn detail_header() -> Vec<String> {
         .map(str::to_owned)
         .to_vec();
     header.extend(Item::ALL.iter().map(|i| i.national_label().to_owned()));
+    header.push("回答".to_owned());
     header.push("報告".to_owned());
     header.push("提出・承認".to_owned());
     header
@@ -323,7 +349,8 @@ fn summary_sheet(sheet: &mut Worksheet, survey: &Survey) -> Result<(), XlsxError
     sheet.write_string(4 + lines.len() as u32, 0, format!("(n={})", survey.n()))?;
 
     let labels = lines.iter().map(|l| text_width(&l.item_label));
-    sheet.set_column_width(0, labels.fold(0.0, f64::max) + COLUMN_PADDING)?;
+    let first = labels.fold(0.0, f64::max) + COLUMN_PADDING;
+    sheet.set_column_width(0, first)?;
     // A pair of columns holds its answer's label across both; each holds its own sub-header.
     let answers = SurveyStatus::ALL.map(|s| text_width(s.label()) / 2.0);
     let pair = answers
@@ -332,6 +359,10 @@ fn summary_sheet(sheet: &mut Worksheet, survey: &Survey) -> Result<(), XlsxError
         + COLUMN_PADDING;
     for col in 1..=last_col {
         sheet.set_column_width(col, pair)?;
+    }
+    if let Some(note) = unanswered_note(survey) {
+        let table_width = first + f64::from(last_col) * pair;
+        note_row(sheet, 5 + lines.len() as u32, last_col, table_width, &note)?;
     }
     sheet.set_freeze_panes(4, 1)?;
     page_setup(sheet, survey, (2, 3), 1)?;
@@ -386,8 +417,31 @@ fn detail_sheet(sheet: &mut Worksheet, survey: &Survey) -> Result<(), XlsxError>
     for (r, record) in records.iter().enumerate() {
         write_line(1 + r as u32, record, &cell)?;
     }
+    if let Some(note) = unanswered_note(survey) {
+        let table_width = widths.iter().map(|w| w + COLUMN_PADDING).sum();
+        let last_col = header.len() as u16 - 1;
+        note_row(sheet, 2 + records.len() as u32, last_col, table_width, &note)?;
+    }
     sheet.set_freeze_panes(1, 2)?;
     page_setup(sheet, survey, (0, 0), 0)?;
+    Ok(())
+}
+
+/// Writes the non-respondents' footnote in one wrapped cell across the table's `table_width`
+/// (through `last_col`), tall enough for its lines, so that it prints within the page.
+fn note_row(
+    sheet: &mut Worksheet,
+    row: u32,
+    last_col: u16,
+    table_width: f64,
+    note: &str,
+) -> Result<(), XlsxError> {
+    let format = Format::new()
+        .set_text_wrap()
+        .set_align(FormatAlign::Top);
+    sheet.merge_range(row, 0, row, last_col, note, &format)?;
+    let lines = (text_width(note) / table_width).ceil().max(1.0);
+    sheet.set_row_height(row, lines * LINE_HEIGHT + ROW_PADDING)?;
     Ok(())
 }
 

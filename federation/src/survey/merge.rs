@@ -36,8 +36,8 @@ pub enum MergeError {
 /// What the merge noticed without refusing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MergeReport {
-    /// Municipalities on the official list that no export holds; they are counted as 実施していない
-    /// (unreported) in the national table.
+    /// Municipalities on the official list that no export holds; they are 未回答 in the national
+    /// table (counted apart, not part of n).
     pub missing: Vec<MunicipalityCode>,
     /// Municipalities in an export but not on the official list (kept, and listed here).
     pub unknown: Vec<MunicipalityCode>,

@@ -60,13 +60,15 @@ pub struct MunicipalityRow {
     pub area: Option<String>,
     /// One answer per item, in the order of [`Item::ALL`].
     pub statuses: [SurveyStatus; 8],
-    /// False when the municipality never reported: its answers are then 実施していない.
+    /// False when the prefecture holds no fact of the municipality (not even the participation
+    /// a node sends for every municipality it hosts).
     pub reported: bool,
     pub approval: Approval,
 }
 
 impl MunicipalityRow {
-    /// Returns a row for a municipality that never reported: 実施していない throughout.
+    /// Returns a row for a municipality that never reported nor submitted: 未回答 (see
+    /// [`MunicipalityRow::answered`]).
     pub fn unreported(code: MunicipalityCode, name: &str, area: Option<String>) -> Self {
         Self {
             code,
@@ -81,7 +83,27 @@ impl MunicipalityRow {
     pub fn status(&self, item: Item) -> SurveyStatus {
         self.statuses[item.index()]
     }
+
+    /// Whether the municipality answered: the prefecture holds a fact of it or a submission. A
+    /// municipality that did not is 未回答 (non-response): counted apart, never as 実施していない,
+    /// and not part of n.
+    pub fn answered(&self) -> bool {
+        self.reported || self.approval != Approval::NotSubmitted
+    }
+
+    /// The answer to `item` as shown to people: the status's label, or 未回答 for a municipality
+    /// that did not answer.
+    pub fn answer_label(&self, item: Item) -> &'static str {
+        if self.answered() {
+            self.status(item).label()
+        } else {
+            UNANSWERED
+        }
+    }
 }
+
+/// The word for non-response (a municipality the prefecture never heard from).
+pub const UNANSWERED: &str = "未回答";
 
 /// Whose survey it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,7 +130,8 @@ pub struct Survey {
     /// The survey date the statuses are derived as of (基準日).
     pub as_of: NaiveDate,
     pub source: Source,
-    /// One row per municipality in scope, in code order; n is their number.
+    /// One row per municipality in scope, in code order; n is the number of those that
+    /// answered, the others are 未回答.
     pub rows: Vec<MunicipalityRow>,
 }
 
@@ -138,9 +161,15 @@ impl Survey {
         })
     }
 
-    /// Returns n, the number of municipalities in scope.
+    /// Returns n, the number of municipalities in scope that answered: the percentages are of
+    /// the respondents, as the national survey's are. Non-respondents are [`Survey::unanswered`].
     pub fn n(&self) -> u32 {
-        self.rows.len() as u32
+        self.rows.iter().filter(|r| r.answered()).count() as u32
+    }
+
+    /// Returns how many municipalities in scope did not answer (未回答).
+    pub fn unanswered(&self) -> u32 {
+        self.rows.iter().filter(|r| !r.answered()).count() as u32
     }
 
     /// Returns the tally of all rows.
@@ -183,19 +212,27 @@ pub enum SurveyError {
     },
 }
 
-/// Counts of each answer per item over n municipalities.
+/// Counts of each answer per item over the n municipalities that answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Tally {
+    /// The municipalities that answered.
     pub n: u32,
+    /// The municipalities that did not (未回答), counted apart from n.
+    #[serde(default)]
+    pub unanswered: u32,
     /// `counts[item][status]`, in the orders of [`Item::ALL`] and [`SurveyStatus::ALL`].
     pub counts: [[u32; 3]; 8],
 }
 
 impl Tally {
-    /// Counts the answers of `rows`.
+    /// Counts the answers of `rows`; a row that did not answer counts as 未回答 only.
     pub fn of<'a>(rows: impl Iterator<Item = &'a MunicipalityRow>) -> Self {
         let mut tally = Tally::default();
         for row in rows {
+            if !row.answered() {
+                tally.unanswered += 1;
+                continue;
+            }
             tally.n += 1;
             for item in Item::ALL {
                 tally.counts[item.index()][row.status(item).index()] += 1;

@@ -10,8 +10,10 @@ use std::collections::BTreeMap;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use renkei_proto::PrefectureCode;
 
-use super::export::{TITLE, summary_lines, year_label};
-use super::{Item, MunicipalityRow, Survey, SurveyStatus, Tally, format_tenths, percent_tenths};
+use super::export::{TITLE, summary_lines, unanswered_note, year_label};
+use super::{
+    Item, MunicipalityRow, Survey, SurveyStatus, Tally, UNANSWERED, format_tenths, percent_tenths,
+};
 
 /// The page's stylesheet: screen first, then A4 landscape for print.
 const STYLE: &str = r#"
@@ -119,6 +121,7 @@ pub fn national_html(survey: &Survey) -> String {
                     h1 { (title) }
                     p.meta {
                         (year) "　基準日 " (as_of) "現在　n=" (survey.n())
+                        @if survey.unanswered() > 0 { "　未回答=" (survey.unanswered()) }
                         "（" (prefectures.len()) "都道府県）"
                     }
                 }
@@ -129,9 +132,11 @@ pub fn national_html(survey: &Survey) -> String {
                 }
                 footer {
                     p.note {
-                        "割合は n に対する百分率（小数第1位を四捨五入）。報告のなかった市区町村は"
-                        "「実施していない」に数えています。"
+                        "割合は n（回答した市区町村の数）に対する百分率（小数第1位を四捨五入）。"
+                        "報告も提出もない市区町村は「未回答」とし、n にも「実施していない」にも"
+                        "数えていません。"
                     }
+                    @if let Some(note) = unanswered_note(survey) { p.note { (note) } }
                 }
             }
         }
@@ -235,11 +240,17 @@ fn prefecture_bar(index: usize, prefecture: &PrefectureLine, fills: [&str; 3]) -
         .collect();
     let shares = SurveyStatus::ALL.map(|s| format_tenths(prefecture.average_tenths(s)));
     let name = prefecture.code.name();
+    let unanswered = prefecture.tally.unanswered;
     html! {
         g.bar data-prefecture=(prefecture.code) {
             title {
-                (name) "（n=" (prefecture.tally.n) "）：実施している " (shares[0])
-                "%、年度内に実施予定 " (shares[1]) "%、実施していない " (shares[2]) "%"
+                @if prefecture.tally.n == 0 {
+                    (name) "：回答なし（" (UNANSWERED) " " (unanswered) "）"
+                } @else {
+                    (name) "（n=" (prefecture.tally.n) "）：実施している " (shares[0])
+                    "%、年度内に実施予定 " (shares[1]) "%、実施していない " (shares[2]) "%"
+                    @if unanswered > 0 { "、" (UNANSWERED) " " (unanswered) }
+                }
             }
             text x=(BAR_X - 6.0) y=(y + BAR_HEIGHT - 1.0) text-anchor="end" { (name) }
             @for (start, width, fill) in segments {
@@ -249,8 +260,14 @@ fn prefecture_bar(index: usize, prefecture: &PrefectureLine, fills: [&str; 3]) -
             rect x=(BAR_X) y=(y) width=(BAR_WIDTH) height=(BAR_HEIGHT) fill="none"
                 stroke="#555" stroke-width="0.5" {}
             text x=(BAR_X + BAR_WIDTH + 10.0) y=(y + BAR_HEIGHT - 1.0) {
-                "実施 " (shares[0]) "%　予定 " (shares[1]) "%　未実施 " (shares[2])
-                "%　（n=" (prefecture.tally.n) "）"
+                @if prefecture.tally.n == 0 {
+                    "回答なし　（" (UNANSWERED) " " (unanswered) "）"
+                } @else {
+                    "実施 " (shares[0]) "%　予定 " (shares[1]) "%　未実施 " (shares[2])
+                    "%　（n=" (prefecture.tally.n)
+                    @if unanswered > 0 { "、" (UNANSWERED) " " (unanswered) }
+                    "）"
+                }
             }
         }
     }
@@ -265,6 +282,7 @@ fn prefecture_table(prefectures: &[PrefectureLine]) -> Markup {
                 tr {
                     th scope="col" { "都道府県" }
                     th scope="col" { "n" }
+                    th scope="col" { (UNANSWERED) }
                     th scope="col" { "報告" }
                     @for item in Item::ALL {
                         th scope="col" {
@@ -279,6 +297,7 @@ fn prefecture_table(prefectures: &[PrefectureLine]) -> Markup {
                     tr {
                         th scope="row" { (prefecture.code.name()) }
                         td { (prefecture.tally.n) }
+                        td { (prefecture.tally.unanswered) }
                         td { (prefecture.reported) }
                         @for item in Item::ALL {
                             td {

@@ -153,12 +153,27 @@ fn statuses_follow_the_evidence_with_as_of_and_known_at() {
     );
 }
 
+fn participation(recorded: DateTime<Utc>) -> Vec<u8> {
+    FactBody {
+        recorded_at: Some(utc_to_timestamp(recorded)),
+        kind: Some(FactKind::Participation(renkei_proto::v1::Participation {})),
+        ..FactBody::default()
+    }
+    .encode_to_vec()
+}
+
+/// Issue 20, point 9. The sources count a survey's answers among those who answered, and give
+/// the non-respondents apart: seed 000, lines 747–750, 「調査対象機関数：734機関…回答数：619
+/// 機関…有効回答数：84.3％」. So n is the municipalities that answered; one the prefecture never
+/// heard from is 未回答, neither in n nor 実施していない; a node's participation fact makes an
+/// honest "nothing recorded" an answer (実施していない throughout).
 #[test]
-fn a_survey_counts_every_municipality_and_flags_the_silent() {
+fn non_response_is_counted_apart_not_as_not_implemented() {
     let mut state = SurveyState::default();
     state.set_regions(
         RegionSet::from_csv(toyama(), SECONDARY_MEDICAL_AREA, 2024, 2029, TOYAMA_AREAS).unwrap(),
     );
+    // 富山市 trained; 高岡市's node hosts it with nothing recorded yet; 13 others are silent.
     state.take_fact(
         code("162019"),
         &fact(
@@ -167,24 +182,76 @@ fn a_survey_counts_every_municipality_and_flags_the_silent() {
             t("2024-07-02T00:00:00Z"),
         ),
     );
+    state.take_fact(code("162027"), &participation(t("2024-08-01T00:00:00Z")));
     let survey = state
         .survey(toyama(), fy(2024), d(2025, 3, 31), None, TallySource::Live)
         .unwrap();
-    assert_eq!(survey.n(), 15);
+    assert_eq!(survey.rows.len(), 15, "every municipality has its row");
+    assert_eq!((survey.n(), survey.unanswered()), (2, 13));
     let tally = survey.tally();
+    assert_eq!((tally.n, tally.unanswered), (2, 13));
+    assert_eq!(tally.count(Item::Ka, SurveyStatus::Implemented), 1);
+    assert_eq!(tally.count(Item::Ka, SurveyStatus::NotImplemented), 1);
     assert_eq!(
-        tally.count(crate::survey::Item::Ka, SurveyStatus::Implemented),
-        1
+        tally.percent_tenths(Item::Ka, SurveyStatus::Implemented),
+        500
     );
-    let toyama_row = survey
-        .rows
-        .iter()
-        .find(|r| r.code == code("162019"))
+    let row = |c: &str| survey.rows.iter().find(|r| r.code == code(c)).unwrap();
+    assert!(row("162019").answered() && row("162019").reported);
+    assert_eq!(row("162019").area.as_deref(), Some("富山"));
+    assert!(row("162027").answered(), "nothing recorded is an answer");
+    assert_eq!(row("162027").answer_label(Item::A), "実施していない");
+    assert!(!row("162043").answered());
+    assert_eq!(row("162043").answer_label(Item::A), "未回答");
+    // Per 二次医療圏: 富山 has both respondents, 高岡 one; the silent are counted apart in each.
+    let areas = survey.tally_by_area();
+    assert_eq!(areas.len(), 4);
+    assert_eq!(areas.values().map(|t| t.n + t.unanswered).sum::<u32>(), 15);
+    // As known before 高岡市's node first reported, it had not answered.
+    let earlier = state
+        .survey(
+            toyama(),
+            fy(2024),
+            d(2025, 3, 31),
+            Some(t("2024-07-15T00:00:00Z")),
+            TallySource::Live,
+        )
         .unwrap();
-    assert!(toyama_row.reported);
-    assert_eq!(toyama_row.area.as_deref(), Some("富山"));
-    assert_eq!(survey.rows.iter().filter(|r| !r.reported).count(), 14);
-    assert_eq!(survey.tally_by_area().len(), 4);
+    assert_eq!((earlier.n(), earlier.unanswered()), (1, 14));
+    // A submission is an answer too, even without a fact.
+    let none = state.statuses(code("162043"), fy(2024), d(2025, 3, 31), None);
+    state.submit(code("162043"), fy(2024), d(2025, 3, 31), none, 1);
+    let submitted = state
+        .survey(toyama(), fy(2024), d(2025, 3, 31), None, TallySource::Live)
+        .unwrap();
+    assert_eq!((submitted.n(), submitted.unanswered()), (3, 12));
+    // The exports name the non-respondents: a column, and a footnote with their count.
+    let summary = String::from_utf8(
+        crate::survey::summary_csv(&submitted, crate::survey::CsvEncoding::Utf8Bom).unwrap(),
+    )
+    .unwrap();
+    let lines: Vec<&str> = summary.lines().collect();
+    assert!(lines[0].contains(",n=3,未回答=12,"), "{}", lines[0]);
+    assert!(lines[1].ends_with(",未回答"), "{}", lines[1]);
+    assert!(lines[2].ends_with(",12"), "{}", lines[2]);
+    assert!(
+        lines
+            .last()
+            .unwrap()
+            .contains("未回答（報告も提出もない市区町村）12件は n に含めず"),
+        "{summary}"
+    );
+    let detail = String::from_utf8(
+        crate::survey::detail_csv(&submitted, crate::survey::CsvEncoding::Utf8Bom).unwrap(),
+    )
+    .unwrap();
+    let silent = detail.lines().find(|l| l.contains("氷見市")).unwrap();
+    assert!(
+        silent
+            .contains(",未回答,未回答,未回答,未回答,未回答,未回答,未回答,未回答,未回答,無,未提出"),
+        "{silent}"
+    );
+    assert!(detail.lines().last().unwrap().contains("12件"));
 }
 
 #[test]
@@ -296,7 +363,8 @@ fn a_configured_scope_sets_n_and_the_rows() {
             TallySource::Live,
         )
         .unwrap();
-    assert_eq!(survey.n(), 3);
+    // Three in scope; 富山市 answered, the two others are 未回答.
+    assert_eq!((survey.n(), survey.unanswered()), (1, 2));
     let codes: Vec<_> = survey.rows.iter().map(|r| r.code).collect();
     assert_eq!(codes, scope.to_vec());
     assert_eq!(
@@ -305,7 +373,7 @@ fn a_configured_scope_sets_n_and_the_rows() {
             .count(crate::survey::Item::Ka, SurveyStatus::Implemented),
         1
     );
-    // The two that never reported are counted as 実施していない and flagged.
+    // The two that never reported are flagged.
     assert_eq!(survey.rows.iter().filter(|r| !r.reported).count(), 2);
 }
 

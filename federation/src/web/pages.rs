@@ -25,6 +25,7 @@ use super::{Console, Principal, error_page, error_text, identity};
 use crate::config::Role;
 use crate::error::FederationError;
 use crate::grpc::cluster_status;
+use crate::survey::UNANSWERED;
 use crate::tally::REGION_KINDS;
 
 /// The three answers, in the table's order.
@@ -50,7 +51,7 @@ const ITEMS: [(&str, &str); 8] = {
 const EXPLANATION: [&str; 4] = [
     "実施している: 年度の初日から基準日までに、その項目の活動（会議・研修・相談窓口の運営など）が記録されている。",
     "年度内に実施予定: まだ実施していないが、年度の事業計画にその項目の活動が基準日までに計画され、取り消されていない。",
-    "実施していない: そのどちらでもない。ノードから一度も報告のない市区町村もここに数えます（報告欄「無」）。",
+    "実施していない: そのどちらでもない。未回答（ノードからの報告も提出もない市区町村）はここに数えず、n にも含めません。",
     "数値は各市区町村ノードが記録した証拠から導いたもので、入力された回答ではありません。セルを開くと判定の根拠が見られます。",
 ];
 
@@ -200,6 +201,15 @@ fn filters(action: &str, view: &Resolved, with_source: bool) -> Markup {
     }
 }
 
+/// The class of a cell showing an answer's label: its answer's colour, or none for 未回答.
+fn cell_class(label: &str) -> &'static str {
+    if label == UNANSWERED {
+        "ans-none"
+    } else {
+        answer_class(answer_index(label))
+    }
+}
+
 fn answer_index(label: &str) -> usize {
     ANSWERS.iter().position(|a| *a == label).unwrap_or(2)
 }
@@ -210,11 +220,22 @@ fn item_counts(line: &v1::ItemTally) -> [u32; 3] {
 
 /// The national-style table of a tally: count and percentage per answer for each item; with
 /// `short`, items are named by their letter (the full name in `title` and `abbr`).
-fn tally_table(caption: &str, n: u32, items: &[v1::ItemTally], id: &str, short: bool) -> Markup {
+/// `unanswered` municipalities (未回答) are named in the caption, apart from n.
+fn tally_table(
+    caption: &str,
+    (n, unanswered): (u32, u32),
+    items: &[v1::ItemTally],
+    id: &str,
+    short: bool,
+) -> Markup {
     html! {
         div.scroll {
             table id=(id) {
-                caption { (caption) "（n=" (n) "）" }
+                caption {
+                    (caption) "（n=" (n)
+                    @if unanswered > 0 { "、" span.unanswered { "未回答 " (unanswered) } }
+                    "）"
+                }
                 thead {
                     tr {
                         th scope="col" rowspan="2" { "事業項目" }
@@ -316,7 +337,13 @@ fn status_body(reply: &v1::TallyReply, view: &Resolved) -> Markup {
         div.layout {
             div {
                 h2 { "都道府県全体" }
-                (tally_table(&tally_caption(reply), reply.n, &reply.items, "tally", false))
+                (tally_table(&tally_caption(reply), (reply.n, reply.unanswered), &reply.items, "tally", false))
+                @if reply.unanswered > 0 {
+                    p.note #unanswered-note {
+                        "未回答（報告も提出もない市区町村）" (reply.unanswered)
+                        "件は n に含めず、割合は回答した" (reply.n) "市区町村に対するものです。"
+                    }
+                }
                 (tally_chart(&tally_caption(reply), &reply.items, false))
                 p.noprint {
                     a href={ "/download/chart/status.svg?" (q) } download { "グラフをSVGで保存" } " ・ "
@@ -330,7 +357,7 @@ fn status_body(reply: &v1::TallyReply, view: &Resolved) -> Markup {
             div.grid2 {
                 @for r in &reply.regions {
                     section {
-                        (tally_table(&format!("{}（{}）", r.region_name, r.region_id), r.n, &r.items, &format!("region-{}", r.region_id), true))
+                        (tally_table(&format!("{}（{}）", r.region_name, r.region_id), (r.n, r.unanswered), &r.items, &format!("region-{}", r.region_id), true))
                         (tally_chart(&format!("二次医療圏 {}", r.region_name), &r.items, true))
                     }
                 }
@@ -355,6 +382,7 @@ fn matrix(reply: &v1::TallyReply, view: &Resolved) -> Markup {
                         @for (i, line) in reply.items.iter().enumerate() {
                             th scope="col" title=(line.label) { (ITEMS[i].1) }
                         }
+                        th scope="col" { "回答" }
                         th scope="col" { "報告" }
                         th scope="col" { "提出" }
                     }
@@ -366,13 +394,18 @@ fn matrix(reply: &v1::TallyReply, view: &Resolved) -> Markup {
                             td { (row.region) }
                             @for (i, s) in row.statuses.iter().enumerate() {
                                 @let k = answer_index(s);
-                                td class=(answer_class(k)) {
-                                    a href={ "/status/evidence?m=" (row.municipality) "&item=" (ITEMS[i].0) "&fy=" (view.fy) "&as_of=" (view.as_of) }
-                                      title={ (row.name) " " (reply.items.get(i).map_or("", |l| l.label.as_str())) ": " (s) } {
-                                        (SHORT_ANSWERS[k])
+                                @if !row.answered {
+                                    td.ans-none title={ (row.name) ": " (UNANSWERED) } { (UNANSWERED) }
+                                } @else {
+                                    td class=(answer_class(k)) {
+                                        a href={ "/status/evidence?m=" (row.municipality) "&item=" (ITEMS[i].0) "&fy=" (view.fy) "&as_of=" (view.as_of) }
+                                          title={ (row.name) " " (reply.items.get(i).map_or("", |l| l.label.as_str())) ": " (s) } {
+                                            (SHORT_ANSWERS[k])
+                                        }
                                     }
                                 }
                             }
+                            td { (if row.answered { "回答" } else { "未回答" }) }
                             td { (if row.reported { "有" } else { "無" }) }
                             td { (row.submission) }
                         }
@@ -695,7 +728,7 @@ async fn compare(
                             td { (row.region) }
                             @for &i in &columns {
                                 @let s = row.statuses.get(i).map_or("実施していない", String::as_str);
-                                td class=(answer_class(answer_index(s))) { (s) }
+                                td class=(cell_class(s)) { (s) }
                             }
                             @let (d, p) = score(row);
                             td.num { (d) "／" (p) }
@@ -1444,7 +1477,11 @@ async fn download_status_table(
         Err(page) => return page,
     };
     let mut rows = vec![
-        vec![tally_caption(&reply), format!("n={}", reply.n)],
+        vec![
+            tally_caption(&reply),
+            format!("n={}", reply.n),
+            format!("未回答={}", reply.unanswered),
+        ],
         vec![
             "事業項目".into(),
             "実施している".into(),
@@ -1489,11 +1526,12 @@ async fn download_matrix_table(
         "二次医療圏".into(),
     ];
     header.extend(reply.items.iter().map(|l| l.label.clone()));
-    header.extend(["報告".to_owned(), "提出".to_owned()]);
+    header.extend(["回答".to_owned(), "報告".to_owned(), "提出".to_owned()]);
     let mut rows = vec![header];
     for r in &reply.municipalities {
         let mut row = vec![r.municipality.clone(), r.name.clone(), r.region.clone()];
         row.extend(r.statuses.iter().cloned());
+        row.push(if r.answered { "回答" } else { "未回答" }.to_owned());
         row.push(if r.reported { "有" } else { "無" }.to_owned());
         row.push(r.submission.clone());
         rows.push(row);

@@ -11,8 +11,8 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::values::{
-    CareScene, CaseId, Count, DeskId, MAX_NAME, MAX_TEXT, Profession, SubjectId, WideAreaId, counts,
-    optional_text, period, text, vocabulary,
+    CareScene, CaseId, Count, DeskId, MAX_NAME, MAX_TEXT, Profession, SubjectId, WideAreaId,
+    counts, optional_text, period, text, vocabulary,
 };
 use super::{Aggregate, DomainError, RecordKey};
 

@@ -31,7 +31,8 @@ pub struct SyncTasks {
 }
 
 /// Starts the outbox projector of every tenant and, when `config` is given, the pusher and the
-/// puller.
+/// puller. With a prefecture to answer to, each tenant's outbox opens with its participation
+/// (see [`outbox::project`]); without one, nothing is written until activity is recorded.
 pub fn start(
     store: &EventStore,
     tenants: &[MunicipalityCode],
@@ -43,8 +44,9 @@ pub fn start(
     let mut tasks = Vec::new();
     for &tenant in tenants {
         let (store, board, stopping) = (store.clone(), board.clone(), stopping.clone());
+        let participate = config.is_some();
         tasks.push(tokio::spawn(async move {
-            if let Err(e) = outbox::project(store, tenant, board, stopping).await {
+            if let Err(e) = outbox::project(store, tenant, participate, board, stopping).await {
                 tracing::error!(municipality = %tenant, error = %e, "outbox projection stopped");
             }
         }));

@@ -13,7 +13,7 @@ use futures::{FutureExt, StreamExt};
 use prost::Message;
 use renkei_proto::MunicipalityCode;
 use renkei_proto::convert::utc_to_timestamp;
-use renkei_proto::v1::FactBody;
+use renkei_proto::v1::{FactBody, FactKind, Participation};
 use tokio::sync::watch;
 
 use super::board::SyncBoard;
@@ -198,15 +198,54 @@ fn entries(events: &[RecordedEvent]) -> Vec<NewEvent> {
     out
 }
 
+/// Appends the tenant's first fact, [`Participation`]: the node hosts the municipality and answers
+/// for it, so that the prefecture counts it as answering (実施していない where nothing is
+/// recorded) rather than as 未回答. Its source position is 0 (it has no source event), so the
+/// projection still reads the whole log after it. Returns the outbox's version (1).
+async fn take_part(store: &EventStore, tenant: MunicipalityCode) -> Result<u64, StoreError> {
+    let now = Utc::now();
+    let body = FactBody {
+        source_event_id: EventId::new_v7().to_string(),
+        index: 0,
+        recorded_at: Some(utc_to_timestamp(now)),
+        source_position: 0,
+        kind: Some(FactKind::Participation(Participation {})),
+    };
+    let outcome = store
+        .append(
+            tenant,
+            outbox_stream(),
+            ExpectedVersion::Exact(0),
+            vec![NewEvent {
+                event_id: EventId::new_v7(),
+                event_type: FACT_EVENT_TYPE.to_owned(),
+                schema_version: 1,
+                occurred_at: now,
+                actor: "outbox".to_owned(),
+                payload: body.encode_to_vec(),
+            }],
+        )
+        .await?;
+    Ok(outcome.last_stream_version)
+}
+
 /// Projects one tenant's events into its outbox until `stop` turns true or the store closes.
+/// With `participate` (the node reports to a prefecture), an empty outbox first gets the
+/// tenant's participation fact, so that the prefecture hears of the municipality even before
+/// anything is recorded; a node with no prefecture writes nothing until activity is recorded (its
+/// first fact answers for it once a prefecture is configured, or the participation then).
 pub async fn project(
     store: EventStore,
     tenant: MunicipalityCode,
+    participate: bool,
     board: SyncBoard,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), StoreError> {
     let outbox = Outbox::new(store.clone());
     let (from, mut version) = outbox.resume_point(tenant)?;
+    if version == 0 && participate {
+        version = take_part(&store, tenant).await?;
+    }
     // The last position a fact's source or a progress note records.
     let mut noted = from.get() - 1;
     board.produced(tenant, version);
@@ -294,6 +333,36 @@ mod tests {
         }
     }
 
+    /// Issue 20 ⑨, after seeds/000 lines 747–750 (the published table counts 回答数 apart from the
+    /// municipalities asked): a municipality the node hosts answers even with nothing recorded —
+    /// its outbox opens with one participation fact, written once, so that an honest "all
+    /// 実施していない" reaches the prefecture instead of 未回答.
+    #[tokio::test]
+    async fn a_hosted_municipality_with_nothing_recorded_still_reports() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EventStore::open(dir.path(), Default::default()).unwrap();
+        let tenant: MunicipalityCode = "162019".parse().unwrap();
+        store.add_tenant(tenant).await.unwrap();
+        let outbox = Outbox::new(store.clone());
+        for _restart in 0..2 {
+            let (stop, stopping) = watch::channel(false);
+            let task = tokio::spawn(project(store.clone(), tenant, true, SyncBoard::default(), stopping));
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            while outbox.produced(tenant).unwrap() < 1 {
+                assert!(std::time::Instant::now() < deadline, "no participation fact");
+                tokio::task::yield_now().await;
+            }
+            stop.send(true).unwrap();
+            task.await.unwrap().unwrap();
+            assert_eq!(outbox.produced(tenant).unwrap(), 1, "written once");
+        }
+        let (facts, _) = store
+            .read_stream(tenant, &outbox_stream(), 1, Direction::Forward, 10)
+            .unwrap();
+        let body = FactBody::decode(facts[0].payload.as_slice()).unwrap();
+        assert_eq!(body.kind, Some(FactKind::Participation(Participation {})));
+    }
+
     /// A long run of the outbox's own facts is noted, so that a restart resumes after it instead
     /// of reading it again; a source recorded while the projection is stopped still yields its
     /// fact; a log of other streams gets no notes.
@@ -319,7 +388,7 @@ mod tests {
         let awareness = StreamId::parse("stream", "programme/awareness").unwrap();
         let run = |store: EventStore| {
             let (stop, stopping) = watch::channel(false);
-            let task = tokio::spawn(project(store, tenant, SyncBoard::default(), stopping));
+            let task = tokio::spawn(project(store, tenant, true, SyncBoard::default(), stopping));
             (stop, task)
         };
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
@@ -332,7 +401,7 @@ mod tests {
             .append(tenant, other, ExpectedVersion::Any, others)
             .await
             .unwrap();
-        // then 300 sources at once (positions 1,001..1,300), their facts after them
+        // then 300 sources at once, their facts after the municipality's participation
         let (stop, task) = run(store.clone());
         let sources: Vec<NewEvent> = (1..=300).map(|i| lecture(format!("k{i}"))).collect();
         store
@@ -352,7 +421,8 @@ mod tests {
         }
         stop.send(true).unwrap();
         task.await.unwrap().unwrap();
-        assert_eq!(outbox.produced(tenant).unwrap(), 300);
+        // the municipality's participation, then one fact per source
+        assert_eq!(outbox.produced(tenant).unwrap(), 301);
         let last_fact = store
             .read_stream(tenant, &outbox_stream(), 0, Direction::Backward, 1)
             .unwrap()
@@ -376,7 +446,7 @@ mod tests {
             .await
             .unwrap();
         let (stop, task) = run(store.clone());
-        while outbox.produced(tenant).unwrap() < 301 {
+        while outbox.produced(tenant).unwrap() < 302 {
             assert!(
                 std::time::Instant::now() < deadline,
                 "the fact of k301 is missing"
@@ -385,7 +455,7 @@ mod tests {
         }
         stop.send(true).unwrap();
         task.await.unwrap().unwrap();
-        assert_eq!(outbox.produced(tenant).unwrap(), 301);
+        assert_eq!(outbox.produced(tenant).unwrap(), 302);
     }
 
     #[test]

@@ -74,14 +74,14 @@ impl Report {
         ));
 
         out.push_str(&format!(
-            "■ 在宅医療・介護連携推進事業 実施状況 {} {}（{}現在, n={}）\n",
-            t.prefecture_name, t.wareki, t.as_of, t.n
+            "■ 在宅医療・介護連携推進事業 実施状況 {} {}（{}現在, n={}, 未回答 {}）\n",
+            t.prefecture_name, t.wareki, t.as_of, t.n, t.unanswered
         ));
         out.push_str(&table::tally(&lines(&t.items)));
         for region in &t.regions {
             out.push_str(&format!(
-                "\n■ 二次医療圏 {}（{}, n={}）\n",
-                region.region_name, region.region_id, region.n
+                "\n■ 二次医療圏 {}（{}, n={}, 未回答 {}）\n",
+                region.region_name, region.region_id, region.n, region.unanswered
             ));
             out.push_str(&table::tally(&lines(&region.items)));
         }
@@ -236,6 +236,7 @@ impl Report {
             "wareki": t.wareki,
             "as_of": t.as_of,
             "n": t.n,
+            "unanswered": t.unanswered,
             "replicas": self.replicas,
             "leader": self.leader,
             "nodes": self.nodes.iter().map(|(name, address, municipalities)| json!({
@@ -248,6 +249,7 @@ impl Report {
                 "region_id": r.region_id,
                 "region_name": r.region_name,
                 "n": r.n,
+                "unanswered": r.unanswered,
                 "tally": tally(&r.items),
             })).collect::<Vec<_>>(),
             "designations": self.designations.areas.iter().map(|a| json!({
