@@ -138,7 +138,12 @@ async fn a_tally_built_from_a_node_through_sync() {
         .collect();
     assert_eq!(
         areas,
-        [("新川", 0, 4), ("富山", 1, 4), ("高岡", 1, 2), ("砺波", 0, 3)]
+        [
+            ("新川", 0, 4),
+            ("富山", 1, 4),
+            ("高岡", 1, 2),
+            ("砺波", 0, 3)
+        ]
     );
     let toyama_area = tally
         .regions

@@ -150,7 +150,10 @@ fn the_demo_runs_a_federation_reports_and_exports_and_the_merge_reads_it() {
     ]);
     assert!(machine.status.success(), "{}", stderr(&machine));
     let value: serde_json::Value = serde_json::from_slice(&machine.stdout).unwrap();
-    assert_eq!((&value["n"], &value["unanswered"]), (&15.into(), &1726.into()));
+    assert_eq!(
+        (&value["n"], &value["unanswered"]),
+        (&15.into(), &1726.into())
+    );
     assert_eq!(value["missing"].as_array().unwrap().len(), 1726);
 
     // The same prefecture twice is refused, naming the municipality.

@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use unicode_width::UnicodeWidthStr;
 
-use super::{Item, Survey, SurveyStatus, Tally, UNANSWERED, format_tenths};
+use super::{
+    ANSWERED, Item, Survey, SurveyStatus, Tally, UNANSWERED, format_tenths, unanswered_note,
+};
 
 /// The character encoding of a CSV export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,16 +61,9 @@ fn heading(survey: &Survey) -> Vec<String> {
     line
 }
 
-/// The footnote of an export whose survey has non-respondents: how many, and that n and the
-/// percentages leave them out.
-pub(super) fn unanswered_note(survey: &Survey) -> Option<String> {
-    let unanswered = survey.unanswered();
-    (unanswered > 0).then(|| {
-        format!(
-            "注：未回答（報告も提出もない市区町村）{unanswered}件は n に含めず、割合は回答した{}市区町村に対するものです。",
-            survey.n()
-        )
-    })
+/// The footnote of an export whose survey has non-respondents ([`unanswered_note`]).
+pub(super) fn survey_note(survey: &Survey) -> Option<String> {
+    unanswered_note(survey.n(), survey.unanswered())
 }
 
 fn encode(records: Vec<Vec<String>>, encoding: CsvEncoding) -> Result<Vec<u8>, ExportError> {
@@ -134,7 +129,7 @@ pub fn summary_csv(survey: &Survey, encoding: CsvEncoding) -> Result<Vec<u8>, Ex
         record.extend(unanswered.map(|count| count.to_string()));
         record
     }));
-    records.extend(unanswered_note(survey).map(|note| vec![note]));
+    records.extend(survey_note(survey).map(|note| vec![note]));
     encode(records, encoding)
 }
 
@@ -157,7 +152,7 @@ pub fn detail_csv(survey: &Survey, encoding: CsvEncoding) -> Result<Vec<u8>, Exp
             })
             .collect()
     }));
-    records.extend(unanswered_note(survey).map(|note| vec![note]));
+    records.extend(survey_note(survey).map(|note| vec![note]));
     encode(records, encoding)
 }
 
@@ -173,7 +168,7 @@ fn detail_records(survey: &Survey) -> Vec<Vec<String>> {
                 row.area.clone().unwrap_or_default(),
             ];
             record.extend(Item::ALL.iter().map(|i| row.answer_label(*i).to_owned()));
-            record.push(if row.answered() { "回答" } else { UNANSWERED }.to_owned());
+            record.push(row.answered_label().to_owned());
             record.push(if row.reported { "有" } else { "無" }.to_owned());
             record.push(row.approval.label());
             record
@@ -203,7 +198,7 @@ fn detail_header() -> Vec<String> {
         .map(str::to_owned)
         .to_vec();
     header.extend(Item::ALL.iter().map(|i| i.national_label().to_owned()));
-    header.push("回答".to_owned());
+    header.push(ANSWERED.to_owned());
     header.push("報告".to_owned());
     header.push("提出・承認".to_owned());
     header
@@ -360,7 +355,7 @@ fn summary_sheet(sheet: &mut Worksheet, survey: &Survey) -> Result<(), XlsxError
     for col in 1..=last_col {
         sheet.set_column_width(col, pair)?;
     }
-    if let Some(note) = unanswered_note(survey) {
+    if let Some(note) = survey_note(survey) {
         let table_width = first + f64::from(last_col) * pair;
         note_row(sheet, 5 + lines.len() as u32, last_col, table_width, &note)?;
     }
@@ -417,10 +412,16 @@ fn detail_sheet(sheet: &mut Worksheet, survey: &Survey) -> Result<(), XlsxError>
     for (r, record) in records.iter().enumerate() {
         write_line(1 + r as u32, record, &cell)?;
     }
-    if let Some(note) = unanswered_note(survey) {
+    if let Some(note) = survey_note(survey) {
         let table_width = widths.iter().map(|w| w + COLUMN_PADDING).sum();
         let last_col = header.len() as u16 - 1;
-        note_row(sheet, 2 + records.len() as u32, last_col, table_width, &note)?;
+        note_row(
+            sheet,
+            2 + records.len() as u32,
+            last_col,
+            table_width,
+            &note,
+        )?;
     }
     sheet.set_freeze_panes(1, 2)?;
     page_setup(sheet, survey, (0, 0), 0)?;
@@ -436,9 +437,7 @@ fn note_row(
     table_width: f64,
     note: &str,
 ) -> Result<(), XlsxError> {
-    let format = Format::new()
-        .set_text_wrap()
-        .set_align(FormatAlign::Top);
+    let format = Format::new().set_text_wrap().set_align(FormatAlign::Top);
     sheet.merge_range(row, 0, row, last_col, note, &format)?;
     let lines = (text_width(note) / table_width).ceil().max(1.0);
     sheet.set_row_height(row, lines * LINE_HEIGHT + ROW_PADDING)?;

@@ -91,6 +91,11 @@ impl MunicipalityRow {
         self.reported || self.approval != Approval::NotSubmitted
     }
 
+    /// Whether the municipality answered, in words: 回答 or 未回答.
+    pub fn answered_label(&self) -> &'static str {
+        answered_label(self.answered())
+    }
+
     /// The answer to `item` as shown to people: the status's label, or 未回答 for a municipality
     /// that did not answer.
     pub fn answer_label(&self, item: Item) -> &'static str {
@@ -104,6 +109,23 @@ impl MunicipalityRow {
 
 /// The word for non-response (a municipality the prefecture never heard from).
 pub const UNANSWERED: &str = "未回答";
+/// The word for a municipality that answered.
+pub const ANSWERED: &str = "回答";
+
+/// [`ANSWERED`] or [`UNANSWERED`].
+pub fn answered_label(answered: bool) -> &'static str {
+    if answered { ANSWERED } else { UNANSWERED }
+}
+
+/// The footnote under a table with `unanswered` non-respondents: how many, and that n and the
+/// percentages are of the `n` that answered; `None` when everyone answered.
+pub fn unanswered_note(n: u32, unanswered: u32) -> Option<String> {
+    (unanswered > 0).then(|| {
+        format!(
+            "注：未回答（報告も提出もない市区町村）{unanswered}件は n に含めず、割合は回答した{n}市区町村に対するものです。"
+        )
+    })
+}
 
 /// Whose survey it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

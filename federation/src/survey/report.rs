@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use renkei_proto::PrefectureCode;
 
-use super::export::{TITLE, summary_lines, unanswered_note, year_label};
+use super::export::{TITLE, summary_lines, survey_note, year_label};
 use super::{
     Item, MunicipalityRow, Survey, SurveyStatus, Tally, UNANSWERED, format_tenths, percent_tenths,
 };
@@ -136,7 +136,7 @@ pub fn national_html(survey: &Survey) -> String {
                         "報告も提出もない市区町村は「未回答」とし、n にも「実施していない」にも"
                         "数えていません。"
                     }
-                    @if let Some(note) = unanswered_note(survey) { p.note { (note) } }
+                    @if let Some(note) = survey_note(survey) { p.note { (note) } }
                 }
             }
         }

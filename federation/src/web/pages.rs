@@ -25,7 +25,7 @@ use super::{Console, Principal, error_page, error_text, identity};
 use crate::config::Role;
 use crate::error::FederationError;
 use crate::grpc::cluster_status;
-use crate::survey::UNANSWERED;
+use crate::survey::{ANSWERED, UNANSWERED, answered_label, unanswered_note};
 use crate::tally::REGION_KINDS;
 
 /// The three answers, in the table's order.
@@ -338,11 +338,8 @@ fn status_body(reply: &v1::TallyReply, view: &Resolved) -> Markup {
             div {
                 h2 { "都道府県全体" }
                 (tally_table(&tally_caption(reply), (reply.n, reply.unanswered), &reply.items, "tally", false))
-                @if reply.unanswered > 0 {
-                    p.note #unanswered-note {
-                        "未回答（報告も提出もない市区町村）" (reply.unanswered)
-                        "件は n に含めず、割合は回答した" (reply.n) "市区町村に対するものです。"
-                    }
+                @if let Some(note) = unanswered_note(reply.n, reply.unanswered) {
+                    p.note #unanswered-note { (note) }
                 }
                 (tally_chart(&tally_caption(reply), &reply.items, false))
                 p.noprint {
@@ -382,7 +379,7 @@ fn matrix(reply: &v1::TallyReply, view: &Resolved) -> Markup {
                         @for (i, line) in reply.items.iter().enumerate() {
                             th scope="col" title=(line.label) { (ITEMS[i].1) }
                         }
-                        th scope="col" { "回答" }
+                        th scope="col" { (ANSWERED) }
                         th scope="col" { "報告" }
                         th scope="col" { "提出" }
                     }
@@ -393,10 +390,10 @@ fn matrix(reply: &v1::TallyReply, view: &Resolved) -> Markup {
                             th scope="row" { (row.name) " " span.muted { (row.municipality) } }
                             td { (row.region) }
                             @for (i, s) in row.statuses.iter().enumerate() {
-                                @let k = answer_index(s);
                                 @if !row.answered {
                                     td.ans-none title={ (row.name) ": " (UNANSWERED) } { (UNANSWERED) }
                                 } @else {
+                                    @let k = answer_index(s);
                                     td class=(answer_class(k)) {
                                         a href={ "/status/evidence?m=" (row.municipality) "&item=" (ITEMS[i].0) "&fy=" (view.fy) "&as_of=" (view.as_of) }
                                           title={ (row.name) " " (reply.items.get(i).map_or("", |l| l.label.as_str())) ": " (s) } {
@@ -405,7 +402,7 @@ fn matrix(reply: &v1::TallyReply, view: &Resolved) -> Markup {
                                     }
                                 }
                             }
-                            td { (if row.answered { "回答" } else { "未回答" }) }
+                            td { (answered_label(row.answered)) }
                             td { (if row.reported { "有" } else { "無" }) }
                             td { (row.submission) }
                         }
@@ -1526,12 +1523,12 @@ async fn download_matrix_table(
         "二次医療圏".into(),
     ];
     header.extend(reply.items.iter().map(|l| l.label.clone()));
-    header.extend(["回答".to_owned(), "報告".to_owned(), "提出".to_owned()]);
+    header.extend([ANSWERED.to_owned(), "報告".to_owned(), "提出".to_owned()]);
     let mut rows = vec![header];
     for r in &reply.municipalities {
         let mut row = vec![r.municipality.clone(), r.name.clone(), r.region.clone()];
         row.extend(r.statuses.iter().cloned());
-        row.push(if r.answered { "回答" } else { "未回答" }.to_owned());
+        row.push(answered_label(r.answered).to_owned());
         row.push(if r.reported { "有" } else { "無" }.to_owned());
         row.push(r.submission.clone());
         rows.push(row);

@@ -346,10 +346,19 @@ mod tests {
         let outbox = Outbox::new(store.clone());
         for _restart in 0..2 {
             let (stop, stopping) = watch::channel(false);
-            let task = tokio::spawn(project(store.clone(), tenant, true, SyncBoard::default(), stopping));
+            let task = tokio::spawn(project(
+                store.clone(),
+                tenant,
+                true,
+                SyncBoard::default(),
+                stopping,
+            ));
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
             while outbox.produced(tenant).unwrap() < 1 {
-                assert!(std::time::Instant::now() < deadline, "no participation fact");
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "no participation fact"
+                );
                 tokio::task::yield_now().await;
             }
             stop.send(true).unwrap();
