@@ -168,9 +168,17 @@ fn main() {
         let one = report("single writes, 1 writer", &single_1, fsync_rate);
         // One writer per municipality: writers never share a ledger.
         let many = municipalities.len().min(12);
+        let index = |status: Option<v1::ClusterStatus>| status.map_or(0, |s| s.last_log_index);
+        let index_before = index(cluster.status(leader).await);
         let single_many =
             run_phase(&cluster, &municipalities, &mut next, many, 1, seconds, "sN").await;
+        let entries = index(cluster.status(leader).await).saturating_sub(index_before);
         let concurrent = report(&format!("single writes, {many} writers"), &single_many, fsync_rate);
+        println!(
+            "  {} writes in {entries} Raft entries: {:.1} writes per entry",
+            single_many.latencies.len(),
+            single_many.latencies.len() as f64 / entries.max(1) as f64
+        );
         let batch_1 =
             run_phase(&cluster, &municipalities, &mut next, 1, 1000, seconds, "b1").await;
         report("batches of 1000, 1 writer", &batch_1, fsync_rate);

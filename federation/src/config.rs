@@ -8,17 +8,19 @@
 //! trip: the benchmark measured commit latency p50 2.2 ms / p99 14 ms for single facts and p50
 //! 14 ms / p99 33 ms for batches of 1,000 facts (one writer).
 //! - openraft 0.9 bounds every AppendEntries RPC by the heartbeat interval, so the heartbeat
-//!   must exceed the time to encode, send and fsync one replication batch (at most
-//!   `max_payload_entries` entries): 100 ms, with at most 4 entries (≤ 1 MB) per batch;
-//! - openraft's FAQ asks for an election timeout of at least 10× the append latency: 250 ms is
-//!   ≥ 10× the single-fact p99 (2–7 ms) and the batched p99 (11–13 ms) the benchmark measures
-//!   now. The timeout is drawn from 250–450 ms. A voter refuses a candidate while the leader's
-//!   lease (openraft: the maximum election timeout since the last heartbeat) runs, so a failover
-//!   (leader lost → next write committed) takes two timeouts at most plus a vote round: the
-//!   benchmark measures a median of 0.8–0.9 s and a maximum near 1.1 s. (500–1000 ms gave a
-//!   median of 1.8 s; 300–600 ms gave 1.1 s.) The benchmark also counts leader changes during
-//!   its write phases (single writes from 1 and 12 writers, batches of 1,000 from 4): none at
-//!   these settings, 2.5 heartbeats being missed before any follower stands.
+//!   must exceed the time to encode, send and fsync one replication message: 80 ms, with at
+//!   most 4 entries and [`crate::network::MAX_APPEND_BYTES`] (1 MiB) per message;
+//! - openraft's FAQ asks for an election timeout of at least 10× the append latency: 200 ms is
+//!   ≥ 10× the single-fact p99 (2–7 ms) and the batched p99 (11–13 ms) the benchmark measures.
+//!   Each replica draws its timeout from 200–320 ms. A voter refuses a candidate while the
+//!   leader's lease (openraft: the maximum election timeout since the last heartbeat) runs, so
+//!   a follower stands only after lease + its own timeout (520–640 ms of silence) and a failover
+//!   (leader lost → next write committed) adds a vote round and the client's retry: the
+//!   benchmark measures a median of 0.7–0.8 s. (250–450 ms with a 100 ms heartbeat gave
+//!   0.84–0.97 s; 500–1000 ms gave 1.8 s; 300–600 ms gave 1.1 s.) The benchmark also counts
+//!   leader changes during its write phases (single writes from 1 and 12 writers, batches of
+//!   1,000 from 4): none at these settings, 6.5 heartbeats being missed before any follower
+//!   stands.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -37,11 +39,11 @@ pub const ENV_PREFIX: &str = "RENKEI_PREFECTURE_";
 /// The default address the replica listens on.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7501";
 /// The default heartbeat interval, in milliseconds.
-pub const DEFAULT_HEARTBEAT_MS: u64 = 100;
+pub const DEFAULT_HEARTBEAT_MS: u64 = 80;
 /// The default lower bound of the election timeout, in milliseconds.
-pub const DEFAULT_ELECTION_TIMEOUT_MIN_MS: u64 = 250;
+pub const DEFAULT_ELECTION_TIMEOUT_MIN_MS: u64 = 200;
 /// The default upper bound of the election timeout, in milliseconds.
-pub const DEFAULT_ELECTION_TIMEOUT_MAX_MS: u64 = 450;
+pub const DEFAULT_ELECTION_TIMEOUT_MAX_MS: u64 = 320;
 /// The default number of log entries after which a snapshot is built (and the log purged).
 pub const DEFAULT_SNAPSHOT_AFTER_LOGS: u64 = 5000;
 

@@ -6,8 +6,10 @@
 //! A writer hands its write (request id and checked facts) to [`FactWriter::write`] and waits.
 //! A task takes the first waiting write and every other already waiting, up to
 //! [`MAX_GROUP_WRITES`] writes and [`renkei_proto::MAX_WRITE_FACT_BYTES`] of payload (one write
-//! alone may reach it), and proposes them as one entry; at most [`IN_FLIGHT`] entries are
-//! proposed at a time, so that writes arriving meanwhile wait together for the next one. The
+//! alone may reach it), waiting up to [`LINGER`] for the writers the last entry answered (they
+//! come back one by one once it is committed), and proposes them as one entry; at most
+//! [`IN_FLIGHT`] entries are proposed at a time, so that writes arriving meanwhile wait together
+//! for the next one. The
 //! state machine applies the writes of an entry in order, each exactly as it would apply it
 //! alone (its own request id, its own outcome), and each writer gets its own outcome back, or
 //! the entry's error. A single waiting write is proposed as a plain [`Command::WriteFacts`].
@@ -25,6 +27,9 @@ use crate::types::{Command, CommandResponse, Raft, Write};
 pub const MAX_GROUP_WRITES: usize = 256;
 /// How many entries of coalesced writes may be proposed and not yet committed at a time.
 pub const IN_FLIGHT: usize = 1;
+/// How long a group waits for the writers the last entry answered before it is proposed without
+/// them; a lone writer never waits (its last group was itself).
+pub const LINGER: std::time::Duration = std::time::Duration::from_millis(1);
 /// How many writes may wait to be proposed before writers wait to hand theirs over.
 const QUEUE: usize = 4 * MAX_GROUP_WRITES;
 
@@ -81,11 +86,16 @@ async fn propose(raft: Raft, mut rx: mpsc::Receiver<Waiting>) {
     let slots = Arc::new(Semaphore::new(IN_FLIGHT));
     // A write too big to join the group before it leads the next one.
     let mut carried: Option<Waiting> = None;
+    // The size of the group proposed last: how many writers its answers will bring back.
+    let mut last_group = 1;
     loop {
         // The semaphore is never closed, so acquiring only waits.
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return;
         };
+        // The writers the last entry answered come back one by one, while others may already
+        // wait: expect them all, so that two half groups do not take turns for ever.
+        let expected = (rx.len() + usize::from(carried.is_some()) + last_group).min(MAX_GROUP_WRITES);
         let first = match carried.take() {
             Some(first) => first,
             None => match rx.recv().await {
@@ -95,19 +105,28 @@ async fn propose(raft: Raft, mut rx: mpsc::Receiver<Waiting>) {
         };
         let mut bytes = first.bytes;
         let mut group = vec![first];
+        // While fewer than expected have arrived, wait up to LINGER for the others rather than
+        // propose part of them.
+        let deadline = tokio::time::Instant::now() + LINGER;
         while group.len() < MAX_GROUP_WRITES {
-            match rx.try_recv() {
-                Ok(next) if bytes + next.bytes <= renkei_proto::MAX_WRITE_FACT_BYTES => {
-                    bytes += next.bytes;
-                    group.push(next);
-                }
-                Ok(next) => {
-                    carried = Some(next);
-                    break;
+            let next = match rx.try_recv() {
+                Ok(next) => next,
+                Err(mpsc::error::TryRecvError::Empty) if group.len() < expected => {
+                    match tokio::time::timeout_at(deadline, rx.recv()).await {
+                        Ok(Some(next)) => next,
+                        _ => break,
+                    }
                 }
                 Err(_) => break,
+            };
+            if bytes + next.bytes > renkei_proto::MAX_WRITE_FACT_BYTES {
+                carried = Some(next);
+                break;
             }
+            bytes += next.bytes;
+            group.push(next);
         }
+        last_group = group.len();
         let raft = raft.clone();
         tokio::spawn(async move {
             commit(&raft, group).await;

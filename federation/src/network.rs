@@ -4,12 +4,18 @@
 //! reconnect by themselves (tonic); every call is bounded by openraft's per-RPC deadline
 //! (`RPCOption::hard_ttl`) and connection attempts by [`NetworkOptions::connect_timeout`]. A peer
 //! that cannot be reached is reported as `Unreachable`, so openraft backs off before retrying.
+//!
+//! An AppendEntries message is bounded in bytes as well as in entries: when its encoding would
+//! exceed [`MAX_APPEND_BYTES`], it is not sent and openraft is told how many of its entries fit
+//! (`PayloadTooLarge`), so it sends fewer at once (an entry larger than the bound goes alone; the
+//! write path keeps every entry within [`renkei_proto::MAX_WRITE_FACT_BYTES`] of facts).
 
 use std::time::Duration;
 
 use openraft::BasicNode;
 use openraft::error::{
-    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
+    InstallSnapshotError, NetworkError, PayloadTooLarge, RPCError, RaftError, RemoteError,
+    Unreachable,
 };
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
@@ -25,6 +31,11 @@ use crate::types::{NodeId, TypeConfig};
 
 /// The largest Raft message accepted or sent (snapshot chunks and append batches stay below).
 pub const MAX_RAFT_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+
+/// The most bytes of encoded entries one AppendEntries message carries, unless a single entry
+/// is larger (it then travels alone). openraft 0.9 gives each AppendEntries one heartbeat
+/// interval to complete, so a follower catching up must be able to take a message in that time.
+pub const MAX_APPEND_BYTES: usize = 1024 * 1024;
 
 /// Timeouts of the Raft transport.
 #[derive(Debug, Clone, Copy)]
@@ -119,7 +130,7 @@ enum Method {
 }
 
 impl PeerClient {
-    /// Sends one message and decodes the peer's `Result<Resp, Err>`.
+    /// Encodes and sends one message and decodes the peer's `Result<Resp, Err>`.
     async fn call<Req, Resp, Err>(
         &mut self,
         method: Method,
@@ -128,6 +139,22 @@ impl PeerClient {
     ) -> Result<Resp, RPCError<NodeId, BasicNode, Err>>
     where
         Req: Serialize,
+        Resp: DeserializeOwned,
+        Err: std::error::Error + DeserializeOwned,
+    {
+        let json = serde_json::to_vec(request)
+            .map_err(|e| RPCError::Network(NetworkError::new(&TransportError::Codec(e))))?;
+        self.send(method, json, option).await
+    }
+
+    /// Sends one encoded message and decodes the peer's `Result<Resp, Err>`.
+    async fn send<Resp, Err>(
+        &mut self,
+        method: Method,
+        json: Vec<u8>,
+        option: &RPCOption,
+    ) -> Result<Resp, RPCError<NodeId, BasicNode, Err>>
+    where
         Resp: DeserializeOwned,
         Err: std::error::Error + DeserializeOwned,
     {
@@ -140,8 +167,6 @@ impl PeerClient {
                 },
             )));
         };
-        let json = serde_json::to_vec(request)
-            .map_err(|e| RPCError::Network(NetworkError::new(&TransportError::Codec(e))))?;
         let mut grpc_request = tonic::Request::new(RaftPayload { json });
         let ttl = option.hard_ttl();
         grpc_request.set_timeout(ttl);
@@ -181,7 +206,21 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId>>> {
-        self.call(Method::AppendEntries, &rpc, &option).await
+        let json = serde_json::to_vec(&rpc)
+            .map_err(|e| RPCError::Network(NetworkError::new(&TransportError::Codec(e))))?;
+        if json.len() > MAX_APPEND_BYTES && rpc.entries.len() > 1 {
+            let fit = entries_within(&rpc.entries, MAX_APPEND_BYTES);
+            metrics::counter!("renkei_raft_append_split_total").increment(1);
+            tracing::debug!(
+                target = self.target,
+                bytes = json.len(),
+                entries = rpc.entries.len(),
+                fit,
+                "AppendEntries over the byte bound: openraft sends fewer entries"
+            );
+            return Err(RPCError::PayloadTooLarge(PayloadTooLarge::new_entries_hint(fit)));
+        }
+        self.send(Method::AppendEntries, json, &option).await
     }
 
     async fn install_snapshot(
@@ -201,5 +240,87 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         option: RPCOption,
     ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, BasicNode, RaftError<NodeId>>> {
         self.call(Method::Vote, &rpc, &option).await
+    }
+}
+
+/// How many of `entries`, from the first, fit in `bound` bytes of JSON (at least one: a larger
+/// entry travels alone).
+fn entries_within(entries: &[openraft::Entry<TypeConfig>], bound: usize) -> u64 {
+    let mut bytes = 0;
+    let mut fit = 0u64;
+    for entry in entries {
+        // An entry that cannot be encoded fails the send that follows; count it as large.
+        bytes += serde_json::to_vec(entry).map_or(bound, |json| json.len() + 1);
+        if bytes > bound {
+            break;
+        }
+        fit += 1;
+    }
+    fit.max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use openraft::{CommittedLeaderId, Entry, EntryPayload, LogId, Vote};
+
+    use super::*;
+    use crate::ledger::FactRecord;
+    use crate::types::Command;
+
+    fn entry(index: u64, payload_bytes: usize) -> Entry<TypeConfig> {
+        Entry {
+            log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
+            payload: EntryPayload::Normal(Command::WriteFacts {
+                request_id: format!("r{index}"),
+                facts: vec![FactRecord {
+                    municipality: "162019".parse().expect("municipality"),
+                    sequence: index,
+                    payload: vec![7; payload_bytes],
+                }],
+            }),
+        }
+    }
+
+    fn request(entries: Vec<Entry<TypeConfig>>) -> AppendEntriesRequest<TypeConfig> {
+        AppendEntriesRequest {
+            vote: Vote::new_committed(1, 1),
+            prev_log_id: None,
+            leader_commit: None,
+            entries,
+        }
+    }
+
+    /// A peer at an address that is not a URI: a message that passes the byte bound is
+    /// reported `Unreachable`, one that does not never gets that far.
+    fn unreachable_peer() -> PeerClient {
+        PeerClient {
+            target: 2,
+            address: "not a uri".to_owned(),
+            client: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn append_entries_are_bounded_in_bytes_and_openraft_is_told_how_many_fit() {
+        let option = RPCOption::new(Duration::from_millis(100));
+        // Three entries of 600 KB of facts (800 KB of base64 each): only one fits in 1 MiB.
+        let big = request((1..=3).map(|i| entry(i, 600 * 1024)).collect());
+        match unreachable_peer().append_entries(big, option.clone()).await {
+            Err(RPCError::PayloadTooLarge(too_large)) => assert_eq!(too_large.entries_hint(), 1),
+            other => panic!("expected PayloadTooLarge, got {other:?}"),
+        }
+        // Four entries of 200 KB: three fit.
+        let four = request((1..=4).map(|i| entry(i, 200 * 1024)).collect());
+        match unreachable_peer().append_entries(four, option.clone()).await {
+            Err(RPCError::PayloadTooLarge(too_large)) => assert_eq!(too_large.entries_hint(), 3),
+            other => panic!("expected PayloadTooLarge, got {other:?}"),
+        }
+        // One entry over the bound travels alone; small messages go as they are.
+        for alone in [vec![entry(1, 2 * 1024 * 1024)], vec![entry(1, 10), entry(2, 10)]] {
+            match unreachable_peer().append_entries(request(alone), option.clone()).await {
+                Err(RPCError::Unreachable(_)) => {}
+                other => panic!("expected the message to be sent, got {other:?}"),
+            }
+        }
     }
 }

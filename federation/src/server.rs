@@ -61,7 +61,7 @@ pub fn raft_config(config: &PrefectureConfig) -> Result<openraft::Config, openra
         // Keep some log behind the snapshot so that a briefly lagging follower catches up from
         // the log rather than by snapshot, and a follower installing a snapshot is not outrun.
         max_in_snapshot_log_to_keep: config.snapshot_after_logs.min(1000),
-        // Entries per AppendEntries RPC: a write carries up to 2,000 facts (~250 KB of JSON), and
+        // Entries per AppendEntries RPC (and at most MAX_APPEND_BYTES of them, see network.rs):
         // openraft 0.9 gives each RPC one heartbeat interval to complete.
         max_payload_entries: 4,
         ..openraft::Config::default()
