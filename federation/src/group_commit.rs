@@ -95,7 +95,8 @@ async fn propose(raft: Raft, mut rx: mpsc::Receiver<Waiting>) {
         };
         // The writers the last entry answered come back one by one, while others may already
         // wait: expect them all, so that two half groups do not take turns for ever.
-        let expected = (rx.len() + usize::from(carried.is_some()) + last_group).min(MAX_GROUP_WRITES);
+        let expected =
+            (rx.len() + usize::from(carried.is_some()) + last_group).min(MAX_GROUP_WRITES);
         let first = match carried.take() {
             Some(first) => first,
             None => match rx.recv().await {

@@ -218,7 +218,9 @@ impl RaftNetwork<TypeConfig> for PeerClient {
                 fit,
                 "AppendEntries over the byte bound: openraft sends fewer entries"
             );
-            return Err(RPCError::PayloadTooLarge(PayloadTooLarge::new_entries_hint(fit)));
+            return Err(RPCError::PayloadTooLarge(
+                PayloadTooLarge::new_entries_hint(fit),
+            ));
         }
         self.send(Method::AppendEntries, json, &option).await
     }
@@ -311,13 +313,22 @@ mod tests {
         }
         // Four entries of 200 KB: three fit.
         let four = request((1..=4).map(|i| entry(i, 200 * 1024)).collect());
-        match unreachable_peer().append_entries(four, option.clone()).await {
+        match unreachable_peer()
+            .append_entries(four, option.clone())
+            .await
+        {
             Err(RPCError::PayloadTooLarge(too_large)) => assert_eq!(too_large.entries_hint(), 3),
             other => panic!("expected PayloadTooLarge, got {other:?}"),
         }
         // One entry over the bound travels alone; small messages go as they are.
-        for alone in [vec![entry(1, 2 * 1024 * 1024)], vec![entry(1, 10), entry(2, 10)]] {
-            match unreachable_peer().append_entries(request(alone), option.clone()).await {
+        for alone in [
+            vec![entry(1, 2 * 1024 * 1024)],
+            vec![entry(1, 10), entry(2, 10)],
+        ] {
+            match unreachable_peer()
+                .append_entries(request(alone), option.clone())
+                .await
+            {
                 Err(RPCError::Unreachable(_)) => {}
                 other => panic!("expected the message to be sent, got {other:?}"),
             }
