@@ -10,6 +10,8 @@
 //!   `RaftStateMachine`), one database with separate column families;
 //! - [`network`]: the outgoing Raft transport over gRPC (`RaftService`), with timeouts and
 //!   reconnects;
+//! - [`access`]: who is calling — the `[[callers]]` by token digest, node certificates, and the
+//!   tower layer that identifies a caller before a request's body is read;
 //! - [`grpc`]: the gRPC services — internal `RaftService`, client-facing `PrefectureLedger`,
 //!   `Federation`, `PrefectureSurvey`, `ClusterAdmin` — and the one mapping of errors to gRPC codes;
 //! - [`metrics`]: the replica's Prometheus gauges (Raft, per-municipality sync) and timings;
@@ -34,6 +36,7 @@
 // at every call would only move the cost.
 #![allow(clippy::result_large_err)]
 
+pub mod access;
 pub mod client;
 pub mod config;
 pub mod error;

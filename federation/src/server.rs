@@ -14,9 +14,10 @@ use tokio::net::TcpListener;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::TcpListenerStream;
 
+use crate::access::{Callers, IdentifyLayer};
 use crate::config::PrefectureConfig;
 use crate::grpc::{
-    AdminService, Callers, FederationService, LedgerService, RaftPeerService, ReplicaBackupService,
+    AdminService, FederationService, LedgerService, RaftPeerService, ReplicaBackupService,
     SurveyService, SyncMonitor,
 };
 use crate::network::{GrpcNetwork, MAX_RAFT_MESSAGE_BYTES, NetworkOptions};
@@ -46,6 +47,13 @@ pub enum ServerError {
     #[error("{0}")]
     Web(#[from] renkei_node::web::serve::WebServeError),
 }
+
+/// The most calls one connection may have in progress at once: a node pushes a batch at a time
+/// and a peer replicates a few messages at a time; more are held until one finishes.
+pub const MAX_CALLS_PER_CONNECTION: usize = 64;
+/// The longest a call may take, its body included (a client sending slowly is cut off); a call
+/// may ask for less with `grpc-timeout`. Exports and backups take seconds at most.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Returns openraft's configuration for a replica (timings documented in [`crate::config`]).
 pub fn raft_config(config: &PrefectureConfig) -> Result<openraft::Config, openraft::ConfigError> {
@@ -177,31 +185,23 @@ pub async fn run(
              prefecture (configure [[callers]] outside development)"
         );
     }
-    let ledger = LedgerService::new(raft.clone(), reader.clone(), config.prefecture)
-        .with_callers(callers.clone());
+    let ledger = LedgerService::new(raft.clone(), reader.clone(), config.prefecture);
     let monitor = SyncMonitor::default();
     let federation = FederationService::new(
         ledger.clone(),
         raft.clone(),
         reader.clone(),
         config.prefecture,
-        callers.clone(),
         monitor.clone(),
         advertise.clone(),
     );
-    let backups = ReplicaBackupService::new(
-        raft.clone(),
-        reader.clone(),
-        config.node_id,
-        callers.clone(),
-    );
+    let backups = ReplicaBackupService::new(raft.clone(), reader.clone(), config.node_id);
     let survey = SurveyService::new(
         ledger.clone(),
         raft.clone(),
         reader.clone(),
         survey_state,
         config.prefecture,
-        callers.clone(),
         monitor.clone(),
         config.survey_scope.clone(),
     );
@@ -269,7 +269,10 @@ pub async fn run(
         }
     };
     let served = builder
+        .concurrency_limit_per_connection(MAX_CALLS_PER_CONNECTION)
+        .timeout(REQUEST_TIMEOUT)
         .trace_fn(renkei_node::telemetry::grpc_server_span)
+        .layer(IdentifyLayer(callers.clone()))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(
@@ -296,7 +299,6 @@ pub async fn run(
         .add_service(ClusterAdminServer::new(AdminService::new(
             raft.clone(),
             reader,
-            callers,
         )))
         .serve_with_incoming_shutdown(incoming, signal)
         .await;

@@ -49,13 +49,24 @@ impl Codec for RawCodec {
 }
 
 async fn raw_call(channel: Channel, path: &'static str, body: Vec<u8>) -> tonic::Status {
+    raw_call_as(channel, path, body, Some(NODE_TOKEN)).await
+}
+
+/// Sends raw bytes with `token` as the bearer token (none: no `authorization` at all).
+async fn raw_call_as(
+    channel: Channel,
+    path: &'static str,
+    body: Vec<u8>,
+    token: Option<&str>,
+) -> tonic::Status {
     let mut grpc = tonic::client::Grpc::new(channel).max_encoding_message_size(64 * 1024 * 1024);
     grpc.ready().await.unwrap();
     let mut request = tonic::Request::new(body);
-    request.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {NODE_TOKEN}").parse().unwrap(),
-    );
+    if let Some(token) = token {
+        request
+            .metadata_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    }
     grpc.unary(
         request,
         http::uri::PathAndQuery::from_static(path),
@@ -208,4 +219,43 @@ async fn malformed_wrong_typed_oversize_and_out_of_range_requests_are_refused_an
     // Nothing was written.
     let after = state(&cluster, leader).await;
     assert_eq!(after, before, "(applied index, ledger length) unchanged");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_is_identified_before_its_body_is_read() {
+    let cluster = Cluster::start(3).await;
+    let leader = cluster.wait_for_leader().await;
+    let channel = cluster.node_channel(leader).await;
+    let before = state(&cluster, leader).await;
+    const PUSH: &str = "/renkei.v1.Federation/PushFacts";
+    const TALLY: &str = "/renkei.v1.PrefectureSurvey/GetTally";
+
+    // Without a token, or with one no [[callers]] entry knows, the answer comes from the headers
+    // alone: bytes that are no message at all, and 40 MiB that no message may be, are never
+    // decoded (a handler would have answered INVALID_ARGUMENT or RESOURCE_EXHAUSTED).
+    let malformed = vec![0x0a, 0xff, 0xff, 0x03, 0x01];
+    let oversize = vec![0u8; 40 * 1024 * 1024];
+    for (token, path, body) in [
+        (None, PUSH, malformed.clone()),
+        (
+            Some("an-unknown-token-0123456789abcdefghij"),
+            PUSH,
+            malformed.clone(),
+        ),
+        (None, PUSH, oversize.clone()),
+        (None, TALLY, malformed),
+        (
+            Some("an-unknown-token-0123456789abcdefghij"),
+            TALLY,
+            oversize,
+        ),
+    ] {
+        let err = raw_call_as(channel.clone(), path, body, token).await;
+        assert_eq!(
+            err.code(),
+            Code::Unauthenticated,
+            "{path} {token:?}: {err:?}"
+        );
+    }
+    assert_eq!(state(&cluster, leader).await, before);
 }

@@ -358,3 +358,59 @@ async fn removing_a_nodes_callers_entry_revokes_it_at_the_next_restart() {
     .await;
     assert_eq!(acknowledged(&cluster, TOYAMA_CITY).await, before);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_raft_message_must_come_from_the_replica_its_certificate_names() {
+    let cluster = Cluster::start(3).await;
+    let leader = cluster.wait_for_leader().await;
+    let follower = *cluster.ids().iter().find(|id| **id != leader).unwrap();
+    let address = cluster.replicas[&follower].address.clone();
+    let prefecture = PREFECTURE.parse().unwrap();
+    let term = cluster.status(follower).await.unwrap().term;
+    let replica = |node_id| {
+        pki().client_for(&Subject::Replica {
+            prefecture,
+            node_id,
+        })
+    };
+
+    // A replica certificate naming replica 9, sending AppendEntries in the leader's name.
+    let append = serde_json::json!({
+        "vote": {"leader_id": {"term": term + 5, "node_id": leader}, "committed": true},
+        "prev_log_id": null, "leader_commit": null, "entries": [],
+    });
+    let err = v1::RaftServiceClient::new(connect(&address, &replica(9)).await)
+        .append_entries(v1::RaftPayload {
+            json: append.to_string().into_bytes(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    assert!(
+        err.message().contains(&format!(
+            "from replica {leader}, but the certificate names replica 9"
+        )),
+        "{err:?}"
+    );
+
+    // Replica 9 asking for votes in its own name: not a voter of this cluster.
+    let vote = serde_json::json!({
+        "vote": {"leader_id": {"term": term + 5, "node_id": 9}, "committed": false},
+        "last_log_id": null,
+    });
+    let err = v1::RaftServiceClient::new(connect(&address, &replica(9)).await)
+        .vote(v1::RaftPayload {
+            json: vote.to_string().into_bytes(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    assert!(
+        err.message().contains("replica 9 is not a voter"),
+        "{err:?}"
+    );
+
+    // Neither moved the follower's term: the cluster keeps its leader.
+    assert_eq!(cluster.status(follower).await.unwrap().term, term);
+    assert_eq!(cluster.wait_for_leader().await, leader);
+}

@@ -149,7 +149,21 @@ impl PeerNames {
     /// plaintext connection or a client that presented no certificate. A certificate that
     /// cannot be read counts as none (the TLS layer already verified it against the CA).
     pub fn of_request<T>(request: &tonic::Request<T>) -> Option<Self> {
-        let certs = request.peer_certs()?;
+        Self::of_certificates(request.peer_certs()?)
+    }
+
+    /// The names of the client certificate of the connection a request arrived on, read from
+    /// the HTTP request's extensions (where the gRPC server put the connection's details), for
+    /// layers that decide before the request reaches a service.
+    pub fn of_extensions(extensions: &tonic::codegen::http::Extensions) -> Option<Self> {
+        use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
+        let info = extensions.get::<TlsConnectInfo<TcpConnectInfo>>()?;
+        Self::of_certificates(info.peer_certs()?)
+    }
+
+    fn of_certificates(
+        certs: std::sync::Arc<Vec<tonic::transport::CertificateDer<'static>>>,
+    ) -> Option<Self> {
         let leaf = certs.first()?;
         match Self::of_der(leaf.as_ref()) {
             Ok(names) => Some(names),

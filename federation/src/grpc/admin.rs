@@ -8,8 +8,8 @@ use openraft::{BasicNode, ChangeMembers, RaftMetrics};
 use renkei_proto::v1::{self, ClusterAdmin};
 use tonic::{Request, Response, Status};
 
-use super::federation::identify;
-use super::{Callers, to_status};
+use super::to_status;
+use crate::access::identity;
 use crate::config::Role;
 use crate::error::FederationError;
 use crate::store::LedgerReader;
@@ -20,21 +20,16 @@ use crate::types::{NodeId, Raft};
 pub struct AdminService {
     raft: Raft,
     reader: LedgerReader,
-    callers: Callers,
 }
 
 impl AdminService {
-    pub fn new(raft: Raft, reader: LedgerReader, callers: Callers) -> Self {
-        Self {
-            raft,
-            reader,
-            callers,
-        }
+    pub fn new(raft: Raft, reader: LedgerReader) -> Self {
+        Self { raft, reader }
     }
 
     /// Refuses callers below `role`.
-    fn allow<T>(&self, request: &Request<T>, role: Role, action: &str) -> Result<(), Status> {
-        identify(&self.callers, request)?
+    fn allow<T>(request: &Request<T>, role: Role, action: &str) -> Result<(), Status> {
+        identity(request)?
             .check_role(role, action)
             .map_err(to_status)
     }
@@ -190,7 +185,7 @@ impl ClusterAdmin for AdminService {
         &self,
         request: Request<v1::InitializeRequest>,
     ) -> Result<Response<v1::ClusterStatus>, Status> {
-        self.allow(&request, Role::Admin, "initialise the cluster")?;
+        Self::allow(&request, Role::Admin, "initialise the cluster")?;
         AdminService::initialize(self, request.into_inner())
             .await
             .map(Response::new)
@@ -201,7 +196,7 @@ impl ClusterAdmin for AdminService {
         &self,
         request: Request<v1::ClusterMember>,
     ) -> Result<Response<v1::ClusterStatus>, Status> {
-        self.allow(&request, Role::Admin, "add a learner")?;
+        Self::allow(&request, Role::Admin, "add a learner")?;
         AdminService::add_learner(self, request.into_inner())
             .await
             .map(Response::new)
@@ -212,7 +207,7 @@ impl ClusterAdmin for AdminService {
         &self,
         request: Request<v1::ChangeMembershipRequest>,
     ) -> Result<Response<v1::ClusterStatus>, Status> {
-        self.allow(&request, Role::Admin, "change the membership")?;
+        Self::allow(&request, Role::Admin, "change the membership")?;
         AdminService::change_membership(self, request.into_inner())
             .await
             .map(Response::new)
@@ -223,7 +218,7 @@ impl ClusterAdmin for AdminService {
         &self,
         request: Request<v1::RemoveNodeRequest>,
     ) -> Result<Response<v1::ClusterStatus>, Status> {
-        self.allow(&request, Role::Admin, "remove a node")?;
+        Self::allow(&request, Role::Admin, "remove a node")?;
         AdminService::remove_node(self, request.into_inner())
             .await
             .map(Response::new)
@@ -234,7 +229,7 @@ impl ClusterAdmin for AdminService {
         &self,
         request: Request<v1::StatusRequest>,
     ) -> Result<Response<v1::ClusterStatus>, Status> {
-        self.allow(&request, Role::Viewer, "read the cluster status")?;
+        Self::allow(&request, Role::Viewer, "read the cluster status")?;
         Ok(Response::new(AdminService::status(self)))
     }
 }

@@ -9,8 +9,8 @@ use renkei_node::grpc::{backup_reply, status_from_backup};
 use renkei_proto::v1::{self, Backup};
 use tonic::{Request, Response, Status};
 
-use super::federation::identify;
-use super::{Callers, to_status};
+use super::to_status;
+use crate::access::identity;
 use crate::config::Role;
 use crate::store::LedgerReader;
 use crate::types::{NodeId, Raft};
@@ -21,16 +21,14 @@ pub struct ReplicaBackupService {
     raft: Raft,
     reader: LedgerReader,
     node_id: NodeId,
-    callers: Callers,
 }
 
 impl ReplicaBackupService {
-    pub fn new(raft: Raft, reader: LedgerReader, node_id: NodeId, callers: Callers) -> Self {
+    pub fn new(raft: Raft, reader: LedgerReader, node_id: NodeId) -> Self {
         Self {
             raft,
             reader,
             node_id,
-            callers,
         }
     }
 
@@ -59,7 +57,7 @@ impl Backup for ReplicaBackupService {
         &self,
         request: Request<v1::CreateBackupRequest>,
     ) -> Result<Response<v1::BackupReply>, Status> {
-        let who = identify(&self.callers, &request)?;
+        let who = identity(&request)?;
         who.check_role(Role::Admin, "take a backup")
             .map_err(to_status)?;
         let target = PathBuf::from(&request.get_ref().target_dir);

@@ -10,15 +10,14 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use prost::Message;
 use renkei_proto::convert::utc_to_timestamp;
-use renkei_proto::tls::PeerNames;
 use renkei_proto::v1::{self, Federation};
 use renkei_proto::{MunicipalityCode, PrefectureCode, official};
-use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 
 use super::ledger::LedgerService;
 use super::to_status;
-use crate::config::{Caller, Role, token_digest};
+use crate::access::{Identity, identity};
+use crate::config::Role;
 use crate::error::FederationError;
 use crate::ledger::MAX_REQUEST_ID_BYTES;
 use crate::store::LedgerReader;
@@ -28,214 +27,6 @@ use crate::types::{Command, CommandResponse, Raft};
 const MAX_LEDGER_READ: u32 = 10_000;
 /// The most items one pull returns.
 const MAX_PULL: u32 = 1_000;
-
-/// The callers the configuration knows, by the SHA-256 of their token (compared in full, so the
-/// lookup does not reveal a token by timing).
-///
-/// Over TLS a caller needs both: its token, known by a `[[callers]]` entry (removing the entry
-/// revokes it), and, to write facts or submit surveys, a node certificate ([`renkei_proto::tls`])
-/// naming the municipality; facts are accepted only for municipalities both allow.
-#[derive(Debug, Clone)]
-pub struct Callers {
-    by_digest: Arc<HashMap<[u8; 32], Arc<Caller>>>,
-    /// Over TLS: municipalities only from a node certificate.
-    node_certificates: bool,
-}
-
-/// Who is calling.
-pub(crate) enum Identity {
-    /// No callers are configured and no TLS: anyone may speak for any municipality of the
-    /// prefecture (development only).
-    Open,
-    Known(Arc<Caller>),
-    /// Over TLS: the caller, and the municipalities its client certificate names (none without
-    /// a node certificate): only those may have facts written.
-    Certified(Arc<Caller>, Vec<MunicipalityCode>),
-}
-
-impl Identity {
-    fn caller(&self) -> Option<&Caller> {
-        match self {
-            Identity::Open => None,
-            Identity::Known(c) | Identity::Certified(c, _) => Some(c),
-        }
-    }
-
-    pub(crate) fn name(&self) -> &str {
-        self.caller().map_or("anonymous", |c| &c.name)
-    }
-
-    fn may_speak_for(&self, m: MunicipalityCode) -> bool {
-        self.caller().is_none_or(|c| c.municipalities.contains(&m))
-    }
-
-    /// Refuses facts for `m` unless the caller speaks for it and, over TLS, the certificate of
-    /// the connection names it.
-    pub(crate) fn check_writes_facts_for(
-        &self,
-        m: MunicipalityCode,
-    ) -> Result<(), FederationError> {
-        self.check_certified_for(m, "write facts")
-    }
-
-    /// Refuses `action` for `m` (writing its facts, submitting its survey) unless the caller
-    /// speaks for it and, over TLS, the certificate of the connection names it.
-    pub(crate) fn check_certified_for(
-        &self,
-        m: MunicipalityCode,
-        action: &str,
-    ) -> Result<(), FederationError> {
-        self.check_speaks_for(m)?;
-        match self {
-            Identity::Certified(_, certified) if !certified.contains(&m) => {
-                Err(FederationError::PermissionDenied {
-                    caller: self.name().to_owned(),
-                    action: format!(
-                        "{action} for municipality {m} (its TLS client certificate does not name {m})"
-                    ),
-                })
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// Refuses (PERMISSION_DENIED) a caller whose role is below `role`; anyone may do anything
-    /// on an open cluster (no callers configured: development only).
-    pub(crate) fn check_role(&self, role: Role, action: &str) -> Result<(), FederationError> {
-        match self.caller() {
-            None => Ok(()),
-            Some(c) if c.role >= role => Ok(()),
-            Some(_) => Err(FederationError::PermissionDenied {
-                caller: self.name().to_owned(),
-                action: format!("{action} (needs role {role:?})").to_lowercase(),
-            }),
-        }
-    }
-
-    pub(crate) fn check_speaks_for(&self, m: MunicipalityCode) -> Result<(), FederationError> {
-        if self.may_speak_for(m) {
-            Ok(())
-        } else {
-            Err(FederationError::PermissionDenied {
-                caller: self.name().to_owned(),
-                action: format!("speak for municipality {m}"),
-            })
-        }
-    }
-}
-
-impl Callers {
-    pub fn new(callers: &[Caller]) -> Self {
-        Self {
-            by_digest: Arc::new(
-                callers
-                    .iter()
-                    .map(|c| (c.token_digest, Arc::new(c.clone())))
-                    .collect(),
-            ),
-            node_certificates: false,
-        }
-    }
-
-    /// Takes the municipalities a caller may speak for from its TLS node certificate (set when
-    /// the replica serves TLS).
-    pub fn with_node_certificates(mut self, on: bool) -> Self {
-        self.node_certificates = on;
-        self
-    }
-
-    /// True when no caller is configured and the service is open to anyone.
-    pub fn is_open(&self) -> bool {
-        self.by_digest.is_empty()
-    }
-
-    /// Identifies the caller of `request` by its bearer token and, over TLS, its certificate.
-    pub(crate) fn identify<T>(&self, request: &Request<T>) -> Result<Identity, FederationError> {
-        let peer = self
-            .node_certificates
-            .then(|| PeerNames::of_request(request));
-        self.identify_with(request.metadata(), peer)
-    }
-
-    /// `peer`: `None` over plaintext; over TLS, the client certificate's names if it gave one.
-    fn identify_with(
-        &self,
-        metadata: &MetadataMap,
-        peer: Option<Option<PeerNames>>,
-    ) -> Result<Identity, FederationError> {
-        let by_token = if self.is_open() {
-            None
-        } else {
-            self.by_token(metadata)?
-        };
-        let Some(peer) = peer else {
-            if self.is_open() {
-                return Ok(Identity::Open);
-            }
-            return by_token.map(Identity::Known).ok_or_else(|| {
-                FederationError::Unauthenticated(
-                    "no `authorization: Bearer <token>` metadata".to_owned(),
-                )
-            });
-        };
-        let certified = peer
-            .as_ref()
-            .map(|p| p.municipalities.clone())
-            .unwrap_or_default();
-        let caller = match (by_token, peer) {
-            (Some(c), _) => return Ok(Identity::Certified(c, certified)),
-            // Open (development) but over TLS: a node certificate speaks for its
-            // municipalities; anyone else may read, never administer (no anonymous admin).
-            (None, peer) if self.is_open() => Caller {
-                name: peer
-                    .as_ref()
-                    .map_or_else(|| "anonymous".to_owned(), |p| p.common_name.clone()),
-                token_digest: [0; 32],
-                municipalities: certified.clone(),
-                role: if certified.is_empty() {
-                    Role::Viewer
-                } else {
-                    Role::Node
-                },
-            },
-            // A certificate alone identifies no one: a node needs its [[callers]] entry too, so
-            // removing the entry revokes the node at the next restart, whatever certificate it
-            // still holds.
-            (None, _) => {
-                return Err(FederationError::Unauthenticated(
-                    "no `authorization: Bearer <token>` metadata (a certificate alone does not \
-                     identify a caller: a node presents its [sync] token, known by a [[callers]] \
-                     entry)"
-                        .to_owned(),
-                ));
-            }
-        };
-        Ok(Identity::Certified(Arc::new(caller), certified))
-    }
-
-    /// The caller a token names, for signing in to the web console (the token as typed).
-    pub(crate) fn by_token_text(&self, token: &str) -> Option<Arc<Caller>> {
-        self.by_digest.get(&token_digest(token.trim())).cloned()
-    }
-
-    /// The caller named by the bearer token, if the request carries one; an unknown or
-    /// malformed token is refused.
-    fn by_token(&self, metadata: &MetadataMap) -> Result<Option<Arc<Caller>>, FederationError> {
-        let Some(header) = metadata.get("authorization") else {
-            return Ok(None);
-        };
-        let header = header.to_str().map_err(|_| {
-            FederationError::Unauthenticated("authorization is not ASCII".to_owned())
-        })?;
-        let token = header.strip_prefix("Bearer ").ok_or_else(|| {
-            FederationError::Unauthenticated("authorization must be `Bearer <token>`".to_owned())
-        })?;
-        self.by_digest
-            .get(&token_digest(token.trim()))
-            .map(|c| Some(c.clone()))
-            .ok_or_else(|| FederationError::Unauthenticated("unknown token".to_owned()))
-    }
-}
 
 /// A sync error as heard, with when.
 pub(crate) type LastError = (String, DateTime<Utc>);
@@ -332,7 +123,6 @@ pub struct FederationService {
     raft: Raft,
     reader: LedgerReader,
     prefecture: PrefectureCode,
-    callers: Callers,
     monitor: SyncMonitor,
     advertise: String,
 }
@@ -343,7 +133,6 @@ impl FederationService {
         raft: Raft,
         reader: LedgerReader,
         prefecture: PrefectureCode,
-        callers: Callers,
         monitor: SyncMonitor,
         advertise: String,
     ) -> Self {
@@ -352,7 +141,6 @@ impl FederationService {
             raft,
             reader,
             prefecture,
-            callers,
             monitor,
             advertise,
         }
@@ -664,17 +452,13 @@ fn check_down_item(item: &v1::DownItem) -> Result<(), FederationError> {
     }
 }
 
-pub(crate) fn identify<T>(callers: &Callers, request: &Request<T>) -> Result<Identity, Status> {
-    callers.identify(request).map_err(to_status)
-}
-
 #[tonic::async_trait]
 impl Federation for FederationService {
     async fn push_facts(
         &self,
         request: Request<v1::PushFactsRequest>,
     ) -> Result<Response<v1::WriteFactsResponse>, Status> {
-        let who = identify(&self.callers, &request)?;
+        let who = identity(&request)?;
         self.push(who, request.into_inner())
             .await
             .map(Response::new)
@@ -685,7 +469,7 @@ impl Federation for FederationService {
         &self,
         request: Request<v1::GetAcknowledgedRequest>,
     ) -> Result<Response<v1::GetAcknowledgedResponse>, Status> {
-        let who = identify(&self.callers, &request)?;
+        let who = identity(&request)?;
         self.acknowledged(who, request.into_inner())
             .await
             .map(Response::new)
@@ -696,7 +480,7 @@ impl Federation for FederationService {
         &self,
         request: Request<v1::ReadLedgerRequest>,
     ) -> Result<Response<v1::ReadLedgerResponse>, Status> {
-        let who = identify(&self.callers, &request)?;
+        let who = identity(&request)?;
         FederationService::read_ledger(self, who, request.into_inner())
             .await
             .map(Response::new)
@@ -707,7 +491,7 @@ impl Federation for FederationService {
         &self,
         request: Request<v1::PublishDownRequest>,
     ) -> Result<Response<v1::PublishDownResponse>, Status> {
-        let who = identify(&self.callers, &request)?;
+        let who = identity(&request)?;
         self.publish(who, request.into_inner())
             .await
             .map(Response::new)
@@ -718,7 +502,7 @@ impl Federation for FederationService {
         &self,
         request: Request<v1::PullDownRequest>,
     ) -> Result<Response<v1::PullDownResponse>, Status> {
-        let who = identify(&self.callers, &request)?;
+        let who = identity(&request)?;
         self.pull(who, request.into_inner())
             .await
             .map(Response::new)
@@ -729,90 +513,9 @@ impl Federation for FederationService {
         &self,
         request: Request<v1::GetSyncStateRequest>,
     ) -> Result<Response<v1::SyncState>, Status> {
-        let who = identify(&self.callers, &request)?;
+        let who = identity(&request)?;
         self.sync_state(who, request.into_inner())
             .map(Response::new)
             .map_err(to_status)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_open_tls_replica_gives_anonymous_clients_no_admin_role() {
-        // given a replica serving TLS with no [[callers]]
-        let callers = Callers::new(&[]).with_node_certificates(true);
-        // when a client without a certificate, or with a replica's, calls
-        for peer in [
-            None,
-            Some(PeerNames {
-                common_name: "someone".into(),
-                municipalities: vec![],
-                replica: None,
-            }),
-        ] {
-            let who = callers
-                .identify_with(&MetadataMap::new(), Some(peer))
-                .unwrap();
-            // then it may read but not administer, approve or write facts
-            assert!(who.check_role(Role::Viewer, "read").is_ok());
-            for role in [Role::Operator, Role::Admin] {
-                assert!(who.check_role(role, "administer").is_err(), "{role:?}");
-            }
-            let toyama: MunicipalityCode = "162019".parse().unwrap();
-            assert!(who.check_writes_facts_for(toyama).is_err());
-        }
-        // and a node certificate speaks for the municipalities it names, and no more
-        let toyama: MunicipalityCode = "162019".parse().unwrap();
-        let node = callers
-            .identify_with(
-                &MetadataMap::new(),
-                Some(Some(PeerNames {
-                    common_name: "node-162019".into(),
-                    municipalities: vec![toyama],
-                    replica: None,
-                })),
-            )
-            .unwrap();
-        assert!(node.check_writes_facts_for(toyama).is_ok());
-        assert!(node.check_role(Role::Operator, "approve").is_err());
-    }
-}
-
-#[cfg(test)]
-mod revocation_tests {
-    use super::*;
-
-    #[test]
-    fn a_node_certificate_alone_identifies_no_one_when_callers_are_configured() {
-        let token = "a-node-token-0123456789abcdefghijklmnop";
-        let toyama: MunicipalityCode = "162019".parse().unwrap();
-        let callers = Callers::new(&[Caller {
-            name: "node".into(),
-            token_digest: token_digest(token),
-            municipalities: vec![toyama],
-            role: Role::Node,
-        }])
-        .with_node_certificates(true);
-        let certificate = || {
-            Some(Some(PeerNames {
-                common_name: "node-162019".into(),
-                municipalities: vec![toyama],
-                replica: None,
-            }))
-        };
-        // the certificate alone: refused
-        let err = callers
-            .identify_with(&MetadataMap::new(), certificate())
-            .err()
-            .expect("refused");
-        assert!(matches!(err, FederationError::Unauthenticated(_)), "{err}");
-        // with the token its entry knows: allowed for its municipality
-        let mut metadata = MetadataMap::new();
-        metadata.insert("authorization", format!("Bearer {token}").parse().unwrap());
-        let who = callers.identify_with(&metadata, certificate()).unwrap();
-        assert!(who.check_writes_facts_for(toyama).is_ok());
     }
 }

@@ -5,8 +5,8 @@ use renkei_proto::v1::{self, PrefectureLedger};
 use renkei_proto::{MunicipalityCode, PrefectureCode};
 use tonic::{Request, Response, Status};
 
-use super::federation::{Callers, identify};
 use super::to_status;
+use crate::access::identity;
 use crate::config::Role;
 use crate::error::FederationError;
 use crate::group_commit::FactWriter;
@@ -40,8 +40,6 @@ pub struct LedgerService {
     writer: FactWriter,
     reader: LedgerReader,
     prefecture: PrefectureCode,
-    /// Who may write and read through the gRPC service (open unless set).
-    callers: Callers,
 }
 
 impl LedgerService {
@@ -53,16 +51,7 @@ impl LedgerService {
             raft,
             reader,
             prefecture,
-            callers: Callers::new(&[]),
         }
-    }
-
-    /// Checks callers of the gRPC service as the `Federation` service does: a write's facts
-    /// must all be for municipalities the caller speaks for; a read needs that too, or a role of
-    /// viewer and above.
-    pub fn with_callers(mut self, callers: Callers) -> Self {
-        self.callers = callers;
-        self
     }
 
     pub(crate) fn municipality(&self, text: &str) -> Result<MunicipalityCode, FederationError> {
@@ -217,7 +206,7 @@ impl PrefectureLedger for LedgerService {
         &self,
         request: Request<v1::WriteFactsRequest>,
     ) -> Result<Response<v1::WriteFactsResponse>, Status> {
-        let who = identify(&self.callers, &request)?;
+        let who = identity(&request)?;
         for fact in &request.get_ref().facts {
             // A malformed code is refused with the rest of the validation, naming the field.
             if let Ok(m) = fact.municipality.parse::<MunicipalityCode>() {
@@ -234,7 +223,7 @@ impl PrefectureLedger for LedgerService {
         &self,
         request: Request<v1::ReadSequenceRequest>,
     ) -> Result<Response<v1::ReadSequenceResponse>, Status> {
-        let who = identify(&self.callers, &request)?;
+        let who = identity(&request)?;
         if let Ok(m) = request.get_ref().municipality.parse::<MunicipalityCode>()
             && who.check_speaks_for(m).is_err()
         {

@@ -3,14 +3,15 @@
 //! - [`RaftPeerService`]: the internal `RaftService`, for peers only;
 //! - [`LedgerService`]: the client-facing `PrefectureLedger` (writes and reads of facts);
 //! - [`FederationService`]: the `Federation` sync service municipal nodes call (facts up, items
-//!   down), with the callers' identities checked;
+//!   down);
 //! - [`SurveyService`]: `PrefectureSurvey` — tallies, exports, completeness, submissions and
 //!   reviews, regions;
 //! - [`ReplicaBackupService`]: `Backup` (an online checkpoint of the replica's database);
 //! - [`AdminService`]: `ClusterAdmin` (initialise, add learner, change membership, remove,
 //!   status).
 //!
-//! Handlers decode into domain types, call the Raft instance or the ledger reader once, and map
+//! Callers reach the client services identified by [`crate::access`]; each handler checks the
+//! role and municipalities its method needs. Handlers decode into domain types, call the Raft instance or the ledger reader once, and map
 //! errors through [`to_status`]. No ledger rule lives here.
 
 mod admin;
@@ -22,8 +23,7 @@ mod survey;
 
 pub use admin::{AdminService, cluster_status};
 pub use backup::ReplicaBackupService;
-pub(crate) use federation::Identity;
-pub use federation::{Callers, FederationService, SyncMonitor};
+pub use federation::{FederationService, SyncMonitor};
 pub use ledger::LedgerService;
 pub use raft::RaftPeerService;
 pub use survey::{SurveyService, tally_reply};

@@ -1,5 +1,13 @@
 //! The internal `RaftService`: receives openraft messages from peers and hands them to the local
 //! Raft instance. Requests and answers are serde_json inside `RaftPayload`.
+//!
+//! Over TLS a caller must present the certificate of a replica of this prefecture, and the
+//! message must come from the replica that certificate names: the sender of an AppendEntries or
+//! InstallSnapshot (the leader) or of a Vote (the candidate) is the certificate's node id. A
+//! candidate must also be a voter of the membership this replica knows (when it knows one), so a
+//! removed replica cannot stand for election here. Leaders are not held to the membership this
+//! replica knows: a replica that was down while another joined must still accept the new member
+//! as leader to learn of it.
 
 use renkei_proto::PrefectureCode;
 use renkei_proto::tls::PeerNames;
@@ -8,7 +16,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tonic::{Request, Response, Status};
 
-use crate::types::Raft;
+use crate::types::{NodeId, Raft};
 
 /// Serves peers' Raft RPCs.
 #[derive(Clone)]
@@ -35,13 +43,15 @@ impl RaftPeerService {
         }
     }
 
-    fn check_peer<T>(&self, request: &Request<T>, method: &str) -> Result<(), Status> {
+    /// Over TLS, the replica id the caller's certificate names (refusing any other caller);
+    /// `None` when the service serves any caller.
+    fn check_peer<T>(&self, request: &Request<T>, method: &str) -> Result<Option<NodeId>, Status> {
         let Some(prefecture) = self.peers_of else {
-            return Ok(());
+            return Ok(None);
         };
         let names = PeerNames::of_request(request);
         match names.as_ref().and_then(|n| n.replica) {
-            Some((p, _)) if p == prefecture => Ok(()),
+            Some((p, id)) if p == prefecture => Ok(Some(id)),
             _ => {
                 let who = names.map_or_else(
                     || "a caller without a certificate".to_owned(),
@@ -53,6 +63,42 @@ impl RaftPeerService {
                 )))
             }
         }
+    }
+
+    /// Refuses a message whose sender is not the replica the certificate names.
+    fn check_sender(
+        certified: Option<NodeId>,
+        sender: Option<NodeId>,
+        method: &str,
+    ) -> Result<(), Status> {
+        match certified {
+            Some(id) if sender != Some(id) => {
+                let sender =
+                    sender.map_or_else(|| "no replica".to_owned(), |s| format!("replica {s}"));
+                tracing::warn!(certificate = id, %sender, action = %method, "call refused");
+                Err(Status::permission_denied(format!(
+                    "{method}: the message is from {sender}, but the certificate names replica {id}"
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Refuses a candidate that is not a voter of the membership this replica knows.
+    fn check_candidate(&self, candidate: NodeId) -> Result<(), Status> {
+        let metrics = self.raft.metrics().borrow().clone();
+        let membership = metrics.membership_config.membership();
+        let mut voters = membership.voter_ids().peekable();
+        if voters.peek().is_none() || membership.voter_ids().any(|v| v == candidate) {
+            return Ok(());
+        }
+        tracing::warn!(
+            candidate,
+            "vote request from a replica that is not a voter refused"
+        );
+        Err(Status::permission_denied(format!(
+            "Vote: replica {candidate} is not a voter of this cluster"
+        )))
     }
 }
 
@@ -73,14 +119,22 @@ impl RaftService for RaftPeerService {
         &self,
         request: Request<RaftPayload>,
     ) -> Result<Response<RaftPayload>, Status> {
-        self.check_peer(&request, "AppendEntries")?;
-        let rpc = decode(request)?;
+        let certified = self.check_peer(&request, "AppendEntries")?;
+        let rpc: openraft::raft::AppendEntriesRequest<crate::types::TypeConfig> = decode(request)?;
+        Self::check_sender(certified, rpc.vote.leader_id().voted_for(), "AppendEntries")?;
         encode(&self.raft.append_entries(rpc).await)
     }
 
     async fn vote(&self, request: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
-        self.check_peer(&request, "Vote")?;
-        let rpc = decode(request)?;
+        let certified = self.check_peer(&request, "Vote")?;
+        let rpc: openraft::raft::VoteRequest<NodeId> = decode(request)?;
+        let candidate = rpc.vote.leader_id().voted_for();
+        Self::check_sender(certified, candidate, "Vote")?;
+        if certified.is_some()
+            && let Some(candidate) = candidate
+        {
+            self.check_candidate(candidate)?;
+        }
         encode(&self.raft.vote(rpc).await)
     }
 
@@ -88,8 +142,14 @@ impl RaftService for RaftPeerService {
         &self,
         request: Request<RaftPayload>,
     ) -> Result<Response<RaftPayload>, Status> {
-        self.check_peer(&request, "InstallSnapshot")?;
-        let rpc = decode(request)?;
+        let certified = self.check_peer(&request, "InstallSnapshot")?;
+        let rpc: openraft::raft::InstallSnapshotRequest<crate::types::TypeConfig> =
+            decode(request)?;
+        Self::check_sender(
+            certified,
+            rpc.vote.leader_id().voted_for(),
+            "InstallSnapshot",
+        )?;
         encode(&self.raft.install_snapshot(rpc).await)
     }
 }

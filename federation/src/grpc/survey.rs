@@ -10,9 +10,10 @@ use renkei_proto::v1::{self, PrefectureSurvey};
 use renkei_proto::{FiscalYear, MunicipalityCode, PrefectureCode, official};
 use tonic::{Request, Response, Status};
 
-use super::federation::{Callers, Identity, SyncMonitor, identify};
+use super::federation::SyncMonitor;
 use super::ledger::LedgerService;
 use super::to_status;
+use crate::access::{Identity, identity};
 use crate::config::Role;
 use crate::error::FederationError;
 use crate::ledger::MAX_REQUEST_ID_BYTES;
@@ -34,7 +35,6 @@ pub struct SurveyService {
     reader: LedgerReader,
     survey: SharedSurvey,
     prefecture: PrefectureCode,
-    callers: Callers,
     monitor: SyncMonitor,
     /// The municipalities the survey counts (`survey_scope`); empty: the official list.
     scope: Arc<Vec<MunicipalityCode>>,
@@ -176,7 +176,6 @@ impl SurveyService {
         reader: LedgerReader,
         survey: SharedSurvey,
         prefecture: PrefectureCode,
-        callers: Callers,
         monitor: SyncMonitor,
         scope: Vec<MunicipalityCode>,
     ) -> Self {
@@ -186,7 +185,6 @@ impl SurveyService {
             reader,
             survey,
             prefecture,
-            callers,
             monitor,
             scope: Arc::new(scope),
             reads: v1::ReadConsistency::Linearizable,
@@ -824,7 +822,7 @@ impl PrefectureSurvey for SurveyService {
         &self,
         request: Request<v1::RecordWideAreaMeetingRequest>,
     ) -> Result<Response<v1::WideAreaMeetingView>, Status> {
-        let who = identify(&self.callers, &request)?;
+        let who = identity(&request)?;
         self.record_meeting(who, request.into_inner())
             .await
             .map(Response::new)
@@ -835,7 +833,7 @@ impl PrefectureSurvey for SurveyService {
         &self,
         request: Request<v1::GetWideAreaRequest>,
     ) -> Result<Response<v1::WideAreaView>, Status> {
-        let who = identify(&self.callers, &request)?;
+        let who = identity(&request)?;
         self.wide_area(who, request.into_inner())
             .await
             .map(Response::new)
@@ -846,7 +844,7 @@ impl PrefectureSurvey for SurveyService {
         &self,
         request: Request<v1::GetDesignationsRequest>,
     ) -> Result<Response<v1::DesignationsView>, Status> {
-        let who = identify(&self.callers, &request)?;
+        let who = identity(&request)?;
         self.designations(who, request.into_inner())
             .await
             .map(Response::new)
@@ -857,7 +855,7 @@ impl PrefectureSurvey for SurveyService {
         &self,
         request: Request<v1::GetTallyRequest>,
     ) -> Result<Response<v1::TallyReply>, Status> {
-        let who = identify(&self.callers, &request)?;
+        let who = identity(&request)?;
         let started = std::time::Instant::now();
         let reply = self.tally(who, request.into_inner()).await;
         metrics::histogram!("renkei_tally_query_seconds").record(started.elapsed().as_secs_f64());
@@ -868,7 +866,7 @@ impl PrefectureSurvey for SurveyService {
         &self,
         request: Request<v1::ExportSurveyRequest>,
     ) -> Result<Response<v1::ExportSurveyReply>, Status> {
-        let who = identify(&self.callers, &request)?;
+        let who = identity(&request)?;
         self.export(who, request.into_inner())
             .await
             .map(Response::new)
@@ -879,7 +877,7 @@ impl PrefectureSurvey for SurveyService {
         &self,
         request: Request<v1::GetCompletenessRequest>,
     ) -> Result<Response<v1::CompletenessReply>, Status> {
-        let who = identify(&self.callers, &request)?;
+        let who = identity(&request)?;
         self.completeness(who, request.into_inner())
             .await
             .map(Response::new)
@@ -890,7 +888,7 @@ impl PrefectureSurvey for SurveyService {
         &self,
         request: Request<v1::SubmitSurveyRequest>,
     ) -> Result<Response<v1::SubmissionView>, Status> {
-        let who = identify(&self.callers, &request)?;
+        let who = identity(&request)?;
         self.submit(who, request.into_inner())
             .await
             .map(Response::new)
@@ -901,7 +899,7 @@ impl PrefectureSurvey for SurveyService {
         &self,
         request: Request<v1::ReviewSubmissionRequest>,
     ) -> Result<Response<v1::SubmissionView>, Status> {
-        let who = identify(&self.callers, &request)?;
+        let who = identity(&request)?;
         self.review(who, request.into_inner())
             .await
             .map(Response::new)
@@ -912,7 +910,7 @@ impl PrefectureSurvey for SurveyService {
         &self,
         request: Request<v1::SetRegionsRequest>,
     ) -> Result<Response<v1::RegionsView>, Status> {
-        let who = identify(&self.callers, &request)?;
+        let who = identity(&request)?;
         SurveyService::set_regions(self, who, request.into_inner())
             .await
             .map(Response::new)
@@ -923,7 +921,7 @@ impl PrefectureSurvey for SurveyService {
         &self,
         request: Request<v1::GetRegionsRequest>,
     ) -> Result<Response<v1::RegionsView>, Status> {
-        identify(&self.callers, &request)?;
+        identity(&request)?;
         self.regions(request.into_inner())
             .await
             .map(Response::new)

@@ -34,9 +34,10 @@ use renkei_proto::{PrefectureCode, v1};
 use serde::Deserialize;
 use tokio::net::TcpListener;
 
+use crate::access::{Callers, Identity};
 use crate::config::{Caller, Role};
 use crate::error::FederationError;
-use crate::grpc::{Callers, FederationService, Identity, SurveyService};
+use crate::grpc::{FederationService, SurveyService};
 use crate::types::Raft;
 
 /// Who a console session belongs to: a configured caller.
