@@ -74,6 +74,8 @@ pub struct RawConfig {
     pub callers: Vec<RawCaller>,
     /// Address of the Prometheus endpoint (`GET /metrics`); none when unset.
     pub metrics_listen: Option<String>,
+    /// Serve `/metrics` on an address other machines can reach (it has no authentication).
+    pub metrics_public: Option<bool>,
     /// Address of the prefecture console (web pages for officers, HTTPS under `[tls]`); off when
     /// unset. Signing in needs `[[callers]]` of role viewer or above.
     pub web_listen: Option<String>,
@@ -482,6 +484,12 @@ pub fn validate(raw: RawConfig) -> Result<PrefectureConfig, Vec<String>> {
             })
             .ok()
     });
+    if let Some(listen) = metrics_listen
+        && let Some(problem) =
+            renkei_node::access::open_metrics(listen, raw.metrics_public == Some(true))
+    {
+        problems.push(problem);
+    }
     let web_listen = raw.web_listen.as_ref().and_then(|text| {
         text.parse::<SocketAddr>()
             .map_err(|_| {

@@ -126,6 +126,17 @@ pub fn open_door(
     })
 }
 
+/// Why `/metrics` must not be served on `listen`, or `None` when it may: it has no
+/// authentication, so it listens on a loopback address (scraped by a local agent) unless the
+/// configuration says `metrics_public = true` (a scraper on another machine, behind a firewall).
+pub fn open_metrics(listen: std::net::SocketAddr, public: bool) -> Option<String> {
+    (!public && !listen.ip().is_loopback()).then(|| {
+        format!(
+            "metrics_listen: {listen} is reachable from other machines and /metrics has no authentication (it shows each municipality's sync and the process's state); listen on 127.0.0.1, or set metrics_public = true if a firewall admits only the scraper"
+        )
+    })
+}
+
 /// Validates a configured credential given as `token` (at least 32 random-looking characters) or
 /// `token_sha256` (64 hex digits), never both; `at` names the entry in problems (e.g.
 /// `staff[0]`).
@@ -456,6 +467,19 @@ mod tests {
         assert!(open_door(local, true, false, "[[staff]]").is_none());
         assert!(open_door(any, true, true, "[[staff]]").is_none());
         assert!(open_door(any, false, false, "[[staff]]").is_none());
+    }
+
+    #[test]
+    fn metrics_listen_on_loopback_unless_said_public() {
+        let any: std::net::SocketAddr = "0.0.0.0:9401".parse().unwrap();
+        let local: std::net::SocketAddr = "127.0.0.1:9401".parse().unwrap();
+        let problem = open_metrics(any, false).unwrap();
+        assert!(
+            problem.starts_with("metrics_listen: 0.0.0.0:9401 is reachable from other machines"),
+            "{problem}"
+        );
+        assert!(open_metrics(local, false).is_none());
+        assert!(open_metrics(any, true).is_none());
     }
 
     #[test]

@@ -44,6 +44,8 @@ pub struct RawConfig {
     pub sync: Option<RawSync>,
     /// Address of the Prometheus endpoint (`GET /metrics`); none when unset.
     pub metrics_listen: Option<String>,
+    /// Serve `/metrics` on an address other machines can reach (it has no authentication).
+    pub metrics_public: Option<bool>,
     /// Address of the municipal workspace (web pages for the town's staff, HTTPS under
     /// `[tls]`); none when unset. Needs `[[staff]]`: nothing is readable without signing in.
     pub web_listen: Option<String>,
@@ -378,6 +380,11 @@ pub fn validate(raw: RawConfig) -> Result<NodeConfig, Vec<String>> {
             })
             .ok()
     });
+    if let Some(listen) = metrics_listen
+        && let Some(problem) = crate::access::open_metrics(listen, raw.metrics_public == Some(true))
+    {
+        problems.push(problem);
+    }
 
     let web_listen = raw.web_listen.as_ref().and_then(|text| {
         text.parse::<SocketAddr>()

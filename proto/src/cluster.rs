@@ -1,6 +1,7 @@
 //! Calling a replicated prefecture cluster without knowing its leader: [`Replicas::call`] follows
-//! the `x-renkei-leader` redirect a follower answers with, tries the other replicas when one is
-//! unreachable or knows no leader, and gives up after a while. Both the prefecture's own client
+//! the `x-renkei-leader` redirect a follower answers with when it names one of the configured
+//! replicas (never an address outside them), tries the other replicas when one is unreachable or
+//! knows no leader, and gives up after a while. Both the prefecture's own client
 //! and the municipal node's sync client use it, with the generated client of their service.
 //!
 //! A retried write must be safe to repeat: the callers send the same request id (or the same
@@ -166,13 +167,10 @@ impl Replicas {
             let channel = self.channel(&target)?;
             let status = match f(channel).await {
                 Ok(reply) => {
-                    match self.addresses.iter().position(|a| *a == target) {
-                        Some(i) => self.current = i,
-                        // A leader named by a redirect but not configured: remember it too.
-                        None => {
-                            self.addresses.push(target.clone());
-                            self.current = self.addresses.len() - 1;
-                        }
+                    // Only configured addresses are ever called (redirects elsewhere are not
+                    // followed), so the target is one of them.
+                    if let Some(i) = self.addresses.iter().position(|a| *a == target) {
+                        self.current = i;
                     }
                     return Ok(reply.into_inner());
                 }
@@ -197,9 +195,22 @@ impl Replicas {
                         last: status,
                     });
                 }
-                Next::Redirect(leader) if leader != target => {
+                Next::Redirect(leader) if leader != target && self.addresses.contains(&leader) => {
                     target = leader;
                     continue;
+                }
+                Next::Redirect(leader) if leader != target => {
+                    // A replica naming a leader this client was not configured with is not
+                    // followed there: the call goes on with the configured replicas only.
+                    tracing::warn!(
+                        from = %target,
+                        leader = %leader,
+                        "a redirect names a leader outside the configured replicas; not followed"
+                    );
+                    self.current = (self.current + 1) % self.addresses.len().max(1);
+                    target = self.addresses[self.current].clone();
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(100));
                 }
                 Next::Redirect(_) | Next::TryAnother => {
                     self.current = (self.current + 1) % self.addresses.len().max(1);
@@ -223,6 +234,76 @@ mod tests {
         let address = listener.local_addr().unwrap().to_string();
         drop(listener);
         address
+    }
+
+    /// A follower: answers every `EventLog` call UNAVAILABLE with a redirect to `leader`.
+    #[derive(Clone)]
+    struct Follower {
+        leader: String,
+    }
+
+    impl tonic::server::NamedService for Follower {
+        const NAME: &'static str = "renkei.v1.EventLog";
+    }
+
+    impl tower::Service<tonic::codegen::http::Request<tonic::body::Body>> for Follower {
+        type Response = tonic::codegen::http::Response<tonic::body::Body>;
+        type Error = std::convert::Infallible;
+        type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+
+        fn poll_ready(
+            &mut self,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Result<(), Self::Error>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, _: tonic::codegen::http::Request<tonic::body::Body>) -> Self::Future {
+            let mut metadata = tonic::metadata::MetadataMap::new();
+            metadata.insert(LEADER_METADATA_KEY, self.leader.parse().unwrap());
+            let status = Status::with_metadata(Code::Unavailable, "not the leader", metadata);
+            std::future::ready(Ok(status.into_http()))
+        }
+    }
+
+    /// Serves a [`Follower`] redirecting to `leader` on a loopback port; returns its address.
+    async fn redirecting_to(leader: String) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(Follower { leader })
+                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+        );
+        address
+    }
+
+    #[tokio::test]
+    async fn a_redirect_to_an_address_outside_the_configured_replicas_is_not_followed() {
+        // An address a stranger controls: counts the connections it receives.
+        let stranger = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let stranger_address = stranger.local_addr().unwrap().to_string();
+        let reached = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = reached.clone();
+        tokio::spawn(async move {
+            while stranger.accept().await.is_ok() {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        });
+        let follower = redirecting_to(stranger_address.clone()).await;
+        let mut replicas =
+            Replicas::new(vec![follower.clone()]).with_retry_for(Duration::from_millis(300));
+        let e = replicas
+            .call(|channel| async move {
+                crate::v1::EventLogClient::new(channel)
+                    .read_all(crate::v1::ReadAllRequest::default())
+                    .await
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ClusterCallError::GaveUp { .. }), "{e:?}");
+        assert_eq!(reached.load(std::sync::atomic::Ordering::SeqCst), 0);
+        assert_eq!(replicas.current(), follower);
     }
 
     #[tokio::test]
