@@ -8,7 +8,7 @@ use std::io::Cursor;
 use calamine::Reader;
 use chrono::NaiveDate;
 use renkei_federation::survey::{
-    Approval, CsvEncoding, Item, MergeError, MunicipalityRow, SignedExport, Source, Survey,
+    Approval, ChecksummedExport, CsvEncoding, Item, MergeError, MunicipalityRow, Source, Survey,
     SurveyStatus, detail_csv, json, merge_national, summary_csv, xlsx,
 };
 use renkei_proto::{FiscalYear, PrefectureCode, official};
@@ -192,7 +192,7 @@ fn the_merge_refuses_duplicates_and_modified_files_and_reports_the_missing() {
     }
 
     // A file whose rows were edited after export.
-    let mut edited: SignedExport = serde_json::from_slice(&exports[15]).unwrap();
+    let mut edited: ChecksummedExport = serde_json::from_slice(&exports[15]).unwrap();
     edited.survey.rows[0].statuses[0] = SurveyStatus::Implemented;
     edited.survey.rows[0].statuses[1] = SurveyStatus::Planned;
     let mut tampered = exports.clone();

@@ -358,6 +358,7 @@ async fn refusals_name_the_field_and_value_and_write_nothing() {
             c.list_records(v1::ListRecordsRequest {
                 municipality_code: CODE.into(),
                 register: String::new(),
+                ..Default::default()
             })
             .await
             .unwrap()
@@ -541,6 +542,7 @@ async fn after_erasure_no_read_and_no_file_holds_the_subjects_name() {
         .list_records(v1::ListRecordsRequest {
             municipality_code: CODE.into(),
             register: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -634,6 +636,7 @@ async fn csv_import_reports_bad_rows_and_is_idempotent() {
         .list_records(v1::ListRecordsRequest {
             municipality_code: CODE.into(),
             register: "resources".into(),
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -661,6 +664,7 @@ async fn a_desk_closed_on_march_31_counts_for_that_year_only_and_known_at_reprod
         .list_records(v1::ListRecordsRequest {
             municipality_code: CODE.into(),
             register: "consultation".into(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -696,4 +700,75 @@ async fn a_desk_closed_on_march_31_counts_for_that_year_only_and_known_at_reprod
     let e = c.retire_tool(end("t404", "2024-03-31")).await.unwrap_err();
     assert_eq!(e.code(), Code::NotFound);
     node.stop().await;
+}
+
+#[tokio::test]
+async fn records_come_a_bounded_page_at_a_time_and_the_pages_join_up() {
+    // given a register of 1,203 trainings and one awareness activity among them
+    let node = Node::start().await;
+    let mut c = node.client().await;
+    let training = |i: usize| v1::HoldTrainingRequest {
+        municipality_code: CODE.into(),
+        actor: ACTOR.into(),
+        id: format!("tr{i}"),
+        kind: "multi_professional_group_work".into(),
+        title: format!("多職種連携研修 第{i}回"),
+        on: "2024-09-01".into(),
+        participants: vec![count("医師", 4)],
+        scenes: vec![],
+    };
+    for i in 0..1_203 {
+        c.hold_training(training(i)).await.unwrap();
+        if i == 600 {
+            c.record_awareness_activity(v1::RecordAwarenessActivityRequest {
+                municipality_code: CODE.into(),
+                actor: ACTOR.into(),
+                id: "k1".into(),
+                kind: "講演会".into(),
+                title: "在宅医療を知る市民講演会".into(),
+                audience: "住民".into(),
+                on: "2024-10-05".into(),
+                attendance: Some(150),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        }
+    }
+    let page = |register: &str, from: u64, max_count: u32| {
+        let mut c = c.clone();
+        let register = register.to_owned();
+        async move {
+            c.list_records(v1::ListRecordsRequest {
+                municipality_code: CODE.into(),
+                register,
+                from_position: from,
+                max_count,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+        }
+    };
+    // when a viewer asks for everything at once, the page is bounded
+    let first = page("", 0, 100_000).await;
+    assert_eq!(first.records.len(), 1_000);
+    assert!(first.next_position > first.records[999].global_position);
+    // and the default page holds 500
+    assert_eq!(page("", 0, 0).await.records.len(), 500);
+    // then following next_position reads every record of a register once, in order
+    let mut seen = Vec::new();
+    let mut from = 0;
+    loop {
+        let p = page("trainings", from, 250).await;
+        seen.extend(p.records.iter().map(|r| r.global_position));
+        if p.next_position == 0 {
+            break;
+        }
+        from = p.next_position;
+    }
+    assert_eq!(seen.len(), 1_203);
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "in order, none twice");
+    let awareness = page("awareness", 0, 10).await;
+    assert_eq!((awareness.records.len(), awareness.next_position), (1, 0));
 }

@@ -445,9 +445,11 @@ fn note_row(
 }
 
 /// A survey as exported for machines: the rows, the summary derived from them, and a SHA-256 of
-/// the survey so that the national merge can tell a complete, unmodified file.
+/// the survey so that the national merge can tell a complete file from a truncated or
+/// accidentally edited one. It is a checksum, not a signature: anyone may recompute it, so the
+/// file's origin rests on how it travelled (downloaded over TLS by a signed-in officer).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SignedExport {
+pub struct ChecksummedExport {
     pub format: String,
     /// The fiscal year with its 和暦, e.g. 令和6年度（FY2024）.
     pub fiscal_year_label: String,
@@ -458,7 +460,7 @@ pub struct SignedExport {
     pub checksum: String,
 }
 
-impl SignedExport {
+impl ChecksummedExport {
     pub fn new(survey: Survey) -> Result<Self, ExportError> {
         Ok(Self {
             format: JSON_FORMAT.to_owned(),
@@ -486,7 +488,7 @@ fn checksum(survey: &Survey) -> Result<String, ExportError> {
 
 /// Returns the survey as JSON, with its summary and checksum.
 pub fn json(survey: &Survey) -> Result<Vec<u8>, ExportError> {
-    Ok(serde_json::to_vec_pretty(&SignedExport::new(
+    Ok(serde_json::to_vec_pretty(&ChecksummedExport::new(
         survey.clone(),
     )?)?)
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use renkei_proto::{MunicipalityCode, official};
 
-use super::export::SignedExport;
+use super::export::ChecksummedExport;
 use super::{MunicipalityRow, Source, Survey, SurveyError};
 
 /// Why exports could not be merged.
@@ -49,7 +49,7 @@ pub struct MergeReport {
 pub fn merge_national(exports: &[Vec<u8>]) -> Result<(Survey, MergeReport), MergeError> {
     let mut parsed = Vec::with_capacity(exports.len());
     for (index, bytes) in exports.iter().enumerate() {
-        let export: SignedExport =
+        let export: ChecksummedExport =
             serde_json::from_slice(bytes).map_err(|e| MergeError::Unreadable {
                 index,
                 reason: e.to_string(),

@@ -16,7 +16,9 @@ use chrono::NaiveDate;
 use renkei_proto::{FiscalYear, MunicipalityCode, PrefectureCode};
 use serde::{Deserialize, Serialize};
 
-pub use export::{CsvEncoding, ExportError, SignedExport, detail_csv, json, summary_csv, xlsx};
+pub use export::{
+    ChecksummedExport, CsvEncoding, ExportError, detail_csv, json, summary_csv, xlsx,
+};
 pub use merge::{MergeError, MergeReport, merge_national};
 pub use report::national_html;
 

@@ -779,12 +779,23 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         let r = request.into_inner();
         let tenant = self.tenant(&r.municipality_code)?;
         let register = opt_string(r.register);
-        let records = self
+        let max_count = match r.max_count {
+            0 => crate::programme::DEFAULT_RECORDS_PAGE,
+            n => n as usize,
+        };
+        let page = self
             .programme
-            .records(tenant, register.as_deref())
+            .records(
+                tenant,
+                register.as_deref(),
+                crate::store::GlobalPosition(r.from_position.max(1)),
+                max_count,
+            )
             .map_err(status_from_programme)?;
         Ok(Response::new(v1::ListRecordsReply {
-            records: records
+            next_position: page.next.map_or(0, crate::store::GlobalPosition::get),
+            records: page
+                .records
                 .into_iter()
                 .map(|(rec, event)| v1::ProgramRecord {
                     global_position: rec.global_position.get(),

@@ -43,6 +43,19 @@ use registers::{Folded, Registers};
 pub const STREAM_PREFIX: &str = "programme/";
 /// How many events are read per page when folding a stream or the log.
 const PAGE: usize = 5_000;
+/// The records a page of [`Programme::records`] holds when the caller names no size.
+pub const DEFAULT_RECORDS_PAGE: usize = 500;
+/// The most records one page of [`Programme::records`] holds.
+pub const MAX_RECORDS_PAGE: usize = 1_000;
+
+/// One page of a register's records, in the order they were recorded.
+#[derive(Debug)]
+pub struct RecordsPage {
+    /// Each record with its event (sealed personal details and the raw payload emptied).
+    pub records: Vec<(RecordedEvent, ProgrammeEvent)>,
+    /// Where the next page starts; `None` when the log holds no more.
+    pub next: Option<GlobalPosition>,
+}
 /// How often a command is decided again after a concurrent write to its stream.
 const RETRIES: usize = 8;
 
@@ -691,20 +704,42 @@ impl Programme {
     fn for_each_programme_event(
         &self,
         tenant: MunicipalityCode,
-        mut from: GlobalPosition,
+        from: GlobalPosition,
         mut f: impl FnMut(&RecordedEvent, ProgrammeEvent),
     ) -> Result<GlobalPosition, ProgrammeError> {
+        self.programme_events_until(tenant, from, PAGE, |r, e| {
+            f(r, e);
+            true
+        })
+        .map(|(next, _)| next)
+    }
+
+    /// Calls `f` with each readable programme event from `from` on, reading `page` events at a
+    /// time, until `f` returns false. Returns the position after the last event looked at and
+    /// whether it stopped before the end of the log.
+    fn programme_events_until(
+        &self,
+        tenant: MunicipalityCode,
+        mut from: GlobalPosition,
+        page_size: usize,
+        mut f: impl FnMut(&RecordedEvent, ProgrammeEvent) -> bool,
+    ) -> Result<(GlobalPosition, bool), ProgrammeError> {
         loop {
-            let page = self.store.read_all(tenant, from, PAGE)?;
+            let page = self.store.read_all(tenant, from, page_size)?;
             let n = page.len();
             for r in &page {
+                from = GlobalPosition(r.global_position.get() + 1);
                 if !r.stream.as_str().starts_with(STREAM_PREFIX) {
                     continue;
                 }
                 // An unreadable event is reported and left out, so the other registers still
                 // answer; commands on its own register keep refusing with its name (`load`).
                 match ProgrammeEvent::from_payload(r.schema_version, &r.payload) {
-                    Some(event) => f(r, event),
+                    Some(event) => {
+                        if !f(r, event) {
+                            return Ok((from, true));
+                        }
+                    }
                     None => tracing::error!(
                         municipality = %tenant,
                         stream = %r.stream,
@@ -714,11 +749,8 @@ impl Programme {
                     ),
                 }
             }
-            if let Some(last) = page.last() {
-                from = GlobalPosition(last.global_position.get() + 1);
-            }
-            if n < PAGE {
-                return Ok(from);
+            if n < page_size {
+                return Ok((from, false));
             }
         }
     }
@@ -886,32 +918,43 @@ impl Programme {
         Ok(stats)
     }
 
-    /// Returns the recorded events of the tenant's programme streams (optionally one register,
-    /// e.g. `meetings` or `plan/2024`), with sealed personal details left out.
+    /// Returns a page of the recorded events of the tenant's programme streams (optionally one
+    /// register, e.g. `meetings` or `plan/2024`) from position `from` on, at most `max_count`
+    /// (and never more than [`MAX_RECORDS_PAGE`]), with sealed personal details left out.
     pub fn records(
         &self,
         tenant: MunicipalityCode,
         register: Option<&str>,
-    ) -> Result<Vec<(RecordedEvent, ProgrammeEvent)>, ProgrammeError> {
+        from: GlobalPosition,
+        max_count: usize,
+    ) -> Result<RecordsPage, ProgrammeError> {
         let wanted = register.map(|r| format!("{STREAM_PREFIX}{r}"));
-        let mut out = Vec::new();
-        self.for_each_programme_event(tenant, GlobalPosition(1), |r, mut e| {
-            if wanted.as_deref().is_some_and(|w| r.stream.as_str() != w) {
-                return;
-            }
-            if let ProgrammeEvent::Consultation(ConsultationEvent::ConsultationCaseOpened {
-                personal,
-                ..
-            }) = &mut e
-                && let Some(p) = personal
-            {
-                p.nonce.clear();
-                p.ciphertext.clear();
-            }
-            let mut r = r.clone();
-            r.payload.clear();
-            out.push((r, e));
-        })?;
-        Ok(out)
+        let limit = max_count.clamp(1, MAX_RECORDS_PAGE);
+        let mut records = Vec::new();
+        // Read the log in pages a little larger than the answer: what a caller may ask for is
+        // bounded, whatever the town's history.
+        let (next, stopped) =
+            self.programme_events_until(tenant, from, limit + 1, |r, mut e| {
+                if wanted.as_deref().is_some_and(|w| r.stream.as_str() != w) {
+                    return true;
+                }
+                if let ProgrammeEvent::Consultation(ConsultationEvent::ConsultationCaseOpened {
+                    personal,
+                    ..
+                }) = &mut e
+                    && let Some(p) = personal
+                {
+                    p.nonce.clear();
+                    p.ciphertext.clear();
+                }
+                let mut r = r.clone();
+                r.payload.clear();
+                records.push((r, e));
+                records.len() < limit
+            })?;
+        Ok(RecordsPage {
+            records,
+            next: stopped.then_some(next),
+        })
     }
 }

@@ -40,6 +40,8 @@ pub(super) struct View {
     register: String,
     #[serde(default)]
     id: String,
+    /// The records page's first position (`/records?from=…`); absent: from the start.
+    from: Option<u64>,
 }
 
 impl View {
@@ -346,10 +348,22 @@ async fn records(
         return unknown_municipality(&code);
     };
     let register = (!view.register.is_empty()).then_some(view.register.as_str());
-    let records = match ws.programme.records(m, register) {
+    let from = crate::store::GlobalPosition(view.from.unwrap_or(1).max(1));
+    let page = match ws
+        .programme
+        .records(m, register, from, crate::programme::DEFAULT_RECORDS_PAGE)
+    {
         Ok(r) => r,
         Err(e) => return error_page(&ws, &session, m, "records", &e),
     };
+    let records = &page.records;
+    let next = page.next.map(|next| {
+        let mut query = format!("/m/{m}/records?from={}", next.get());
+        if !view.register.is_empty() {
+            let _ = write!(query, "&register={}", view.register);
+        }
+        query
+    });
     let body = html! {
         form.filters method="get" action=(format!("/m/{m}/records")) {
             label { "登録簿"
@@ -363,13 +377,17 @@ async fn records(
         }
         div.scroll {
             table #records {
-                caption { "記録（新しい順、" (records.len()) "件）" }
+                caption {
+                    "記録（記録した順、番号 " (from.get()) " から " (records.len()) " 件"
+                    @if next.is_some() { "。続きは次のページ" }
+                    "）"
+                }
                 thead { tr {
                     th scope="col" { "番号" } th scope="col" { "登録簿" } th scope="col" { "記録の種類" }
                     th scope="col" { "実施日" } th scope="col" { "記録日時（日本時間）" } th scope="col" { "記録した人" } th scope="col" { "内容" }
                 } }
                 tbody {
-                    @for (rec, event) in records.iter().rev() {
+                    @for (rec, event) in records {
                         @let json = serde_json::to_string(event).unwrap_or_default();
                         tr {
                             td.num { (rec.global_position.get()) }
@@ -383,6 +401,9 @@ async fn records(
                     }
                 }
             }
+        }
+        @if let Some(next) = &next {
+            p { a href=(next) { "次の " (crate::programme::DEFAULT_RECORDS_PAGE) " 件" } }
         }
     };
     ws.page(&session, m, "records", "記録一覧", body)
