@@ -373,8 +373,7 @@ mod tests {
         // the certificate alone: refused
         let err = callers
             .identify_with(&MetadataMap::new(), certificate())
-            .err()
-            .expect("refused");
+            .expect_err("refused");
         assert!(matches!(err, FederationError::Unauthenticated(_)), "{err}");
         // with the token its entry knows: allowed for its municipality
         let mut metadata = MetadataMap::new();

@@ -23,6 +23,7 @@
 //!   年度内に実施予定 / 実施していない with percentages of n), exports in the national format
 //!   (CSV in UTF-8 with BOM or Shift_JIS, XLSX, JSON with a checksum) and the national merge of
 //!   the prefectures' exports;
+//! - [`sync_monitor`]: what this replica has seen of each municipality's sync (in memory);
 //! - [`tally`]: the tally engine's maintained state — status evidence per municipality, regions
 //!   (二次医療圏), survey submissions and reviews — folded in by the state machine;
 //! - [`web`]: the prefecture console — the web pages officers use, served by every replica on
@@ -48,6 +49,7 @@ pub mod network;
 pub mod server;
 pub mod store;
 pub mod survey;
+pub mod sync_monitor;
 pub mod tally;
 pub mod types;
 pub mod web;

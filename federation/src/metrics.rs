@@ -16,8 +16,8 @@
 
 use renkei_proto::{PrefectureCode, official};
 
-use crate::grpc::SyncMonitor;
 use crate::store::LedgerReader;
+use crate::sync_monitor::SyncMonitor;
 use crate::types::Raft;
 
 /// Sets the gauges read from live state; called before each scrape.

@@ -18,10 +18,11 @@ use crate::access::{Callers, IdentifyLayer};
 use crate::config::PrefectureConfig;
 use crate::grpc::{
     AdminService, FederationService, LedgerService, RaftPeerService, ReplicaBackupService,
-    SurveyService, SyncMonitor,
+    SurveyService,
 };
 use crate::network::{GrpcNetwork, MAX_RAFT_MESSAGE_BYTES, NetworkOptions};
 use crate::store;
+use crate::sync_monitor::SyncMonitor;
 use crate::types::Raft;
 
 /// The largest client message (a write of up to 2,000 facts, with room for large payloads).

@@ -136,7 +136,7 @@ async fn each_staff_role_may_do_its_part_and_nothing_more() {
         actor: "reader".into(),
         payload: b"{}".to_vec(),
     };
-    forged.occurred_at = events[0].occurred_at.clone();
+    forged.occurred_at = events[0].occurred_at;
     log.append(with_token(
         OPERATOR,
         v1::AppendRequest {

@@ -218,7 +218,7 @@ fn command(kind: u8, id: u8, variant: u8) -> ProgrammeCommand {
             id: ResourceId::parse("id", &id_of("r")).unwrap(),
             details: clinic(
                 "あさひ在宅クリニック",
-                if id % 2 == 0 {
+                if id.is_multiple_of(2) {
                     "1611234567"
                 } else {
                     "1611234575"
@@ -231,7 +231,7 @@ fn command(kind: u8, id: u8, variant: u8) -> ProgrammeCommand {
             id: ResourceId::parse("id", &id_of("r")).unwrap(),
             details: clinic(
                 "あさひ在宅クリニック",
-                if id % 2 == 0 {
+                if id.is_multiple_of(2) {
                     "1611234567"
                 } else {
                     "1611234575"

@@ -107,6 +107,7 @@ impl Processes {
             .process_group(0)
             .kill_on_drop(true);
         #[cfg(target_os = "linux")]
+        #[allow(unsafe_code)]
         // SAFETY: the closure runs in the forked child before exec and only calls prctl(2),
         // which is async-signal-safe.
         unsafe {
@@ -231,6 +232,7 @@ impl Drop for Processes {
 /// Sends SIGTERM to a child that is still running.
 fn terminate(child: &Child) {
     if let Some(pid) = child.id() {
+        #[allow(unsafe_code)]
         // SAFETY: kill(2) with a pid of our own, not yet reaped, child.
         unsafe {
             libc::kill(pid as libc::pid_t, libc::SIGTERM);

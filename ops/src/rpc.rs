@@ -128,7 +128,9 @@ impl ClusterClient {
                 .with_tls(tls())
                 .with_retry_for(Duration::from_secs(20))
                 .with_request_timeout(CALL_TIMEOUT)
-                .failing_fast(),
+                .failing_fast()
+                // A person names any replica of the cluster they chose; calls follow its leader.
+                .following_any_leader(),
         }
     }
 

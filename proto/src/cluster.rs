@@ -1,6 +1,6 @@
 //! Calling a replicated prefecture cluster without knowing its leader: [`Replicas::call`] follows
 //! the `x-renkei-leader` redirect a follower answers with when it names one of the configured
-//! replicas (never an address outside them), tries the other replicas when one is unreachable or
+//! replicas (an address outside them only for the interactive tool), tries the other replicas when one is unreachable or
 //! knows no leader, and gives up after a while. Both the prefecture's own client
 //! and the municipal node's sync client use it, with the generated client of their service.
 //!
@@ -79,6 +79,8 @@ pub struct Replicas {
     request_timeout: Duration,
     tls: crate::tls::ClientTls,
     fail_fast: bool,
+    /// Follow a redirect to a leader outside `addresses` (the interactive tool only).
+    follow_any_leader: bool,
 }
 
 impl Replicas {
@@ -92,7 +94,16 @@ impl Replicas {
             request_timeout: Duration::from_secs(5),
             tls: crate::tls::ClientTls::Plaintext,
             fail_fast: false,
+            follow_any_leader: false,
         }
+    }
+
+    /// Follows a redirect to a leader the caller did not name, for a person at a terminal who
+    /// named one replica of a cluster they chose (`renkei --addr`). Servers never do: a node
+    /// sends its token only to the replicas its configuration lists.
+    pub fn following_any_leader(mut self) -> Self {
+        self.follow_any_leader = true;
+        self
     }
 
     /// Makes a call give up at once when every address refuses the connection, instead of
@@ -167,10 +178,13 @@ impl Replicas {
             let channel = self.channel(&target)?;
             let status = match f(channel).await {
                 Ok(reply) => {
-                    // Only configured addresses are ever called (redirects elsewhere are not
-                    // followed), so the target is one of them.
-                    if let Some(i) = self.addresses.iter().position(|a| *a == target) {
-                        self.current = i;
+                    match self.addresses.iter().position(|a| *a == target) {
+                        Some(i) => self.current = i,
+                        // A leader the caller did not name (`following_any_leader` only).
+                        None => {
+                            self.addresses.push(target.clone());
+                            self.current = self.addresses.len() - 1;
+                        }
                     }
                     return Ok(reply.into_inner());
                 }
@@ -195,7 +209,10 @@ impl Replicas {
                         last: status,
                     });
                 }
-                Next::Redirect(leader) if leader != target && self.addresses.contains(&leader) => {
+                Next::Redirect(leader)
+                    if leader != target
+                        && (self.follow_any_leader || self.addresses.contains(&leader)) =>
+                {
                     target = leader;
                     continue;
                 }
@@ -304,6 +321,19 @@ mod tests {
         assert!(matches!(e, ClusterCallError::GaveUp { .. }), "{e:?}");
         assert_eq!(reached.load(std::sync::atomic::Ordering::SeqCst), 0);
         assert_eq!(replicas.current(), follower);
+        // The interactive tool, told so, follows it.
+        let mut tool = Replicas::new(vec![follower])
+            .with_retry_for(Duration::from_millis(300))
+            .with_request_timeout(Duration::from_millis(200))
+            .following_any_leader();
+        let _ = tool
+            .call(|channel| async move {
+                crate::v1::EventLogClient::new(channel)
+                    .read_all(crate::v1::ReadAllRequest::default())
+                    .await
+            })
+            .await;
+        assert!(reached.load(std::sync::atomic::Ordering::SeqCst) > 0);
     }
 
     #[tokio::test]

@@ -23,7 +23,7 @@ mod survey;
 
 pub use admin::{AdminService, cluster_status};
 pub use backup::ReplicaBackupService;
-pub use federation::{FederationService, SyncMonitor};
+pub use federation::FederationService;
 pub use ledger::LedgerService;
 pub use raft::RaftPeerService;
 pub use survey::{SurveyService, tally_reply};

@@ -10,7 +10,6 @@ use renkei_proto::v1::{self, PrefectureSurvey};
 use renkei_proto::{FiscalYear, MunicipalityCode, PrefectureCode, official};
 use tonic::{Request, Response, Status};
 
-use super::federation::SyncMonitor;
 use super::ledger::LedgerService;
 use super::to_status;
 use crate::access::{Identity, identity};
@@ -21,6 +20,7 @@ use crate::store::{LedgerReader, SharedSurvey};
 use crate::survey::{
     self, Approval, CsvEncoding, Item, Survey, SurveyStatus, Tally, format_tenths,
 };
+use crate::sync_monitor::SyncMonitor;
 use crate::tally::{
     REGION_KINDS, RegionSet, ReviewState, SECONDARY_MEDICAL_AREA, Submission, TallySource,
 };

@@ -82,15 +82,15 @@ pub fn facts_of(event: &ProgrammeEvent) -> Vec<FactKind> {
             kind: kind.code().to_owned(),
             participants: counts(participants, |p| p.code()),
         })),
-        P::Resources(ResourceEvent::ResourceRegistered { id, details, on }) => {
-            if published_kind(details.kind) {
-                out.push(FactKind::Resource(resource_fact(
-                    id.as_str(),
-                    "registered",
-                    *on,
-                    Some(details),
-                )));
-            }
+        P::Resources(ResourceEvent::ResourceRegistered { id, details, on })
+            if published_kind(details.kind) =>
+        {
+            out.push(FactKind::Resource(resource_fact(
+                id.as_str(),
+                "registered",
+                *on,
+                Some(details),
+            )));
         }
         P::Resources(ResourceEvent::ResourceUpdated { id, details, on }) => {
             // Published whatever the new kind: a 在宅療養支援診療所 updated to a plain 診療所 (or

@@ -288,6 +288,7 @@ pub struct StatusBoard {
     /// The earliest instant a finding of each meeting was recorded.
     findings: BTreeMap<String, DateTime<Utc>>,
     /// Things in force, per item: key → (first day, last day, recorded at).
+    #[allow(clippy::type_complexity)]
     starts: BTreeMap<Item, Vec<(String, NaiveDate, Option<NaiveDate>, DateTime<Utc>)>>,
     /// Last days in force, per key, with the instant each was recorded.
     ends: BTreeMap<String, Vec<(NaiveDate, DateTime<Utc>)>>,

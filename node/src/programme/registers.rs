@@ -106,10 +106,13 @@ impl Slot {
     }
 }
 
+/// The slots of the registers in memory, by tenant and stream.
+type SlotMap = HashMap<(MunicipalityCode, StreamId), Arc<Slot>>;
+
 /// Every register's slot, by tenant and stream; cheap to clone.
 #[derive(Clone, Default)]
 pub(super) struct Registers {
-    slots: Arc<Mutex<HashMap<(MunicipalityCode, StreamId), Arc<Slot>>>>,
+    slots: Arc<Mutex<SlotMap>>,
     /// A clock that ticks once per use of a register.
     clock: Arc<AtomicU64>,
 }
