@@ -2,8 +2,8 @@
 //!
 //! Callers are `[[callers]]` entries, each with a token (kept as its SHA-256), a role and the
 //! municipalities it speaks for; over TLS a node's certificate must name the municipality too
-//! (see [`Callers`]). The [`IdentifyLayer`] wraps the replica's gRPC server, as the node's
-//! `access::StaffAuthLayer` wraps the node's: a call to a client service (`PrefectureLedger`,
+//! (see [`Callers`]). [`Callers`] is the [`Gate`] in front of the replica's gRPC server, as the
+//! node's staff are in front of the node's (`renkei_node::access::GateLayer`): a call to a client service (`PrefectureLedger`,
 //! `Federation`, `PrefectureSurvey`, `ClusterAdmin`, `Backup`) from a caller it cannot identify
 //! is answered UNAUTHENTICATED from its headers alone, and an identified call carries its
 //! [`Identity`] to the handler, which checks the role and municipalities the method needs. The
@@ -12,9 +12,8 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use futures::future::BoxFuture;
+use renkei_node::access::Gate;
 use renkei_proto::MunicipalityCode;
 use renkei_proto::tls::PeerNames;
 use tonic::metadata::MetadataMap;
@@ -243,7 +242,7 @@ fn is_client_method(path: &str) -> bool {
     path.starts_with("/renkei.v1.") && !path.starts_with("/renkei.v1.RaftService/")
 }
 
-/// The caller the [`IdentifyLayer`] identified for a call; a call that did not pass the layer
+/// The caller the gate identified for a call; a call that did not pass the layer
 /// (a service served without it) is refused.
 pub(crate) fn identity<T>(request: &Request<T>) -> Result<Identity, Status> {
     request
@@ -253,58 +252,28 @@ pub(crate) fn identity<T>(request: &Request<T>) -> Result<Identity, Status> {
         .ok_or_else(|| Status::unauthenticated("the caller was not identified"))
 }
 
-/// A tower layer identifying the caller of every call to a client service from its headers and
-/// connection, before the body is read.
-#[derive(Clone)]
-pub struct IdentifyLayer(pub Callers);
+/// Identifies the caller of every call to a client service from its headers and connection,
+/// before the body is read (the replica's gRPC server runs behind
+/// `renkei_node::access::GateLayer(callers)`).
+impl Gate for Callers {
+    type Caller = Identity;
 
-impl<S> tower::Layer<S> for IdentifyLayer {
-    type Service = Identify<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        Identify {
-            inner,
-            callers: self.0.clone(),
+    fn admit(
+        &self,
+        path: &str,
+        headers: &http::HeaderMap,
+        extensions: &http::Extensions,
+    ) -> Result<Option<Identity>, Status> {
+        if !is_client_method(path) {
+            return Ok(None);
         }
-    }
-}
-
-/// The service [`IdentifyLayer`] wraps around a replica's routes.
-#[derive(Clone)]
-pub struct Identify<S> {
-    inner: S,
-    callers: Callers,
-}
-
-impl<S, B> tower::Service<http::Request<B>> for Identify<S>
-where
-    S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>>,
-    S::Future: Send + 'static,
-{
-    type Response = http::Response<tonic::body::Body>;
-    type Error = S::Error;
-    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
-        if !is_client_method(request.uri().path()) {
-            return Box::pin(self.inner.call(request));
-        }
-        let metadata = MetadataMap::from_headers(request.headers().clone());
-        match self.callers.identify_http(&metadata, request.extensions()) {
-            Ok(who) => {
-                request.extensions_mut().insert(who);
-                Box::pin(self.inner.call(request))
-            }
-            Err(e) => {
-                tracing::warn!(method = request.uri().path(), refused = %e, "call refused");
-                let status = to_status(e);
-                Box::pin(async move { Ok(status.into_http()) })
-            }
-        }
+        let metadata = MetadataMap::from_headers(headers.clone());
+        self.identify_http(&metadata, extensions)
+            .map(Some)
+            .map_err(|e| {
+                tracing::warn!(method = path, refused = %e, "call refused");
+                to_status(e)
+            })
     }
 }
 

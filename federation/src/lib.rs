@@ -11,7 +11,8 @@
 //! - [`network`]: the outgoing Raft transport over gRPC (`RaftService`), with timeouts and
 //!   reconnects;
 //! - [`access`]: who is calling — the `[[callers]]` by token digest, node certificates, and the
-//!   tower layer that identifies a caller before a request's body is read;
+//!   gate (served behind `renkei_node::access::GateLayer`) that identifies a caller before a
+//!   request's body is read;
 //! - [`grpc`]: the gRPC services — internal `RaftService`, client-facing `PrefectureLedger`,
 //!   `Federation`, `PrefectureSurvey`, `ClusterAdmin` — and the one mapping of errors to gRPC codes;
 //! - [`metrics`]: the replica's Prometheus gauges (Raft, per-municipality sync) and timings;

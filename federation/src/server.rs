@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::TcpListenerStream;
 
-use crate::access::{Callers, IdentifyLayer};
+use crate::access::Callers;
 use crate::config::PrefectureConfig;
 use crate::grpc::{
     AdminService, FederationService, LedgerService, RaftPeerService, ReplicaBackupService,
@@ -273,7 +273,7 @@ pub async fn run(
         .concurrency_limit_per_connection(MAX_CALLS_PER_CONNECTION)
         .timeout(REQUEST_TIMEOUT)
         .trace_fn(renkei_node::telemetry::grpc_server_span)
-        .layer(IdentifyLayer(callers.clone()))
+        .layer(renkei_node::access::GateLayer(callers.clone()))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(

@@ -314,32 +314,62 @@ pub fn split<T>(request: tonic::Request<T>) -> (T, Option<Authenticated>) {
     (request.into_inner(), who)
 }
 
-/// A tower layer checking [`StaffAccess`] on every call of a tonic server.
-#[derive(Clone)]
-pub struct StaffAuthLayer(pub StaffAccess);
+/// What decides, from a call's path, headers and connection alone, whether it may reach a
+/// service — before its body is read. The node's [`StaffAccess`] is one; the prefecture's
+/// callers are another.
+pub trait Gate: Clone + Send + Sync + 'static {
+    /// What the gate learnt of the caller, handed to the handler in the request's extensions.
+    type Caller: Clone + Send + Sync + 'static;
 
-impl<S> tower::Layer<S> for StaffAuthLayer {
-    type Service = StaffAuth<S>;
+    /// Who is calling (`None`: nothing to hand on), or the refusal to answer instead.
+    fn admit(
+        &self,
+        path: &str,
+        headers: &http::HeaderMap,
+        extensions: &http::Extensions,
+    ) -> Result<Option<Self::Caller>, tonic::Status>;
+}
+
+impl Gate for StaffAccess {
+    type Caller = Authenticated;
+
+    fn admit(
+        &self,
+        path: &str,
+        headers: &http::HeaderMap,
+        _: &http::Extensions,
+    ) -> Result<Option<Authenticated>, tonic::Status> {
+        self.check(path, headers)
+    }
+}
+
+/// A tower layer putting a [`Gate`] in front of every call of a tonic server.
+#[derive(Clone)]
+pub struct GateLayer<G>(pub G);
+
+impl<S, G: Gate> tower::Layer<S> for GateLayer<G> {
+    type Service = Gated<S, G>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        StaffAuth {
+        Gated {
             inner,
-            access: self.0.clone(),
+            gate: self.0.clone(),
         }
     }
 }
 
-/// The service [`StaffAuthLayer`] wraps around a server's routes.
+/// The service [`GateLayer`] wraps around a server's routes.
 #[derive(Clone)]
-pub struct StaffAuth<S> {
+pub struct Gated<S, G> {
     inner: S,
-    access: StaffAccess,
+    gate: G,
 }
 
-impl<S, B> tower::Service<http::Request<B>> for StaffAuth<S>
+impl<S, G, B> tower::Service<http::Request<B>> for Gated<S, G>
 where
     S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>>,
     S::Future: Send + 'static,
+    G: Gate,
 {
     type Response = http::Response<tonic::body::Body>;
     type Error = S::Error;
@@ -350,7 +380,12 @@ where
     }
 
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
-        match self.access.check(request.uri().path(), request.headers()) {
+        let admitted = self.gate.admit(
+            request.uri().path(),
+            request.headers(),
+            request.extensions(),
+        );
+        match admitted {
             Ok(who) => {
                 // The handlers read who is calling from the request (the audit trail's actor).
                 if let Some(who) = who {

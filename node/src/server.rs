@@ -251,7 +251,7 @@ pub async fn run(
     }
     let served = builder
         .trace_fn(crate::telemetry::grpc_server_span)
-        .layer(crate::access::StaffAuthLayer(access))
+        .layer(crate::access::GateLayer(access))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(

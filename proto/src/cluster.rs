@@ -253,6 +253,19 @@ mod tests {
         address
     }
 
+    /// Calls `EventLog.ReadAll` through `replicas`.
+    async fn read_all_through(
+        replicas: &mut Replicas,
+    ) -> Result<crate::v1::ReadAllResponse, ClusterCallError> {
+        replicas
+            .call(|channel| async move {
+                crate::v1::EventLogClient::new(channel)
+                    .read_all(crate::v1::ReadAllRequest::default())
+                    .await
+            })
+            .await
+    }
+
     /// A follower: answers every `EventLog` call UNAVAILABLE with a redirect to `leader`.
     #[derive(Clone)]
     struct Follower {
@@ -310,14 +323,7 @@ mod tests {
         let follower = redirecting_to(stranger_address.clone()).await;
         let mut replicas =
             Replicas::new(vec![follower.clone()]).with_retry_for(Duration::from_millis(300));
-        let e = replicas
-            .call(|channel| async move {
-                crate::v1::EventLogClient::new(channel)
-                    .read_all(crate::v1::ReadAllRequest::default())
-                    .await
-            })
-            .await
-            .unwrap_err();
+        let e = read_all_through(&mut replicas).await.unwrap_err();
         assert!(matches!(e, ClusterCallError::GaveUp { .. }), "{e:?}");
         assert_eq!(reached.load(std::sync::atomic::Ordering::SeqCst), 0);
         assert_eq!(replicas.current(), follower);
@@ -326,13 +332,7 @@ mod tests {
             .with_retry_for(Duration::from_millis(300))
             .with_request_timeout(Duration::from_millis(200))
             .following_any_leader();
-        let _ = tool
-            .call(|channel| async move {
-                crate::v1::EventLogClient::new(channel)
-                    .read_all(crate::v1::ReadAllRequest::default())
-                    .await
-            })
-            .await;
+        let _ = read_all_through(&mut tool).await;
         assert!(reached.load(std::sync::atomic::Ordering::SeqCst) > 0);
     }
 
@@ -343,14 +343,7 @@ mod tests {
         let mut replicas = Replicas::new(addresses.clone())
             .with_retry_for(Duration::from_secs(30))
             .failing_fast();
-        let e = replicas
-            .call(|channel| async move {
-                crate::v1::EventLogClient::new(channel)
-                    .read_all(crate::v1::ReadAllRequest::default())
-                    .await
-            })
-            .await
-            .unwrap_err();
+        let e = read_all_through(&mut replicas).await.unwrap_err();
         match e {
             ClusterCallError::Unreachable {
                 addresses: mut seen,
