@@ -160,16 +160,19 @@ impl v1::EventLog for EventLogService {
                 )));
             }
         };
-        let (events, version) = self
-            .store
-            .read_stream(
-                tenant,
-                &stream,
-                req.from_version,
-                direction,
-                page_size(req.max_count),
-            )
-            .map_err(status_from_store)?;
+        let store = self.store.clone();
+        let (events, version) = super::blocking(move || {
+            store
+                .read_stream(
+                    tenant,
+                    &stream,
+                    req.from_version,
+                    direction,
+                    page_size(req.max_count),
+                )
+                .map_err(status_from_store)
+        })
+        .await?;
         Ok(Response::new(v1::ReadStreamResponse {
             events: self.fit(events),
             stream_version: version,
@@ -184,18 +187,19 @@ impl v1::EventLog for EventLogService {
         let tenant = self.tenant(&req.municipality_code)?;
         // Read the committed position first: the page never reaches past it by more than
         // what committed in between, and the caller learns how far the log went.
-        let last = self
-            .store
-            .last_position(tenant)
-            .map_err(status_from_store)?;
-        let events = self
-            .store
-            .read_all(
-                tenant,
-                GlobalPosition(req.from_position),
-                page_size(req.max_count),
-            )
-            .map_err(status_from_store)?;
+        let store = self.store.clone();
+        let (last, events) = super::blocking(move || {
+            let last = store.last_position(tenant).map_err(status_from_store)?;
+            let events = store
+                .read_all(
+                    tenant,
+                    GlobalPosition(req.from_position),
+                    page_size(req.max_count),
+                )
+                .map_err(status_from_store)?;
+            Ok((last, events))
+        })
+        .await?;
         let last = events.last().map_or(last, |e| e.global_position.max(last));
         Ok(Response::new(v1::ReadAllResponse {
             events: self.fit(events),

@@ -19,6 +19,19 @@ use crate::programme::ProgrammeError;
 use crate::store::StoreError;
 
 /// Maps a store error to its gRPC status; the one place where this is decided.
+/// Runs a read that may block on RocksDB (a page of the log, a status board's first fold) on
+/// Tokio's blocking pool, so that readers never hold the async workers that serve every other
+/// call; a read that panicked answers INTERNAL.
+pub(crate) async fn blocking<T, F>(read: F) -> Result<T, tonic::Status>
+where
+    F: FnOnce() -> Result<T, tonic::Status> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(read)
+        .await
+        .map_err(|e| tonic::Status::internal(format!("a read failed: {e}")))?
+}
+
 pub fn status_from_store(e: StoreError) -> tonic::Status {
     use tonic::Code;
     let code = match &e {

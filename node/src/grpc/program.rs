@@ -746,10 +746,13 @@ impl v1::MunicipalProgram for MunicipalProgramService {
             Ok((fy, as_of, known_at))
         })();
         let (fy, as_of, known_at) = decoded.map_err(to_status)?;
-        let items = self
-            .programme
-            .status(tenant, fy, as_of, known_at)
-            .map_err(status_from_programme)?;
+        let programme = self.programme.clone();
+        let items = super::blocking(move || {
+            programme
+                .status(tenant, fy, as_of, known_at)
+                .map_err(status_from_programme)
+        })
+        .await?;
         Ok(Response::new(v1::GetStatusReply {
             fiscal_year: u32::from(fy.year()),
             as_of: as_of.to_string(),
@@ -783,15 +786,18 @@ impl v1::MunicipalProgram for MunicipalProgramService {
             0 => crate::programme::DEFAULT_RECORDS_PAGE,
             n => n as usize,
         };
-        let page = self
-            .programme
-            .records(
-                tenant,
-                register.as_deref(),
-                crate::store::GlobalPosition(r.from_position.max(1)),
-                max_count,
-            )
-            .map_err(status_from_programme)?;
+        let programme = self.programme.clone();
+        let page = super::blocking(move || {
+            programme
+                .records(
+                    tenant,
+                    register.as_deref(),
+                    crate::store::GlobalPosition(r.from_position.max(1)),
+                    max_count,
+                )
+                .map_err(status_from_programme)
+        })
+        .await?;
         Ok(Response::new(v1::ListRecordsReply {
             next_position: page.next.map_or(0, crate::store::GlobalPosition::get),
             records: page
