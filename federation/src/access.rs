@@ -16,7 +16,6 @@ use std::sync::Arc;
 use renkei_node::access::Gate;
 use renkei_proto::MunicipalityCode;
 use renkei_proto::tls::PeerNames;
-use tonic::metadata::MetadataMap;
 use tonic::{Request, Status};
 
 use crate::config::{Caller, Role, token_digest};
@@ -148,25 +147,25 @@ impl Callers {
     /// its connection (read from the request's extensions, where the server put it).
     fn identify_http(
         &self,
-        metadata: &MetadataMap,
+        headers: &http::HeaderMap,
         extensions: &http::Extensions,
     ) -> Result<Identity, FederationError> {
         let peer = self
             .node_certificates
             .then(|| PeerNames::of_extensions(extensions));
-        self.identify_with(metadata, peer)
+        self.identify_with(headers, peer)
     }
 
     /// `peer`: `None` over plaintext; over TLS, the client certificate's names if it gave one.
     fn identify_with(
         &self,
-        metadata: &MetadataMap,
+        headers: &http::HeaderMap,
         peer: Option<Option<PeerNames>>,
     ) -> Result<Identity, FederationError> {
         let by_token = if self.is_open() {
             None
         } else {
-            self.by_token(metadata)?
+            self.by_token(headers)?
         };
         let Some(peer) = peer else {
             if self.is_open() {
@@ -220,8 +219,8 @@ impl Callers {
 
     /// The caller named by the bearer token, if the request carries one; an unknown or
     /// malformed token is refused.
-    fn by_token(&self, metadata: &MetadataMap) -> Result<Option<Arc<Caller>>, FederationError> {
-        let Some(header) = metadata.get("authorization") else {
+    fn by_token(&self, headers: &http::HeaderMap) -> Result<Option<Arc<Caller>>, FederationError> {
+        let Some(header) = headers.get("authorization") else {
             return Ok(None);
         };
         let header = header.to_str().map_err(|_| {
@@ -267,8 +266,7 @@ impl Gate for Callers {
         if !is_client_method(path) {
             return Ok(None);
         }
-        let metadata = MetadataMap::from_headers(headers.clone());
-        self.identify_http(&metadata, extensions)
+        self.identify_http(headers, extensions)
             .map(Some)
             .map_err(|e| {
                 tracing::warn!(method = path, refused = %e, "call refused");
@@ -295,7 +293,7 @@ mod tests {
             }),
         ] {
             let who = callers
-                .identify_with(&MetadataMap::new(), Some(peer))
+                .identify_with(&http::HeaderMap::new(), Some(peer))
                 .unwrap();
             // then it may read but not administer, approve or write facts
             assert!(who.check_role(Role::Viewer, "read").is_ok());
@@ -309,7 +307,7 @@ mod tests {
         let toyama: MunicipalityCode = "162019".parse().unwrap();
         let node = callers
             .identify_with(
-                &MetadataMap::new(),
+                &http::HeaderMap::new(),
                 Some(Some(PeerNames {
                     common_name: "node-162019".into(),
                     municipalities: vec![toyama],
@@ -341,11 +339,11 @@ mod tests {
         };
         // the certificate alone: refused
         let err = callers
-            .identify_with(&MetadataMap::new(), certificate())
+            .identify_with(&http::HeaderMap::new(), certificate())
             .expect_err("refused");
         assert!(matches!(err, FederationError::Unauthenticated(_)), "{err}");
         // with the token its entry knows: allowed for its municipality
-        let mut metadata = MetadataMap::new();
+        let mut metadata = http::HeaderMap::new();
         metadata.insert("authorization", format!("Bearer {token}").parse().unwrap());
         let who = callers.identify_with(&metadata, certificate()).unwrap();
         assert!(who.check_writes_facts_for(toyama).is_ok());

@@ -201,7 +201,7 @@ impl Replicas {
                 refused.clear();
             }
             let elapsed = started.elapsed();
-            match classify(&status) {
+            let leader = match classify(&status) {
                 Next::Done => return Err(ClusterCallError::Refused(status)),
                 _ if elapsed >= self.retry_for => {
                     return Err(ClusterCallError::GaveUp {
@@ -209,27 +209,23 @@ impl Replicas {
                         last: status,
                     });
                 }
-                Next::Redirect(leader)
-                    if leader != target
-                        && (self.follow_any_leader || self.addresses.contains(&leader)) =>
-                {
+                Next::Redirect(leader) if leader != target => Some(leader),
+                Next::Redirect(_) | Next::TryAnother => None,
+            };
+            match leader {
+                Some(leader) if self.follow_any_leader || self.addresses.contains(&leader) => {
                     target = leader;
-                    continue;
                 }
-                Next::Redirect(leader) if leader != target => {
-                    // A replica naming a leader this client was not configured with is not
-                    // followed there: the call goes on with the configured replicas only.
-                    tracing::warn!(
-                        from = %target,
-                        leader = %leader,
-                        "a redirect names a leader outside the configured replicas; not followed"
-                    );
-                    self.current = (self.current + 1) % self.addresses.len().max(1);
-                    target = self.addresses[self.current].clone();
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_millis(100));
-                }
-                Next::Redirect(_) | Next::TryAnother => {
+                other => {
+                    if let Some(leader) = other {
+                        // A replica naming a leader this client was not configured with is not
+                        // followed there: the call goes on with the configured replicas only.
+                        tracing::warn!(
+                            from = %target,
+                            leader = %leader,
+                            "a redirect names a leader outside the configured replicas; not followed"
+                        );
+                    }
                     self.current = (self.current + 1) % self.addresses.len().max(1);
                     target = self.addresses[self.current].clone();
                     // Back off a little while an election runs: a client retry, not a test wait.

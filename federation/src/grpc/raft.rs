@@ -86,10 +86,15 @@ impl RaftPeerService {
 
     /// Refuses a candidate that is not a voter of the membership this replica knows.
     fn check_candidate(&self, candidate: NodeId) -> Result<(), Status> {
-        let metrics = self.raft.metrics().borrow().clone();
-        let membership = metrics.membership_config.membership();
-        let mut voters = membership.voter_ids().peekable();
-        if voters.peek().is_none() || membership.voter_ids().any(|v| v == candidate) {
+        let voters: Vec<NodeId> = self
+            .raft
+            .metrics()
+            .borrow()
+            .membership_config
+            .membership()
+            .voter_ids()
+            .collect();
+        if voters.is_empty() || voters.contains(&candidate) {
             return Ok(());
         }
         tracing::warn!(
