@@ -10,6 +10,8 @@
 //!   `RaftStateMachine`), one database with separate column families;
 //! - [`network`]: the outgoing Raft transport over gRPC (`RaftService`), with timeouts and
 //!   reconnects;
+//! - [`facts`]: the fact path the services share — this prefecture's municipalities, the one
+//!   group-committed way into the Raft log, linearizable reads, acknowledged sequences;
 //! - [`access`]: who is calling — the `[[callers]]` by token digest, node certificates, and the
 //!   gate (served behind `renkei_node::access::GateLayer`) that identifies a caller before a
 //!   request's body is read;
@@ -25,8 +27,10 @@
 //!   (CSV in UTF-8 with BOM or Shift_JIS, XLSX, JSON with a checksum) and the national merge of
 //!   the prefectures' exports;
 //! - [`sync_monitor`]: what this replica has seen of each municipality's sync (in memory);
-//! - [`tally`]: the tally engine's maintained state — status evidence per municipality, regions
-//!   (二次医療圏), survey submissions and reviews — folded in by the state machine;
+//! - [`regions`]: regions (圏域) — 二次医療圏 and the other kinds — as region sets in force for a
+//!   range of fiscal years, read from `SetRegions` CSV and checked against the official list;
+//! - [`tally`]: the tally engine's maintained state — status evidence per municipality, the
+//!   region sets, survey submissions and reviews — folded in by the state machine;
 //! - [`web`]: the prefecture console — the web pages officers use, served by every replica on
 //!   `web_listen` (HTTPS under `[tls]`), an adapter over the same service methods as [`grpc`];
 //! - [`wide_area`]: the cross-municipal items (ク): resources beyond a municipality, unified forms
@@ -42,11 +46,13 @@ pub mod access;
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod facts;
 pub mod group_commit;
 pub mod grpc;
 pub mod ledger;
 pub mod metrics;
 pub mod network;
+pub mod regions;
 pub mod server;
 pub mod store;
 pub mod survey;

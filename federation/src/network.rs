@@ -102,12 +102,19 @@ impl RaftNetworkFactory<TypeConfig> for GrpcNetwork {
     type Network = PeerClient;
 
     async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> Self::Network {
-        let client = self.tls.endpoint(&node.addr).ok().map(|endpoint| {
-            let channel = endpoint
-                .connect_timeout(self.options.connect_timeout)
-                .tcp_nodelay(true)
-                .http2_keep_alive_interval(Duration::from_secs(10))
-                .keep_alive_timeout(Duration::from_secs(5))
+        // The peer must present replica `target`'s certificate (of this prefecture), not merely
+        // one of the CA's.
+        let tls = self.tls.to_replica(target);
+        let dial = tls.ok().and_then(|tls| tls.dial(&node.addr).ok());
+        let connect_timeout = self.options.connect_timeout;
+        let client = dial.map(|dial| {
+            let channel = dial
+                .configure(|e| {
+                    e.connect_timeout(connect_timeout)
+                        .tcp_nodelay(true)
+                        .http2_keep_alive_interval(Duration::from_secs(10))
+                        .keep_alive_timeout(Duration::from_secs(5))
+                })
                 .connect_lazy();
             RaftServiceClient::new(channel)
                 .max_decoding_message_size(MAX_RAFT_MESSAGE_BYTES)

@@ -16,6 +16,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::access::Callers;
 use crate::config::PrefectureConfig;
+use crate::facts::Facts;
 use crate::grpc::{
     AdminService, FederationService, LedgerService, RaftPeerService, ReplicaBackupService,
     SurveyService,
@@ -88,7 +89,12 @@ pub async fn run(
     // Certificates first: a replica that cannot prove who it is should not touch its data.
     let tls = config.transport.load()?;
     let peer_tls = match &tls {
-        Some(tls) => renkei_proto::tls::ClientTls::Tls(tls.client_config()),
+        // Peers are replicas of this replica's own prefecture (narrowed to the replica dialled
+        // by the Raft network).
+        Some(tls) => tls.client(renkei_proto::tls::Expected::Replica {
+            prefecture: tls.names().replica.map(|(prefecture, _)| prefecture),
+            node_id: None,
+        })?,
         None => renkei_proto::tls::ClientTls::Plaintext,
     };
     let dir = config.data_dir.display().to_string();
@@ -186,10 +192,12 @@ pub async fn run(
              prefecture (configure [[callers]] outside development)"
         );
     }
-    let ledger = LedgerService::new(raft.clone(), reader.clone(), config.prefecture);
+    // The fact path the services share, side by side.
+    let facts = Facts::new(raft.clone(), reader.clone(), config.prefecture);
+    let ledger = LedgerService::new(facts.clone());
     let monitor = SyncMonitor::default();
     let federation = FederationService::new(
-        ledger.clone(),
+        facts.clone(),
         raft.clone(),
         reader.clone(),
         config.prefecture,
@@ -198,7 +206,7 @@ pub async fn run(
     );
     let backups = ReplicaBackupService::new(raft.clone(), reader.clone(), config.node_id);
     let survey = SurveyService::new(
-        ledger.clone(),
+        facts,
         raft.clone(),
         reader.clone(),
         survey_state,

@@ -6,8 +6,9 @@ use openraft::BasicNode;
 use serde::{Deserialize, Serialize};
 
 use crate::ledger::{FactRecord, WriteOutcome, payload_base64};
+use crate::regions::RegionSet;
 use crate::survey::SurveyStatus;
-use crate::tally::{RegionSet, Submission};
+use crate::tally::Submission;
 
 /// A replica's id. Ids are assigned by the operator and never reused (see `ClusterAdmin`).
 pub type NodeId = u64;

@@ -15,7 +15,7 @@ use renkei_proto::v1::{self, FactKind, WideAreaActionKind};
 use renkei_proto::{FiscalYear, MunicipalityCode, official};
 use serde::{Deserialize, Serialize};
 
-use crate::tally::{Region, RegionSet, region_kind_label};
+use crate::regions::{Region, RegionSet, region_kind_label};
 
 fn date(text: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()

@@ -96,7 +96,7 @@ impl Pki {
 
     /// A client that verifies servers against the CA and presents no certificate (a tool).
     pub fn tool(&self) -> ClientTls {
-        ClientTls::verify_with(self.ca.cert_pem().as_bytes())
+        ClientTls::verify_with(self.ca.cert_pem().as_bytes()).expect("the CA's PEM")
     }
 
     /// A client presenting a node certificate naming `municipalities`.
@@ -108,15 +108,24 @@ impl Pki {
         self.client_for(&Subject::Node { municipalities })
     }
 
-    /// A client presenting a certificate for `subject`.
+    /// A client presenting a certificate for `subject`, expecting a replica of the cluster (a
+    /// node or a replica talking to the prefecture).
     pub fn client_for(&self, subject: &Subject) -> ClientTls {
-        ClientTls::mutual(self.ca.cert_pem().as_bytes(), &self.issue(subject))
+        ClientTls::mutual(
+            self.ca.cert_pem().as_bytes(),
+            &self.issue(subject),
+            renkei_proto::tls::Expected::Replica {
+                prefecture: None,
+                node_id: None,
+            },
+        )
+        .expect("a certificate of the test CA")
     }
 }
 
 /// Connects to `address` with `tls`.
 pub async fn connect(address: &str, tls: &ClientTls) -> Channel {
-    tls.endpoint(address)
+    tls.dial(address)
         .expect("a valid address")
         .connect()
         .await
@@ -125,7 +134,7 @@ pub async fn connect(address: &str, tls: &ClientTls) -> Channel {
 
 /// Connects to `address` with `tls`, or `None` if it does not answer (a process down).
 pub async fn try_connect(address: &str, tls: &ClientTls) -> Option<Channel> {
-    tls.endpoint(address).ok()?.connect().await.ok()
+    tls.dial(address).ok()?.connect().await.ok()
 }
 
 /// Connects to `address` as a tool: TLS verified against the test CA, no client certificate.

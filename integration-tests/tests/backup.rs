@@ -89,7 +89,9 @@ async fn a_replica_restored_from_an_online_backup_rejoins_and_catches_up() {
     cluster.kill(RESTORED);
     let data_dir = cluster.root.path().join(format!("replica-{RESTORED}"));
     std::fs::remove_dir_all(&data_dir).unwrap();
-    let manifest = renkei_node::backup::restore(&target, &data_dir).unwrap();
+    let manifest = renkei_node::backup::restore(&target, &data_dir, None)
+        .unwrap()
+        .manifest;
     assert_eq!(manifest.node_id, RESTORED);
     assert_eq!(manifest.applied_index, reply.applied_index);
 

@@ -68,10 +68,12 @@ fn awareness(municipality: &str, id: &str, n: u64) -> v1::RecordAwarenessActivit
 async fn load(address: String, outcomes: Outcomes, stop: Arc<AtomicBool>, calls: Arc<AtomicU64>) {
     let channel = renkei_integration_tests::pki()
         .tool()
-        .endpoint(&address)
+        .dial(&address)
         .expect("a valid address")
-        .connect_timeout(Duration::from_millis(500))
-        .timeout(Duration::from_secs(5))
+        .configure(|e| {
+            e.connect_timeout(Duration::from_millis(500))
+                .timeout(Duration::from_secs(5))
+        })
         .connect_lazy();
     let mut program = v1::MunicipalProgramClient::new(channel);
     let mut n = 0u64;

@@ -4,7 +4,7 @@
 use std::process::Command;
 
 use renkei_integration_tests::*;
-use renkei_proto::tls::{ClientTls, DevCa, Subject, local_hosts};
+use renkei_proto::tls::{ClientTls, DevCa, Expected, Subject, local_hosts};
 use renkei_proto::v1;
 use tonic::Code;
 
@@ -129,9 +129,9 @@ async fn connections_without_the_federations_ca_or_in_plaintext_are_refused() {
             1,
         )
         .unwrap();
-    let foreign = ClientTls::mutual(pki().ca_pem().as_bytes(), &issued);
+    let foreign = ClientTls::mutual(pki().ca_pem().as_bytes(), &issued, Expected::Peer).unwrap();
     let reached = async {
-        let channel = foreign.endpoint(&address).ok()?.connect().await.ok()?;
+        let channel = foreign.dial(&address).ok()?.connect().await.ok()?;
         v1::FederationClient::new(channel)
             .push_facts(push("stranger-1", vec![fact(TOYAMA_CITY, 1)]))
             .await
@@ -144,15 +144,15 @@ async fn connections_without_the_federations_ca_or_in_plaintext_are_refused() {
     );
 
     // A client that does not trust the federation's CA refuses the replica.
-    let distrustful = ClientTls::verify_with(stranger.cert_pem().as_bytes());
-    let channel = distrustful.endpoint(&address).unwrap().connect().await;
+    let distrustful = ClientTls::verify_with(stranger.cert_pem().as_bytes()).unwrap();
+    let channel = distrustful.dial(&address).unwrap().connect().await;
     assert!(
         channel.is_err(),
         "a server certificate of another CA was trusted"
     );
 
     // Plaintext HTTP/2 to a TLS port: no answer.
-    let plaintext = ClientTls::Plaintext.endpoint(&address).unwrap();
+    let plaintext = ClientTls::Plaintext.dial(&address).unwrap();
     let answered = async {
         let channel = plaintext.connect().await.ok()?;
         v1::ClusterAdminClient::new(channel)
@@ -191,7 +191,7 @@ async fn a_node_syncs_over_mutual_tls_and_its_staff_port_serves_tls() {
     assert!(!cluster.ledger(TOYAMA_CITY).await.is_empty());
 
     // The node's own port does not answer plaintext.
-    let plaintext = ClientTls::Plaintext.endpoint(&node.address).unwrap();
+    let plaintext = ClientTls::Plaintext.dial(&node.address).unwrap();
     let answered = async {
         let channel = plaintext.connect().await.ok()?;
         v1::NodeSyncClient::new(channel)
@@ -413,4 +413,98 @@ async fn a_raft_message_must_come_from_the_replica_its_certificate_names() {
     // Neither moved the follower's term: the cluster keeps its leader.
     assert_eq!(cluster.status(follower).await.unwrap().term, term);
     assert_eq!(cluster.wait_for_leader().await, leader);
+}
+
+/// The whole error chain of a failed connection, where the handshake's reason is.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text = format!("{text}: {s}");
+        source = s.source();
+    }
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_talk_only_to_the_peer_they_expect() {
+    let cluster = Cluster::start(3).await;
+    // A municipal node's port, certificate signed by the same CA: posing as the prefecture.
+    let impostor = Node::start(cluster.addresses());
+
+    // A node's client expects its prefecture's replicas: the impostor is refused at the
+    // handshake, naming what its certificate is; a replica is accepted.
+    let node_client = pki().node_client(&[TOYAMA_CITY]);
+    let err = node_client
+        .dial(&impostor.address)
+        .unwrap()
+        .connect()
+        .await
+        .expect_err("a node's certificate passed for a replica's");
+    let reason = chain(&err);
+    assert!(
+        reason.contains("is a municipal node's") && reason.contains("not a prefecture replica"),
+        "{reason}"
+    );
+    node_client
+        .dial(&cluster.replicas[&1].address)
+        .unwrap()
+        .connect()
+        .await
+        .expect("a replica's certificate is what a node expects");
+
+    // A Raft peer dials one replica by id: another replica's certificate is not it.
+    let replica_client = pki()
+        .client_for(&Subject::Replica {
+            prefecture: PREFECTURE.parse().unwrap(),
+            node_id: 1,
+        })
+        .expecting(Expected::Replica {
+            prefecture: Some(PREFECTURE.parse().unwrap()),
+            node_id: None,
+        })
+        .unwrap()
+        .to_replica(2)
+        .unwrap();
+    let err = replica_client
+        .dial(&cluster.replicas[&3].address)
+        .unwrap()
+        .connect()
+        .await
+        .expect_err("replica 3 passed for replica 2");
+    assert!(chain(&err).contains("not replica 2"), "{}", chain(&err));
+    replica_client
+        .dial(&cluster.replicas[&2].address)
+        .unwrap()
+        .connect()
+        .await
+        .expect("replica 2 is replica 2");
+    // Of another prefecture: refused.
+    let elsewhere = replica_client
+        .expecting(Expected::Replica {
+            prefecture: Some("17".parse().unwrap()),
+            node_id: None,
+        })
+        .unwrap();
+    assert!(
+        elsewhere
+            .dial(&cluster.replicas[&2].address)
+            .unwrap()
+            .connect()
+            .await
+            .is_err()
+    );
+
+    // A real node whose [sync] names the impostor as its prefecture: it never hands it a fact
+    // (nor its token); its sync state says why.
+    let misled = Node::start(vec![impostor.address.clone()]);
+    record_activities(&misled, TOYAMA_CITY, "misled", 0..1).await;
+    wait_until(
+        "the misled node reports the impostor's certificate",
+        || async {
+            let s = misled.sync_state(TOYAMA_CITY).await;
+            s.acknowledged == 0 && s.last_error.contains("not a replica")
+        },
+    )
+    .await;
 }

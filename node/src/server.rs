@@ -60,6 +60,32 @@ pub enum NodeError {
     },
 }
 
+/// Opens the personal-data key vault (`DATA/personal-keys`) with the node's master key and
+/// replays the erasure log beside that key; returns the vault and how many subjects the replay
+/// erased. A default master key (`DATA/master.key`) is created on first start, but never for a
+/// vault that already exists: a backup holds no master key, and a fresh key would open none of
+/// the restored details.
+fn open_vault(config: &NodeConfig) -> Result<(KeyVault, usize), VaultError> {
+    let vault_dir = config.data_dir.join("personal-keys");
+    let master = match &config.master_key_file {
+        Some(path) => MasterKey::from_file(path)?,
+        None => {
+            let path = config.data_dir.join("master.key");
+            if !path.exists() && vault_dir.join("CURRENT").exists() {
+                return Err(VaultError::MasterKey {
+                    path: path.display().to_string(),
+                    reason: "is missing, but personal-keys holds this node's subject keys (a \
+                             backup holds no master key): put the node's master key back there \
+                             (mode 0600), or name it with master_key_file"
+                        .into(),
+                });
+            }
+            MasterKey::load_or_create(&path)?
+        }
+    };
+    KeyVault::open_replaying(&vault_dir, master)
+}
+
 /// Serves the node on `listener` until `shutdown` resolves. Then it stops accepting, lets
 /// in-flight requests finish (appends included), ends live subscriptions, writes what the store
 /// has queued, flushes it and returns.
@@ -75,7 +101,12 @@ pub async fn run(
     // Certificates first: a node that cannot prove who it is should not touch its data.
     let tls = config.transport.load()?;
     let client_tls = match &tls {
-        Some(tls) => renkei_proto::tls::ClientTls::Tls(tls.client_config()),
+        // The node talks to its prefecture's replicas only: a server must present one's
+        // certificate.
+        Some(tls) => tls.client(renkei_proto::tls::Expected::Replica {
+            prefecture: config.municipalities.first().map(|m| m.prefecture()),
+            node_id: None,
+        })?,
         None => renkei_proto::tls::ClientTls::Plaintext,
     };
     std::fs::create_dir_all(&config.data_dir)
@@ -92,20 +123,15 @@ pub async fn run(
         .map_err(store_err)?;
 
     // Personal-data keys live in a database of their own, so erasing one leaves the log as it is.
-    let master_key_file = config
-        .master_key_file
-        .clone()
-        .unwrap_or_else(|| config.data_dir.join("master.key"));
-    let master = match &config.master_key_file {
-        Some(path) => MasterKey::from_file(path)?,
-        None => MasterKey::load_or_create(&master_key_file)?,
-    };
-    let vault = KeyVault::open(&config.data_dir.join("personal-keys"), master)?;
-    let backups = NodeBackupService::new(
-        store.clone(),
-        vault.clone(),
-        config.master_key_file.is_none().then_some(master_key_file),
-    );
+    let (vault, replayed) = open_vault(&config)?;
+    if replayed > 0 {
+        tracing::warn!(
+            replayed,
+            "data subjects of the erasure log erased again in the key vault (restored from a \
+             backup taken before their erasure)"
+        );
+    }
+    let backups = NodeBackupService::new(store.clone(), vault.clone());
     let application = Programme::new(store.clone(), vault);
     let programme =
         MunicipalProgramService::new(application.clone(), config.municipalities.clone());

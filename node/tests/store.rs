@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::*;
 use futures::StreamExt;
 use renkei_node::store::{
-    Direction, EventStore, ExpectedVersion, GlobalPosition, StoreError, StoreOptions,
+    Direction, EventStore, ExpectedVersion, GlobalPosition, NewEvent, StoreError, StoreOptions,
 };
 use renkei_proto::MunicipalityCode;
 
@@ -77,6 +77,76 @@ async fn appends_and_reads_streams_and_the_whole_log() {
         .unwrap();
     assert!(missing.is_empty());
     assert_eq!(v, 0);
+}
+
+#[tokio::test]
+async fn bounded_reads_load_no_more_than_their_bytes_and_at_least_one_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    // Forty events of 10 KB each.
+    let big: Vec<_> = (0..40)
+        .map(|n| NewEvent::new("Tested", "tester", vec![n as u8; 10_000]))
+        .collect();
+    store
+        .append(toyama(), stream("big"), ExpectedVersion::Any, big)
+        .await
+        .unwrap();
+    // Unbounded: all forty.
+    assert_eq!(
+        store
+            .read_all(toyama(), GlobalPosition(1), 1000)
+            .unwrap()
+            .len(),
+        40
+    );
+    // 35 KB: three events (a fourth would pass the bound), whichever read.
+    let all = store
+        .read_all_bounded(toyama(), GlobalPosition(1), 1000, 35_000)
+        .unwrap();
+    assert_eq!(all.len(), 3);
+    let (page, version) = store
+        .read_stream_bounded(
+            toyama(),
+            &stream("big"),
+            1,
+            Direction::Forward,
+            1000,
+            35_000,
+        )
+        .unwrap();
+    assert_eq!((page.len(), version), (3, 40));
+    let (back, _) = store
+        .read_stream_bounded(
+            toyama(),
+            &stream("big"),
+            0,
+            Direction::Backward,
+            1000,
+            35_000,
+        )
+        .unwrap();
+    assert_eq!(
+        back.iter().map(|e| e.stream_version).collect::<Vec<_>>(),
+        vec![40, 39, 38]
+    );
+    // A bound below one event still gives that one, so a reader always moves on.
+    let one = store
+        .read_all_bounded(toyama(), GlobalPosition(5), 1000, 1)
+        .unwrap();
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0].global_position.get(), 5);
+    // Past the first chunk of a stream read (64 events at a time), the bound still holds.
+    let (many, _) = store
+        .read_stream_bounded(
+            toyama(),
+            &stream("big"),
+            1,
+            Direction::Forward,
+            1000,
+            399_000,
+        )
+        .unwrap();
+    assert_eq!(many.len(), 39);
 }
 
 #[tokio::test]

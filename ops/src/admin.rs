@@ -448,19 +448,29 @@ pub async fn backup(
 }
 
 /// Runs `renkei restore`.
-pub fn restore(from: &Path, data_dir: &Path, json: bool) -> Result<(), Failure> {
+pub fn restore(
+    from: &Path,
+    data_dir: &Path,
+    master_key: Option<&Path>,
+    json: bool,
+) -> Result<(), Failure> {
     use renkei_node::backup::{BackupError, restore};
-    let manifest = restore(from, data_dir).map_err(|e| match e {
+    let restored = restore(from, data_dir, master_key).map_err(|e| match e {
         BackupError::Invalid { field, .. } => {
-            let flag = if field == "data_dir" {
-                "--data-dir"
-            } else {
-                "--from"
+            let flag = match field {
+                "data_dir" => "--data-dir",
+                "master_key" => "--master-key",
+                _ => "--from",
             };
             Failure::usage(format!("{flag}: {e}"))
         }
         BackupError::Io { .. } => Failure::runtime(format!("restore failed: {e}")),
     })?;
+    let manifest = &restored.manifest;
+    let erasure_log = restored
+        .erasure_log
+        .as_ref()
+        .map(|p| p.display().to_string());
     if json {
         println!(
             "{}",
@@ -472,6 +482,8 @@ pub fn restore(from: &Path, data_dir: &Path, json: bool) -> Result<(), Failure> 
                 "positions": manifest.positions,
                 "node_id": manifest.node_id,
                 "applied_index": manifest.applied_index,
+                "erasure_log": erasure_log,
+                "erasures_replayed": restored.erasures_replayed,
             })
         );
     } else {
@@ -482,6 +494,12 @@ pub fn restore(from: &Path, data_dir: &Path, json: bool) -> Result<(), Failure> 
             manifest.bytes,
             data_dir.display()
         );
+        if let Some(log) = erasure_log {
+            println!(
+                "erasure log {log}: {} data subject(s) erased since the backup erased again",
+                restored.erasures_replayed
+            );
+        }
     }
     Ok(())
 }

@@ -73,6 +73,11 @@ pub enum Command {
         /// The data directory to fill: absent or empty (nothing is ever overwritten).
         #[arg(long, value_name = "DIR")]
         data_dir: PathBuf,
+        /// For a node's backup (required): the node's master key file. A backup holds no master
+        /// key; the key must open the backed-up key vault, and the erasure log beside it
+        /// (erasures.log) is replayed, so nobody erased since the backup comes back.
+        #[arg(long, value_name = "FILE")]
+        master_key: Option<PathBuf>,
     },
 }
 

@@ -80,7 +80,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Survey(command) => survey::run(command, json).await,
         Command::Import(command) => admin::import(command, json).await,
         Command::Backup { addr, to, token } => admin::backup(&addr, &to, token, json).await,
-        Command::Restore { from, data_dir } => admin::restore(&from, &data_dir, json),
+        Command::Restore {
+            from,
+            data_dir,
+            master_key,
+        } => admin::restore(&from, &data_dir, master_key.as_deref(), json),
         Command::Certs(command) => certs::run(command, json),
     }
 }

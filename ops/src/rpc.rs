@@ -6,7 +6,7 @@ use std::time::Duration;
 use renkei_proto::cluster::{ClusterCallError, Replicas};
 use renkei_proto::tls::ClientTls;
 use tonic::metadata::AsciiMetadataValue;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
 use crate::failure::Failure;
@@ -32,7 +32,10 @@ pub fn use_ca(ca: &std::path::Path) -> Result<(), Failure> {
             ca.display()
         )));
     }
-    use_tls(ClientTls::verify_with(&pem));
+    use_tls(
+        ClientTls::verify_with(&pem)
+            .map_err(|e| Failure::usage(format!("--ca: {}: {e}", ca.display())))?,
+    );
     Ok(())
 }
 
@@ -47,19 +50,26 @@ fn tls() -> ClientTls {
 
 /// Connects to `address` (`host:port`), failing with a runtime error naming it.
 pub async fn connect(address: &str) -> Result<Channel, Failure> {
-    endpoint(address)?
+    tls()
+        .dial(address)
+        .map_err(|_| Failure::usage(format!("{address:?} is not HOST:PORT")))?
+        .configure(|e| {
+            e.connect_timeout(CONNECT_TIMEOUT)
+                .timeout(CALL_TIMEOUT)
+                .tcp_nodelay(true)
+        })
         .connect()
         .await
-        .map_err(|e| Failure::runtime(format!("cannot reach {address}: {e}")))
-}
-
-fn endpoint(address: &str) -> Result<Endpoint, Failure> {
-    Ok(tls()
-        .endpoint(address)
-        .map_err(|_| Failure::usage(format!("{address:?} is not HOST:PORT")))?
-        .connect_timeout(CONNECT_TIMEOUT)
-        .timeout(CALL_TIMEOUT)
-        .tcp_nodelay(true))
+        .map_err(|e| {
+            // The reason (a refused connection, a certificate not the peer's) is in the chain.
+            let mut reason = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                reason = format!("{reason}: {s}");
+                source = s.source();
+            }
+            Failure::runtime(format!("cannot reach {address}: {reason}"))
+        })
 }
 
 /// A bearer token ready to be sent as `authorization` metadata.

@@ -361,6 +361,24 @@ fn admin_commands_against_a_served_federation_then_ctrl_c_stops_everything() {
         "--data-dir",
         restored.to_str().unwrap(),
     ];
+    // A node's backup holds no master key: the restore is refused without it, naming the flag.
+    let keyless = run(&restore);
+    assert_eq!(keyless.status.code(), Some(2), "{}", stderr(&keyless));
+    assert!(
+        stderr(&keyless).contains("--master-key"),
+        "{}",
+        stderr(&keyless)
+    );
+    assert!(!restored.exists(), "nothing was written");
+    let master_key = dir
+        .join(report["nodes"][0]["name"].as_str().unwrap())
+        .join("data")
+        .join("master.key");
+    let restore = [
+        &restore[..],
+        &["--master-key", master_key.to_str().unwrap()],
+    ]
+    .concat();
     let done = run(&restore);
     assert!(done.status.success(), "{}", stderr(&done));
     assert!(

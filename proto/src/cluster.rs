@@ -31,6 +31,26 @@ pub enum ClusterCallError {
     Unreachable { addresses: Vec<String> },
 }
 
+impl ClusterCallError {
+    /// The error with the causes of the last failure (a refused handshake's reason is deep in
+    /// the chain of a transport error), for logs and sync states.
+    pub fn reason(&self) -> String {
+        let mut text = self.to_string();
+        let (ClusterCallError::GaveUp { last, .. } | ClusterCallError::Refused(last)) = self else {
+            return text;
+        };
+        let mut source = std::error::Error::source(last);
+        while let Some(e) = source {
+            let part = e.to_string();
+            if !text.contains(&part) {
+                text = format!("{text}: {part}");
+            }
+            source = e.source();
+        }
+        text
+    }
+}
+
 /// Whether a call failed because the address refused the TCP connection (nothing listens there),
 /// as opposed to a timeout, a follower's redirect or a refusal by the server.
 fn connection_refused(status: &Status) -> bool {
@@ -145,14 +165,17 @@ impl Replicas {
         if let Some(c) = self.channels.get(address) {
             return Ok(c.clone());
         }
-        let endpoint = self
+        let timeout = self.request_timeout;
+        let channel = self
             .tls
-            .endpoint(address)
+            .dial(address)
             .map_err(|_| ClusterCallError::BadAddress(address.to_owned()))?
-            .connect_timeout(Duration::from_millis(500))
-            .timeout(self.request_timeout)
-            .tcp_nodelay(true);
-        let channel = endpoint.connect_lazy();
+            .configure(|e| {
+                e.connect_timeout(Duration::from_millis(500))
+                    .timeout(timeout)
+                    .tcp_nodelay(true)
+            })
+            .connect_lazy();
         self.channels.insert(address.to_owned(), channel.clone());
         Ok(channel)
     }

@@ -24,9 +24,12 @@ use rcgen::{
     KeyUsagePurpose, SanType,
 };
 use serde::{Deserialize, Serialize};
-use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity, ServerTlsConfig};
+use tonic::transport::{Certificate, Channel, Endpoint, Identity, ServerTlsConfig};
 
 use crate::{MunicipalityCode, PrefectureCode};
+
+mod client;
+pub use client::{Connector, Expected, PeerStream, PeerTls, PeerVerifier};
 
 /// The URI prefix naming a municipality a node may speak for.
 pub const MUNICIPALITY_URI: &str = "urn:renkei:municipality:";
@@ -64,6 +67,9 @@ pub enum TlsError {
     Issue(String),
     #[error("certificate name {value:?}: {reason}")]
     BadName { value: String, reason: String },
+    /// The client side could not be set up from the PEM texts it was given.
+    #[error("TLS client: {0}")]
+    Client(String),
 }
 
 /// Where a node's TLS material lives: the `[tls]` table of a node's or a replica's config.
@@ -179,6 +185,7 @@ impl PeerNames {
 #[derive(Clone)]
 pub struct Tls {
     ca: Certificate,
+    ca_pem: Vec<u8>,
     identity: Identity,
     names: PeerNames,
     /// The certificate chain and key as read, for servers other than gRPC (the web pages).
@@ -287,6 +294,7 @@ impl Tls {
         }
         Ok(Self {
             ca: Certificate::from_pem(&ca_pem),
+            ca_pem,
             identity: Identity::from_pem(&cert_pem, &key_pem),
             names,
             cert_pem,
@@ -315,48 +323,109 @@ impl Tls {
             .client_auth_optional(true)
     }
 
-    /// The client side: verify the server against the CA and present this node's certificate.
-    pub fn client_config(&self) -> ClientTlsConfig {
-        ClientTlsConfig::new()
-            .ca_certificate(self.ca.clone())
-            .identity(self.identity.clone())
+    /// The client side: verify the server against the CA, check that it is the `expected` peer,
+    /// and present this node's certificate.
+    pub fn client(&self, expected: Expected) -> Result<ClientTls, TlsError> {
+        PeerTls::new(
+            &self.ca_pem,
+            Some((&self.cert_pem, &self.key_pem)),
+            expected,
+        )
+        .map(ClientTls::Tls)
     }
 }
 
-/// A client's view of transport security: plaintext, or TLS with a CA and, for a node, its own
-/// certificate.
+/// A client's view of transport security: plaintext, or TLS with a CA, the peer expected and,
+/// for a node or a replica, its own certificate.
 #[derive(Debug, Clone, Default)]
 pub enum ClientTls {
     /// Plaintext HTTP/2: local development only.
     #[default]
     Plaintext,
-    Tls(ClientTlsConfig),
+    Tls(PeerTls),
 }
 
 impl ClientTls {
-    /// A client that verifies servers against the CA certificate in `ca_pem` and presents no
-    /// certificate of its own (an operator's tool).
-    pub fn verify_with(ca_pem: &[u8]) -> Self {
-        ClientTls::Tls(ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca_pem)))
+    /// A client that verifies servers against the CA certificate in `ca_pem`, accepts any
+    /// renkei node or replica, and presents no certificate of its own (an operator's tool).
+    pub fn verify_with(ca_pem: &[u8]) -> Result<Self, TlsError> {
+        PeerTls::new(ca_pem, None, Expected::Peer).map(ClientTls::Tls)
     }
 
-    /// A client that verifies servers against the CA certificate in `ca_pem` and presents the
-    /// certificate and key of `identity` (a node or a replica).
-    pub fn mutual(ca_pem: &[u8], identity: &Issued) -> Self {
-        ClientTls::Tls(
-            ClientTlsConfig::new()
-                .ca_certificate(Certificate::from_pem(ca_pem))
-                .identity(Identity::from_pem(&identity.cert_pem, &identity.key_pem)),
+    /// A client that verifies servers against the CA certificate in `ca_pem`, expects
+    /// `expected`, and presents the certificate and key of `identity` (a node or a replica).
+    pub fn mutual(ca_pem: &[u8], identity: &Issued, expected: Expected) -> Result<Self, TlsError> {
+        PeerTls::new(
+            ca_pem,
+            Some((identity.cert_pem.as_bytes(), identity.key_pem.as_bytes())),
+            expected,
         )
+        .map(ClientTls::Tls)
     }
 
-    /// An endpoint for `address` (`host:port`), over TLS when configured.
-    pub fn endpoint(&self, address: &str) -> Result<Endpoint, tonic::transport::Error> {
+    /// The same client expecting another peer (plaintext stays plaintext).
+    pub fn expecting(&self, expected: Expected) -> Result<Self, TlsError> {
         match self {
-            ClientTls::Plaintext => Endpoint::from_shared(format!("http://{address}")),
-            ClientTls::Tls(config) => {
-                Endpoint::from_shared(format!("https://{address}"))?.tls_config(config.clone())
-            }
+            ClientTls::Plaintext => Ok(ClientTls::Plaintext),
+            ClientTls::Tls(tls) => tls.expecting(expected).map(ClientTls::Tls),
+        }
+    }
+
+    /// The same client, narrowed to replica `node_id` when it expects a prefecture's replicas
+    /// (a Raft peer dials one replica by id); otherwise unchanged.
+    pub fn to_replica(&self, node_id: u64) -> Result<Self, TlsError> {
+        match self {
+            ClientTls::Tls(tls) => match tls.expected() {
+                Expected::Replica { prefecture, .. } => self.expecting(Expected::Replica {
+                    prefecture,
+                    node_id: Some(node_id),
+                }),
+                _ => Ok(self.clone()),
+            },
+            ClientTls::Plaintext => Ok(ClientTls::Plaintext),
+        }
+    }
+
+    /// A dial to `address` (`host:port`): the endpoint's settings, then a channel over TLS
+    /// when configured. (There is deliberately no way to get at a bare endpoint: connecting one
+    /// would skip the TLS and the peer check.)
+    pub fn dial(&self, address: &str) -> Result<Dial, tonic::transport::Error> {
+        Ok(Dial {
+            endpoint: Endpoint::from_shared(format!("http://{address}"))?,
+            tls: self.clone(),
+        })
+    }
+}
+
+/// An endpoint and the TLS it will be connected with; made by [`ClientTls::dial`].
+#[derive(Debug, Clone)]
+pub struct Dial {
+    endpoint: Endpoint,
+    tls: ClientTls,
+}
+
+impl Dial {
+    /// Sets the endpoint's options (timeouts, keep-alive, …).
+    pub fn configure(self, f: impl FnOnce(Endpoint) -> Endpoint) -> Self {
+        Self {
+            endpoint: f(self.endpoint),
+            ..self
+        }
+    }
+
+    /// A channel that connects on first use.
+    pub fn connect_lazy(&self) -> Channel {
+        match &self.tls {
+            ClientTls::Plaintext => self.endpoint.connect_lazy(),
+            ClientTls::Tls(tls) => self.endpoint.connect_with_connector_lazy(tls.connector()),
+        }
+    }
+
+    /// A channel, connected now.
+    pub async fn connect(&self) -> Result<Channel, tonic::transport::Error> {
+        match &self.tls {
+            ClientTls::Plaintext => self.endpoint.connect().await,
+            ClientTls::Tls(tls) => self.endpoint.connect_with_connector(tls.connector()).await,
         }
     }
 }

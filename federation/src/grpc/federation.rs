@@ -13,11 +13,11 @@ use renkei_proto::v1::{self, Federation};
 use renkei_proto::{MunicipalityCode, PrefectureCode, official};
 use tonic::{Request, Response, Status};
 
-use super::ledger::LedgerService;
 use super::to_status;
 use crate::access::{Identity, identity};
 use crate::config::Role;
 use crate::error::FederationError;
+use crate::facts::Facts;
 use crate::ledger::MAX_REQUEST_ID_BYTES;
 use crate::store::LedgerReader;
 use crate::sync_monitor::SyncMonitor;
@@ -31,7 +31,7 @@ const MAX_PULL: u32 = 1_000;
 /// Serves the `Federation` API of one replica.
 #[derive(Clone)]
 pub struct FederationService {
-    ledger: LedgerService,
+    facts: Facts,
     raft: Raft,
     reader: LedgerReader,
     prefecture: PrefectureCode,
@@ -41,7 +41,7 @@ pub struct FederationService {
 
 impl FederationService {
     pub fn new(
-        ledger: LedgerService,
+        facts: Facts,
         raft: Raft,
         reader: LedgerReader,
         prefecture: PrefectureCode,
@@ -49,7 +49,7 @@ impl FederationService {
         advertise: String,
     ) -> Self {
         Self {
-            ledger,
+            facts,
             raft,
             reader,
             prefecture,
@@ -76,7 +76,7 @@ impl FederationService {
         named
             .iter()
             .map(|text| {
-                let m = self.ledger.municipality(text)?;
+                let m = self.facts.municipality(text)?;
                 if who.check_speaks_for(m).is_err() {
                     who.check_role(Role::Viewer, &format!("read the sync of municipality {m}"))?;
                 }
@@ -91,7 +91,7 @@ impl FederationService {
         request: v1::PushFactsRequest,
     ) -> Result<v1::WriteFactsResponse, FederationError> {
         for (i, fact) in request.facts.iter().enumerate() {
-            let m = self.ledger.municipality(&fact.municipality)?;
+            let m = self.facts.municipality(&fact.municipality)?;
             who.check_writes_facts_for(m)?;
             // Refused before decoding, as `records` does for `WriteFacts`.
             super::ledger::check_fact_size(i, &fact.payload)?;
@@ -110,18 +110,19 @@ impl FederationService {
         }
         let mut produced: HashMap<MunicipalityCode, u64> = HashMap::new();
         for p in &request.produced {
-            let m = self.ledger.municipality(&p.municipality)?;
+            let m = self.facts.municipality(&p.municipality)?;
             who.check_writes_facts_for(m)?;
             produced.insert(m, p.produced);
         }
-        let records = self.ledger.records(&request.request_id, request.facts)?;
+        let records = super::ledger::records(&self.facts, &request.request_id, request.facts)?;
         let municipalities: Vec<MunicipalityCode> = {
             let mut v: Vec<_> = records.iter().map(|r| r.municipality).collect();
             v.dedup();
             v
         };
-        match self.ledger.commit(request.request_id, records).await {
-            Ok(response) => {
+        match self.facts.commit(request.request_id, records).await {
+            Ok(outcome) => {
+                let response = super::ledger::write_response(&outcome);
                 let now = Utc::now();
                 let mut acked: HashMap<MunicipalityCode, u64> = HashMap::new();
                 for m in &municipalities {
@@ -151,7 +152,7 @@ impl FederationService {
         request: v1::GetAcknowledgedRequest,
     ) -> Result<v1::GetAcknowledgedResponse, FederationError> {
         let scope = self.scope(&who, &request.municipalities)?;
-        self.ledger.ensure(request.consistency).await?;
+        super::ledger::ensure(&self.facts, request.consistency).await?;
         let acknowledged = scope
             .into_iter()
             .map(|m| {
@@ -169,7 +170,7 @@ impl FederationService {
         who: Identity,
         request: v1::ReadLedgerRequest,
     ) -> Result<v1::ReadLedgerResponse, FederationError> {
-        let m = self.ledger.municipality(&request.municipality)?;
+        let m = self.facts.municipality(&request.municipality)?;
         who.check_speaks_for(m)?;
         let limit = match request.limit {
             0 => 1_000,
@@ -181,7 +182,7 @@ impl FederationService {
                 });
             }
         };
-        self.ledger.ensure(request.consistency).await?;
+        super::ledger::ensure(&self.facts, request.consistency).await?;
         let facts = self
             .reader
             .facts_from(m, request.from_sequence.max(1), limit as usize)?
@@ -221,7 +222,7 @@ impl FederationService {
         };
         check_down_item(&item)?;
         for text in &item.municipalities {
-            self.ledger.municipality(text)?;
+            self.facts.municipality(text)?;
         }
         item.cursor = 0;
         item.published_at = None;
@@ -246,7 +247,7 @@ impl FederationService {
         who: Identity,
         request: v1::PullDownRequest,
     ) -> Result<v1::PullDownResponse, FederationError> {
-        let m = self.ledger.municipality(&request.municipality)?;
+        let m = self.facts.municipality(&request.municipality)?;
         who.check_speaks_for(m)?;
         self.monitor.contact(m, Utc::now());
         let limit = match request.limit {

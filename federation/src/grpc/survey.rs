@@ -10,27 +10,26 @@ use renkei_proto::v1::{self, PrefectureSurvey};
 use renkei_proto::{FiscalYear, MunicipalityCode, PrefectureCode, official};
 use tonic::{Request, Response, Status};
 
-use super::ledger::LedgerService;
 use super::to_status;
 use crate::access::{Identity, identity};
 use crate::config::Role;
 use crate::error::FederationError;
+use crate::facts::Facts;
 use crate::ledger::MAX_REQUEST_ID_BYTES;
+use crate::regions::{REGION_KINDS, RegionSet, SECONDARY_MEDICAL_AREA};
 use crate::store::{LedgerReader, SharedSurvey};
 use crate::survey::{
     self, Approval, CsvEncoding, Item, Survey, SurveyStatus, Tally, format_tenths,
 };
 use crate::sync_monitor::SyncMonitor;
-use crate::tally::{
-    REGION_KINDS, RegionSet, ReviewState, SECONDARY_MEDICAL_AREA, Submission, TallySource,
-};
+use crate::tally::{ReviewState, Submission, TallySource};
 use crate::types::{Command, CommandResponse, Raft};
 use crate::wide_area::WideAreaMeeting;
 
 /// Serves the survey of one prefecture.
 #[derive(Clone)]
 pub struct SurveyService {
-    ledger: LedgerService,
+    facts: Facts,
     raft: Raft,
     reader: LedgerReader,
     survey: SharedSurvey,
@@ -171,7 +170,7 @@ impl SurveyService {
     // Each argument is a handle shared with the other services of the replica.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        ledger: LedgerService,
+        facts: Facts,
         raft: Raft,
         reader: LedgerReader,
         survey: SharedSurvey,
@@ -180,7 +179,7 @@ impl SurveyService {
         scope: Vec<MunicipalityCode>,
     ) -> Self {
         Self {
-            ledger,
+            facts,
             raft,
             reader,
             survey,
@@ -238,7 +237,7 @@ impl SurveyService {
                 ));
             }
         };
-        self.ledger.ensure(request.consistency).await?;
+        super::ledger::ensure(&self.facts, request.consistency).await?;
         self.read_state(|s| s.survey_of(self.prefecture, &self.scope, fy, as_of, known_at, source))
             .map_err(|e| invalid("as_of", e.to_string()))
     }
@@ -320,7 +319,7 @@ impl SurveyService {
         who.check_role(Role::Viewer, "read completeness")?;
         let fy = fiscal_year(request.fiscal_year)?;
         let since = request.since.as_ref().and_then(timestamp_to_utc);
-        self.ledger.ensure(self.reads as i32).await?;
+        super::ledger::ensure(&self.facts, self.reads as i32).await?;
         let mut reply = v1::CompletenessReply::default();
         for entry in official::municipalities_of(self.prefecture).filter(|e| self.in_scope(e.code))
         {
@@ -389,7 +388,7 @@ impl SurveyService {
         request: v1::SubmitSurveyRequest,
     ) -> Result<v1::SubmissionView, FederationError> {
         check_request_id(&request.request_id)?;
-        let m: MunicipalityCode = self.ledger.municipality(&request.municipality)?;
+        let m: MunicipalityCode = self.facts.municipality(&request.municipality)?;
         // As for facts: the token's entry and, over TLS, the node certificate must both allow m.
         who.check_certified_for(m, "submit the survey")?;
         let fy = fiscal_year(request.fiscal_year)?;
@@ -402,9 +401,7 @@ impl SurveyService {
         }
         // The snapshot is taken by the leader from its applied state after a read barrier, then
         // locked into the log: every replica stores the same answers.
-        self.ledger
-            .ensure(v1::ReadConsistency::Linearizable as i32)
-            .await?;
+        self.facts.linearize().await?;
         let statuses = self.read_state(|s| s.statuses(m, fy, survey_date, None));
         let response = self
             .propose(Command::SubmitSurvey {
@@ -426,7 +423,7 @@ impl SurveyService {
     ) -> Result<v1::SubmissionView, FederationError> {
         who.check_role(Role::Operator, "review survey submissions")?;
         check_request_id(&request.request_id)?;
-        let m = self.ledger.municipality(&request.municipality)?;
+        let m = self.facts.municipality(&request.municipality)?;
         let fy = fiscal_year(request.fiscal_year)?;
         if !request.approve && request.comment.trim().is_empty() {
             return Err(invalid("comment", "a returned submission needs a comment"));
@@ -455,7 +452,7 @@ impl SurveyService {
         as_of: &str,
     ) -> Result<(FiscalYear, NaiveDate, [(SurveyStatus, Vec<String>); 8]), FederationError> {
         who.check_role(Role::Viewer, "read a municipality's evidence")?;
-        let m = self.ledger.municipality(municipality)?;
+        let m = self.facts.municipality(municipality)?;
         let (fy, as_of) = Self::year_and_date(fy, as_of)?;
         if !fy.contains(as_of) {
             return Err(invalid(
@@ -463,7 +460,7 @@ impl SurveyService {
                 format!("{as_of} is outside fiscal year {}", fy.wareki()),
             ));
         }
-        self.ledger.ensure(self.reads as i32).await?;
+        super::ledger::ensure(&self.facts, self.reads as i32).await?;
         Ok((
             fy,
             as_of,
@@ -479,7 +476,7 @@ impl SurveyService {
     ) -> Result<Vec<v1::SubmissionView>, FederationError> {
         who.check_role(Role::Viewer, "read survey submissions")?;
         let fy = fiscal_year(fy)?;
-        self.ledger.ensure(self.reads as i32).await?;
+        super::ledger::ensure(&self.facts, self.reads as i32).await?;
         Ok(self.read_state(|s| {
             official::municipalities_of(self.prefecture)
                 .filter(|e| self.in_scope(e.code))
@@ -547,7 +544,7 @@ impl SurveyService {
         } else {
             request.kind.as_str()
         };
-        self.ledger.ensure(self.reads as i32).await?;
+        super::ledger::ensure(&self.facts, self.reads as i32).await?;
         self.read_state(|s| s.regions(kind, fy).map(Self::regions_view))
             .ok_or_else(|| {
                 invalid(
@@ -617,7 +614,7 @@ impl SurveyService {
         let municipalities = request
             .municipalities
             .iter()
-            .map(|m| self.ledger.municipality(m))
+            .map(|m| self.facts.municipality(m))
             .collect::<Result<Vec<_>, _>>()?;
         let meeting = WideAreaMeeting {
             id: request.id,
@@ -649,7 +646,7 @@ impl SurveyService {
     ) -> Result<v1::WideAreaView, FederationError> {
         who.check_role(Role::Viewer, "read the (ク) items")?;
         let (fy, as_of) = Self::year_and_date(request.fiscal_year, &request.as_of)?;
-        self.ledger.ensure(self.reads as i32).await?;
+        super::ledger::ensure(&self.facts, self.reads as i32).await?;
         let n = official::municipalities_of(self.prefecture).count() as u32;
         Ok(self.read_state(|state| {
             let wide = state.wide_area();
@@ -756,7 +753,7 @@ impl SurveyService {
     ) -> Result<v1::DesignationsView, FederationError> {
         who.check_role(Role::Viewer, "read designation candidates")?;
         let (fy, as_of) = Self::year_and_date(request.fiscal_year, &request.as_of)?;
-        self.ledger.ensure(self.reads as i32).await?;
+        super::ledger::ensure(&self.facts, self.reads as i32).await?;
         self.read_state(|state| {
             let kind = match request.region_kind.as_str() {
                 "" => SECONDARY_MEDICAL_AREA,

@@ -32,7 +32,8 @@ use super::keys::{
     CF_SM_SURVEY, MetaKey, sm_meta,
 };
 use crate::ledger::{self, DownRecord, FactRecord, WriteOutcome};
-use crate::tally::{RegionSet, Submission, SurveyState};
+use crate::regions::RegionSet;
+use crate::tally::{Submission, SurveyState};
 use crate::types::{Command, CommandResponse, NodeId, TypeConfig};
 
 type StorageResult<T> = Result<T, StorageError<NodeId>>;

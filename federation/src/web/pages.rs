@@ -25,8 +25,8 @@ use super::{Console, Principal, error_page, error_text, identity};
 use crate::config::Role;
 use crate::error::FederationError;
 use crate::grpc::cluster_status;
+use crate::regions::REGION_KINDS;
 use crate::survey::{ANSWERED, UNANSWERED, answered_label, unanswered_note};
-use crate::tally::REGION_KINDS;
 
 /// The three answers, in the table's order.
 const ANSWERS: [&str; 3] = [

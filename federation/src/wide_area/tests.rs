@@ -4,7 +4,7 @@
 use renkei_proto::v1::{LiaisonAgreementChange, ResourceFact, UnifiedFormChange, WideAreaAction};
 
 use super::*;
-use crate::tally::SECONDARY_MEDICAL_AREA;
+use crate::regions::SECONDARY_MEDICAL_AREA;
 
 const TOYAMA_AREAS: &str = include_str!("../../data/toyama_secondary_medical_areas.csv");
 

@@ -1,5 +1,6 @@
 //! The node's `Backup` service: an online backup of the event store and the personal-data key
-//! vault (and the master key file when it lives in the data directory), while the node serves.
+//! vault, while the node serves. A backup never holds the master key nor the erasure log: the
+//! subject keys in it are wrapped by a key kept elsewhere, which a restore must be given.
 
 use std::path::{Path, PathBuf};
 
@@ -15,22 +16,11 @@ use crate::store::EventStore;
 pub struct NodeBackupService {
     store: EventStore,
     vault: KeyVault,
-    /// The master key file, copied into the backup when it lies in the data directory (where
-    /// it is as exposed as the backup itself); a key kept elsewhere is backed up separately.
-    master_key_in_data_dir: Option<PathBuf>,
 }
 
 impl NodeBackupService {
-    pub fn new(
-        store: EventStore,
-        vault: KeyVault,
-        master_key_in_data_dir: Option<PathBuf>,
-    ) -> Self {
-        Self {
-            store,
-            vault,
-            master_key_in_data_dir,
-        }
+    pub fn new(store: EventStore, vault: KeyVault) -> Self {
+        Self { store, vault }
     }
 
     /// Takes a backup into `target` (absolute, not existing). On failure nothing is left behind.
@@ -53,12 +43,6 @@ impl NodeBackupService {
         self.vault
             .checkpoint(&data.join("personal-keys"))
             .map_err(|e| BackupError::io("checkpoint of the key vault", e))?;
-        if let Some(key) = &self.master_key_in_data_dir
-            && key.is_file()
-        {
-            std::fs::copy(key, data.join("master.key"))
-                .map_err(|e| BackupError::io("copying the master key", e))?;
-        }
         Ok(Manifest {
             kind: "node".into(),
             taken_at: backup::now_rfc3339(),

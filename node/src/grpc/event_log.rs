@@ -161,14 +161,16 @@ impl v1::EventLog for EventLogService {
             }
         };
         let store = self.store.clone();
+        let max_bytes = self.answer_bytes;
         let (events, version) = super::blocking(move || {
             store
-                .read_stream(
+                .read_stream_bounded(
                     tenant,
                     &stream,
                     req.from_version,
                     direction,
                     page_size(req.max_count),
+                    max_bytes,
                 )
                 .map_err(status_from_store)
         })
@@ -188,13 +190,15 @@ impl v1::EventLog for EventLogService {
         // Read the committed position first: the page never reaches past it by more than
         // what committed in between, and the caller learns how far the log went.
         let store = self.store.clone();
+        let max_bytes = self.answer_bytes;
         let (last, events) = super::blocking(move || {
             let last = store.last_position(tenant).map_err(status_from_store)?;
             let events = store
-                .read_all(
+                .read_all_bounded(
                     tenant,
                     GlobalPosition(req.from_position),
                     page_size(req.max_count),
+                    max_bytes,
                 )
                 .map_err(status_from_store)?;
             Ok((last, events))

@@ -4,9 +4,15 @@
 //! deletes its key, flushes and compacts the key database, and leaves a tombstone: the sealed
 //! details in the append-only event log can then never be opened again.
 //!
+//! Every erasure is also written to the [erasure log](erasures) beside the master key, which the
+//! vault replays whenever it opens, so restoring a backup taken before an erasure does not bring
+//! the person back. A backup holds no master key.
+//!
 //! This module never sees the event log and never decides what may be recorded.
 
-use std::path::Path;
+pub mod erasures;
+
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
@@ -16,6 +22,7 @@ use rocksdb::{DB, Options, WriteOptions};
 
 use crate::domain::consultation::{PersonalDetails, SealedPersonal};
 use crate::domain::values::SubjectId;
+use erasures::{Erasure, ErasureLog};
 
 /// The length of the master key and of every subject key, in bytes.
 pub const KEY_LEN: usize = 32;
@@ -30,6 +37,11 @@ mod keys {
     pub const SUBJECT_KEY: u8 = b'K';
     /// `E` + tenant + subject id: a tombstone; the subject is erased.
     pub const ERASED: u8 = b'E';
+    /// `C`: a known text sealed with the master key, by which the vault knows whether a master
+    /// key is the one its keys are wrapped with.
+    pub const CHECK: &[u8] = b"C";
+    /// What the check record seals.
+    pub const CHECK_TEXT: &[u8] = b"renkei personal-data key vault";
 
     pub fn of(kind: u8, tenant: MunicipalityCode, subject: &SubjectId) -> Vec<u8> {
         let mut k = Vec::with_capacity(5 + subject.as_str().len());
@@ -63,9 +75,13 @@ impl From<rocksdb::Error> for VaultError {
     }
 }
 
-/// The node's master key, which wraps every subject key.
+/// The node's master key, which wraps every subject key; it knows the file it was read from,
+/// beside which the [erasure log](erasures) lives.
 #[derive(Clone)]
-pub struct MasterKey(Key);
+pub struct MasterKey {
+    key: Key,
+    file: Option<PathBuf>,
+}
 
 impl std::fmt::Debug for MasterKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -98,7 +114,12 @@ impl MasterKey {
             }
         }
         let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-        Self::from_hex(text.trim()).ok_or_else(|| err("must hold 64 hex digits".into()))
+        let key =
+            Self::from_hex(text.trim()).ok_or_else(|| err("must hold 64 hex digits".into()))?;
+        Ok(Self {
+            file: Some(path.to_path_buf()),
+            ..key
+        })
     }
 
     /// Reads the key file, creating it with a fresh random key if it does not exist: created
@@ -138,10 +159,18 @@ impl MasterKey {
         std::fs::File::open(parent)
             .and_then(|d| d.sync_all())
             .map_err(err)?;
-        Ok(Self(key))
+        Ok(Self {
+            key,
+            file: Some(path.to_path_buf()),
+        })
     }
 
-    /// Parses 64 hex digits.
+    /// The erasure log beside the key file; none for a key not read from a file.
+    pub fn erasure_log(&self) -> Option<ErasureLog> {
+        self.file.as_deref().map(ErasureLog::beside)
+    }
+
+    /// Parses 64 hex digits (a key with no file, hence no erasure log: for tests).
     pub fn from_hex(hex: &str) -> Option<Self> {
         if hex.len() != KEY_LEN * 2 || !hex.is_ascii() {
             return None;
@@ -150,7 +179,10 @@ impl MasterKey {
         for (i, b) in key.iter_mut().enumerate() {
             *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
         }
-        Some(Self(key.into()))
+        Some(Self {
+            key: key.into(),
+            file: None,
+        })
     }
 }
 
@@ -159,6 +191,7 @@ impl MasterKey {
 pub struct KeyVault {
     db: Arc<DB>,
     master: XChaCha20Poly1305,
+    erasures: Option<ErasureLog>,
 }
 
 fn sync() -> WriteOptions {
@@ -183,8 +216,17 @@ fn open(cipher: &XChaCha20Poly1305, aad: &[u8], nonce: &[u8], ct: &[u8]) -> Opti
 }
 
 impl KeyVault {
-    /// Opens (creating if needed) the key database in `dir`.
+    /// Opens (creating if needed) the key database in `dir`, checks that `master` is the key its
+    /// subject keys are wrapped with, and replays the erasure log beside the master key file:
+    /// every subject erased there is erased here too (a vault restored from an older backup
+    /// forgets them again).
     pub fn open(dir: &Path, master: MasterKey) -> Result<Self, VaultError> {
+        Ok(Self::open_replaying(dir, master)?.0)
+    }
+
+    /// [`KeyVault::open`], also returning how many subjects the erasure log's replay erased
+    /// (subjects the vault had not erased yet).
+    pub fn open_replaying(dir: &Path, master: MasterKey) -> Result<(Self, usize), VaultError> {
         let mut opts = Options::default();
         opts.create_if_missing(true);
         // Obsolete WAL files are deleted at once, so an erased key does not linger in them.
@@ -192,10 +234,66 @@ impl KeyVault {
         opts.set_wal_size_limit_mb(0);
         opts.set_keep_log_file_num(2);
         let db = DB::open(&opts, dir)?;
-        Ok(Self {
+        let vault = Self {
             db: Arc::new(db),
-            master: XChaCha20Poly1305::new(&master.0),
-        })
+            master: XChaCha20Poly1305::new(&master.key),
+            erasures: master.erasure_log(),
+        };
+        vault.check_master_key(&master)?;
+        let replayed = vault.replay_erasures()?;
+        Ok((vault, replayed))
+    }
+
+    /// Refuses a master key that is not the one the vault's keys are wrapped with (a vault
+    /// started with a fresh key after its own was lost would otherwise seal new details while no
+    /// earlier ones open). Writes the check record on first use.
+    fn check_master_key(&self, master: &MasterKey) -> Result<(), VaultError> {
+        let wrong = || VaultError::MasterKey {
+            path: master
+                .file
+                .as_deref()
+                .map_or_else(|| "(given)".into(), |p| p.display().to_string()),
+            reason: "is not the key this node's personal-data key vault was made with".into(),
+        };
+        if let Some(stored) = self.db.get(keys::CHECK)? {
+            let (nonce, sealed) = stored.split_at(NONCE_LEN.min(stored.len()));
+            return match open(&self.master, keys::CHECK, nonce, sealed) {
+                Some(text) if text == keys::CHECK_TEXT => Ok(()),
+                _ => Err(wrong()),
+            };
+        }
+        // A vault from before check records: its first subject key tells.
+        let mut iter = self.db.prefix_iterator([keys::SUBJECT_KEY]);
+        if let Some(entry) = iter.next() {
+            let (id, stored) = entry?;
+            if id.first() == Some(&keys::SUBJECT_KEY) {
+                let (nonce, wrapped) = stored.split_at(NONCE_LEN.min(stored.len()));
+                if open(&self.master, &id, nonce, wrapped).is_none() {
+                    return Err(wrong());
+                }
+            }
+        }
+        let (nonce, sealed) = seal(&self.master, keys::CHECK, keys::CHECK_TEXT)
+            .ok_or_else(|| VaultError::Storage("cannot seal the check record".into()))?;
+        let mut value = nonce;
+        value.extend_from_slice(&sealed);
+        self.db.put_opt(keys::CHECK, value, &sync())?;
+        Ok(())
+    }
+
+    /// Erases every subject of the erasure log that the vault has not erased; returns how many.
+    pub fn replay_erasures(&self) -> Result<usize, VaultError> {
+        let Some(log) = &self.erasures else {
+            return Ok(0);
+        };
+        let mut replayed = 0;
+        for erasure in log.read()? {
+            if !self.is_erased(erasure.municipality, &erasure.subject)? {
+                self.destroy(erasure.municipality, &erasure.subject)?;
+                replayed += 1;
+            }
+        }
+        Ok(replayed)
     }
 
     /// Writes a consistent copy of the key database into `target`, a directory that must not
@@ -295,10 +393,23 @@ impl KeyVault {
             .is_some())
     }
 
-    /// Destroys the subject's key for good: a tombstone and the deletion are written durably, then
-    /// the memtable is flushed and the database compacted, so no live file holds the key.
-    /// Erasing twice is harmless.
+    /// Destroys the subject's key for good: the erasure is appended to the erasure log (synced),
+    /// then a tombstone and the deletion are written durably, the memtable is flushed and the
+    /// database compacted, so no live file holds the key. Erasing twice is harmless.
     pub fn erase(&self, tenant: MunicipalityCode, subject: &SubjectId) -> Result<(), VaultError> {
+        if let Some(log) = &self.erasures
+            && !self.is_erased(tenant, subject)?
+        {
+            log.append(&Erasure {
+                municipality: tenant,
+                subject: subject.clone(),
+            })?;
+        }
+        self.destroy(tenant, subject)
+    }
+
+    /// The vault's half of an erasure: tombstone, deletion, flush and compaction.
+    fn destroy(&self, tenant: MunicipalityCode, subject: &SubjectId) -> Result<(), VaultError> {
         let mut batch = rocksdb::WriteBatch::default();
         batch.delete(keys::of(keys::SUBJECT_KEY, tenant, subject));
         batch.put(keys::of(keys::ERASED, tenant, subject), b"");
@@ -376,7 +487,7 @@ mod tests {
         assert_eq!(text.trim().len(), 64);
         // the same key reads back
         let again = MasterKey::load_or_create(&path).unwrap();
-        assert_eq!(created.0, again.0);
+        assert_eq!(created.key, again.key);
         // a key readable by the group or by others is refused, naming the file and the mode
         for loose in [0o640, 0o604, 0o660] {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(loose)).unwrap();
@@ -386,6 +497,48 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn a_vault_copied_before_an_erasure_forgets_the_subject_when_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let key_file = dir.path().join("secrets").join("master.key");
+        let master = MasterKey::load_or_create(&key_file).unwrap();
+        let vault = KeyVault::open(&dir.path().join("keys"), master.clone()).unwrap();
+        let tenant: MunicipalityCode = "162019".parse().unwrap();
+        let (erased, kept) = (
+            SubjectId::parse("s", "s1").unwrap(),
+            SubjectId::parse("s", "s2").unwrap(),
+        );
+        let sealed = vault.seal(tenant, &erased, &details()).unwrap();
+        let other = vault.seal(tenant, &kept, &details()).unwrap();
+        vault.checkpoint(&dir.path().join("copy")).unwrap();
+        vault.erase(tenant, &erased).unwrap();
+        drop(vault);
+        let log = std::fs::read_to_string(key_file.with_file_name(erasures::FILE_NAME)).unwrap();
+        assert_eq!(log.lines().count(), 1, "{log}");
+
+        // the copy taken before the erasure, opened with the node's master key
+        let (copy, replayed) =
+            KeyVault::open_replaying(&dir.path().join("copy"), master.clone()).unwrap();
+        assert_eq!(replayed, 1);
+        assert_eq!(copy.unseal(tenant, &sealed).unwrap(), None);
+        assert!(copy.is_erased(tenant, &erased).unwrap());
+        assert_eq!(copy.unseal(tenant, &other).unwrap(), Some(details()));
+        drop(copy);
+        let (_, replayed) = KeyVault::open_replaying(&dir.path().join("copy"), master).unwrap();
+        assert_eq!(replayed, 0, "replaying twice erases nothing more");
+
+        // another master key is refused, naming its file
+        let stranger = MasterKey::load_or_create(&dir.path().join("other.key")).unwrap();
+        let err = KeyVault::open(&dir.path().join("keys"), stranger)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("other.key") && err.contains("is not the key"),
+            "{err}"
+        );
     }
 
     #[test]

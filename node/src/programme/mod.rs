@@ -27,7 +27,7 @@ use crate::domain::resources::{Audience, RegisteredResource, ResourceCommand, Re
 use crate::domain::status::{ItemStatus, StatusBoard, check_as_of};
 use crate::domain::tools::{ToolCommand, ToolRegister};
 use crate::domain::trainings::{TrainingCommand, TrainingRegister};
-use crate::domain::values::{CaseId, ResourceId, SubjectId};
+use crate::domain::values::{CareScene, CaseId, ResourceId, SubjectId};
 use crate::domain::wide_area::{WideAreaCommand, WideAreaRegister};
 use crate::domain::{
     Aggregate, DomainError, ProgrammeEvent, decide_in_history, events::SCHEMA_VERSION,
@@ -137,7 +137,26 @@ pub struct ConsultationStatistics {
 #[derive(Clone, Default)]
 struct Boards(Arc<Mutex<BoardMap>>);
 
-type Board = Arc<Mutex<(StatusBoard, GlobalPosition)>>;
+type Board = Arc<Mutex<Views>>;
+
+/// What a tenant's events fold into for the views read on every page: the status board, the
+/// activities recorded toward care scenes (the 事業計画 page's "done" side), and the position of
+/// the next event to fold in.
+struct Views {
+    status: StatusBoard,
+    scened: Vec<(DoneActivity, Vec<CareScene>)>,
+    next: GlobalPosition,
+}
+
+impl Default for Views {
+    fn default() -> Self {
+        Self {
+            status: StatusBoard::default(),
+            scened: Vec::new(),
+            next: GlobalPosition(1),
+        }
+    }
+}
 
 #[derive(Default)]
 struct BoardMap {
@@ -173,12 +192,10 @@ impl Boards {
                 map.boards.remove(&m);
             }
         }
-        let entry = map.boards.entry(tenant).or_insert_with(|| {
-            (
-                Arc::new(Mutex::new((StatusBoard::default(), GlobalPosition(1)))),
-                now,
-            )
-        });
+        let entry = map
+            .boards
+            .entry(tenant)
+            .or_insert_with(|| (Arc::new(Mutex::new(Views::default())), now));
         entry.1 = now;
         entry.0.clone()
     }
@@ -686,17 +703,45 @@ impl Programme {
         known_at: Option<DateTime<Utc>>,
     ) -> Result<Vec<ItemStatus>, ProgrammeError> {
         check_as_of(fiscal_year, as_of)?;
+        self.views(tenant, |folded| {
+            folded.status.status(fiscal_year, as_of, known_at)
+        })
+    }
+
+    /// Brings the tenant's folded views up to date with the events recorded since the last
+    /// read (only those), then reads them with `read`.
+    fn views<T>(
+        &self,
+        tenant: MunicipalityCode,
+        read: impl FnOnce(&Views) -> T,
+    ) -> Result<T, ProgrammeError> {
         let board = self.boards.of(tenant);
         // A panic while folding leaves at worst events not yet folded in; the position says
         // where to go on, so a poisoned lock is taken over.
         let mut board = board
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (folded, next) = &mut *board;
+        let Views {
+            status,
+            scened,
+            next,
+        } = &mut *board;
         *next = self.for_each_programme_event(tenant, *next, |recorded, event| {
-            folded.record(recorded.recorded_at, &event)
+            status.record(recorded.recorded_at, &event);
+            if let Some(item) = event.item()
+                && !event.scenes().is_empty()
+            {
+                scened.push((
+                    DoneActivity {
+                        on: event.occurred_on(),
+                        item,
+                        kind: recorded.event_type.clone(),
+                    },
+                    event.scenes().to_vec(),
+                ));
+            }
         })?;
-        Ok(folded.status(fiscal_year, as_of, known_at))
+        Ok(read(&board))
     }
 
     /// Calls `f` with every programme event of the tenant from global position `from` on, in
@@ -864,23 +909,14 @@ impl Programme {
         as_of: NaiveDate,
     ) -> Result<Vec<SceneProgress>, ProgrammeError> {
         let plan = self.plan(tenant, fiscal_year)?;
-        let mut recorded = Vec::new();
-        self.for_each_programme_event(tenant, GlobalPosition(1), |r, e| {
-            let on = e.occurred_on();
-            if let Some(item) = e.item()
-                && !e.scenes().is_empty()
-                && fiscal_year.contains(on)
-                && on <= as_of
-            {
-                recorded.push((
-                    DoneActivity {
-                        on,
-                        item,
-                        kind: r.event_type.clone(),
-                    },
-                    e.scenes().to_vec(),
-                ));
-            }
+        // From the folded views: only events recorded since the last read are read.
+        let mut recorded: Vec<_> = self.views(tenant, |folded| {
+            folded
+                .scened
+                .iter()
+                .filter(|(done, _)| fiscal_year.contains(done.on) && done.on <= as_of)
+                .cloned()
+                .collect()
         })?;
         recorded.sort_by_key(|(d, _)| d.on);
         Ok(plan.by_scene(fiscal_year, as_of, &recorded))

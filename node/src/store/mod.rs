@@ -291,6 +291,29 @@ impl EventStore {
         direction: Direction,
         max_count: usize,
     ) -> Result<(Vec<RecordedEvent>, u64), StoreError> {
+        self.read_stream_bounded(
+            tenant,
+            stream,
+            from_version,
+            direction,
+            max_count,
+            usize::MAX,
+        )
+    }
+
+    /// [`EventStore::read_stream`], loading no more than about `max_bytes` of stored events: it
+    /// stops before the event that would take the total past `max_bytes` (but returns at least
+    /// one), so a reader's page is bounded in memory before it is loaded, whatever the events'
+    /// sizes.
+    pub fn read_stream_bounded(
+        &self,
+        tenant: MunicipalityCode,
+        stream: &StreamId,
+        from_version: u64,
+        direction: Direction,
+        max_count: usize,
+        max_bytes: usize,
+    ) -> Result<(Vec<RecordedEvent>, u64), StoreError> {
         self.tenant(tenant)?;
         let db = &self.inner.db;
         // One snapshot, so the head and the events agree.
@@ -310,20 +333,28 @@ impl EventStore {
             max_count,
         )?;
         let events_cf = cf(db, keys::CF_EVENTS)?;
-        let keys: Vec<_> = positions.iter().map(|p| keys::event(tenant, *p)).collect();
-        let mut events = Vec::with_capacity(keys.len());
-        for ((key, value), position) in snapshot
-            .multi_get_cf(keys.iter().map(|k| (events_cf, k.as_slice())))
-            .into_iter()
-            .zip(&keys)
-            .map(|(v, k)| (k, v))
-            .zip(&positions)
-        {
-            let bytes = value?.ok_or_else(|| StoreError::Corrupt {
-                key: format!("events/{key:02x?}"),
-                reason: "indexed event is missing".into(),
-            })?;
-            events.push(StoredEvent::decode_at(key, &bytes)?.into_recorded(tenant, *position));
+        let mut events = Vec::new();
+        let mut loaded = 0usize;
+        // In chunks, so a byte bound stops the loading, not just the answer.
+        for chunk in positions.chunks(READ_CHUNK) {
+            let keys: Vec<_> = chunk.iter().map(|p| keys::event(tenant, *p)).collect();
+            for ((key, value), position) in snapshot
+                .multi_get_cf(keys.iter().map(|k| (events_cf, k.as_slice())))
+                .into_iter()
+                .zip(&keys)
+                .map(|(v, k)| (k, v))
+                .zip(chunk)
+            {
+                let bytes = value?.ok_or_else(|| StoreError::Corrupt {
+                    key: format!("events/{key:02x?}"),
+                    reason: "indexed event is missing".into(),
+                })?;
+                loaded = loaded.saturating_add(bytes.len());
+                if loaded > max_bytes && !events.is_empty() {
+                    return Ok((events, head));
+                }
+                events.push(StoredEvent::decode_at(key, &bytes)?.into_recorded(tenant, *position));
+            }
         }
         Ok((events, head))
     }
@@ -335,6 +366,18 @@ impl EventStore {
         from: GlobalPosition,
         max_count: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.read_all_bounded(tenant, from, max_count, usize::MAX)
+    }
+
+    /// [`EventStore::read_all`], loading no more than about `max_bytes` of stored events (at
+    /// least one event), as [`EventStore::read_stream_bounded`].
+    pub fn read_all_bounded(
+        &self,
+        tenant: MunicipalityCode,
+        from: GlobalPosition,
+        max_count: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
         self.tenant(tenant)?;
         let db = &self.inner.db;
         let events_cf = cf(db, keys::CF_EVENTS)?;
@@ -343,8 +386,13 @@ impl EventStore {
         let start = keys::event(tenant, from);
         let mode = IteratorMode::From(&start, rocksdb::Direction::Forward);
         let mut events = Vec::new();
+        let mut loaded = 0usize;
         for item in db.iterator_cf_opt(events_cf, opts, mode).take(max_count) {
             let (key, value) = item?;
+            loaded = loaded.saturating_add(value.len());
+            if loaded > max_bytes && !events.is_empty() {
+                break;
+            }
             let position =
                 keys::position_of_event_key(&key).ok_or_else(|| StoreError::Corrupt {
                     key: format!("events/{key:02x?}"),
@@ -511,6 +559,9 @@ fn open_db(dir: &Path) -> Result<DB, StoreError> {
     });
     Ok(DB::open_cf_descriptors(&db_opts, dir, cfs)?)
 }
+
+/// How many events a bounded stream read loads at a time.
+const READ_CHUNK: usize = 64;
 
 /// Collects the global positions of up to `max_count` events of a stream from `from_version`, from
 /// the stream's runs (one index entry per appended batch: its first version, first position and

@@ -396,9 +396,9 @@ pub async fn run(
 }
 
 fn report(board: &SyncBoard, tenants: &[MunicipalityCode], e: &ClusterCallError) {
-    tracing::warn!(error = %e, "sync with the prefecture failed; retrying");
+    let text = e.reason();
+    tracing::warn!(error = %text, "sync with the prefecture failed; retrying");
     let now = Utc::now();
-    let text = e.to_string();
     for m in tenants {
         board.failed(*m, &text, now);
     }

@@ -76,6 +76,24 @@ const PAGES: [(&str, &str); 7] = [
 ];
 
 impl Workspace {
+    /// Runs a read of the programme on Tokio's blocking pool: reads may wait on RocksDB (a page
+    /// of the log, a register folded from its stream), and the async workers serve every other
+    /// page and call meanwhile.
+    pub(crate) async fn read<T, F>(&self, read: F) -> Result<T, ProgrammeError>
+    where
+        F: FnOnce(&Programme) -> Result<T, ProgrammeError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let programme = self.programme.clone();
+        tokio::task::spawn_blocking(move || read(&programme))
+            .await
+            .map_err(|e| {
+                ProgrammeError::Store(crate::store::StoreError::Storage(format!(
+                    "a read failed: {e}"
+                )))
+            })?
+    }
+
     /// A workspace over a node's programme; `secure`: served over TLS (cookies marked Secure);
     /// `syncing`: the node is configured to sync with a prefecture.
     pub fn new(

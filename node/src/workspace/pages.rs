@@ -137,7 +137,7 @@ async fn status(
         return unknown_municipality(&code);
     };
     let (fy, as_of) = view.resolve();
-    let items = match ws.programme.status(m, fy, as_of, None) {
+    let items = match ws.read(move |p| p.status(m, fy, as_of, None)).await {
         Ok(items) => items,
         Err(e) => return error_page(&ws, &session, m, "status", &e),
     };
@@ -197,13 +197,16 @@ async fn plan(
         return unknown_municipality(&code);
     };
     let (fy, as_of) = view.resolve();
-    let (plan, items, scenes) = match ws.programme.plan(m, fy).and_then(|p| {
-        Ok((
-            p,
-            ws.programme.status(m, fy, as_of, None)?,
-            ws.programme.plan_by_scene(m, fy, as_of)?,
-        ))
-    }) {
+    let (plan, items, scenes) = match ws
+        .read(move |p| {
+            Ok((
+                p.plan(m, fy)?,
+                p.status(m, fy, as_of, None)?,
+                p.plan_by_scene(m, fy, as_of)?,
+            ))
+        })
+        .await
+    {
         Ok(x) => x,
         Err(e) => return error_page(&ws, &session, m, "plan", &e),
     };
@@ -347,11 +350,18 @@ async fn records(
     let Some(m) = ws.tenant(&code) else {
         return unknown_municipality(&code);
     };
-    let register = (!view.register.is_empty()).then_some(view.register.as_str());
+    let register = (!view.register.is_empty()).then(|| view.register.clone());
     let from = crate::store::GlobalPosition(view.from.unwrap_or(1).max(1));
     let page = match ws
-        .programme
-        .records(m, register, from, crate::programme::DEFAULT_RECORDS_PAGE)
+        .read(move |p| {
+            p.records(
+                m,
+                register.as_deref(),
+                from,
+                crate::programme::DEFAULT_RECORDS_PAGE,
+            )
+        })
+        .await
     {
         Ok(r) => r,
         Err(e) => return error_page(&ws, &session, m, "records", &e),
@@ -454,12 +464,12 @@ async fn sync(
     ws.page(&session, m, "sync", "県との同期", body)
 }
 
-fn residents_of(
+async fn residents_of(
     ws: &Workspace,
     m: MunicipalityCode,
 ) -> Result<Vec<(ResourceId, RegisteredResource)>, ProgrammeError> {
     // Only resources listed for residents, and only what residents may see.
-    ws.programme.resources(m, Audience::Residents)
+    ws.read(move |p| p.resources(m, Audience::Residents)).await
 }
 
 /// A schematic map: each resource with coordinates plotted in its bounding box, numbered as in
@@ -528,7 +538,7 @@ async fn residents(
     let Some(m) = ws.tenant(&code) else {
         return unknown_municipality(&code);
     };
-    let list = match residents_of(&ws, m) {
+    let list = match residents_of(&ws, m).await {
         Ok(l) => l,
         Err(e) => return error_page(&ws, &session, m, "residents", &e),
     };
@@ -584,7 +594,7 @@ async fn residents_csv(
     let Some(m) = ws.tenant(&code) else {
         return unknown_municipality(&code);
     };
-    let list = match residents_of(&ws, m) {
+    let list = match residents_of(&ws, m).await {
         Ok(l) => l,
         Err(e) => return error_page(&ws, &session, m, "residents", &e),
     };
@@ -637,10 +647,10 @@ async fn cases(
         return unknown_municipality(&code);
     };
     let (fy, _) = view.resolve();
-    cases_page(&ws, &session, m, fy, &view.id, None)
+    cases_page(&ws, &session, m, fy, &view.id, None).await
 }
 
-fn cases_page(
+async fn cases_page(
     ws: &Workspace,
     session: &Session<Principal>,
     m: MunicipalityCode,
@@ -652,15 +662,16 @@ fn cases_page(
     let view = if id.is_empty() {
         None
     } else {
-        match CaseId::parse("id", id)
-            .map_err(ProgrammeError::from)
-            .and_then(|id| ws.programme.case(m, &id))
+        let id = id.to_owned();
+        match ws
+            .read(move |p| p.case(m, &CaseId::parse("id", &id)?))
+            .await
         {
             Ok(v) => Some(v),
             Err(e) => return error_page(ws, session, m, "cases", &e),
         }
     };
-    let list = match ws.programme.cases(m, fy) {
+    let list = match ws.read(move |p| p.cases(m, fy)).await {
         Ok(l) => l,
         Err(e) => return error_page(ws, session, m, "cases", &e),
     };
@@ -788,7 +799,8 @@ async fn erase(
                 "error",
                 "この操作の権限がありません（担当者以上）",
             )),
-        );
+        )
+        .await;
         *r.status_mut() = StatusCode::FORBIDDEN;
         return r;
     }
@@ -803,7 +815,8 @@ async fn erase(
                 "error",
                 "消去するには確認の欄にチェックを入れてください。",
             )),
-        );
+        )
+        .await;
         *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
         return r;
     }
@@ -833,6 +846,7 @@ async fn erase(
                 &form.case,
                 Some(look::message("ok", "個人情報を消去しました。")),
             )
+            .await
         }
         Err(e) => error_page(&ws, &session, m, "cases", &e),
     }

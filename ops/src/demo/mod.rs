@@ -472,9 +472,10 @@ async fn federation(
     let step = progress.step("creating a development CA and certificates (mTLS)", None);
     let certs = root.join("certs");
     let pki = Pki::create(&certs, &specs)?;
-    rpc::use_tls(renkei_proto::tls::ClientTls::verify_with(
-        pki.ca_pem.as_bytes(),
-    ));
+    rpc::use_tls(
+        renkei_proto::tls::ClientTls::verify_with(pki.ca_pem.as_bytes())
+            .map_err(|e| Failure::runtime(format!("the demo CA: {e}")))?,
+    );
     step.done(&certs.display().to_string());
 
     // The prefecture cluster: three replicas, formed through ClusterAdmin.
