@@ -396,16 +396,6 @@ async fn a_restored_backup_taken_before_an_erasure_does_not_bring_the_person_bac
     // is replayed.
     let restored_dir = dir.path().join("restored");
     let restored = renkei_node::backup::restore(&target, &restored_dir, Some(&master_key)).unwrap();
-    assert_eq!(restored.erasures_replayed, 1);
-    assert_eq!(
-        restored.erasure_log.as_deref(),
-        Some(master_key.with_file_name("erasures.log").as_path())
-    );
-    let holders = files_holding(&restored_dir, &wrapped);
-    assert!(holders.is_empty(), "the erased key is still in {holders:?}");
-    assert!(files_holding(&restored_dir, &key_raw).is_empty());
-    assert!(files_holding(&restored_dir, key_hex.as_bytes()).is_empty());
-
     let node = Node::start(&restored_dir, Some(&master_key)).await;
     let channel = node.channel().await;
     assert_eq!(
@@ -419,6 +409,15 @@ async fn a_restored_backup_taken_before_an_erasure_does_not_bring_the_person_bac
         "the others' details open as before"
     );
     node.stop().await;
+    assert_eq!(restored.erasures_replayed, 1);
+    assert_eq!(
+        restored.erasure_log.as_deref(),
+        Some(master_key.with_file_name("erasures.log").as_path())
+    );
+    let holders = files_holding(&restored_dir, &wrapped);
+    assert!(holders.is_empty(), "the erased key is still in {holders:?}");
+    assert!(files_holding(&restored_dir, &key_raw).is_empty());
+    assert!(files_holding(&restored_dir, key_hex.as_bytes()).is_empty());
 
     // Even a restore that skipped the replay (the backup copied by hand) is caught at start: the
     // node replays the log when it opens its vault.
