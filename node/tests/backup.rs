@@ -58,6 +58,25 @@ impl Node {
     }
 }
 
+async fn open_desk(program: &mut MunicipalProgramClient<Channel>) {
+    program
+        .open_consultation_desk(v1::OpenConsultationDeskRequest {
+            municipality_code: CODE.into(),
+            actor: ACTOR.into(),
+            id: "desk".into(),
+            name: "在宅医療・介護連携相談窓口".into(),
+            host: "medical_association".into(),
+            staff: vec![v1::ProgramCount {
+                of: "nurse".into(),
+                count: 1,
+            }],
+            hours: "平日".into(),
+            on: "2024-04-01".into(),
+        })
+        .await
+        .unwrap();
+}
+
 async fn record_awareness(c: &mut MunicipalProgramClient<Channel>, id: &str) {
     c.record_awareness_activity(v1::RecordAwarenessActivityRequest {
         municipality_code: CODE.into(),
@@ -99,22 +118,7 @@ async fn a_backup_taken_while_serving_restores_exactly_the_backed_up_state() {
     let node = Node::start(&dir.path().join("data"), None).await;
     let channel = node.channel().await;
     let mut program = MunicipalProgramClient::new(channel.clone());
-    program
-        .open_consultation_desk(v1::OpenConsultationDeskRequest {
-            municipality_code: CODE.into(),
-            actor: ACTOR.into(),
-            id: "desk".into(),
-            name: "在宅医療・介護連携相談窓口".into(),
-            host: "medical_association".into(),
-            staff: vec![v1::ProgramCount {
-                of: "nurse".into(),
-                count: 1,
-            }],
-            hours: "平日".into(),
-            on: "2024-04-01".into(),
-        })
-        .await
-        .unwrap();
+    open_desk(&mut program).await;
     program
         .open_consultation_case(v1::OpenConsultationCaseRequest {
             municipality_code: CODE.into(),
@@ -324,22 +328,7 @@ async fn a_restored_backup_taken_before_an_erasure_does_not_bring_the_person_bac
     let node = Node::start(&dir.path().join("data"), Some(&master_key)).await;
     let channel = node.channel().await;
     let mut program = MunicipalProgramClient::new(channel.clone());
-    program
-        .open_consultation_desk(v1::OpenConsultationDeskRequest {
-            municipality_code: CODE.into(),
-            actor: ACTOR.into(),
-            id: "desk".into(),
-            name: "在宅医療・介護連携相談窓口".into(),
-            host: "medical_association".into(),
-            staff: vec![v1::ProgramCount {
-                of: "nurse".into(),
-                count: 1,
-            }],
-            hours: "平日".into(),
-            on: "2024-04-01".into(),
-        })
-        .await
-        .unwrap();
+    open_desk(&mut program).await;
     open_case(&mut program, "c1", "subj-erased").await;
     open_case(&mut program, "c2", "subj-kept").await;
 
