@@ -1,6 +1,6 @@
 //! The CSV of a `SetRegions` request (`area_id,area_name,municipality_code,municipality_name`, e.g.
 //! the 二次医療圏 of a prefecture), as the prefecture reads it before proposing it to its cluster
-//! (`tally::RegionSet::from_csv`, the whole of what `SetRegions` does with the text): arbitrary
+//! (`regions::RegionSet::from_csv`, the whole of what `SetRegions` does with the text): arbitrary
 //! text, or a CSV the target writes itself from the official list with region ids and names
 //! taken from the input (quotes, commas, line breaks and blanks included), rows left out, repeated
 //! or borrowed from another prefecture. Never panics; a refused kind or period is named as given;
@@ -18,7 +18,7 @@
 use std::collections::BTreeSet;
 
 use libfuzzer_sys::fuzz_target;
-use renkei_federation::tally::{REGION_KINDS, Region, RegionError, RegionSet};
+use renkei_federation::regions::{REGION_KINDS, Region, RegionError, RegionSet};
 use renkei_proto::{FiscalYear, MunicipalityCode, PrefectureCode, official};
 
 /// Reads the input a byte at a time, zeros once it runs out.
