@@ -60,30 +60,29 @@ pub enum NodeError {
     },
 }
 
-/// Opens the personal-data key vault (`DATA/personal-keys`) with the node's master key and
-/// replays the erasure log beside that key; returns the vault and how many subjects the replay
-/// erased. A default master key (`DATA/master.key`) is created on first start, but never for a
-/// vault that already exists: a backup holds no master key, and a fresh key would open none of
-/// the restored details.
-fn open_vault(config: &NodeConfig) -> Result<(KeyVault, usize), VaultError> {
-    let vault_dir = config.data_dir.join("personal-keys");
-    let master = match &config.master_key_file {
-        Some(path) => MasterKey::from_file(path)?,
-        None => {
-            let path = config.data_dir.join("master.key");
-            if !path.exists() && vault_dir.join("CURRENT").exists() {
-                return Err(VaultError::MasterKey {
-                    path: path.display().to_string(),
-                    reason: "is missing, but personal-keys holds this node's subject keys (a \
-                             backup holds no master key): put the node's master key back there \
-                             (mode 0600), or name it with master_key_file"
-                        .into(),
-                });
-            }
-            MasterKey::load_or_create(&path)?
-        }
+/// Reads the node's master key; `None` for a default key (`DATA/master.key`) not made yet, which
+/// is created once the store is open (a fresh data directory must hold nothing but the store
+/// when the store first opens it). Never `None` for a key vault that already exists: a backup
+/// holds no master key, and a fresh key would open none of the restored details. Runs before
+/// the store is opened, so a node refused here has touched nothing.
+fn master_key(config: &NodeConfig) -> Result<Option<MasterKey>, VaultError> {
+    let path = match &config.master_key_file {
+        Some(path) => return MasterKey::from_file(path).map(Some),
+        None => config.data_dir.join("master.key"),
     };
-    KeyVault::open_replaying(&vault_dir, master)
+    if path.exists() {
+        return MasterKey::from_file(&path).map(Some);
+    }
+    if config.data_dir.join("personal-keys/CURRENT").exists() {
+        return Err(VaultError::MasterKey {
+            path: path.display().to_string(),
+            reason: "is missing, but personal-keys holds this node's subject keys (a backup \
+                     holds no master key): put the node's master key back there (mode 0600), or \
+                     name it with master_key_file"
+                .into(),
+        });
+    }
+    Ok(None)
 }
 
 /// Serves the node on `listener` until `shutdown` resolves. Then it stops accepting, lets
@@ -109,6 +108,7 @@ pub async fn run(
         })?,
         None => renkei_proto::tls::ClientTls::Plaintext,
     };
+    let master = master_key(&config)?;
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| store_err(StoreError::Storage(format!("cannot create directory: {e}"))))?;
     let options = StoreOptions {
@@ -123,7 +123,13 @@ pub async fn run(
         .map_err(store_err)?;
 
     // Personal-data keys live in a database of their own, so erasing one leaves the log as it is.
-    let (vault, replayed) = open_vault(&config)?;
+    let master = match master {
+        Some(master) => master,
+        None => MasterKey::load_or_create(&config.data_dir.join("master.key"))?,
+    };
+    // The erasure log beside the master key is replayed into the vault.
+    let (vault, replayed) =
+        KeyVault::open_replaying(&config.data_dir.join("personal-keys"), master)?;
     if replayed > 0 {
         tracing::warn!(
             replayed,
