@@ -102,11 +102,14 @@ impl RegionSet {
         let mut regions: Vec<Region> = Vec::new();
         let mut seen: BTreeMap<MunicipalityCode, String> = BTreeMap::new();
         for (i, record) in reader.records().enumerate() {
-            let line = i + 2;
+            // The line the record starts on in the text (blank lines and quoted line breaks
+            // included), not its count.
+            let line_of = |p: Option<&csv::Position>| p.map_or(i + 2, |p| p.line() as usize);
             let record = record.map_err(|e| RegionError::Csv {
-                line,
+                line: line_of(e.position()),
                 reason: e.to_string(),
             })?;
+            let line = line_of(record.position());
             let field = |n: usize, name: &str| {
                 record
                     .get(n)

@@ -73,6 +73,21 @@ fn a_municipality_left_out_is_named() {
 }
 
 #[test]
+fn a_bad_row_is_named_by_its_line_in_the_text() {
+    // A blank line, then a quoted name over two lines, then a row without its area name: the
+    // refusal names the row's own line (6), not the header plus its count among the records (4).
+    let mut lines = TOYAMA_AREAS.lines();
+    let header = lines.next().unwrap();
+    let first = lines.next().unwrap();
+    let text =
+        format!("{header}\n\n{first}\n16-1,\"富山\n医療圏\",162019,富山市\n16-2,,162043,魚津市\n");
+    let err = RegionSet::from_csv(toyama(), SECONDARY_MEDICAL_AREA, 2024, 2029, &text)
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("csv line 6: area_name is missing"), "{err}");
+}
+
+#[test]
 fn a_municipality_in_two_regions_is_named() {
     let twice = format!("{TOYAMA_AREAS}16-2,富山,162043,魚津市\n");
     let err =
