@@ -32,11 +32,6 @@ impl Facts {
         }
     }
 
-    /// The prefecture whose facts these are.
-    pub fn prefecture(&self) -> PrefectureCode {
-        self.prefecture
-    }
-
     /// Reads a municipality code given in `municipality` and checks that it is one of this
     /// prefecture's.
     pub fn municipality(&self, text: &str) -> Result<MunicipalityCode, FederationError> {
