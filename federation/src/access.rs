@@ -3,7 +3,7 @@
 //! Callers are `[[callers]]` entries, each with a token (kept as its SHA-256), a role and the
 //! municipalities it speaks for; over TLS a node's certificate must name the municipality too
 //! (see [`Callers`]). [`Callers`] is the [`Gate`] in front of the replica's gRPC server, as the
-//! node's staff are in front of the node's (`renkei_node::access::GateLayer`): a call to a client service (`PrefectureLedger`,
+//! node's staff are in front of the node's (`renkei_proto::server::access::GateLayer`): a call to a client service (`PrefectureLedger`,
 //! `Federation`, `PrefectureSurvey`, `ClusterAdmin`, `Backup`) from a caller it cannot identify
 //! is answered UNAUTHENTICATED from its headers alone, and an identified call carries its
 //! [`Identity`] to the handler, which checks the role and municipalities the method needs. The
@@ -13,8 +13,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use renkei_node::access::Gate;
 use renkei_proto::MunicipalityCode;
+use renkei_proto::server::access::Gate;
 use renkei_proto::tls::PeerNames;
 use tonic::{Request, Status};
 
@@ -253,7 +253,7 @@ pub(crate) fn identity<T>(request: &Request<T>) -> Result<Identity, Status> {
 
 /// Identifies the caller of every call to a client service from its headers and connection,
 /// before the body is read (the replica's gRPC server runs behind
-/// `renkei_node::access::GateLayer(callers)`).
+/// `renkei_proto::server::access::GateLayer(callers)`).
 impl Gate for Callers {
     type Caller = Identity;
 

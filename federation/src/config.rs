@@ -176,7 +176,7 @@ impl Caller {
 }
 
 /// The SHA-256 of a bearer token, as callers are looked up.
-pub use renkei_node::access::token_digest;
+pub use renkei_proto::server::access::token_digest;
 
 /// A prefecture code as written: a string, or a number when an environment variable held digits
 /// only (the leading zero is restored).
@@ -422,7 +422,7 @@ pub fn validate(raw: RawConfig) -> Result<PrefectureConfig, Vec<String>> {
                 String::new()
             }
         };
-        let digest = renkei_node::access::credential(
+        let digest = renkei_proto::server::access::credential(
             &format!("callers[{i}]"),
             &name,
             c.token.as_deref(),
@@ -486,7 +486,7 @@ pub fn validate(raw: RawConfig) -> Result<PrefectureConfig, Vec<String>> {
     });
     if let Some(listen) = metrics_listen
         && let Some(problem) =
-            renkei_node::access::open_metrics(listen, raw.metrics_public == Some(true))
+            renkei_proto::server::access::open_metrics(listen, raw.metrics_public == Some(true))
     {
         problems.push(problem);
     }
@@ -500,7 +500,7 @@ pub fn validate(raw: RawConfig) -> Result<PrefectureConfig, Vec<String>> {
             .ok()
     });
     if let Some(listen) = listen
-        && let Some(problem) = renkei_node::access::open_door(
+        && let Some(problem) = renkei_proto::server::access::open_door(
             listen,
             raw.callers.is_empty(),
             raw.open == Some(true),
@@ -517,7 +517,7 @@ pub fn validate(raw: RawConfig) -> Result<PrefectureConfig, Vec<String>> {
         );
     }
     let otlp_endpoint = raw.otlp_endpoint.as_ref().and_then(|text| {
-        renkei_node::telemetry::validate_endpoint("otlp_endpoint", text)
+        renkei_proto::server::telemetry::validate_endpoint("otlp_endpoint", text)
             .map_err(|p| problems.push(p))
             .ok()
     });

@@ -13,7 +13,7 @@
 //! - [`facts`]: the fact path the services share — this prefecture's municipalities, the one
 //!   group-committed way into the Raft log, linearizable reads, acknowledged sequences;
 //! - [`access`]: who is calling — the `[[callers]]` by token digest, node certificates, and the
-//!   gate (served behind `renkei_node::access::GateLayer`) that identifies a caller before a
+//!   gate (served behind `renkei_proto::server::access::GateLayer`) that identifies a caller before a
 //!   request's body is read;
 //! - [`grpc`]: the gRPC services — internal `RaftService`, client-facing `PrefectureLedger`,
 //!   `Federation`, `PrefectureSurvey`, `ClusterAdmin` — and the one mapping of errors to gRPC codes;

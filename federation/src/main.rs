@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use renkei_federation::config::{self, LogFormat, Overrides, PrefectureConfig};
-use renkei_node::telemetry::{self, ShutdownSignal};
+use renkei_proto::server::telemetry::{self, ShutdownSignal};
 
 /// A replica of the renkei prefecture tier (都道府県層): a Raft-replicated ledger of municipal
 /// facts, served over gRPC.

@@ -1,5 +1,5 @@
 //! Prometheus metrics of a replica, served as text at `GET /metrics` on `metrics_listen` (the
-//! endpoint itself is the node's, [`renkei_node::metrics::serve_with`]). Refreshed before each
+//! endpoint itself is the node's, [`renkei_proto::server::metrics::serve_with`]). Refreshed before each
 //! scrape from live state:
 //! - `renkei_raft_term`, `renkei_raft_leader_id` (0: none known), `renkei_raft_is_leader`,
 //!   `renkei_raft_last_log_index`, `renkei_raft_applied_index`, and on the leader

@@ -47,7 +47,7 @@ pub enum ServerError {
     #[error("{0}")]
     Tls(#[from] renkei_proto::tls::TlsError),
     #[error("{0}")]
-    Web(#[from] renkei_node::web::serve::WebServeError),
+    Web(#[from] renkei_proto::server::web::serve::WebServeError),
 }
 
 /// The most calls one connection may have in progress at once: a node pushes a batch at a time
@@ -222,7 +222,7 @@ pub async fn run(
             let web_tls = match &tls {
                 Some(tls) => {
                     let (cert, key) = tls.identity_pem();
-                    Some(renkei_node::web::serve::tls_config(cert, key)?)
+                    Some(renkei_proto::server::web::serve::tls_config(cert, key)?)
                 }
                 None => None,
             };
@@ -253,7 +253,7 @@ pub async fn run(
             tracing::info!(address = %bound, "serving metrics at /metrics");
             let (raft, reader, monitor) = (raft.clone(), reader.clone(), monitor.clone());
             let prefecture = config.prefecture;
-            Some(tokio::spawn(renkei_node::metrics::serve_with(
+            Some(tokio::spawn(renkei_proto::server::metrics::serve_with(
                 listener,
                 move || crate::metrics::refresh(&raft, &reader, &monitor, prefecture),
                 async move {
@@ -280,8 +280,8 @@ pub async fn run(
     let served = builder
         .concurrency_limit_per_connection(MAX_CALLS_PER_CONNECTION)
         .timeout(REQUEST_TIMEOUT)
-        .trace_fn(renkei_node::telemetry::grpc_server_span)
-        .layer(renkei_node::access::GateLayer(callers.clone()))
+        .trace_fn(renkei_proto::server::telemetry::grpc_server_span)
+        .layer(renkei_proto::server::access::GateLayer(callers.clone()))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(

@@ -12,9 +12,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use prost::Message;
-use renkei_node::domain::StatusBoard;
-use renkei_node::domain::facts::evidence_from_wire;
 use renkei_proto::convert::timestamp_to_utc;
+use renkei_proto::programme::evidence::evidence_from_wire;
+use renkei_proto::programme::status::StatusBoard;
 use renkei_proto::v1::{FactBody, FactKind};
 use renkei_proto::{FiscalYear, MunicipalityCode, PrefectureCode, official};
 use serde::{Deserialize, Serialize};

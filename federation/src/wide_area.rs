@@ -9,8 +9,7 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
-use renkei_node::domain::facts;
-use renkei_node::domain::resources::ResourceKind;
+use renkei_proto::programme::evidence::published_resource_kind;
 use renkei_proto::v1::{self, FactKind, WideAreaActionKind};
 use renkei_proto::{FiscalYear, MunicipalityCode, official};
 use serde::{Deserialize, Serialize};
@@ -410,7 +409,7 @@ impl WideArea {
         // both designations (see [`WideArea::designations`]).
         let kept = resource
             .as_ref()
-            .is_some_and(|r| ResourceKind::parse("kind", &r.kind).is_ok_and(facts::published_kind));
+            .is_some_and(|r| published_resource_kind(&r.kind));
         if !known && !kept {
             // A withdrawal or a kind the prefecture does not keep, of what it never heard of.
             return;

@@ -25,7 +25,7 @@ use renkei_node::domain::status::{Evidence, evidence};
 use renkei_node::domain::tools::ToolRegister;
 use renkei_node::domain::trainings::TrainingRegister;
 use renkei_node::domain::wide_area::WideAreaRegister;
-use renkei_node::domain::{Aggregate, ProgrammeEvent, StatusBoard, SurveyStatus};
+use renkei_node::domain::{Aggregate, ProgrammeEvent, RecordEvent, StatusBoard, SurveyStatus};
 use renkei_proto::FiscalYear;
 use renkei_proto::v1::FactKind;
 

@@ -15,28 +15,12 @@
 //! - `renkei_store_events_appended_total{municipality}`: events written.
 
 use std::future::Future;
-use std::sync::OnceLock;
 
-use axum::Router;
-use axum::routing::get;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 
-use crate::grpc::NodeSyncService;
+pub use renkei_proto::server::metrics::{handle, serve_with};
 
-/// Returns the process's Prometheus recorder, installing it on first use (a process has one).
-pub fn handle() -> Option<PrometheusHandle> {
-    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
-    HANDLE
-        .get_or_init(|| match PrometheusBuilder::new().install_recorder() {
-            Ok(h) => Some(h),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot install the metrics recorder; /metrics is empty");
-                None
-            }
-        })
-        .clone()
-}
+use crate::grpc::NodeSyncService;
 
 /// Serves `GET /metrics` on `listener` until `shutdown` resolves, refreshing the node's sync
 /// gauges before each scrape.
@@ -46,28 +30,4 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     serve_with(listener, move || sync.export_gauges(), shutdown).await
-}
-
-/// Serves `GET /metrics` on `listener` until `shutdown` resolves; `refresh` runs before each
-/// scrape to set gauges read from live state (the prefecture replica uses it for Raft's).
-pub async fn serve_with(
-    listener: TcpListener,
-    refresh: impl Fn() + Clone + Send + Sync + 'static,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let recorder = handle();
-    let app = Router::new().route(
-        "/metrics",
-        get(move || {
-            let refresh = refresh.clone();
-            let recorder = recorder.clone();
-            async move {
-                refresh();
-                recorder.map(|h| h.render()).unwrap_or_default()
-            }
-        }),
-    );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
 }

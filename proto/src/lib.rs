@@ -6,12 +6,15 @@
 //! - [`MunicipalityCode`], [`PrefectureCode`], [`FiscalYear`]: identifiers that can only be built
 //!   through validation;
 //! - [`official`]: the official list of the 1,741 municipalities and 47 prefectures;
-//! - [`programme`]: the programme's items and survey answers, the one vocabulary of both tiers;
+//! - [`programme`]: the programme's items and survey answers, the one vocabulary of both tiers,
+//!   and the status rules both apply to evidence ([`programme::status`]);
 //! - [`convert`]: conversions between wire and domain types;
 //! - [`FILE_DESCRIPTOR_SET`]: the encoded descriptors, for gRPC server reflection;
-//! - [`cluster`]: calls to a replicated prefecture cluster that find its leader.
+//! - [`cluster`]: calls to a replicated prefecture cluster that find its leader;
+//! - [`server`]: what the servers of both tiers share (credentials and the access layer, backups,
+//!   metrics, telemetry, the web pages' kit), so that the prefecture does not link the node.
 //!
-//! Apart from [`cluster`]'s network calls, this crate does no I/O.
+//! Apart from [`cluster`], [`tls`] and [`server`], this crate does no I/O.
 
 #[doc(hidden)]
 pub mod codec;
@@ -24,6 +27,7 @@ pub mod cluster;
 pub mod convert;
 pub mod official;
 pub mod programme;
+pub mod server;
 pub mod tls;
 
 pub use error::IdError;

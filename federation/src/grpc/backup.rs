@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use renkei_node::backup::{self, BackupError, Manifest};
-use renkei_node::grpc::{backup_reply, status_from_backup};
+use renkei_proto::server::backup::{self, BackupError, Manifest};
+use renkei_proto::server::backup::{backup_reply, status_from_backup};
 use renkei_proto::v1::{self, Backup};
 use tonic::{Request, Response, Status};
 

@@ -26,10 +26,10 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use maud::{Markup, html};
-use renkei_node::web::look::{self, NavLink, SignedInAs};
-use renkei_node::web::session::DEFAULT_SESSION_TTL;
-use renkei_node::web::signin::{self, Admitted, Door, Refusal, SignInForm};
-use renkei_node::web::{CsrfForm, SessionState, Sessions, SignedIn};
+use renkei_proto::server::web::look::{self, NavLink, SignedInAs};
+use renkei_proto::server::web::session::DEFAULT_SESSION_TTL;
+use renkei_proto::server::web::signin::{self, Admitted, Door, Refusal, SignInForm};
+use renkei_proto::server::web::{CsrfForm, SessionState, Sessions, SignedIn};
 use renkei_proto::{PrefectureCode, v1};
 use serde::Deserialize;
 use tokio::net::TcpListener;
@@ -130,7 +130,7 @@ impl Console {
     /// A whole console page for a signed-in session.
     fn page(
         &self,
-        session: &renkei_node::web::session::Session<Principal>,
+        session: &renkei_proto::server::web::session::Session<Principal>,
         current: &str,
         title: &str,
         body: Markup,
@@ -180,7 +180,7 @@ pub fn role_label(role: Role) -> &'static str {
 }
 
 /// The identity the application service checks for a signed-in caller.
-fn identity(session: &renkei_node::web::session::Session<Principal>) -> Identity {
+fn identity(session: &renkei_proto::server::web::session::Session<Principal>) -> Identity {
     Identity::Known(session.principal.clone())
 }
 
@@ -236,7 +236,7 @@ fn error_text(error: &FederationError) -> String {
 /// An error page for a signed-in session.
 fn error_page(
     console: &Console,
-    session: &renkei_node::web::session::Session<Principal>,
+    session: &renkei_proto::server::web::session::Session<Principal>,
     current: &str,
     error: &FederationError,
 ) -> Response {
@@ -316,9 +316,9 @@ pub async fn serve(
     listener: TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), renkei_node::web::serve::WebServeError> {
+) -> Result<(), renkei_proto::server::web::serve::WebServeError> {
     let local: SocketAddr = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(address = %local, url = %format!("{scheme}://{local}/"), "serving the console");
-    renkei_node::web::serve(listener, tls, router(console), shutdown).await
+    renkei_proto::server::web::serve(listener, tls, router(console), shutdown).await
 }

@@ -11,12 +11,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{Datelike, Duration, NaiveDate, Utc};
 use maud::{Markup, html};
-use renkei_node::web::chart::{self, Series, StackedBar};
-use renkei_node::web::look::{self, answer_class, csrf_field};
-use renkei_node::web::session::Session;
-use renkei_node::web::{CsrfForm, SignedIn};
 use renkei_proto::convert::{timestamp_to_utc, utc_to_timestamp};
 use renkei_proto::programme::{Item, SurveyStatus};
+use renkei_proto::server::web::chart::{self, Series, StackedBar};
+use renkei_proto::server::web::look::{self, answer_class, csrf_field};
+use renkei_proto::server::web::session::Session;
+use renkei_proto::server::web::{CsrfForm, SignedIn};
 use renkei_proto::v1;
 use renkei_proto::{FiscalYear, official};
 use serde::Deserialize;
@@ -884,7 +884,10 @@ async fn review(
         .review(
             identity(&session),
             v1::ReviewSubmissionRequest {
-                request_id: format!("web-review-{}", renkei_node::web::session::random_token()),
+                request_id: format!(
+                    "web-review-{}",
+                    renkei_proto::server::web::session::random_token()
+                ),
                 municipality: form.municipality.clone(),
                 fiscal_year: form.fy,
                 version: form.version,
@@ -1142,7 +1145,7 @@ async fn record_designation(
             v1::PublishDownRequest {
                 request_id: format!(
                     "web-designation-{}",
-                    renkei_node::web::session::random_token()
+                    renkei_proto::server::web::session::random_token()
                 ),
                 item: Some(v1::DownItem {
                     cursor: 0,
@@ -1203,7 +1206,10 @@ async fn record_meeting(
         .record_meeting(
             identity(&session),
             v1::RecordWideAreaMeetingRequest {
-                request_id: format!("web-meeting-{}", renkei_node::web::session::random_token()),
+                request_id: format!(
+                    "web-meeting-{}",
+                    renkei_proto::server::web::session::random_token()
+                ),
                 id: form.id.trim().to_owned(),
                 title: form.title.trim().to_owned(),
                 held_by: form.held_by.clone(),

@@ -31,7 +31,7 @@ pub mod values;
 pub mod wide_area;
 
 pub use events::ProgrammeEvent;
-pub use status::{ItemStatus, StatusBoard, SurveyStatus};
+pub use status::{ItemStatus, RecordEvent, StatusBoard, SurveyStatus};
 pub use values::Item;
 
 /// Why the domain refused a command. Every variant names what was wrong and with which value.

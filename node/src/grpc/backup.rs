@@ -8,6 +8,7 @@ use renkei_proto::v1::{self, Backup};
 use tonic::{Request, Response, Status};
 
 use crate::backup::{self, BackupError, Manifest};
+pub use crate::backup::{backup_reply, status_from_backup};
 use crate::personal::KeyVault;
 use crate::store::EventStore;
 
@@ -51,27 +52,6 @@ impl NodeBackupService {
             node_id: 0,
             applied_index: 0,
         })
-    }
-}
-
-/// Maps a backup error to its gRPC status; the one place where this is decided.
-pub fn status_from_backup(e: BackupError) -> Status {
-    match &e {
-        BackupError::Invalid { .. } => Status::invalid_argument(e.to_string()),
-        BackupError::Io { .. } => Status::internal(e.to_string()),
-    }
-}
-
-/// The wire form of a manifest.
-pub fn backup_reply(path: &Path, m: Manifest) -> v1::BackupReply {
-    v1::BackupReply {
-        path: path.display().to_string(),
-        kind: m.kind,
-        taken_at: m.taken_at,
-        bytes: m.bytes,
-        positions: m.positions,
-        node_id: m.node_id,
-        applied_index: m.applied_index,
     }
 }
 

@@ -63,17 +63,7 @@ pub struct ImportReport {
 /// Decodes the file's bytes: a UTF-8 BOM or valid UTF-8 means UTF-8, anything else must be
 /// Shift_JIS.
 pub fn decode_text(bytes: &[u8]) -> Result<String, ImportError> {
-    if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
-        return String::from_utf8(rest.to_vec()).map_err(|_| ImportError::Encoding);
-    }
-    if let Ok(s) = std::str::from_utf8(bytes) {
-        return Ok(s.to_owned());
-    }
-    let (text, _, errors) = encoding_rs::SHIFT_JIS.decode(bytes);
-    if errors {
-        return Err(ImportError::Encoding);
-    }
-    Ok(text.into_owned())
+    renkei_proto::server::web::decode_text(bytes).ok_or(ImportError::Encoding)
 }
 
 fn flag(field: &str, value: &str) -> Result<bool, DomainError> {

@@ -24,7 +24,7 @@ use crate::domain::consultation::{
 use crate::domain::meetings::{MeetingCommand, MeetingRegister};
 use crate::domain::plan::{AnnualPlan, DoneActivity, PlanCommand, SceneProgress};
 use crate::domain::resources::{Audience, RegisteredResource, ResourceCommand, ResourceRegistry};
-use crate::domain::status::{ItemStatus, StatusBoard, check_as_of};
+use crate::domain::status::{ItemStatus, RecordEvent, StatusBoard, check_as_of};
 use crate::domain::tools::{ToolCommand, ToolRegister};
 use crate::domain::trainings::{TrainingCommand, TrainingRegister};
 use crate::domain::values::{CareScene, CaseId, ResourceId, SubjectId};

@@ -9,10 +9,13 @@ use crate::domain::plan::PlanEvent;
 use crate::domain::resources::tests::d;
 use crate::domain::resources::{Capability, ResourceDetails};
 use crate::domain::trainings::TrainingKind;
+use crate::domain::values::Item;
 use crate::domain::values::{
     CareScene, CaseId, DeskId, MedicalInstitutionCode, PlannedActivityId, Profession, ResourceId,
     SubjectId, TrainingId, WideAreaId,
 };
+use renkei_proto::FiscalYear;
+use renkei_proto::v1::{DatedEvidence, EvidenceKind, StatusEvidence};
 
 fn encoded(kind: FactKind) -> Vec<u8> {
     renkei_proto::v1::FactBody {
@@ -254,4 +257,22 @@ fn every_kind_that_may_be_a_liaison_base_is_published_with_its_location() {
         assert_eq!(fact.kind, kind.code());
         assert_eq!(fact.located_in, "162060");
     }
+}
+
+#[test]
+fn every_published_kind_is_a_resource_kind_the_node_knows() {
+    // The list both tiers read is written as codes: each must name a kind, and the kinds it
+    // names are exactly those `published_kind` says.
+    for code in renkei_proto::programme::evidence::PUBLISHED_RESOURCE_KINDS {
+        let kind = ResourceKind::parse("kind", code).expect(code);
+        assert!(published_kind(kind), "{code}");
+    }
+    let published = ResourceKind::ALL
+        .iter()
+        .filter(|k| published_kind(**k))
+        .count();
+    assert_eq!(
+        published,
+        renkei_proto::programme::evidence::PUBLISHED_RESOURCE_KINDS.len()
+    );
 }

@@ -17,8 +17,6 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use chacha20poly1305::aead::OsRng;
-use chacha20poly1305::aead::rand_core::RngCore;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -32,7 +30,9 @@ pub const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(8 * 60 * 60);
 /// Returns 32 random bytes from the operating system, as 64 hex digits.
 pub fn random_token() -> String {
     let mut bytes = [0u8; 32];
-    OsRng.fill_bytes(&mut bytes);
+    // The operating system's random source does not fail on the systems renkei runs on; if it
+    // ever did, a server must not hand out a predictable session id.
+    getrandom::fill(&mut bytes).expect("the operating system's random source failed");
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -308,8 +308,9 @@ async fn multipart_as_urlencoded<S: Send + Sync>(
             .await
             .map_err(|e| Refused::BadForm(e.body_text()))?;
         let value = if is_file {
-            crate::programme::import::decode_text(&content)
-                .map_err(|e| Refused::BadForm(format!("{name}: {e}")))?
+            super::decode_text(&content).ok_or_else(|| {
+                Refused::BadForm(format!("{name}: {}", super::NOT_UTF8_OR_SHIFT_JIS))
+            })?
         } else {
             String::from_utf8(content.to_vec())
                 .map_err(|_| Refused::BadForm(format!("{name}: not UTF-8")))?

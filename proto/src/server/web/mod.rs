@@ -23,4 +23,20 @@ pub mod session;
 pub mod signin;
 
 pub use serve::serve;
+
+/// Why an uploaded file's text could not be read.
+pub const NOT_UTF8_OR_SHIFT_JIS: &str = "the file is neither UTF-8 nor Shift_JIS";
+
+/// Decodes an uploaded file's bytes as the offices' spreadsheets save them: a UTF-8 BOM or valid
+/// UTF-8 means UTF-8, anything else must be Shift_JIS; `None` when it is neither.
+pub fn decode_text(bytes: &[u8]) -> Option<String> {
+    if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        return String::from_utf8(rest.to_vec()).ok();
+    }
+    if let Ok(s) = std::str::from_utf8(bytes) {
+        return Some(s.to_owned());
+    }
+    let (text, _, errors) = encoding_rs::SHIFT_JIS.decode(bytes);
+    (!errors).then(|| text.into_owned())
+}
 pub use session::{CsrfForm, SessionState, Sessions, SignedIn};

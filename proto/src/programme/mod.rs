@@ -5,6 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod evidence;
+pub mod status;
+
 /// A programme item (事業項目), in the order of the national table: （ア）…（ク）.
 ///
 /// Variants are named by the item's kana (`E` is （エ）, `O` is （オ）). Stored and sent as its
