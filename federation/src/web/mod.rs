@@ -185,7 +185,7 @@ fn identity(session: &renkei_node::web::session::Session<Principal>) -> Identity
 }
 
 /// Returns the HTTP status of an error: the one mapping of [`FederationError`] for the web, as
-/// [`crate::grpc::to_status`] is for gRPC. Refusals are logged as they are for gRPC.
+/// [`crate::error::to_status`] is for gRPC. Refusals are logged as they are for gRPC.
 pub fn http_status(error: &FederationError) -> StatusCode {
     match error {
         FederationError::InvalidArgument { .. } | FederationError::OutsidePrefecture { .. } => {
