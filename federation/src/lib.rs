@@ -43,6 +43,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod access;
+pub mod application;
 pub mod client;
 pub mod config;
 pub mod error;

@@ -10,9 +10,11 @@
 //! - [`AdminService`]: `ClusterAdmin` (initialise, add learner, change membership, remove,
 //!   status).
 //!
-//! Callers reach the client services identified by [`crate::access`]; each handler checks the
-//! role and municipalities its method needs. Handlers decode into domain types, call the Raft instance or the ledger reader once, and map
-//! errors through [`to_status`]. No ledger rule lives here.
+//! Callers reach the client services identified by [`crate::access`]. Each client handler takes
+//! the caller's identity, calls one application method — of [`crate::facts::Facts`] for the
+//! ledger, of [`crate::application`]'s `Exchange` and `Surveys` for `Federation` and
+//! `PrefectureSurvey`, which check roles and municipalities — and maps errors through
+//! [`to_status`]. No rule lives here.
 
 mod admin;
 mod backup;
@@ -26,7 +28,7 @@ pub use backup::ReplicaBackupService;
 pub use federation::FederationService;
 pub use ledger::LedgerService;
 pub use raft::RaftPeerService;
-pub use survey::{SurveyService, tally_reply};
+pub use survey::SurveyService;
 
 /// The one mapping of errors to gRPC codes (kept with the errors, so that [`crate::access`]
 /// answers with it without depending on the services).
