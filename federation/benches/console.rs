@@ -15,9 +15,10 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use prost::Message;
 use renkei_federation::config::{Caller, PrefectureConfig, Role};
-use renkei_federation::grpc::tally_reply;
 use renkei_federation::regions::{Region, RegionSet};
-use renkei_federation::survey::{Approval, MunicipalityRow, Source, Survey, SurveyStatus};
+use renkei_federation::survey::{
+    Approval, MunicipalityRow, Source, Survey, SurveyStatus, tally_reply,
+};
 use renkei_federation::web::render_status;
 use renkei_proto::{FiscalYear, PrefectureCode, official, v1};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

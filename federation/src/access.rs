@@ -19,8 +19,7 @@ use renkei_proto::tls::PeerNames;
 use tonic::{Request, Status};
 
 use crate::config::{Caller, Role, token_digest};
-use crate::error::FederationError;
-use crate::grpc::to_status;
+use crate::error::{FederationError, to_status};
 
 /// The callers the configuration knows, by the SHA-256 of their token (compared in full, so the
 /// lookup does not reveal a token by timing).

@@ -1,10 +1,13 @@
 //! The errors of the prefecture tier's services. Each says what went wrong with which value;
-//! [`crate::grpc::to_status`] maps them to gRPC codes, once.
+//! [`to_status`] maps them to gRPC codes, once (for the gate in [`crate::access`] and the
+//! services in [`crate::grpc`] alike).
 
 use openraft::error::{
     CheckIsLeaderError, ClientWriteError, ForwardToLeader, InitializeError, RaftError,
 };
 use openraft::{BasicNode, StorageError};
+use renkei_proto::cluster::LEADER_METADATA_KEY;
+use tonic::Status;
 
 use crate::types::NodeId;
 
@@ -96,5 +99,39 @@ impl FederationError {
     fn with_context(self, context: String) -> Self {
         tracing::debug!(%context, "leadership not confirmed");
         self
+    }
+}
+
+/// Maps an error to its gRPC status. Bad input is never reported as an internal error, nor a
+/// storage failure as bad input.
+pub fn to_status(error: FederationError) -> Status {
+    let message = error.to_string();
+    if matches!(
+        error,
+        FederationError::Unauthenticated(_) | FederationError::PermissionDenied { .. }
+    ) {
+        // Who was refused what, for the audit trail.
+        tracing::warn!(refused = %message, "call refused");
+    }
+    match error {
+        FederationError::InvalidArgument { .. } | FederationError::OutsidePrefecture { .. } => {
+            Status::invalid_argument(message)
+        }
+        FederationError::NotLeader { leader_address, .. } => {
+            let mut status = Status::unavailable(message);
+            if let Some(address) = leader_address
+                && let Ok(value) = address.parse()
+            {
+                status.metadata_mut().insert(LEADER_METADATA_KEY, value);
+            }
+            status
+        }
+        FederationError::NodeIdRetired(_) | FederationError::FailedPrecondition(_) => {
+            Status::failed_precondition(message)
+        }
+        FederationError::Stopped(_) => Status::unavailable(message),
+        FederationError::Unauthenticated(_) => Status::unauthenticated(message),
+        FederationError::PermissionDenied { .. } => Status::permission_denied(message),
+        FederationError::Storage(_) => Status::internal(message),
     }
 }

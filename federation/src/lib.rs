@@ -10,13 +10,19 @@
 //!   `RaftStateMachine`), one database with separate column families;
 //! - [`network`]: the outgoing Raft transport over gRPC (`RaftService`), with timeouts and
 //!   reconnects;
-//! - [`facts`]: the fact path the services share — this prefecture's municipalities, the one
-//!   group-committed way into the Raft log, linearizable reads, acknowledged sequences;
+//! - [`facts`]: the fact path the services share — this prefecture's municipalities, the checks
+//!   of a write of facts, the one group-committed way into the Raft log and the other commands'
+//!   way into it, reads with the consistency asked for, acknowledged sequences;
 //! - [`access`]: who is calling — the `[[callers]]` by token digest, node certificates, and the
 //!   gate (served behind `renkei_proto::server::access::GateLayer`) that identifies a caller before a
 //!   request's body is read;
+//! - [`application`]: the application methods the gRPC services and the console both call —
+//!   `Surveys` (tallies, exports, completeness, submissions and reviews, regions, the (ク) items
+//!   and designations) and `Exchange` (facts up, items down, sync state);
+//! - [`error`]: the tier's errors and the one mapping of them to gRPC codes (`to_status`);
 //! - [`grpc`]: the gRPC services — internal `RaftService`, client-facing `PrefectureLedger`,
-//!   `Federation`, `PrefectureSurvey`, `ClusterAdmin` — and the one mapping of errors to gRPC codes;
+//!   `Federation`, `PrefectureSurvey`, `ClusterAdmin` — each handler decoding, calling one
+//!   application method and encoding;
 //! - [`metrics`]: the replica's Prometheus gauges (Raft, per-municipality sync) and timings;
 //! - [`client`]: a client that follows leader redirects and retries with the same request id;
 //! - [`config`]: the node's configuration (TOML file, environment, flags) and its validation;
@@ -25,14 +31,15 @@
 //! - [`survey`]: the national implementation-status survey: tallies per item (実施している /
 //!   年度内に実施予定 / 実施していない with percentages of n), exports in the national format
 //!   (CSV in UTF-8 with BOM or Shift_JIS, XLSX, JSON with a checksum) and the national merge of
-//!   the prefectures' exports;
+//!   the prefectures' exports, and a survey's tally in its wire form;
 //! - [`sync_monitor`]: what this replica has seen of each municipality's sync (in memory);
 //! - [`regions`]: regions (圏域) — 二次医療圏 and the other kinds — as region sets in force for a
 //!   range of fiscal years, read from `SetRegions` CSV and checked against the official list;
 //! - [`tally`]: the tally engine's maintained state — status evidence per municipality, the
 //!   region sets, survey submissions and reviews — folded in by the state machine;
 //! - [`web`]: the prefecture console — the web pages officers use, served by every replica on
-//!   `web_listen` (HTTPS under `[tls]`), an adapter over the same service methods as [`grpc`];
+//!   `web_listen` (HTTPS under `[tls]`), an adapter over the same [`application`] methods as
+//!   [`grpc`];
 //! - [`wide_area`]: the cross-municipal items (ク): resources beyond a municipality, unified forms
 //!   and their adoption, liaison agreements, wide-area meetings, designations per 圏域.
 //!
@@ -43,6 +50,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod access;
+pub mod application;
 pub mod client;
 pub mod config;
 pub mod error;

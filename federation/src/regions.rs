@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use renkei_proto::v1;
 use renkei_proto::{FiscalYear, MunicipalityCode, PrefectureCode, official};
 use serde::{Deserialize, Serialize};
 
@@ -162,6 +163,24 @@ impl RegionSet {
             last_fiscal_year: last,
             regions,
         })
+    }
+
+    /// Its wire form (`renkei.v1.RegionsView`).
+    pub fn view(&self) -> v1::RegionsView {
+        v1::RegionsView {
+            kind: self.kind.clone(),
+            first_fiscal_year: i32::from(self.first_fiscal_year.year()),
+            last_fiscal_year: i32::from(self.last_fiscal_year.year()),
+            regions: self
+                .regions
+                .iter()
+                .map(|r| v1::Region {
+                    id: r.id.clone(),
+                    name: r.name.clone(),
+                    municipalities: r.municipalities.iter().map(ToString::to_string).collect(),
+                })
+                .collect(),
+        }
     }
 
     /// Whether the set is in force in `fy`.

@@ -15,6 +15,7 @@ use tokio_stream::StreamExt;
 use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::access::Callers;
+use crate::application::{Exchange, Surveys};
 use crate::config::PrefectureConfig;
 use crate::facts::Facts;
 use crate::grpc::{
@@ -196,24 +197,17 @@ pub async fn run(
     let facts = Facts::new(raft.clone(), reader.clone(), config.prefecture);
     let ledger = LedgerService::new(facts.clone());
     let monitor = SyncMonitor::default();
-    let federation = FederationService::new(
-        facts.clone(),
-        raft.clone(),
-        reader.clone(),
-        config.prefecture,
-        monitor.clone(),
-        advertise.clone(),
-    );
-    let backups = ReplicaBackupService::new(raft.clone(), reader.clone(), config.node_id);
-    let survey = SurveyService::new(
+    // The application types the gRPC services and the console both call.
+    let exchange = Exchange::new(facts.clone(), monitor.clone(), advertise.clone());
+    let surveys = Surveys::new(
         facts,
-        raft.clone(),
-        reader.clone(),
         survey_state,
-        config.prefecture,
         monitor.clone(),
         config.survey_scope.clone(),
     );
+    let federation = FederationService::new(exchange.clone());
+    let backups = ReplicaBackupService::new(raft.clone(), reader.clone(), config.node_id);
+    let survey = SurveyService::new(surveys.clone());
     let web = match config.web_listen {
         None => None,
         Some(address) => {
@@ -227,8 +221,8 @@ pub async fn run(
                 None => None,
             };
             let console = crate::web::Console::new(
-                survey.clone(),
-                federation.clone(),
+                surveys,
+                exchange,
                 raft.clone(),
                 callers.clone(),
                 config.prefecture,

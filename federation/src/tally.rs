@@ -3,8 +3,8 @@
 //! submissions with their review. The state machine folds each applied fact and survey command in
 //! here, so a tally is computed from this state — never by rescanning the facts.
 //!
-//! The status rules are the municipal node's own ([`StatusBoard`]): the prefecture derives the
-//! same answer from the same evidence, for any fiscal year, as-of date and as-known-at instant.
+//! The status rules are one definition for both tiers ([`StatusBoard`]): the prefecture derives
+//! the same answer from the same evidence as the node, for any fiscal year, as-of date and as-known-at instant.
 //!
 //! This module is pure: the state machine persists what it decides.
 
@@ -12,10 +12,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use prost::Message;
-use renkei_proto::convert::timestamp_to_utc;
+use renkei_proto::convert::{timestamp_to_utc, utc_to_timestamp};
 use renkei_proto::programme::evidence::evidence_from_wire;
 use renkei_proto::programme::status::StatusBoard;
-use renkei_proto::v1::{FactBody, FactKind};
+use renkei_proto::v1::{self, FactBody, FactKind};
 use renkei_proto::{FiscalYear, MunicipalityCode, PrefectureCode, official};
 use serde::{Deserialize, Serialize};
 
@@ -62,7 +62,8 @@ impl Submission {
         known_at.is_none_or(|t| self.submitted_at_ms <= t.timestamp_millis())
     }
 
-    fn approval(&self) -> Approval {
+    /// Where this version stands (提出済, 承認済, 差戻し).
+    pub fn approval(&self) -> Approval {
         match &self.state {
             ReviewState::Submitted => Approval::Submitted {
                 version: self.version,
@@ -74,6 +75,26 @@ impl Submission {
                 version: self.version,
                 comment: comment.clone(),
             },
+        }
+    }
+
+    /// Its wire form (`renkei.v1.SubmissionView`).
+    pub fn view(&self) -> v1::SubmissionView {
+        let (state, comment) = match &self.state {
+            ReviewState::Submitted => ("submitted", String::new()),
+            ReviewState::Approved => ("approved", String::new()),
+            ReviewState::Returned { comment } => ("returned", comment.clone()),
+        };
+        v1::SubmissionView {
+            municipality: self.municipality.to_string(),
+            fiscal_year: i32::from(self.fiscal_year.year()),
+            version: self.version,
+            survey_date: self.survey_date.format("%Y-%m-%d").to_string(),
+            statuses: self.statuses.iter().map(|x| x.label().to_owned()).collect(),
+            state: state.to_owned(),
+            comment,
+            submitted_at: DateTime::from_timestamp_millis(self.submitted_at_ms)
+                .map(utc_to_timestamp),
         }
     }
 }
@@ -172,6 +193,14 @@ impl SurveyState {
             .get(&(fy, m))
             .map(Vec::as_slice)
             .unwrap_or(&[])
+    }
+
+    /// Where a municipality's answers for a fiscal year stand: its latest version's approval,
+    /// or 未提出.
+    pub fn approval(&self, fy: FiscalYear, m: MunicipalityCode) -> Approval {
+        self.submissions(fy, m)
+            .last()
+            .map_or(Approval::NotSubmitted, Submission::approval)
     }
 
     /// Records a new submitted version; returns it.

@@ -15,6 +15,7 @@ use renkei_proto::{FiscalYear, MunicipalityCode, official};
 use serde::{Deserialize, Serialize};
 
 use crate::regions::{Region, RegionSet, region_kind_label};
+use crate::survey::{format_tenths, percent_tenths};
 
 fn date(text: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
@@ -759,6 +760,180 @@ pub struct AreaDesignations {
     pub gaps: Vec<String>,
     /// Municipalities whose candidates come only from a neighbour.
     pub neighbour_only: Vec<MunicipalityCode>,
+}
+
+impl WideAreaMeeting {
+    /// Its wire form (`renkei.v1.WideAreaMeetingView`).
+    pub fn view(&self) -> v1::WideAreaMeetingView {
+        v1::WideAreaMeetingView {
+            id: self.id.clone(),
+            title: self.title.clone(),
+            held_by: self.held_by.clone(),
+            region: self.region.clone(),
+            on: self.on.format("%Y-%m-%d").to_string(),
+            municipalities: self
+                .municipalities
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+        }
+    }
+}
+
+impl Candidate {
+    /// Its wire form (`renkei.v1.DesignationCandidate`).
+    pub fn view(&self) -> v1::DesignationCandidate {
+        v1::DesignationCandidate {
+            municipality: self.municipality.to_string(),
+            name: self.name.clone(),
+            medical_institution_code: self.medical_institution_code.clone(),
+            reason: self.reason.clone(),
+        }
+    }
+}
+
+impl WideArea {
+    /// The (ク) picture of the prefecture in fiscal year `fy` as of `as_of` (what
+    /// `GetWideArea` answers): the latest published version of each form with its adopters —
+    /// their share of the prefecture's `n` municipalities, per region of `regions` and per
+    /// version —, the liaison agreements in force with their cases of the year, the year's
+    /// wide-area meetings, and the forms in use that the prefecture never published.
+    pub fn view(
+        &self,
+        regions: Option<&RegionSet>,
+        n: u32,
+        fy: FiscalYear,
+        as_of: NaiveDate,
+    ) -> v1::WideAreaView {
+        // The latest published version of each form.
+        let mut latest: BTreeMap<&str, &PublishedForm> = BTreeMap::new();
+        for f in self.forms() {
+            latest.insert(f.form_id.as_str(), f);
+        }
+        let forms = latest
+            .values()
+            .map(|f| {
+                let adopters = self.adopters(&f.form_id, None, as_of);
+                let by_region = regions
+                    .map(|set| {
+                        set.regions
+                            .iter()
+                            .map(|r| {
+                                let k = adopters
+                                    .iter()
+                                    .filter(|m| r.municipalities.contains(m))
+                                    .count();
+                                format!("{} {k}/{}", r.name, r.municipalities.len())
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let versions = self
+                    .version_coverage(&f.form_id, as_of)
+                    .into_iter()
+                    .map(|v| v1::FormVersionAdopters {
+                        version: v.version,
+                        adopters: v.adopters.iter().map(ToString::to_string).collect(),
+                        published: v.published,
+                    })
+                    .collect();
+                v1::FormCoverage {
+                    versions,
+                    form_id: f.form_id.clone(),
+                    name: f.name.clone(),
+                    version: f.version.clone(),
+                    effective_from: f.effective_from.clone(),
+                    prefecture_percent: format_tenths(percent_tenths(adopters.len() as u32, n)),
+                    adopters: adopters.iter().map(ToString::to_string).collect(),
+                    by_region,
+                }
+            })
+            .collect();
+        let liaison = self
+            .liaison_in_force(as_of)
+            .into_iter()
+            .map(|(hospital, members)| v1::LiaisonAgreementView {
+                hospital_name: self.institution_name(&hospital, as_of).unwrap_or_default(),
+                hospital,
+                members: members
+                    .into_iter()
+                    .map(|(m, l)| v1::LiaisonMember {
+                        municipality: m.to_string(),
+                        rule_version: l.rule_version,
+                        notification_lead_days: l.notification_lead_days,
+                        contact_point: l.contact_point,
+                        from: l.from.format("%Y-%m-%d").to_string(),
+                        until: l
+                            .until
+                            .map(|u| u.format("%Y-%m-%d").to_string())
+                            .unwrap_or_default(),
+                        cases: self.liaison_cases(m, &l.agreement_id, fy),
+                        agreement: l.agreement_id,
+                    })
+                    .collect(),
+            })
+            .collect();
+        let meetings = self
+            .meetings()
+            .filter(|m| fy.contains(m.on))
+            .map(WideAreaMeeting::view)
+            .collect();
+        let unpublished = self
+            .unpublished_in_use(as_of)
+            .map(|(m, a)| v1::UnpublishedAdoption {
+                municipality: m.to_string(),
+                form_id: a.form_id.clone(),
+                name: a.name.clone(),
+                version: a.version.clone(),
+            })
+            .collect();
+        v1::WideAreaView {
+            forms,
+            liaison,
+            meetings,
+            unpublished,
+        }
+    }
+
+    /// The designation picture of each region of `regions` as of `as_of`
+    /// ([`WideArea::designations`]) in its wire form.
+    pub fn designations_view(
+        &self,
+        regions: &RegionSet,
+        as_of: NaiveDate,
+    ) -> Vec<v1::AreaDesignations> {
+        self.designations(regions, as_of)
+            .into_iter()
+            .map(|a| v1::AreaDesignations {
+                region_id: a.region_id,
+                region_name: a.region_name,
+                active_role: a
+                    .municipalities
+                    .iter()
+                    .map(|m| v1::MunicipalityCandidates {
+                        municipality: m.municipality.to_string(),
+                        name: municipality_name(m.municipality),
+                        candidates: m.candidates.iter().map(Candidate::view).collect(),
+                        from_neighbour: m.from_neighbour,
+                    })
+                    .collect(),
+                liaison_bases: a.liaison_bases.iter().map(Candidate::view).collect(),
+                decisions: a
+                    .decisions
+                    .into_iter()
+                    .map(|d| v1::Designation {
+                        role: d.role,
+                        area: d.area,
+                        institution_name: d.institution_name,
+                        medical_institution_code: d.medical_institution_code,
+                        decided_on: d.decided_on,
+                    })
+                    .collect(),
+                gaps: a.gaps,
+                neighbour_only: a.neighbour_only.iter().map(ToString::to_string).collect(),
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! The client-facing `PrefectureLedger` service: writes facts through Raft on the leader, reads
-//! acknowledged sequences (linearizable by default, or a possibly-stale local read).
+//! acknowledged sequences (linearizable by default, or a possibly-stale local read). The checks
+//! of a write and the reads are [`Facts`]'s; this file decodes, calls and encodes.
 
 use renkei_proto::MunicipalityCode;
 use renkei_proto::v1::{self, PrefectureLedger};
@@ -10,25 +11,7 @@ use crate::access::identity;
 use crate::config::Role;
 use crate::error::FederationError;
 use crate::facts::Facts;
-use crate::ledger::{self, FactRecord, MAX_REQUEST_ID_BYTES, WriteOutcome};
-
-/// The most facts one write may carry.
-pub const MAX_FACTS_PER_WRITE: usize = 2_000;
-
-/// Refuses a fact payload over [`renkei_proto::MAX_FACT_BYTES`], naming it by its index.
-pub(crate) fn check_fact_size(index: usize, payload: &[u8]) -> Result<(), FederationError> {
-    if payload.len() > renkei_proto::MAX_FACT_BYTES {
-        return Err(FederationError::InvalidArgument {
-            field: "payload",
-            reason: format!(
-                "facts[{index}].payload is {} bytes; a fact may have at most {}",
-                payload.len(),
-                renkei_proto::MAX_FACT_BYTES
-            ),
-        });
-    }
-    Ok(())
-}
+use crate::ledger::{self, WriteOutcome};
 
 /// Serves clients' writes and reads of the prefecture ledger.
 #[derive(Clone)]
@@ -46,8 +29,7 @@ impl LedgerService {
         &self,
         request: v1::WriteFactsRequest,
     ) -> Result<v1::WriteFactsResponse, FederationError> {
-        let facts = records(&self.facts, &request.request_id, request.facts)?;
-        let outcome = self.facts.commit(request.request_id, facts).await?;
+        let outcome = self.facts.write(request.request_id, request.facts).await?;
         Ok(write_response(&outcome))
     }
 
@@ -56,67 +38,12 @@ impl LedgerService {
         request: v1::ReadSequenceRequest,
     ) -> Result<v1::ReadSequenceResponse, FederationError> {
         let municipality = self.facts.municipality(&request.municipality)?;
-        ensure(&self.facts, request.consistency).await?;
+        self.facts.ensure(request.consistency).await?;
         Ok(v1::ReadSequenceResponse {
             applied_index: self.facts.applied_index(),
             acknowledged: self.facts.acknowledged(municipality)?,
         })
     }
-}
-
-/// Checks a write's request id and facts (their number and sizes, sequences, municipalities of
-/// this prefecture) and turns them into ledger records; nothing reaches Raft before this.
-pub(crate) fn records(
-    path: &Facts,
-    request_id: &str,
-    facts: Vec<v1::Fact>,
-) -> Result<Vec<FactRecord>, FederationError> {
-    if request_id.is_empty() || request_id.len() > MAX_REQUEST_ID_BYTES {
-        return Err(FederationError::InvalidArgument {
-            field: "request_id",
-            reason: format!(
-                "{} bytes; must be 1 to {MAX_REQUEST_ID_BYTES}",
-                request_id.len()
-            ),
-        });
-    }
-    if facts.is_empty() || facts.len() > MAX_FACTS_PER_WRITE {
-        return Err(FederationError::InvalidArgument {
-            field: "facts",
-            reason: format!("{} facts; must be 1 to {MAX_FACTS_PER_WRITE}", facts.len()),
-        });
-    }
-    // Sizes are checked before anything reaches Raft: an oversize fact is refused for good
-    // (the node reports it and holds its municipality back), never retried into the log.
-    let mut total = 0usize;
-    for (i, fact) in facts.iter().enumerate() {
-        check_fact_size(i, &fact.payload)?;
-        total += fact.payload.len();
-    }
-    if total > renkei_proto::MAX_WRITE_FACT_BYTES {
-        return Err(FederationError::InvalidArgument {
-            field: "facts",
-            reason: format!(
-                "{total} payload bytes; one write may carry at most {} (send fewer facts)",
-                renkei_proto::MAX_WRITE_FACT_BYTES
-            ),
-        });
-    }
-    let mut records = Vec::with_capacity(facts.len());
-    for (i, fact) in facts.into_iter().enumerate() {
-        if fact.sequence == 0 {
-            return Err(FederationError::InvalidArgument {
-                field: "sequence",
-                reason: format!("facts[{i}].sequence is 0; sequences start at 1"),
-            });
-        }
-        records.push(FactRecord {
-            municipality: path.municipality(&fact.municipality)?,
-            sequence: fact.sequence,
-            payload: fact.payload,
-        });
-    }
-    Ok(records)
 }
 
 /// The wire form of a committed write's outcome.
@@ -133,21 +60,6 @@ pub(crate) fn write_response(outcome: &WriteOutcome) -> v1::WriteFactsResponse {
         log_index: outcome.log_index,
         deduplicated: outcome.deduplicated,
     }
-}
-
-/// Reads with the requested consistency (the wire's `ReadConsistency`): a linearizable read
-/// first confirms leadership.
-pub(crate) async fn ensure(facts: &Facts, consistency: i32) -> Result<(), FederationError> {
-    let consistency = v1::ReadConsistency::try_from(consistency).map_err(|_| {
-        FederationError::InvalidArgument {
-            field: "consistency",
-            reason: format!("unknown value {consistency}"),
-        }
-    })?;
-    if consistency == v1::ReadConsistency::Linearizable {
-        facts.linearize().await?;
-    }
-    Ok(())
 }
 
 fn fact_outcome(outcome: ledger::FactOutcome) -> v1::FactOutcome {

@@ -10,9 +10,11 @@
 //! - [`AdminService`]: `ClusterAdmin` (initialise, add learner, change membership, remove,
 //!   status).
 //!
-//! Callers reach the client services identified by [`crate::access`]; each handler checks the
-//! role and municipalities its method needs. Handlers decode into domain types, call the Raft instance or the ledger reader once, and map
-//! errors through [`to_status`]. No ledger rule lives here.
+//! Callers reach the client services identified by [`crate::access`]. Each client handler takes
+//! the caller's identity, calls one application method — of [`crate::facts::Facts`] for the
+//! ledger, of [`crate::application`]'s `Exchange` and `Surveys` for `Federation` and
+//! `PrefectureSurvey`, which check roles and municipalities — and maps errors through
+//! [`to_status`]. No rule lives here.
 
 mod admin;
 mod backup;
@@ -26,45 +28,11 @@ pub use backup::ReplicaBackupService;
 pub use federation::FederationService;
 pub use ledger::LedgerService;
 pub use raft::RaftPeerService;
-pub use survey::{SurveyService, tally_reply};
+pub use survey::SurveyService;
 
-use tonic::Status;
-
-use crate::error::FederationError;
+/// The one mapping of errors to gRPC codes (kept with the errors, so that [`crate::access`]
+/// answers with it without depending on the services).
+pub use crate::error::to_status;
 
 /// The response metadata key naming the leader's address when a follower refuses a request.
 pub use renkei_proto::cluster::LEADER_METADATA_KEY;
-
-/// Maps an error to its gRPC status. Bad input is never reported as an internal error, nor a
-/// storage failure as bad input.
-pub fn to_status(error: FederationError) -> Status {
-    let message = error.to_string();
-    if matches!(
-        error,
-        FederationError::Unauthenticated(_) | FederationError::PermissionDenied { .. }
-    ) {
-        // Who was refused what, for the audit trail.
-        tracing::warn!(refused = %message, "call refused");
-    }
-    match error {
-        FederationError::InvalidArgument { .. } | FederationError::OutsidePrefecture { .. } => {
-            Status::invalid_argument(message)
-        }
-        FederationError::NotLeader { leader_address, .. } => {
-            let mut status = Status::unavailable(message);
-            if let Some(address) = leader_address
-                && let Ok(value) = address.parse()
-            {
-                status.metadata_mut().insert(LEADER_METADATA_KEY, value);
-            }
-            status
-        }
-        FederationError::NodeIdRetired(_) | FederationError::FailedPrecondition(_) => {
-            Status::failed_precondition(message)
-        }
-        FederationError::Stopped(_) => Status::unavailable(message),
-        FederationError::Unauthenticated(_) => Status::unauthenticated(message),
-        FederationError::PermissionDenied { .. } => Status::permission_denied(message),
-        FederationError::Storage(_) => Status::internal(message),
-    }
-}

@@ -8,6 +8,7 @@
 mod export;
 mod merge;
 mod report;
+mod wire;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -21,6 +22,7 @@ pub use export::{
 };
 pub use merge::{MergeError, MergeReport, merge_national};
 pub use report::national_html;
+pub use wire::tally_reply;
 
 /// The programme items and the survey's answers: one vocabulary, shared with the node.
 pub use renkei_proto::programme::{Item, SurveyStatus};

@@ -37,7 +37,7 @@ use tokio::net::TcpListener;
 use crate::access::{Callers, Identity};
 use crate::config::{Caller, Role};
 use crate::error::FederationError;
-use crate::grpc::{FederationService, SurveyService};
+use crate::application::{Exchange, Surveys};
 use crate::types::Raft;
 
 /// Who a console session belongs to: a configured caller.
@@ -46,8 +46,8 @@ pub type Principal = Arc<Caller>;
 /// The console's state: the application services it calls and its sessions.
 #[derive(Clone)]
 pub struct Console {
-    survey: SurveyService,
-    federation: FederationService,
+    survey: Surveys,
+    federation: Exchange,
     raft: Raft,
     callers: Callers,
     prefecture: PrefectureCode,
@@ -64,8 +64,8 @@ impl Console {
     /// A console over a replica's services; `secure`: served over TLS (cookies marked Secure).
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        survey: SurveyService,
-        federation: FederationService,
+        survey: Surveys,
+        federation: Exchange,
         raft: Raft,
         callers: Callers,
         prefecture: PrefectureCode,
@@ -97,8 +97,8 @@ impl Console {
         }
     }
 
-    /// The survey service reading with [`Console::consistency`].
-    fn survey(&self) -> SurveyService {
+    /// The survey's application methods reading with [`Console::consistency`].
+    fn survey(&self) -> Surveys {
         self.survey.reading(self.consistency())
     }
 
@@ -185,7 +185,7 @@ fn identity(session: &renkei_proto::server::web::session::Session<Principal>) ->
 }
 
 /// Returns the HTTP status of an error: the one mapping of [`FederationError`] for the web, as
-/// [`crate::grpc::to_status`] is for gRPC. Refusals are logged as they are for gRPC.
+/// [`crate::error::to_status`] is for gRPC. Refusals are logged as they are for gRPC.
 pub fn http_status(error: &FederationError) -> StatusCode {
     match error {
         FederationError::InvalidArgument { .. } | FederationError::OutsidePrefecture { .. } => {
