@@ -13,12 +13,11 @@ use renkei_proto::v1::{self, Federation};
 use renkei_proto::{MunicipalityCode, PrefectureCode, official};
 use tonic::{Request, Response, Status};
 
-use super::to_status;
+use super::{check_request_id, to_status};
 use crate::access::{Identity, identity};
 use crate::config::Role;
 use crate::error::FederationError;
 use crate::facts::Facts;
-use crate::ledger::MAX_REQUEST_ID_BYTES;
 use crate::store::LedgerReader;
 use crate::sync_monitor::SyncMonitor;
 use crate::types::{Command, CommandResponse, Raft};
@@ -205,15 +204,7 @@ impl FederationService {
         request: v1::PublishDownRequest,
     ) -> Result<v1::PublishDownResponse, FederationError> {
         who.check_role(Role::Operator, "publish items down")?;
-        if request.request_id.is_empty() || request.request_id.len() > MAX_REQUEST_ID_BYTES {
-            return Err(FederationError::InvalidArgument {
-                field: "request_id",
-                reason: format!(
-                    "{} bytes; must be 1 to {MAX_REQUEST_ID_BYTES}",
-                    request.request_id.len()
-                ),
-            });
-        }
+        check_request_id(&request.request_id)?;
         let Some(mut item) = request.item else {
             return Err(FederationError::InvalidArgument {
                 field: "item",

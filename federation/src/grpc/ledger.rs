@@ -5,12 +5,12 @@ use renkei_proto::MunicipalityCode;
 use renkei_proto::v1::{self, PrefectureLedger};
 use tonic::{Request, Response, Status};
 
-use super::to_status;
+use super::{check_request_id, to_status};
 use crate::access::identity;
 use crate::config::Role;
 use crate::error::FederationError;
 use crate::facts::Facts;
-use crate::ledger::{self, FactRecord, MAX_REQUEST_ID_BYTES, WriteOutcome};
+use crate::ledger::{self, FactRecord, WriteOutcome};
 
 /// The most facts one write may carry.
 pub const MAX_FACTS_PER_WRITE: usize = 2_000;
@@ -71,15 +71,7 @@ pub(crate) fn records(
     request_id: &str,
     facts: Vec<v1::Fact>,
 ) -> Result<Vec<FactRecord>, FederationError> {
-    if request_id.is_empty() || request_id.len() > MAX_REQUEST_ID_BYTES {
-        return Err(FederationError::InvalidArgument {
-            field: "request_id",
-            reason: format!(
-                "{} bytes; must be 1 to {MAX_REQUEST_ID_BYTES}",
-                request_id.len()
-            ),
-        });
-    }
+    check_request_id(request_id)?;
     if facts.is_empty() || facts.len() > MAX_FACTS_PER_WRITE {
         return Err(FederationError::InvalidArgument {
             field: "facts",

@@ -31,9 +31,26 @@ pub use survey::{SurveyService, tally_reply};
 use tonic::Status;
 
 use crate::error::FederationError;
+use crate::ledger::MAX_REQUEST_ID_BYTES;
 
 /// The response metadata key naming the leader's address when a follower refuses a request.
 pub use renkei_proto::cluster::LEADER_METADATA_KEY;
+
+/// Checks the request id of a command that takes effect once per id (a write of facts, a
+/// publication down, a survey command): 1 to [`MAX_REQUEST_ID_BYTES`] bytes. The state machine
+/// deduplicates by it (see `store::state_machine::requests`).
+pub(crate) fn check_request_id(request_id: &str) -> Result<(), FederationError> {
+    if request_id.is_empty() || request_id.len() > MAX_REQUEST_ID_BYTES {
+        return Err(FederationError::InvalidArgument {
+            field: "request_id",
+            reason: format!(
+                "{} bytes; must be 1 to {MAX_REQUEST_ID_BYTES}",
+                request_id.len()
+            ),
+        });
+    }
+    Ok(())
+}
 
 /// Maps an error to its gRPC status. Bad input is never reported as an internal error, nor a
 /// storage failure as bad input.

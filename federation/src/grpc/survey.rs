@@ -10,12 +10,11 @@ use renkei_proto::v1::{self, PrefectureSurvey};
 use renkei_proto::{FiscalYear, MunicipalityCode, PrefectureCode, official};
 use tonic::{Request, Response, Status};
 
-use super::to_status;
+use super::{check_request_id, to_status};
 use crate::access::{Identity, identity};
 use crate::config::Role;
 use crate::error::FederationError;
 use crate::facts::Facts;
-use crate::ledger::MAX_REQUEST_ID_BYTES;
 use crate::regions::{REGION_KINDS, RegionSet, SECONDARY_MEDICAL_AREA};
 use crate::store::{LedgerReader, SharedSurvey};
 use crate::survey::{
@@ -56,16 +55,6 @@ fn fiscal_year(value: i32) -> Result<FiscalYear, FederationError> {
 fn date(field: &'static str, text: &str) -> Result<NaiveDate, FederationError> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .map_err(|_| invalid(field, format!("{text:?} is not a date YYYY-MM-DD")))
-}
-
-fn check_request_id(id: &str) -> Result<(), FederationError> {
-    if id.is_empty() || id.len() > MAX_REQUEST_ID_BYTES {
-        return Err(invalid(
-            "request_id",
-            format!("{} bytes; must be 1 to {MAX_REQUEST_ID_BYTES}", id.len()),
-        ));
-    }
-    Ok(())
 }
 
 fn item_code(item: Item) -> &'static str {

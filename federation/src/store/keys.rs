@@ -71,6 +71,41 @@ pub fn down_request_key(request_id: &str) -> Vec<u8> {
     key
 }
 
+/// The kinds of command the state machine makes take effect once per request id, and where each
+/// keeps the answer a retry gets. Each kind has its own key space: one id used for two kinds of
+/// command is two requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RequestKind {
+    /// `WriteFacts` and each write of a `WriteBatch`: in [`CF_SM_REQUESTS`], the request id
+    /// itself → the write's outcome (JSON).
+    Facts,
+    /// `PublishDown`: in [`CF_SM_DOWN`], [`down_request_key`] → the cursor the item got (u64 BE).
+    PublishDown,
+    /// `SetRegions`, `SubmitSurvey`, `ReviewSubmission`, `RecordWideAreaMeeting`: in
+    /// [`CF_SM_SURVEY`], [`survey::request`] → the command's response (JSON).
+    Survey,
+}
+
+impl RequestKind {
+    /// The column family the answers of this kind are kept in.
+    pub fn family(self) -> &'static str {
+        match self {
+            RequestKind::Facts => CF_SM_REQUESTS,
+            RequestKind::PublishDown => CF_SM_DOWN,
+            RequestKind::Survey => CF_SM_SURVEY,
+        }
+    }
+
+    /// The key of a request id of this kind in [`RequestKind::family`].
+    pub fn key(self, request_id: &str) -> Vec<u8> {
+        match self {
+            RequestKind::Facts => request_id.as_bytes().to_vec(),
+            RequestKind::PublishDown => down_request_key(request_id),
+            RequestKind::Survey => survey::request(request_id).into_bytes(),
+        }
+    }
+}
+
 /// Whether a [`CF_SM_DOWN`] key is a published item's (not a request's).
 pub fn is_down_item(key: &[u8]) -> bool {
     key.first() == Some(&DOWN_ITEM)

@@ -2,15 +2,16 @@
 //! written in one `WriteBatch`; the tally engine's state is updated under its lock for the whole
 //! call, so readers see it after whole entries only.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use openraft::{Entry, EntryPayload, ErrorVerb, StoredMembership};
 use rocksdb::{WriteBatch, WriteOptions};
 
+use super::requests::{Answer, Requests};
 use super::{StateMachineStore, StorageResult, put_meta, sm_err};
 use crate::ledger::{self, DownRecord, FactRecord, WriteOutcome};
 use crate::store::family;
-use crate::store::keys::{self, CF_SM_DOWN, CF_SM_FACTS, CF_SM_LEDGER, CF_SM_REQUESTS, sm_meta};
+use crate::store::keys::{self, CF_SM_DOWN, CF_SM_FACTS, CF_SM_LEDGER, RequestKind, sm_meta};
 use crate::tally::SurveyState;
 use crate::types::{Command, CommandResponse, NodeId, TypeConfig};
 
@@ -21,9 +22,7 @@ impl StateMachineStore {
         I: IntoIterator<Item = Entry<TypeConfig>>,
     {
         let mut batch = WriteBatch::default();
-        let mut pending = HashMap::new();
-        let mut pending_down = HashMap::new();
-        let mut pending_survey = HashMap::new();
+        let mut requests = Requests::default();
         let survey_state = self.survey.clone();
         // Held for the whole apply: readers see the state after whole entries only. Nothing
         // below awaits, and a poisoned lock (a panic mid-apply) is taken over as is.
@@ -39,7 +38,7 @@ impl StateMachineStore {
                 EntryPayload::Normal(Command::WriteFacts { request_id, facts }) => {
                     CommandResponse::Written(self.apply_write(
                         &mut batch,
-                        &mut pending,
+                        &mut requests,
                         &mut survey,
                         entry.log_id.index,
                         request_id,
@@ -51,7 +50,7 @@ impl StateMachineStore {
                     for write in writes {
                         outcomes.push(self.apply_write(
                             &mut batch,
-                            &mut pending,
+                            &mut requests,
                             &mut survey,
                             entry.log_id.index,
                             write.request_id,
@@ -66,7 +65,7 @@ impl StateMachineStore {
                     item,
                 }) => self.apply_publish(
                     &mut batch,
-                    &mut pending_down,
+                    &mut requests,
                     &mut survey,
                     request_id,
                     published_at_ms,
@@ -77,7 +76,7 @@ impl StateMachineStore {
                     | Command::SubmitSurvey { .. }
                     | Command::ReviewSubmission { .. }
                     | Command::RecordWideAreaMeeting { .. }),
-                ) => self.apply_survey(&mut batch, &mut pending_survey, &mut survey, command)?,
+                ) => self.apply_survey(&mut batch, &mut requests, &mut survey, command)?,
                 EntryPayload::Membership(membership) => {
                     let next: BTreeSet<NodeId> = membership.nodes().map(|(id, _)| *id).collect();
                     for (id, _) in self.membership.nodes() {
@@ -111,30 +110,19 @@ impl StateMachineStore {
 
     /// Applies one write of facts once per request id (a retry gets the stored outcome, marked
     /// deduplicated).
+    #[allow(clippy::too_many_arguments)]
     fn apply_write(
         &mut self,
         batch: &mut WriteBatch,
-        pending: &mut HashMap<String, WriteOutcome>,
+        requests: &mut Requests,
         survey: &mut SurveyState,
         log_index: u64,
         request_id: String,
         facts: Vec<FactRecord>,
     ) -> StorageResult<WriteOutcome> {
-        let earlier = match pending.get(&request_id) {
-            Some(outcome) => Some(outcome.clone()),
-            None => match self
-                .db
-                .get_cf(family(&self.db, CF_SM_REQUESTS), request_id.as_bytes())
-                .map_err(|e| sm_err(ErrorVerb::Read, &e))?
-            {
-                Some(bytes) => Some(
-                    serde_json::from_slice::<WriteOutcome>(&bytes)
-                        .map_err(|e| sm_err(ErrorVerb::Read, &e))?,
-                ),
-                None => None,
-            },
-        };
-        if let Some(mut outcome) = earlier {
+        if let Some(Answer::Facts(mut outcome)) =
+            requests.earlier(&self.db, RequestKind::Facts, &request_id)?
+        {
             outcome.deduplicated = true;
             return Ok(outcome);
         }
@@ -168,13 +156,7 @@ impl StateMachineStore {
             log_index,
             deduplicated: false,
         };
-        let bytes = serde_json::to_vec(&outcome).map_err(|e| sm_err(ErrorVerb::Write, &e))?;
-        batch.put_cf(
-            family(&self.db, CF_SM_REQUESTS),
-            request_id.as_bytes(),
-            bytes,
-        );
-        pending.insert(request_id, outcome.clone());
+        requests.record(&self.db, batch, request_id, Answer::Facts(outcome.clone()))?;
         Ok(outcome)
     }
 
@@ -182,25 +164,15 @@ impl StateMachineStore {
     fn apply_publish(
         &mut self,
         batch: &mut WriteBatch,
-        pending_down: &mut HashMap<String, u64>,
+        requests: &mut Requests,
         survey: &mut SurveyState,
         request_id: String,
         published_at_ms: i64,
         item: Vec<u8>,
     ) -> StorageResult<CommandResponse> {
-        let earlier = match pending_down.get(&request_id) {
-            Some(cursor) => Some(*cursor),
-            None => self
-                .db
-                .get_cf(
-                    family(&self.db, CF_SM_DOWN),
-                    keys::down_request_key(&request_id),
-                )
-                .map_err(|e| sm_err(ErrorVerb::Read, &e))?
-                .as_deref()
-                .and_then(keys::decode_u64),
-        };
-        if let Some(cursor) = earlier {
+        if let Some(Answer::Published(cursor)) =
+            requests.earlier(&self.db, RequestKind::PublishDown, &request_id)?
+        {
             return Ok(CommandResponse::Published {
                 cursor,
                 deduplicated: true,
@@ -214,14 +186,17 @@ impl StateMachineStore {
             item,
         };
         let bytes = serde_json::to_vec(&record).map_err(|e| sm_err(ErrorVerb::Write, &e))?;
-        let cf = family(&self.db, CF_SM_DOWN);
-        batch.put_cf(cf, keys::down_item_key(record.cursor), bytes);
         batch.put_cf(
-            cf,
-            keys::down_request_key(&request_id),
-            record.cursor.to_be_bytes(),
+            family(&self.db, CF_SM_DOWN),
+            keys::down_item_key(record.cursor),
+            bytes,
         );
-        pending_down.insert(request_id, record.cursor);
+        requests.record(
+            &self.db,
+            batch,
+            request_id,
+            Answer::Published(record.cursor),
+        )?;
         if let Ok(item) =
             <renkei_proto::v1::DownItem as prost::Message>::decode(record.item.as_slice())
         {

@@ -25,6 +25,7 @@
 
 mod apply;
 mod reads;
+mod requests;
 mod snapshot;
 mod survey;
 

@@ -21,7 +21,7 @@ use crate::ledger::{DownRecord, FactRecord, WriteOutcome};
 use crate::store::family;
 use crate::store::keys::{
     self, CF_SM_DOWN, CF_SM_FACTS, CF_SM_LEDGER, CF_SM_META, CF_SM_REQUESTS, CF_SM_SNAPSHOT,
-    CF_SM_SURVEY, MetaKey, SNAPSHOT_DATA_KEY, SNAPSHOT_META_KEY, sm_meta,
+    CF_SM_SURVEY, MetaKey, RequestKind, SNAPSHOT_DATA_KEY, SNAPSHOT_META_KEY, sm_meta,
 };
 use crate::types::{NodeId, TypeConfig};
 
@@ -208,7 +208,11 @@ impl StateMachineStore {
         }
         for (id, outcome) in &content.requests {
             let bytes = serde_json::to_vec(outcome).map_err(|e| sm_err(ErrorVerb::Write, &e))?;
-            batch.put_cf(family(db, CF_SM_REQUESTS), id.as_bytes(), bytes);
+            batch.put_cf(
+                family(db, RequestKind::Facts.family()),
+                RequestKind::Facts.key(id),
+                bytes,
+            );
         }
         let mut down_cursor = 0;
         for record in &content.down {
@@ -217,7 +221,7 @@ impl StateMachineStore {
             batch.put_cf(cf, keys::down_item_key(record.cursor), bytes);
             batch.put_cf(
                 cf,
-                keys::down_request_key(&record.request_id),
+                RequestKind::PublishDown.key(&record.request_id),
                 record.cursor.to_be_bytes(),
             );
             down_cursor = down_cursor.max(record.cursor);

@@ -3,18 +3,18 @@
 //! the in-memory [`SurveyState`] and writes the record it changed; at open and at snapshot
 //! install the state is rebuilt from the facts, the items published down and these records.
 
-use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use openraft::ErrorVerb;
 use renkei_proto::MunicipalityCode;
 use rocksdb::{DB, IteratorMode, WriteBatch};
 
+use super::requests::{Answer, Requests};
 use super::{Corrupt, StateMachineStore, StorageResult, sm_err};
 use crate::ledger::DownRecord;
 use crate::regions::RegionSet;
 use crate::store::family;
-use crate::store::keys::{self, CF_SM_DOWN, CF_SM_FACTS, CF_SM_SURVEY};
+use crate::store::keys::{self, CF_SM_DOWN, CF_SM_FACTS, CF_SM_SURVEY, RequestKind};
 use crate::tally::{Submission, SurveyState};
 use crate::types::{Command, CommandResponse};
 
@@ -97,7 +97,7 @@ impl StateMachineStore {
     pub(super) fn apply_survey(
         &mut self,
         batch: &mut WriteBatch,
-        pending: &mut HashMap<String, CommandResponse>,
+        requests: &mut Requests,
         survey: &mut SurveyState,
         command: Command,
     ) -> StorageResult<CommandResponse> {
@@ -108,18 +108,12 @@ impl StateMachineStore {
             | Command::RecordWideAreaMeeting { request_id, .. } => request_id.clone(),
             _ => return Ok(CommandResponse::None),
         };
-        let key = keys::survey::request(&request_id);
-        if let Some(r) = pending.get(&key) {
-            return Ok(r.clone());
+        if let Some(Answer::Survey(response)) =
+            requests.earlier(&self.db, RequestKind::Survey, &request_id)?
+        {
+            return Ok(response);
         }
         let cf = family(&self.db, CF_SM_SURVEY);
-        if let Some(bytes) = self
-            .db
-            .get_cf(cf, key.as_bytes())
-            .map_err(|e| sm_err(ErrorVerb::Read, &e))?
-        {
-            return serde_json::from_slice(&bytes).map_err(|e| sm_err(ErrorVerb::Read, &e));
-        }
         let json = |v: &dyn erased::Json| v.to_json();
         let response = match command {
             Command::RecordWideAreaMeeting { meeting, .. } => {
@@ -184,8 +178,12 @@ impl StateMachineStore {
             }
             _ => CommandResponse::None,
         };
-        batch.put_cf(cf, key.as_bytes(), json(&response)?);
-        pending.insert(key, response.clone());
+        requests.record(
+            &self.db,
+            batch,
+            request_id,
+            Answer::Survey(response.clone()),
+        )?;
         Ok(response)
     }
 }
