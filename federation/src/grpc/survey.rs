@@ -362,8 +362,8 @@ impl SurveyService {
     fn submission_reply(response: CommandResponse) -> Result<v1::SubmissionView, FederationError> {
         match response {
             CommandResponse::Submission(Ok(s)) => Ok(submission_view(&s)),
-            CommandResponse::Submission(Err(reason)) => {
-                Err(FederationError::FailedPrecondition(reason))
+            CommandResponse::Submission(Err(refusal)) => {
+                Err(FederationError::FailedPrecondition(refusal.to_string()))
             }
             other => Err(FederationError::FailedPrecondition(format!(
                 "unexpected state machine answer {other:?}"
@@ -514,8 +514,8 @@ impl SurveyService {
             .await?
         {
             CommandResponse::Regions(Ok(set)) => Ok(Self::regions_view(&set)),
-            CommandResponse::Regions(Err(reason)) => {
-                Err(FederationError::FailedPrecondition(reason))
+            CommandResponse::Regions(Err(refusal)) => {
+                Err(FederationError::FailedPrecondition(refusal.to_string()))
             }
             other => Err(FederationError::FailedPrecondition(format!(
                 "unexpected state machine answer {other:?}"
