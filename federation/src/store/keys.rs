@@ -1,5 +1,7 @@
-//! Column families and key encodings of the replica's database. Numbers are big-endian so that
-//! keys sort in numeric order.
+//! Column families and key encodings of the replica's database — all of them: prefixes, key
+//! builders and key parsers, for the log store and the state machine alike (neither builds a key
+//! of its own). Numbers are big-endian so that keys sort in numeric order. Where a retried
+//! command's answer is kept is [`RequestKind`].
 
 use renkei_proto::MunicipalityCode;
 
