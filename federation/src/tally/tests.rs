@@ -430,8 +430,9 @@ fn refusals_stored_as_messages_still_read_and_typed_ones_round_trip() {
 
     let old = r#"{"Submission":{"Err":"a returned submission needs a comment"}}"#;
     let read: CommandResponse = serde_json::from_str(old).unwrap();
-    let CommandResponse::Submission(Err(refusal)) = read else {
-        panic!("not a refusal: {read:?}");
+    let refusal = match read {
+        CommandResponse::Submission(Err(refusal)) => refusal,
+        other => panic!("not a refusal: {other:?}"),
     };
     assert_eq!(
         refusal,
