@@ -2,12 +2,14 @@
 //! municipalities of one prefecture report, on openraft 0.9 and RocksDB.
 //!
 //! Layout:
-//! - [`ledger`]: the domain core — per-municipality fact sequences, applied once and in order,
-//!   and the request-id deduplication of retried writes. No I/O;
+//! - [`ledger`]: the domain core — per-municipality fact sequences, applied once and in order.
+//!   No I/O;
 //! - [`types`]: the openraft type configuration ([`types::TypeConfig`]) and the Raft command and
 //!   response carried in log entries;
 //! - [`store`]: the RocksDB log store and state machine (openraft's `RaftLogStorage` and
-//!   `RaftStateMachine`), one database with separate column families;
+//!   `RaftStateMachine`), one database with separate column families, every key encoding in
+//!   `store::keys`; the state machine in parts — applying entries, the one request-id
+//!   deduplication of retried commands, the tally engine's records, reads, snapshots;
 //! - [`network`]: the outgoing Raft transport over gRPC (`RaftService`), with timeouts and
 //!   reconnects;
 //! - [`facts`]: the fact path the services share — this prefecture's municipalities, the checks

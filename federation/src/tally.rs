@@ -31,6 +31,41 @@ pub enum ReviewState {
     Returned { comment: String },
 }
 
+/// Why the state machine refused a survey command. It is part of the command's response, which
+/// is stored under the request id (see `store::state_machine::requests`), so a retry gets the
+/// same refusal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum SurveyRefusal {
+    /// A review of a municipality that has submitted nothing for the fiscal year.
+    #[error("{municipality} has submitted nothing for {fiscal_year}")]
+    NothingSubmitted {
+        municipality: MunicipalityCode,
+        fiscal_year: FiscalYear,
+    },
+    /// A review of a version that is not the latest.
+    #[error("version {version} of {municipality} {fiscal_year} is not the latest ({latest})")]
+    NotLatest {
+        municipality: MunicipalityCode,
+        fiscal_year: FiscalYear,
+        version: u32,
+        latest: u32,
+    },
+    /// A review of a version approved or returned already.
+    #[error("version {version} of {municipality} {fiscal_year} was reviewed already")]
+    AlreadyReviewed {
+        municipality: MunicipalityCode,
+        fiscal_year: FiscalYear,
+        version: u32,
+    },
+    /// A return without a comment.
+    #[error("a returned submission needs a comment")]
+    ReturnWithoutComment,
+    /// A refusal stored before refusals were typed (a JSON string): its message as it was.
+    #[error("{0}")]
+    #[serde(untagged)]
+    Recorded(String),
+}
+
 /// One submitted version of a municipality's survey answers: a locked snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Submission {
@@ -240,27 +275,34 @@ impl SurveyState {
         approve: bool,
         comment: &str,
         reviewed_at_ms: i64,
-    ) -> Result<Submission, String> {
+    ) -> Result<Submission, SurveyRefusal> {
+        let nothing = || SurveyRefusal::NothingSubmitted {
+            municipality,
+            fiscal_year,
+        };
         let versions = self
             .submissions
             .get_mut(&(fiscal_year, municipality))
-            .ok_or_else(|| format!("{municipality} has submitted nothing for {fiscal_year}"))?;
+            .ok_or_else(nothing)?;
         let latest = versions.len() as u32;
         if version != latest {
-            return Err(format!(
-                "version {version} of {municipality} {fiscal_year} is not the latest ({latest})"
-            ));
+            return Err(SurveyRefusal::NotLatest {
+                municipality,
+                fiscal_year,
+                version,
+                latest,
+            });
         }
-        let s = versions
-            .last_mut()
-            .ok_or_else(|| format!("{municipality} has submitted nothing for {fiscal_year}"))?;
+        let s = versions.last_mut().ok_or_else(nothing)?;
         if s.state != ReviewState::Submitted {
-            return Err(format!(
-                "version {version} of {municipality} {fiscal_year} was reviewed already"
-            ));
+            return Err(SurveyRefusal::AlreadyReviewed {
+                municipality,
+                fiscal_year,
+                version,
+            });
         }
         if !approve && comment.trim().is_empty() {
-            return Err("a returned submission needs a comment".to_owned());
+            return Err(SurveyRefusal::ReturnWithoutComment);
         }
         s.state = if approve {
             ReviewState::Approved

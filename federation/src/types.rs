@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::ledger::{FactRecord, WriteOutcome, payload_base64};
 use crate::regions::RegionSet;
 use crate::survey::SurveyStatus;
-use crate::tally::Submission;
+use crate::tally::{Submission, SurveyRefusal};
 
 /// A replica's id. Ids are assigned by the operator and never reused (see `ClusterAdmin`).
 pub type NodeId = u64;
@@ -96,9 +96,9 @@ pub enum CommandResponse {
     /// The cursor of a [`Command::PublishDown`], and whether it was published before.
     Published { cursor: u64, deduplicated: bool },
     /// The regions as set, or why not.
-    Regions(Result<RegionSet, String>),
+    Regions(Result<RegionSet, SurveyRefusal>),
     /// The submission as it stands after a submit or a review, or why it was refused.
-    Submission(Result<Submission, String>),
+    Submission(Result<Submission, SurveyRefusal>),
     /// The wide-area meeting as recorded.
     Meeting(crate::wide_area::WideAreaMeeting),
 }

@@ -228,8 +228,8 @@ impl Surveys {
     fn submission_reply(response: CommandResponse) -> Result<v1::SubmissionView, FederationError> {
         match response {
             CommandResponse::Submission(Ok(s)) => Ok(s.view()),
-            CommandResponse::Submission(Err(reason)) => {
-                Err(FederationError::FailedPrecondition(reason))
+            CommandResponse::Submission(Err(refusal)) => {
+                Err(FederationError::FailedPrecondition(refusal.to_string()))
             }
             other => Err(FederationError::FailedPrecondition(format!(
                 "unexpected state machine answer {other:?}"
@@ -360,8 +360,8 @@ impl Surveys {
             .await?
         {
             CommandResponse::Regions(Ok(set)) => Ok(set.view()),
-            CommandResponse::Regions(Err(reason)) => {
-                Err(FederationError::FailedPrecondition(reason))
+            CommandResponse::Regions(Err(refusal)) => {
+                Err(FederationError::FailedPrecondition(refusal.to_string()))
             }
             other => Err(FederationError::FailedPrecondition(format!(
                 "unexpected state machine answer {other:?}"

@@ -18,6 +18,52 @@ use tonic::{Request, Response, Status};
 
 use crate::types::{NodeId, Raft};
 
+/// Why the Raft service refused a peer's message. Mapped to a gRPC status once, by its `From`
+/// impl; openraft's own errors travel inside the answer's JSON instead.
+#[derive(Debug, thiserror::Error)]
+enum RaftServiceError {
+    /// Over TLS, the caller's certificate does not name a replica of this prefecture.
+    #[error(
+        "{method}: only replicas of prefecture {prefecture} may call the Raft service, not {who}"
+    )]
+    NotAReplica {
+        method: &'static str,
+        prefecture: PrefectureCode,
+        who: String,
+    },
+    /// The message's sender is not the replica the certificate names.
+    #[error(
+        "{method}: the message is from {sender}, but the certificate names replica {certified}"
+    )]
+    WrongSender {
+        method: &'static str,
+        sender: String,
+        certified: NodeId,
+    },
+    /// A candidate that is not a voter of the membership this replica knows.
+    #[error("Vote: replica {candidate} is not a voter of this cluster")]
+    NotAVoter { candidate: NodeId },
+    /// The message is not the JSON of the request the method takes.
+    #[error("malformed raft message: {0}")]
+    Malformed(serde_json::Error),
+    /// The local answer could not be encoded.
+    #[error("cannot encode raft answer: {0}")]
+    Encode(serde_json::Error),
+}
+
+impl From<RaftServiceError> for Status {
+    fn from(e: RaftServiceError) -> Self {
+        let message = e.to_string();
+        match e {
+            RaftServiceError::NotAReplica { .. }
+            | RaftServiceError::WrongSender { .. }
+            | RaftServiceError::NotAVoter { .. } => Status::permission_denied(message),
+            RaftServiceError::Malformed(_) => Status::invalid_argument(message),
+            RaftServiceError::Encode(_) => Status::internal(message),
+        }
+    }
+}
+
 /// Serves peers' Raft RPCs.
 #[derive(Clone)]
 pub struct RaftPeerService {
@@ -45,7 +91,11 @@ impl RaftPeerService {
 
     /// Over TLS, the replica id the caller's certificate names (refusing any other caller);
     /// `None` when the service serves any caller.
-    fn check_peer<T>(&self, request: &Request<T>, method: &str) -> Result<Option<NodeId>, Status> {
+    fn check_peer<T>(
+        &self,
+        request: &Request<T>,
+        method: &'static str,
+    ) -> Result<Option<NodeId>, RaftServiceError> {
         let Some(prefecture) = self.peers_of else {
             return Ok(None);
         };
@@ -58,9 +108,11 @@ impl RaftPeerService {
                     |n| n.to_string(),
                 );
                 tracing::warn!(caller = %who, action = %method, "call refused");
-                Err(Status::permission_denied(format!(
-                    "{method}: only replicas of prefecture {prefecture} may call the Raft service, not {who}"
-                )))
+                Err(RaftServiceError::NotAReplica {
+                    method,
+                    prefecture,
+                    who,
+                })
             }
         }
     }
@@ -69,23 +121,25 @@ impl RaftPeerService {
     fn check_sender(
         certified: Option<NodeId>,
         sender: Option<NodeId>,
-        method: &str,
-    ) -> Result<(), Status> {
+        method: &'static str,
+    ) -> Result<(), RaftServiceError> {
         match certified {
             Some(id) if sender != Some(id) => {
                 let sender =
                     sender.map_or_else(|| "no replica".to_owned(), |s| format!("replica {s}"));
                 tracing::warn!(certificate = id, %sender, action = %method, "call refused");
-                Err(Status::permission_denied(format!(
-                    "{method}: the message is from {sender}, but the certificate names replica {id}"
-                )))
+                Err(RaftServiceError::WrongSender {
+                    method,
+                    sender,
+                    certified: id,
+                })
             }
             _ => Ok(()),
         }
     }
 
     /// Refuses a candidate that is not a voter of the membership this replica knows.
-    fn check_candidate(&self, candidate: NodeId) -> Result<(), Status> {
+    fn check_candidate(&self, candidate: NodeId) -> Result<(), RaftServiceError> {
         let voters: Vec<NodeId> = self
             .raft
             .metrics()
@@ -101,21 +155,18 @@ impl RaftPeerService {
             candidate,
             "vote request from a replica that is not a voter refused"
         );
-        Err(Status::permission_denied(format!(
-            "Vote: replica {candidate} is not a voter of this cluster"
-        )))
+        Err(RaftServiceError::NotAVoter { candidate })
     }
 }
 
-fn decode<T: DeserializeOwned>(request: Request<RaftPayload>) -> Result<T, Status> {
-    serde_json::from_slice(&request.into_inner().json)
-        .map_err(|e| Status::invalid_argument(format!("malformed raft message: {e}")))
+fn decode<T: DeserializeOwned>(request: Request<RaftPayload>) -> Result<T, RaftServiceError> {
+    serde_json::from_slice(&request.into_inner().json).map_err(RaftServiceError::Malformed)
 }
 
-fn encode<T: Serialize>(result: &T) -> Result<Response<RaftPayload>, Status> {
+fn encode<T: Serialize>(result: &T) -> Result<Response<RaftPayload>, RaftServiceError> {
     serde_json::to_vec(result)
         .map(|json| Response::new(RaftPayload { json }))
-        .map_err(|e| Status::internal(format!("cannot encode raft answer: {e}")))
+        .map_err(RaftServiceError::Encode)
 }
 
 #[tonic::async_trait]
@@ -127,7 +178,7 @@ impl RaftService for RaftPeerService {
         let certified = self.check_peer(&request, "AppendEntries")?;
         let rpc: openraft::raft::AppendEntriesRequest<crate::types::TypeConfig> = decode(request)?;
         Self::check_sender(certified, rpc.vote.leader_id().voted_for(), "AppendEntries")?;
-        encode(&self.raft.append_entries(rpc).await)
+        encode(&self.raft.append_entries(rpc).await).map_err(Status::from)
     }
 
     async fn vote(&self, request: Request<RaftPayload>) -> Result<Response<RaftPayload>, Status> {
@@ -140,7 +191,7 @@ impl RaftService for RaftPeerService {
         {
             self.check_candidate(candidate)?;
         }
-        encode(&self.raft.vote(rpc).await)
+        encode(&self.raft.vote(rpc).await).map_err(Status::from)
     }
 
     async fn install_snapshot(
@@ -155,6 +206,6 @@ impl RaftService for RaftPeerService {
             rpc.vote.leader_id().voted_for(),
             "InstallSnapshot",
         )?;
-        encode(&self.raft.install_snapshot(rpc).await)
+        encode(&self.raft.install_snapshot(rpc).await).map_err(Status::from)
     }
 }

@@ -1,5 +1,7 @@
-//! Column families and key encodings of the replica's database. Numbers are big-endian so that
-//! keys sort in numeric order.
+//! Column families and key encodings of the replica's database — all of them: prefixes, key
+//! builders and key parsers, for the log store and the state machine alike (neither builds a key
+//! of its own). Numbers are big-endian so that keys sort in numeric order. Where a retried
+//! command's answer is kept is [`RequestKind`].
 
 use renkei_proto::MunicipalityCode;
 
@@ -24,7 +26,8 @@ pub const CF_SM_DOWN: &str = "sm_down";
 /// region set; `submissions/<FY>/<code>` → the versions; `request/<id>` → a survey command's
 /// response, so a retried command takes effect once.
 pub const CF_SM_SURVEY: &str = "sm_survey";
-/// The current snapshot: [`SNAPSHOT_KEY`] → meta and data (JSON).
+/// The current snapshot: [`SNAPSHOT_META_KEY`] → its meta, [`SNAPSHOT_DATA_KEY`] → its data
+/// (JSON).
 pub const CF_SM_SNAPSHOT: &str = "sm_snapshot";
 
 /// Every column family, created at open.
@@ -50,9 +53,14 @@ pub const SM_DATA_FAMILIES: [&str; 6] = [
     CF_SM_SURVEY,
 ];
 
+/// The first byte of a published down item's key in [`CF_SM_DOWN`].
+const DOWN_ITEM: u8 = b'i';
+/// The first byte of a publication request's key in [`CF_SM_DOWN`].
+const DOWN_REQUEST: u8 = b'r';
+
 /// The key of a published down item.
 pub fn down_item_key(cursor: u64) -> [u8; 9] {
-    let mut key = [b'i'; 9];
+    let mut key = [DOWN_ITEM; 9];
     key[1..].copy_from_slice(&cursor.to_be_bytes());
     key
 }
@@ -60,13 +68,100 @@ pub fn down_item_key(cursor: u64) -> [u8; 9] {
 /// The key remembering which cursor a publication request got.
 pub fn down_request_key(request_id: &str) -> Vec<u8> {
     let mut key = Vec::with_capacity(1 + request_id.len());
-    key.push(b'r');
+    key.push(DOWN_REQUEST);
     key.extend_from_slice(request_id.as_bytes());
     key
 }
 
-/// The key of the one stored snapshot in [`CF_SM_SNAPSHOT`].
-pub const SNAPSHOT_KEY: &[u8] = b"current";
+/// The kinds of command the state machine makes take effect once per request id, and where each
+/// keeps the answer a retry gets. Each kind has its own key space: one id used for two kinds of
+/// command is two requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RequestKind {
+    /// `WriteFacts` and each write of a `WriteBatch`: in [`CF_SM_REQUESTS`], the request id
+    /// itself → the write's outcome (JSON).
+    Facts,
+    /// `PublishDown`: in [`CF_SM_DOWN`], [`down_request_key`] → the cursor the item got (u64 BE).
+    PublishDown,
+    /// `SetRegions`, `SubmitSurvey`, `ReviewSubmission`, `RecordWideAreaMeeting`: in
+    /// [`CF_SM_SURVEY`], [`survey::request`] → the command's response (JSON).
+    Survey,
+}
+
+impl RequestKind {
+    /// The column family the answers of this kind are kept in.
+    pub fn family(self) -> &'static str {
+        match self {
+            RequestKind::Facts => CF_SM_REQUESTS,
+            RequestKind::PublishDown => CF_SM_DOWN,
+            RequestKind::Survey => CF_SM_SURVEY,
+        }
+    }
+
+    /// The key of a request id of this kind in [`RequestKind::family`].
+    pub fn key(self, request_id: &str) -> Vec<u8> {
+        match self {
+            RequestKind::Facts => request_id.as_bytes().to_vec(),
+            RequestKind::PublishDown => down_request_key(request_id),
+            RequestKind::Survey => survey::request(request_id).into_bytes(),
+        }
+    }
+}
+
+/// Whether a [`CF_SM_DOWN`] key is a published item's (not a request's).
+pub fn is_down_item(key: &[u8]) -> bool {
+    key.first() == Some(&DOWN_ITEM)
+}
+
+/// The cursor a [`CF_SM_DOWN`] item key encodes, if it is one.
+pub fn down_item_cursor(key: &[u8]) -> Option<u64> {
+    if is_down_item(key) {
+        key.get(1..).and_then(decode_u64)
+    } else {
+        None
+    }
+}
+
+/// The key of the stored snapshot's meta in [`CF_SM_SNAPSHOT`].
+pub const SNAPSHOT_META_KEY: &[u8] = b"current_meta";
+/// The key of the stored snapshot's data in [`CF_SM_SNAPSHOT`].
+pub const SNAPSHOT_DATA_KEY: &[u8] = b"current_data";
+
+/// Keys of [`CF_SM_SURVEY`] (UTF-8), by the prefix that names the kind of record.
+pub mod survey {
+    use renkei_proto::{FiscalYear, MunicipalityCode};
+
+    use crate::regions::RegionSet;
+
+    /// `regions/<kind>/<first FY>` → a [`RegionSet`] (JSON).
+    pub const REGIONS: &str = "regions/";
+    /// `meetings/<id>` → a [`crate::wide_area::WideAreaMeeting`] (JSON).
+    pub const MEETINGS: &str = "meetings/";
+    /// `submissions/<FY>/<code>` → the versions, oldest first (JSON).
+    pub const SUBMISSIONS: &str = "submissions/";
+    /// `request/<id>` → the response of a survey command (JSON).
+    pub const REQUEST: &str = "request/";
+
+    /// The key of a region set.
+    pub fn regions(set: &RegionSet) -> String {
+        format!("{REGIONS}{}/{}", set.kind, set.first_fiscal_year.year())
+    }
+
+    /// The key of a wide-area meeting.
+    pub fn meeting(id: &str) -> String {
+        format!("{MEETINGS}{id}")
+    }
+
+    /// The key of a municipality's submissions for a fiscal year.
+    pub fn submissions(fiscal_year: FiscalYear, m: MunicipalityCode) -> String {
+        format!("{SUBMISSIONS}{}/{m}", fiscal_year.year())
+    }
+
+    /// The key of a survey command's response.
+    pub fn request(request_id: &str) -> String {
+        format!("{REQUEST}{request_id}")
+    }
+}
 
 /// A typed metadata key: its name and the type of its JSON value.
 pub trait MetaKey {
@@ -143,6 +238,23 @@ pub fn log_index(key: &[u8]) -> Option<u64> {
 /// Returns the [`CF_SM_LEDGER`] key of a municipality.
 pub fn ledger_key(municipality: MunicipalityCode) -> [u8; 4] {
     municipality.get().to_be_bytes()
+}
+
+/// Returns the municipality a [`CF_SM_LEDGER`] or [`CF_SM_FACTS`] key begins with.
+pub fn key_municipality(key: &[u8]) -> Option<MunicipalityCode> {
+    let n = u32::from_be_bytes(key.get(..4)?.try_into().ok()?);
+    MunicipalityCode::from_number(n).ok()
+}
+
+/// Returns the sequence a [`CF_SM_FACTS`] key ends with.
+pub fn fact_sequence(key: &[u8]) -> Option<u64> {
+    key.get(4..).and_then(decode_u64)
+}
+
+/// Decodes a big-endian u64 of exactly 8 bytes: a sequence or cursor in a key or a value (the
+/// values of [`CF_SM_LEDGER`] and of request keys in [`CF_SM_DOWN`]).
+pub fn decode_u64(bytes: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(bytes.try_into().ok()?))
 }
 
 /// Returns the [`CF_SM_FACTS`] key of a municipality's fact.

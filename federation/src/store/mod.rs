@@ -1,5 +1,7 @@
 //! The replica's durable state in one RocksDB database: the Raft log store and the ledger state
-//! machine, in separate column families (see [`keys`]).
+//! machine, in separate column families. Every column family and key encoding (prefixes, key
+//! builders and parsers) is in [`keys`]; the state machine is in parts (`state_machine/`:
+//! applying entries, request-id deduplication, survey records, reads, snapshots).
 //!
 //! Both halves share the database and therefore its write-ahead log. That gives the ordering
 //! the Raft invariants rely on: a state-machine write that precedes a log purge in time also

@@ -420,3 +420,44 @@ fn a_wide_area_meeting_counts_as_known_at_from_when_the_prefecture_recorded_it()
         SurveyStatus::NotImplemented
     );
 }
+
+/// A refusal is stored with the command's response under its request id: one stored as a plain
+/// message (before refusals were typed) still reads, with its message as it was, and a typed one
+/// reads back as itself.
+#[test]
+fn refusals_stored_as_messages_still_read_and_typed_ones_round_trip() {
+    use crate::types::CommandResponse;
+
+    let old = r#"{"Submission":{"Err":"a returned submission needs a comment"}}"#;
+    let read: CommandResponse = serde_json::from_str(old).unwrap();
+    let refusal = match read {
+        CommandResponse::Submission(Err(refusal)) => refusal,
+        other => panic!("not a refusal: {other:?}"),
+    };
+    assert_eq!(
+        refusal,
+        SurveyRefusal::Recorded("a returned submission needs a comment".to_owned())
+    );
+    assert_eq!(
+        refusal.to_string(),
+        SurveyRefusal::ReturnWithoutComment.to_string()
+    );
+
+    for refusal in [
+        SurveyRefusal::ReturnWithoutComment,
+        SurveyRefusal::NotLatest {
+            municipality: code("162019"),
+            fiscal_year: fy(2024),
+            version: 1,
+            latest: 2,
+        },
+        SurveyRefusal::Recorded("version 1 was reviewed already".to_owned()),
+    ] {
+        let response = CommandResponse::Submission(Err(refusal));
+        let json = serde_json::to_string(&response).unwrap();
+        assert_eq!(
+            serde_json::from_str::<CommandResponse>(&json).unwrap(),
+            response
+        );
+    }
+}
