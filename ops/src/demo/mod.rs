@@ -3,12 +3,13 @@
 //! It starts a 3-replica prefecture cluster (`renkei-prefecture`) and one municipal node
 //! (`renkei-node`) per 二次医療圏 hosting that 圏域's municipalities, all on loopback port 0 with
 //! their data under one folder, each configured by a TOML file written from its binary's own
-//! configuration type (`federation::config::RawConfig`, `node::config::RawConfig`); forms the cluster through `ClusterAdmin` (initialise replica 1,
-//! add 2 and 3 as learners, make all three voters); sets the real 二次医療圏; records a fiscal
-//! year of programme activity through each node's `MunicipalProgram` service ([`activity`]);
-//! waits until the prefecture has acknowledged every fact each node produced; and reports the
-//! national-style tally (prefecture and per 二次医療圏), the (ク) designation candidates with
-//! their reasons and the gap report, and the survey exports it writes into the folder.
+//! configuration type (`federation::config::RawConfig`, `node::config::RawConfig`); forms the
+//! cluster through `ClusterAdmin` (initialise replica 1, add 2 and 3 as learners, make all three
+//! voters); sets the real 二次医療圏; records a fiscal year of programme activity through each
+//! node's `MunicipalProgram` service ([`activity`]); waits until the prefecture has acknowledged
+//! every fact each node produced; and reports the national-style tally (prefecture and per
+//! 二次医療圏), the (ク) designation candidates with their reasons and the gap report, and the
+//! survey exports it writes into the folder.
 //!
 //! Every child process is stopped with SIGTERM at the end, on any error and on Ctrl-C (see
 //! [`crate::local`]).
