@@ -7,17 +7,20 @@
 //! Run with `cargo bench -p renkei-federation --bench commit` (set `BENCH_SECONDS` to change the
 //! duration of each phase, default 5).
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use common::Cluster;
 use renkei_federation::client::LedgerClient;
+use renkei_integration_tests::{Cluster, PATIENCE, PREFECTURE};
 use renkei_proto::{PrefectureCode, official, v1};
 
 const PAYLOAD_BYTES: usize = 64;
+
+/// A leader-seeking ledger client over every replica of `cluster`, retrying for the harness's
+/// patience.
+fn leader_client(cluster: &Cluster) -> LedgerClient {
+    LedgerClient::new(cluster.addresses()).with_retry_for(PATIENCE)
+}
 
 fn raw_fsync_rate(dir: &std::path::Path, seconds: f64) -> (f64, Duration) {
     let path = dir.join("fsync-probe");
@@ -71,7 +74,7 @@ async fn run_phase(
     for w in 0..writers {
         let municipality = municipalities[w % municipalities.len()].clone();
         let mut sequence = next_sequence[w % municipalities.len()];
-        let mut client: LedgerClient = cluster.client();
+        let mut client = leader_client(cluster);
         let tag = format!("{tag}-{w}");
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
@@ -148,13 +151,13 @@ fn main() {
         .build()
         .expect("runtime");
     runtime.block_on(async move {
-        let mut cluster = Cluster::start(3, &[]).await;
+        let mut cluster = Cluster::start_plaintext(3, &[]).await;
         let (fsync_rate, fsync_p50) = raw_fsync_rate(cluster.root.path(), seconds.min(3.0));
         println!(
             "raw fsync (4 KiB write + fdatasync, same disk): {fsync_rate:.0} /s, p50 {:.2} ms",
             fsync_p50.as_secs_f64() * 1e3
         );
-        let toyama: PrefectureCode = common::PREFECTURE.parse().expect("prefecture");
+        let toyama: PrefectureCode = PREFECTURE.parse().expect("prefecture");
         let municipalities: Vec<String> = official::municipalities_of(toyama)
             .map(|m| m.code.to_string())
             .collect();
@@ -162,7 +165,7 @@ fn main() {
 
         // Terms before and after the write phases: any change is an election under load.
         let term = |status: Option<v1::ClusterStatus>| status.map_or(0, |s| s.term);
-        let leader = cluster.wait_for_leader(&[1, 2, 3]).await;
+        let leader = cluster.wait_for_leader().await;
         let term_before = term(cluster.status(leader).await);
         let single_1 = run_phase(&cluster, &municipalities, &mut next, 1, 1, seconds, "s1").await;
         let one = report("single writes, 1 writer", &single_1, fsync_rate);
@@ -186,7 +189,7 @@ fn main() {
             run_phase(&cluster, &municipalities, &mut next, 4, 1000, seconds, "b4").await;
         let batched = report("batches of 1000, 4 writers", &batch_4, fsync_rate);
 
-        let term_after = term(cluster.status(cluster.wait_for_leader(&[1, 2, 3]).await).await);
+        let term_after = term(cluster.status(cluster.wait_for_leader().await).await);
         let elections = term_after.saturating_sub(term_before);
         // Failover, measured ROUNDS times: kill the leader (SIGKILL), time until the next write
         // is committed, restart the killed replica and let it catch up.
@@ -194,8 +197,8 @@ fn main() {
         let mut failovers = Vec::new();
         let municipality = municipalities[0].clone();
         for (round, sequence) in (next[0]..).take(ROUNDS).enumerate() {
-            let leader = cluster.wait_for_leader(&[1, 2, 3]).await;
-            let mut client = cluster.client();
+            let leader = cluster.wait_for_leader().await;
+            let mut client = leader_client(&cluster);
             let killed = Instant::now();
             cluster.kill(leader);
             client

@@ -3,18 +3,24 @@
 //! client, follower redirects, linearizable and local reads, a restarted replica catching up,
 //! a far-behind follower catching up by snapshot, and membership going from 3 to 5 and back.
 
-mod common;
-
-use common::{Cluster, TAKAOKA_CITY, TOYAMA_CITY, facts, wait_until};
-use renkei_federation::client::ClientError;
+use renkei_federation::client::{ClientError, LedgerClient};
 use renkei_federation::grpc::LEADER_METADATA_KEY;
+use renkei_integration_tests::{
+    Cluster, PATIENCE, PREFECTURE, TAKAOKA_CITY, TOYAMA_CITY, facts, wait_until,
+};
 use renkei_proto::v1;
+
+/// A leader-seeking ledger client over every replica of `cluster`, retrying for the harness's
+/// patience.
+fn leader_client(cluster: &Cluster) -> LedgerClient {
+    LedgerClient::new(cluster.addresses()).with_retry_for(PATIENCE)
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_replicas_elect_a_leader_and_replicate() {
-    let cluster = Cluster::start(3, &[]).await;
-    let leader = cluster.wait_for_leader(&[1, 2, 3]).await;
-    let mut client = cluster.client();
+    let cluster = Cluster::start_plaintext(3, &[]).await;
+    let leader = cluster.wait_for_leader().await;
+    let mut client = leader_client(&cluster);
 
     // health checking answers on the same port as every service.
     let channel =
@@ -112,7 +118,7 @@ async fn three_replicas_elect_a_leader_and_replicate() {
 
     // a follower refuses writes and linearizable reads with UNAVAILABLE naming the leader.
     let follower = [1, 2, 3].into_iter().find(|id| *id != leader).unwrap();
-    let mut direct = cluster.ledger(follower).await;
+    let mut direct = cluster.ledger_client(follower).await;
     let status = direct
         .write_facts(facts("w-4", TOYAMA_CITY, 6, 6))
         .await
@@ -147,9 +153,9 @@ async fn three_replicas_elect_a_leader_and_replicate() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_replica_catches_up_from_its_data() {
-    let mut cluster = Cluster::start(3, &[]).await;
-    let leader = cluster.wait_for_leader(&[1, 2, 3]).await;
-    let mut client = cluster.client();
+    let mut cluster = Cluster::start_plaintext(3, &[]).await;
+    let leader = cluster.wait_for_leader().await;
+    let mut client = leader_client(&cluster);
     client
         .write_facts(facts("a", TOYAMA_CITY, 1, 10))
         .await
@@ -172,11 +178,12 @@ async fn a_restarted_replica_catches_up_from_its_data() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_follower_far_behind_catches_up_by_snapshot() {
-    let mut cluster = Cluster::start(3, &[("RENKEI_PREFECTURE_SNAPSHOT_AFTER_LOGS", "20")]).await;
-    let leader = cluster.wait_for_leader(&[1, 2, 3]).await;
+    let mut cluster =
+        Cluster::start_plaintext(3, &[("RENKEI_PREFECTURE_SNAPSHOT_AFTER_LOGS", "20")]).await;
+    let leader = cluster.wait_for_leader().await;
     let follower = [1, 2, 3].into_iter().find(|id| *id != leader).unwrap();
     cluster.kill(follower);
-    let mut client = cluster.client();
+    let mut client = leader_client(&cluster);
     for i in 0..120u64 {
         client
             .write_facts(facts(&format!("s-{i}"), TOYAMA_CITY, i + 1, i + 1))
@@ -209,9 +216,9 @@ async fn a_follower_far_behind_catches_up_by_snapshot() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn membership_grows_from_three_to_five_and_back() {
-    let mut cluster = Cluster::start(3, &[]).await;
-    let leader = cluster.wait_for_leader(&[1, 2, 3]).await;
-    let mut client = cluster.client();
+    let mut cluster = Cluster::start_plaintext(3, &[]).await;
+    let leader = cluster.wait_for_leader().await;
+    let mut client = leader_client(&cluster);
     client
         .write_facts(facts("m-1", TOYAMA_CITY, 1, 3))
         .await
@@ -287,9 +294,8 @@ async fn membership_grows_from_three_to_five_and_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_stops_a_replica_cleanly() {
-    let mut cluster = Cluster::start(1, &[]).await;
-    cluster
-        .client()
+    let mut cluster = Cluster::start_plaintext(1, &[]).await;
+    leader_client(&cluster)
         .write_facts(facts("t", TOYAMA_CITY, 1, 1))
         .await
         .expect("write");
@@ -303,9 +309,9 @@ async fn sigterm_stops_a_replica_cleanly() {
 /// answered as a retry with the first outcome, every replica holding every fact once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_writes_share_entries_and_each_gets_its_own_outcome() {
-    let cluster = Cluster::start(3, &[]).await;
-    cluster.wait_for_leader(&[1, 2, 3]).await;
-    let prefecture: renkei_proto::PrefectureCode = common::PREFECTURE.parse().unwrap();
+    let cluster = Cluster::start_plaintext(3, &[]).await;
+    cluster.wait_for_leader().await;
+    let prefecture: renkei_proto::PrefectureCode = PREFECTURE.parse().unwrap();
     let towns: Vec<String> = renkei_proto::official::municipalities_of(prefecture)
         .map(|m| m.code.to_string())
         .collect();
@@ -319,7 +325,7 @@ async fn concurrent_writes_share_entries_and_each_gets_its_own_outcome() {
         .chain(writes.iter())
         .cloned()
         .map(|write| {
-            let mut client = cluster.client();
+            let mut client = leader_client(&cluster);
             tokio::spawn(async move { (write.request_id.clone(), client.write_facts(write).await) })
         })
         .collect();

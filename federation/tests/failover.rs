@@ -2,16 +2,21 @@
 //! no acknowledged write, while a client keeps writing through the change with retries that take
 //! effect once.
 
-mod common;
-
-use common::{Cluster, TOYAMA_CITY, facts};
+use renkei_federation::client::LedgerClient;
+use renkei_integration_tests::{Cluster, PATIENCE, TOYAMA_CITY, facts};
 use renkei_proto::v1;
+
+/// A leader-seeking ledger client over every replica of `cluster`, retrying for the harness's
+/// patience.
+fn leader_client(cluster: &Cluster) -> LedgerClient {
+    LedgerClient::new(cluster.addresses()).with_retry_for(PATIENCE)
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_the_leader_elects_another_and_loses_no_acknowledged_write() {
-    let mut cluster = Cluster::start(3, &[]).await;
-    let old_leader = cluster.wait_for_leader(&[1, 2, 3]).await;
-    let mut client = cluster.client();
+    let mut cluster = Cluster::start_plaintext(3, &[]).await;
+    let old_leader = cluster.wait_for_leader().await;
+    let mut client = leader_client(&cluster);
 
     let mut acknowledged = 0;
     for sequence in 1..=20u64 {
@@ -56,7 +61,7 @@ async fn killing_the_leader_elects_another_and_loses_no_acknowledged_write() {
     }
     assert_eq!(acknowledged, 40);
 
-    let new_leader = cluster.wait_for_leader(&survivors).await;
+    let new_leader = cluster.wait_for_leader().await;
     assert_ne!(new_leader, old_leader);
     let read = client
         .read_sequence(TOYAMA_CITY, v1::ReadConsistency::Linearizable)

@@ -1,14 +1,22 @@
-//! A harness for multi-process tests: prefecture clusters of real `renkei-prefecture` processes
-//! and municipal nodes of real `renkei-node` processes on loopback (port 0), each with its own
-//! RocksDB directory. Processes can be killed with SIGKILL and restarted on the same address with
-//! their data. Tests wait on predicates, never on fixed sleeps.
+//! The workspace's one harness for multi-process tests: prefecture clusters of real
+//! `renkei-prefecture` processes and municipal nodes of real `renkei-node` processes on loopback
+//! (port 0), each with its own RocksDB directory. Processes can be killed with SIGKILL and
+//! restarted on the same address with their data. Tests wait on predicates, never on fixed
+//! sleeps.
 //!
-//! The binaries are the workspace's own, found beside the test executable (`target/<profile>/`);
-//! `cargo test --workspace` builds them before any test runs.
+//! The tests of this crate run a federation talking mutual TLS with tokens ([`Cluster::start`],
+//! [`Node::start`]); the prefecture's own tests (`federation/tests/`, a dev-dependency there)
+//! prove Raft behaviour on an open plaintext cluster ([`Cluster::start_plaintext`]).
+//!
+//! Every process is started the same way ([`binary`], then its listening line): the binaries are
+//! the workspace's own, found beside the test executable (`target/<profile>/`); `cargo test
+//! --workspace` builds them before any test runs, and `cargo test -p renkei-federation` builds
+//! `renkei-prefecture`.
 
 pub mod browser;
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -18,7 +26,7 @@ use std::time::{Duration, Instant};
 use renkei_proto::tls::{ClientTls, DevCa, Issued, Subject, local_hosts};
 use renkei_proto::v1::{self, ClusterAdminClient, FederationClient};
 use tempfile::TempDir;
-use tonic::transport::Channel;
+use tonic::transport::{Channel, Endpoint};
 
 /// How long a predicate may take before the test fails instead of hanging.
 pub const PATIENCE: Duration = Duration::from_secs(90);
@@ -142,6 +150,11 @@ pub async fn tool_channel(address: &str) -> Channel {
     connect(address, &pki().tool()).await
 }
 
+/// The endpoint of a plaintext replica ([`Cluster::start_plaintext`]) at `address`.
+fn plaintext_endpoint(address: &str) -> Endpoint {
+    Endpoint::from_shared(format!("http://{address}")).expect("a valid address")
+}
+
 /// Returns the path of a workspace binary built beside the test executable.
 ///
 /// `RENKEI_BIN_DIR` names another folder to take them from (e.g. when several work trees share
@@ -188,6 +201,35 @@ fn log_file(path: &Path) -> File {
         .expect("a log file")
 }
 
+/// Starts the workspace binary `name` with `args` and `env` (after `RUST_LOG=info`), its stderr
+/// appended to `log`, and waits for its listening line: the child and the address it listens on.
+fn start_process(
+    name: &str,
+    args: &[OsString],
+    env: &[(String, String)],
+    log: &Path,
+) -> (Child, String) {
+    let mut command = Command::new(binary(name));
+    command
+        .args(args)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log_file(log)));
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {name}: {e}"));
+    let address = listening_address(&mut child, name);
+    (child, address)
+}
+
+fn os(s: impl Into<OsString>) -> OsString {
+    s.into()
+}
+
 /// Sends SIGTERM and waits; returns whether the process exited successfully.
 fn terminate_child(child: &mut Child) -> bool {
     // The `kill` command sends SIGTERM without a libc dependency in the tests.
@@ -201,15 +243,24 @@ fn terminate_child(child: &mut Child) -> bool {
 pub struct Replica {
     pub id: u64,
     pub address: String,
+    /// Its RocksDB directory, `<root>/replica-<id>`.
+    pub data_dir: PathBuf,
     child: Option<Child>,
 }
 
-/// A prefecture cluster of replica processes under one temporary directory. The `Federation`
-/// service knows two callers: the test node ([`NODE_TOKEN`], 富山市 and 高岡市) and an officer's
-/// tool ([`OFFICER_TOKEN`], may publish).
+/// A prefecture cluster of replica processes under one temporary directory.
+///
+/// Started with [`Cluster::start`], it talks mutual TLS and its `Federation` service knows the
+/// test node ([`NODE_TOKEN`], 富山市 and 高岡市), an officer's tool ([`OFFICER_TOKEN`], may
+/// publish), an administrator ([`ADMIN_TOKEN`]) and a viewer ([`VIEWER_TOKEN`]). Started with
+/// [`Cluster::start_plaintext`], it is open: plaintext, no callers, anyone may do anything.
 pub struct Cluster {
     pub root: TempDir,
     pub replicas: BTreeMap<u64, Replica>,
+    /// Plaintext and no `[[callers]]`, configured by flags ([`Cluster::start_plaintext`]).
+    plaintext: bool,
+    /// Extra environment of every replica (e.g. `RENKEI_PREFECTURE_SNAPSHOT_AFTER_LOGS`).
+    env: Vec<(String, String)>,
     /// The municipalities [`NODE_TOKEN`] may speak for.
     node_municipalities: Vec<String>,
     /// Extra top-level configuration keys of every replica (`{id}` is replaced by its id).
@@ -232,17 +283,44 @@ impl Cluster {
     /// As [`Cluster::start_for`], with `extra` top-level configuration lines for every replica
     /// (e.g. `metrics_listen = "127.0.0.1:0"`).
     pub async fn start_with(n: u64, node_municipalities: &[&str], extra: &str) -> Self {
-        let mut cluster = Self {
+        let cluster = Self {
             root: TempDir::new().expect("a temporary directory"),
             replicas: BTreeMap::new(),
+            plaintext: false,
+            env: Vec::new(),
             node_municipalities: node_municipalities.iter().map(|m| m.to_string()).collect(),
             extra: extra.to_owned(),
             node_revoked: false,
         };
+        cluster.form(n).await
+    }
+
+    /// Starts `n` replicas (ids 1..=n) over plaintext with no `[[callers]]`, configured by flags
+    /// alone, each given `env` (e.g. `RENKEI_PREFECTURE_SNAPSHOT_AFTER_LOGS`); initialises them
+    /// as one cluster and waits for a leader. The prefecture's own tests prove Raft behaviour
+    /// with it; mutual TLS is proven in `integration-tests/tests/tls.rs`.
+    pub async fn start_plaintext(n: u64, env: &[(&str, &str)]) -> Self {
+        let cluster = Self {
+            root: TempDir::new().expect("a temporary directory"),
+            replicas: BTreeMap::new(),
+            plaintext: true,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            node_municipalities: Vec::new(),
+            extra: String::new(),
+            node_revoked: false,
+        };
+        cluster.form(n).await
+    }
+
+    /// Starts replicas 1..=n, initialises them as one cluster and waits for a leader.
+    async fn form(mut self, n: u64) -> Self {
         for id in 1..=n {
-            cluster.spawn(id, "127.0.0.1:0");
+            self.spawn(id, "127.0.0.1:0");
         }
-        let members = cluster
+        let members = self
             .replicas
             .values()
             .map(|r| v1::ClusterMember {
@@ -250,24 +328,61 @@ impl Cluster {
                 address: r.address.clone(),
             })
             .collect();
-        cluster
-            .admin(1)
+        self.admin(1)
             .await
             .initialize(v1::InitializeRequest { members })
             .await
             .expect("initialize");
-        cluster.wait_for_leader().await;
-        cluster
+        self.wait_for_leader().await;
+        self
     }
 
-    fn spawn(&mut self, id: u64, listen: &str) {
+    /// Starts replica `id` listening on `listen`, with its data in [`Replica::data_dir`] and its
+    /// log in `<root>/replica-<id>.log`; a replica of the cluster only once a member adds it.
+    pub fn spawn(&mut self, id: u64, listen: &str) -> &Replica {
         let root = self.root.path();
-        let config = root.join(format!("replica-{id}.toml"));
         let data_dir = root.join(format!("replica-{id}"));
-        std::fs::write(
-            &config,
-            format!(
-                r#"node_id = {id}
+        let args = if self.plaintext {
+            vec![
+                os("--node-id"),
+                os(id.to_string()),
+                os("--listen"),
+                os(listen),
+                os("--data-dir"),
+                os(&data_dir),
+                os("--prefecture"),
+                os(PREFECTURE),
+                os("--plaintext"),
+            ]
+        } else {
+            let config = root.join(format!("replica-{id}.toml"));
+            std::fs::write(&config, self.configuration(id, listen, &data_dir))
+                .expect("write the replica's configuration");
+            vec![os("--config"), os(config)]
+        };
+        let (child, address) = start_process(
+            "renkei-prefecture",
+            &args,
+            &self.env,
+            &root.join(format!("replica-{id}.log")),
+        );
+        self.replicas.insert(
+            id,
+            Replica {
+                id,
+                address,
+                data_dir,
+                child: Some(child),
+            },
+        );
+        &self.replicas[&id]
+    }
+
+    /// The configuration file of replica `id` of a TLS cluster (writes its certificate).
+    fn configuration(&self, id: u64, listen: &str, data_dir: &Path) -> String {
+        let root = self.root.path();
+        format!(
+            r#"node_id = {id}
 listen = "{listen}"
 data_dir = "{}"
 prefecture = "{PREFECTURE}"
@@ -289,52 +404,30 @@ name = "viewer"
 token = "{VIEWER_TOKEN}"
 role = "viewer"
 "#,
-                data_dir.display(),
-                self.extra.replace("{id}", &id.to_string()),
-                pki().tls_table(
-                    root,
-                    &format!("replica-{id}"),
-                    &Subject::Replica {
-                        prefecture: PREFECTURE.parse().expect("a prefecture code"),
-                        node_id: id,
-                    }
-                ),
-                if self.node_revoked {
-                    String::new()
-                } else {
-                    format!(
-                        "[[callers]]\nname = \"test-node\"\ntoken = \"{NODE_TOKEN}\"\nmunicipalities = [{}]\n",
-                        self.node_municipalities
-                            .iter()
-                            .map(|m| format!("{m:?}"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                },
-                sha256_hex(ADMIN_TOKEN),
+            data_dir.display(),
+            self.extra.replace("{id}", &id.to_string()),
+            pki().tls_table(
+                root,
+                &format!("replica-{id}"),
+                &Subject::Replica {
+                    prefecture: PREFECTURE.parse().expect("a prefecture code"),
+                    node_id: id,
+                }
             ),
-        )
-        .expect("write the replica's configuration");
-        let mut child = Command::new(binary("renkei-prefecture"))
-            .arg("--config")
-            .arg(&config)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(log_file(
-                &root.join(format!("replica-{id}.log")),
-            )))
-            .spawn()
-            .expect("spawn renkei-prefecture");
-        let address = listening_address(&mut child, "renkei-prefecture");
-        self.replicas.insert(
-            id,
-            Replica {
-                id,
-                address,
-                child: Some(child),
+            if self.node_revoked {
+                String::new()
+            } else {
+                format!(
+                    "[[callers]]\nname = \"test-node\"\ntoken = \"{NODE_TOKEN}\"\nmunicipalities = [{}]\n",
+                    self.node_municipalities
+                        .iter()
+                        .map(|m| format!("{m:?}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
             },
-        );
+            sha256_hex(ADMIN_TOKEN),
+        )
     }
 
     /// Kills replica `id` with SIGKILL (no clean shutdown).
@@ -343,6 +436,14 @@ role = "viewer"
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// Stops replica `id` with SIGTERM; returns whether it exited successfully.
+    pub fn terminate(&mut self, id: u64) -> bool {
+        self.replicas
+            .get_mut(&id)
+            .and_then(|r| r.child.take())
+            .is_some_and(|mut c| terminate_child(&mut c))
     }
 
     /// Removes the test node's `[[callers]]` entry from the configuration replicas are started
@@ -369,10 +470,16 @@ role = "viewer"
         self.replicas.values().map(|r| r.address.clone()).collect()
     }
 
-    /// A `ClusterAdmin` client of replica `id` presenting [`ADMIN_TOKEN`].
+    /// A `ClusterAdmin` client of replica `id` presenting [`ADMIN_TOKEN`] (which an open
+    /// plaintext cluster ignores).
     pub async fn admin(&self, id: u64) -> ClusterAdminClient<AdminChannel> {
-        let channel = tool_channel(&self.replicas[&id].address).await;
-        ClusterAdminClient::with_interceptor(channel, bearer(ADMIN_TOKEN))
+        ClusterAdminClient::with_interceptor(self.channel(id).await, bearer(ADMIN_TOKEN))
+    }
+
+    /// A `PrefectureLedger` client of replica `id` as a tool, presenting no token: on a TLS
+    /// cluster, wrap each request with [`with_token`].
+    pub async fn ledger_client(&self, id: u64) -> v1::PrefectureLedgerClient<Channel> {
+        v1::PrefectureLedgerClient::new(self.channel(id).await)
     }
 
     /// Returns replica `id`'s view of the cluster, or `None` if it does not answer.
@@ -380,7 +487,7 @@ role = "viewer"
         if !self.is_running(id) {
             return None;
         }
-        let channel = try_connect(&self.replicas[&id].address, &pki().tool()).await?;
+        let channel = self.try_channel(id).await?;
         let mut admin = ClusterAdminClient::new(channel);
         admin
             .status(with_token(VIEWER_TOKEN, v1::StatusRequest {}))
@@ -441,9 +548,53 @@ role = "viewer"
         .await
     }
 
-    /// A channel to replica `id` as a tool (no client certificate).
+    /// A channel to replica `id` as a tool: TLS verified against the test CA with no client
+    /// certificate, or plaintext on a cluster of [`Cluster::start_plaintext`].
     pub async fn channel(&self, id: u64) -> Channel {
-        tool_channel(&self.replicas[&id].address).await
+        let address = &self.replicas[&id].address;
+        if self.plaintext {
+            plaintext_endpoint(address)
+                .connect()
+                .await
+                .unwrap_or_else(|e| panic!("connect to {address}: {e}"))
+        } else {
+            tool_channel(address).await
+        }
+    }
+
+    /// As [`Cluster::channel`], or `None` if replica `id` does not answer (a process down).
+    pub async fn try_channel(&self, id: u64) -> Option<Channel> {
+        let address = &self.replicas[&id].address;
+        if self.plaintext {
+            plaintext_endpoint(address).connect().await.ok()
+        } else {
+            try_connect(address, &pki().tool()).await
+        }
+    }
+
+    /// Waits until replica `id` has applied `municipality`'s facts up to `at_least` (a local
+    /// read of what it has applied, as [`VIEWER_TOKEN`]).
+    pub async fn wait_for_sequence(&self, id: u64, municipality: &str, at_least: u64) {
+        wait_until(
+            &format!("replica {id} to acknowledge {municipality} up to {at_least}"),
+            || async {
+                let Some(channel) = self.try_channel(id).await else {
+                    return false;
+                };
+                let mut ledger = v1::PrefectureLedgerClient::new(channel);
+                let read = ledger
+                    .read_sequence(with_token(
+                        VIEWER_TOKEN,
+                        v1::ReadSequenceRequest {
+                            municipality: municipality.to_owned(),
+                            consistency: v1::ReadConsistency::Local as i32,
+                        },
+                    ))
+                    .await;
+                read.is_ok_and(|r| r.into_inner().acknowledged >= at_least)
+            },
+        )
+        .await;
     }
 
     /// Reads a municipality's whole ledger (linearizable) through the leader, with the node's
@@ -596,16 +747,13 @@ pull_interval_ms = 200
             ),
         )
         .expect("write the node's configuration");
-        let mut child = Command::new(binary("renkei-node"))
-            .arg("--config")
-            .arg(&config)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(log_file(&root.join("node.log"))))
-            .spawn()
-            .expect("spawn renkei-node");
-        self.address = listening_address(&mut child, "renkei-node");
+        let (child, address) = start_process(
+            "renkei-node",
+            &[os("--config"), os(config)],
+            &[],
+            &root.join("node.log"),
+        );
+        self.address = address;
         self.child = Some(child);
     }
 
@@ -794,6 +942,22 @@ pub fn fact(municipality: &str, sequence: u64) -> v1::Fact {
         municipality: municipality.to_owned(),
         sequence,
         payload: body.encode_to_vec(),
+    }
+}
+
+/// A `WriteFacts` request (`PrefectureLedger`, the Raft ledger itself) of facts `from..=to` of one
+/// municipality under `request_id`, each payload an opaque `fact <municipality>/<sequence>`: the
+/// ledger orders and deduplicates facts without reading them.
+pub fn facts(request_id: &str, municipality: &str, from: u64, to: u64) -> v1::WriteFactsRequest {
+    v1::WriteFactsRequest {
+        request_id: request_id.to_owned(),
+        facts: (from..=to)
+            .map(|sequence| v1::Fact {
+                municipality: municipality.to_owned(),
+                sequence,
+                payload: format!("fact {municipality}/{sequence}").into_bytes(),
+            })
+            .collect(),
     }
 }
 

@@ -2,12 +2,14 @@
 //!
 //! It starts a 3-replica prefecture cluster (`renkei-prefecture`) and one municipal node
 //! (`renkei-node`) per 二次医療圏 hosting that 圏域's municipalities, all on loopback port 0 with
-//! their data under one folder; forms the cluster through `ClusterAdmin` (initialise replica 1,
-//! add 2 and 3 as learners, make all three voters); sets the real 二次医療圏; records a fiscal
-//! year of programme activity through each node's `MunicipalProgram` service ([`activity`]);
-//! waits until the prefecture has acknowledged every fact each node produced; and reports the
-//! national-style tally (prefecture and per 二次医療圏), the (ク) designation candidates with
-//! their reasons and the gap report, and the survey exports it writes into the folder.
+//! their data under one folder, each configured by a TOML file written from its binary's own
+//! configuration type (`federation::config::RawConfig`, `node::config::RawConfig`); forms the
+//! cluster through `ClusterAdmin` (initialise replica 1, add 2 and 3 as learners, make all three
+//! voters); sets the real 二次医療圏; records a fiscal year of programme activity through each
+//! node's `MunicipalProgram` service ([`activity`]); waits until the prefecture has acknowledged
+//! every fact each node produced; and reports the national-style tally (prefecture and per
+//! 二次医療圏), the (ク) designation candidates with their reasons and the gap report, and the
+//! survey exports it writes into the folder.
 //!
 //! Every child process is stopped with SIGTERM at the end, on any error and on Ctrl-C (see
 //! [`crate::local`]).
@@ -20,6 +22,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use renkei_federation::config::{PrefectureEntry, RawCaller, RawConfig as ReplicaFile};
+use renkei_node::config::{CodeEntry, RawConfig as NodeFile, RawStaff, RawSync};
+use renkei_proto::tls::TlsFiles;
 use renkei_proto::v1::{self, ClusterAdminClient, MunicipalProgramClient, NodeSyncClient};
 use tempfile::TempDir;
 
@@ -375,12 +380,10 @@ fn node_specs(all: &[Municipality]) -> Vec<NodeSpec> {
     specs
 }
 
-fn quoted(items: impl IntoIterator<Item = String>) -> String {
-    items
-        .into_iter()
-        .map(|s| format!("{s:?}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+/// A configuration file's text, written from its configuration type (what the binary reads it
+/// into), so that every value is quoted and escaped as TOML wants it.
+fn toml_text(config: &impl serde::Serialize) -> Result<String, Failure> {
+    toml::to_string(config).map_err(|e| Failure::runtime(format!("cannot write TOML: {e}")))
 }
 
 fn write(path: &Path, text: &str) -> Result<(), Failure> {
@@ -443,15 +446,13 @@ impl Pki {
         spec.name.clone()
     }
 
-    /// The `[tls]` table of the process whose files are `<base>.pem` and `<base>.key`.
-    fn table(&self, base: &str) -> String {
-        let path = |name: String| format!("{:?}", self.dir.join(name).display().to_string());
-        format!(
-            "[tls]\nca = {}\ncert = {}\nkey = {}\n",
-            path("ca.pem".into()),
-            path(format!("{base}.pem")),
-            path(format!("{base}.key")),
-        )
+    /// The `[tls]` table of the process whose certificate and key are `<base>.pem`, `<base>.key`.
+    fn files(&self, base: &str) -> TlsFiles {
+        TlsFiles {
+            ca: self.dir.join("ca.pem"),
+            cert: self.dir.join(format!("{base}.pem")),
+            key: self.dir.join(format!("{base}.key")),
+        }
     }
 }
 
@@ -482,29 +483,35 @@ async fn federation(
     let step = progress.step("starting the prefecture cluster (3 replicas)", Some(3));
     let pref_dir = root.join("prefecture");
     mkdir(&pref_dir)?;
-    let mut callers = String::new();
-    for spec in &specs {
-        callers.push_str(&format!(
-            "\n[[callers]]\nname = {:?}\ntoken = {:?}\nmunicipalities = [{}]\n",
-            spec.name,
-            spec.token,
-            quoted(spec.municipalities.iter().map(|m| m.code.clone()))
-        ));
-    }
-    callers.push_str(&format!(
-        "\n[[callers]]\nname = \"prefecture-office\"\ntoken = {officer_token:?}\nrole = \"admin\"\n"
-    ));
+    let mut callers: Vec<RawCaller> = specs
+        .iter()
+        .map(|spec| RawCaller {
+            name: Some(spec.name.clone()),
+            token: Some(spec.token.clone()),
+            municipalities: spec.municipalities.iter().map(|m| m.code.clone()).collect(),
+            ..RawCaller::default()
+        })
+        .collect();
+    callers.push(RawCaller {
+        name: Some("prefecture-office".to_owned()),
+        token: Some(officer_token.clone()),
+        role: Some("admin".to_owned()),
+        ..RawCaller::default()
+    });
     let mut replicas = Vec::new();
     for id in 1..=3u64 {
         let config = pref_dir.join(format!("replica-{id}.toml"));
-        write(
-            &config,
-            &format!(
-                "node_id = {id}\nlisten = \"127.0.0.1:0\"\nweb_listen = \"127.0.0.1:0\"\ndata_dir = {:?}\nprefecture = \"{PREFECTURE}\"\n\n{}\n{callers}",
-                pref_dir.join(format!("replica-{id}")).display().to_string(),
-                pki.table(&format!("replica-{PREFECTURE}-{id}")),
-            ),
-        )?;
+        let replica = ReplicaFile {
+            node_id: Some(id),
+            listen: Some("127.0.0.1:0".to_owned()),
+            web_listen: Some("127.0.0.1:0".to_owned()),
+            data_dir: Some(pref_dir.join(format!("replica-{id}"))),
+            prefecture: Some(PrefectureEntry::Text(PREFECTURE.to_owned())),
+            tls: Some(pki.files(&format!("replica-{PREFECTURE}-{id}"))),
+            callers: callers.clone(),
+            ..ReplicaFile::default()
+        };
+        write(&config, &toml_text(&replica)?)?;
         let address = processes
             .start(
                 &format!("prefecture replica {id}"),
@@ -556,18 +563,31 @@ async fn federation(
         let dir = root.join(&spec.name);
         mkdir(&dir)?;
         let config = dir.join("node.toml");
-        write(
-            &config,
-            &format!(
-                "listen = \"127.0.0.1:0\"\nweb_listen = \"127.0.0.1:0\"\ndata_dir = {:?}\nmunicipalities = [{}]\n\n{}\n[sync]\nprefecture = [{}]\ntoken = {:?}\npull_interval_ms = 500\n\n[[staff]]\nname = \"demo clerk\"\ntoken = {:?}\nrole = \"admin\"\n",
-                dir.join("data").display().to_string(),
-                quoted(spec.municipalities.iter().map(|m| m.code.clone())),
-                pki.table(&Pki::node_base(&spec)),
-                quoted(replicas.iter().cloned()),
-                spec.token,
-                spec.clerk_token
-            ),
-        )?;
+        let node = NodeFile {
+            listen: Some("127.0.0.1:0".to_owned()),
+            web_listen: Some("127.0.0.1:0".to_owned()),
+            data_dir: Some(dir.join("data")),
+            municipalities: spec
+                .municipalities
+                .iter()
+                .map(|m| CodeEntry::Text(m.code.clone()))
+                .collect(),
+            tls: Some(pki.files(&Pki::node_base(&spec))),
+            sync: Some(RawSync {
+                prefecture: replicas.clone(),
+                token: Some(spec.token.clone()),
+                pull_interval_ms: Some(500),
+                ..RawSync::default()
+            }),
+            staff: vec![RawStaff {
+                name: Some("demo clerk".to_owned()),
+                token: Some(spec.clerk_token.clone()),
+                role: Some("admin".to_owned()),
+                ..RawStaff::default()
+            }],
+            ..NodeFile::default()
+        };
+        write(&config, &toml_text(&node)?)?;
         let address = processes
             .start(
                 &format!("municipal node {} ({})", spec.name, spec.area_name),
