@@ -35,9 +35,9 @@ use serde::Deserialize;
 use tokio::net::TcpListener;
 
 use crate::access::{Callers, Identity};
+use crate::application::{Exchange, Surveys};
 use crate::config::{Caller, Role};
 use crate::error::FederationError;
-use crate::application::{Exchange, Surveys};
 use crate::types::Raft;
 
 /// Who a console session belongs to: a configured caller.
