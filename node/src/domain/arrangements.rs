@@ -27,6 +27,58 @@ pub enum ArrangementKind {
     RoundTheClockGroup { members: Vec<ResourceId> },
 }
 
+impl ArrangementKind {
+    /// Builds an arrangement of kind `kind` (its code, e.g. `physician_pairing`, or its Japanese
+    /// name, e.g. 主治医・副主治医制) between `resources`: a pairing names exactly two (primary,
+    /// then secondary), an emergency hospital and backup beds exactly one, a round-the-clock
+    /// group any number; `beds` counts only for backup beds.
+    pub fn from_parts(
+        kind: &str,
+        resources: Vec<ResourceId>,
+        beds: u32,
+    ) -> Result<Self, DomainError> {
+        let named = |n: usize| {
+            DomainError::invalid(
+                "resources",
+                resources.len(),
+                format!("this kind names exactly {n} resource(s)"),
+            )
+        };
+        Ok(match kind {
+            "physician_pairing" | "主治医・副主治医制" => match resources.as_slice() {
+                [primary, secondary] => Self::PhysicianPairing {
+                    primary: primary.clone(),
+                    secondary: secondary.clone(),
+                },
+                _ => return Err(named(2)),
+            },
+            "emergency_hospital" | "急変時診療医療機関" => match resources.as_slice() {
+                [hospital] => Self::EmergencyHospital {
+                    hospital: hospital.clone(),
+                },
+                _ => return Err(named(1)),
+            },
+            "backup_beds" | "後方支援病床" => match resources.as_slice() {
+                [hospital] => Self::BackupBeds {
+                    hospital: hospital.clone(),
+                    beds,
+                },
+                _ => return Err(named(1)),
+            },
+            "round_the_clock_group" | "24時間対応グループ" => {
+                Self::RoundTheClockGroup { members: resources }
+            }
+            other => {
+                return Err(DomainError::invalid(
+                    "kind",
+                    other,
+                    "must be one of physician_pairing, emergency_hospital, backup_beds, round_the_clock_group",
+                ));
+            }
+        })
+    }
+}
+
 /// Commands of the arrangement register.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ArrangementCommand {

@@ -101,6 +101,23 @@ pub struct PersonalDetails {
 }
 
 impl PersonalDetails {
+    /// The person a case is about: details are kept only under a data subject, whose key seals
+    /// them and whose erasure destroys them, so details without a subject are refused.
+    pub fn of_subject(
+        subject: Option<SubjectId>,
+        details: Option<PersonalDetails>,
+    ) -> Result<Option<(SubjectId, PersonalDetails)>, DomainError> {
+        match (details, subject) {
+            (None, _) => Ok(None),
+            (Some(_), None) => Err(DomainError::invalid(
+                "subject",
+                "",
+                "is required when personal details are given",
+            )),
+            (Some(details), Some(subject)) => Ok(Some((subject, details.validated()?))),
+        }
+    }
+
     /// Checks the details and returns them trimmed.
     pub fn validated(self) -> Result<Self, DomainError> {
         Ok(Self {

@@ -231,52 +231,7 @@ pub fn establish_arrangement(
     r: &v1::EstablishArrangementRequest,
 ) -> Result<ProgrammeCommand, DomainError> {
     let resources = list("resources", &r.resources, ResourceId::parse)?;
-    let exactly = |n: usize| {
-        if resources.len() == n {
-            Ok(())
-        } else {
-            Err(DomainError::invalid(
-                "resources",
-                resources.len(),
-                format!("this kind names exactly {n} resource(s)"),
-            ))
-        }
-    };
-    // `exactly(n)?` runs before each index below, so the indexing cannot panic.
-    let kind = match r.kind.as_str() {
-        "physician_pairing" | "主治医・副主治医制" => {
-            exactly(2)?;
-            ArrangementKind::PhysicianPairing {
-                primary: resources[0].clone(),
-                secondary: resources[1].clone(),
-            }
-        }
-        "emergency_hospital" | "急変時診療医療機関" => {
-            exactly(1)?;
-            ArrangementKind::EmergencyHospital {
-                hospital: resources[0].clone(),
-            }
-        }
-        "backup_beds" | "後方支援病床" => {
-            exactly(1)?;
-            ArrangementKind::BackupBeds {
-                hospital: resources[0].clone(),
-                beds: r.beds,
-            }
-        }
-        "round_the_clock_group" | "24時間対応グループ" => {
-            ArrangementKind::RoundTheClockGroup {
-                members: resources.clone(),
-            }
-        }
-        other => {
-            return Err(DomainError::invalid(
-                "kind",
-                other,
-                "must be one of physician_pairing, emergency_hospital, backup_beds, round_the_clock_group",
-            ));
-        }
-    };
+    let kind = ArrangementKind::from_parts(&r.kind, resources, r.beds)?;
     Ok(ProgrammeCommand::Arrangements(
         ArrangementCommand::Establish {
             id: ArrangementId::parse("id", &r.id)?,
@@ -588,27 +543,17 @@ pub fn open_consultation_case(
     r: &v1::OpenConsultationCaseRequest,
 ) -> Result<CaseToOpen, DomainError> {
     let subject = opt_id("subject", &r.subject, SubjectId::parse)?;
-    let personal = match (&r.personal, subject) {
-        (None, _) => None,
-        (Some(_), None) => {
-            return Err(DomainError::invalid(
-                "subject",
-                "",
-                "is required when personal details are given",
-            ));
-        }
-        (Some(p), Some(s)) => Some((
-            s,
-            PersonalDetails {
-                name: p.name.clone(),
-                birth_date: opt_date("personal.birth_date", &p.birth_date)?,
-                address: opt_string(p.address.clone()),
-                phone: opt_string(p.phone.clone()),
-                notes: opt_string(p.notes.clone()),
-            }
-            .validated()?,
-        )),
+    let details = match &r.personal {
+        None => None,
+        Some(p) => Some(PersonalDetails {
+            name: p.name.clone(),
+            birth_date: opt_date("personal.birth_date", &p.birth_date)?,
+            address: opt_string(p.address.clone()),
+            phone: opt_string(p.phone.clone()),
+            notes: opt_string(p.notes.clone()),
+        }),
     };
+    let personal = PersonalDetails::of_subject(subject, details)?;
     Ok(CaseToOpen {
         id: CaseId::parse("id", &r.id)?,
         desk: DeskId::parse("desk", &r.desk)?,

@@ -16,9 +16,9 @@ pub use sync::NodeSyncService;
 use crate::domain::DomainError;
 use crate::personal::VaultError;
 use crate::programme::ProgrammeError;
+use crate::programme::import::ImportError;
 use crate::store::StoreError;
 
-/// Maps a store error to its gRPC status; the one place where this is decided.
 /// Runs a read that may block on RocksDB (a page of the log, a status board's first fold) on
 /// Tokio's blocking pool, so that readers never hold the async workers that serve every other
 /// call; a read that panicked answers INTERNAL.
@@ -32,6 +32,7 @@ where
         .map_err(|e| tonic::Status::internal(format!("a read failed: {e}")))?
 }
 
+/// Maps a store error to its gRPC status; the one place where this is decided.
 pub fn status_from_store(e: StoreError) -> tonic::Status {
     use tonic::Code;
     let code = match &e {
@@ -62,4 +63,13 @@ pub fn status_from_programme(e: ProgrammeError) -> tonic::Status {
         ProgrammeError::Personal(_) | ProgrammeError::Unreadable { .. } => Code::Internal,
     };
     tonic::Status::new(code, e.to_string())
+}
+
+/// Maps an import's error to its gRPC status: a file that cannot be read as a resource list is
+/// INVALID_ARGUMENT; what recording it met is mapped as every programme error.
+pub fn status_from_import(e: ImportError) -> tonic::Status {
+    match e {
+        ImportError::Programme(e) => status_from_programme(e),
+        other => tonic::Status::invalid_argument(format!("invalid csv: {other}")),
+    }
 }

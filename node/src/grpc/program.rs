@@ -11,7 +11,7 @@ use renkei_proto::{MunicipalityCode, v1};
 use tonic::{Request, Response, Status};
 
 use super::decode::{self, date, fiscal_year, opt_string};
-use super::{status_from_programme, status_from_store};
+use super::{status_from_import, status_from_programme, status_from_store};
 use crate::access::{actor_of, split};
 use crate::domain::DomainError;
 use crate::domain::consultation::{CaseAction, PersonalDetails, Referrer, Topic};
@@ -125,74 +125,65 @@ fn counts_to_wire<T: Copy>(
         .collect()
 }
 
-#[tonic::async_trait]
-impl v1::MunicipalProgram for MunicipalProgramService {
+/// Writes the service: each command in `commands` has the one handler every command has —
+/// decode the request with the [`decode`] function of the same name, record it as the caller
+/// (see [`actor_of`]), answer how many events it recorded — and the other methods follow as
+/// written.
+macro_rules! municipal_program {
+    (commands: [$($name:ident($request:ident)),* $(,)?] $($other:tt)*) => {
+        #[tonic::async_trait]
+        impl v1::MunicipalProgram for MunicipalProgramService {
+            $(
+                async fn $name(
+                    &self,
+                    request: Request<v1::$request>,
+                ) -> Result<Response<v1::ProgramReply>, Status> {
+                    let (r, by) = split(request);
+                    let actor = actor_of(by.as_ref(), &r.actor);
+                    self.command(&r.municipality_code, &actor, decode::$name(&r)).await
+                }
+            )*
+
+            $($other)*
+        }
+    };
+}
+
+municipal_program! {
+    commands: [
+        register_resource(RegisterResourceRequest),
+        update_resource(RegisterResourceRequest),
+        withdraw_resource(ProgramEndRequest),
+        conduct_resource_survey(ConductResourceSurveyRequest),
+        publish_resource_list(PublishResourceListRequest),
+        hold_meeting(HoldMeetingRequest),
+        record_finding(RecordFindingRequest),
+        form_working_group(FormWorkingGroupRequest),
+        establish_arrangement(EstablishArrangementRequest),
+        end_arrangement(ProgramEndRequest),
+        adopt_tool(AdoptToolRequest),
+        revise_tool(ReviseToolRequest),
+        retire_tool(ProgramEndRequest),
+        open_consultation_desk(OpenConsultationDeskRequest),
+        close_consultation_desk(ProgramEndRequest),
+        record_consultation_action(RecordConsultationActionRequest),
+        close_consultation_case(CloseConsultationCaseRequest),
+        erase_data_subject(EraseDataSubjectRequest),
+        hold_training(HoldTrainingRequest),
+        evaluate_training(EvaluateTrainingRequest),
+        record_awareness_activity(RecordAwarenessActivityRequest),
+        attend_wide_area_meeting(AttendWideAreaMeetingRequest),
+        adopt_unified_form(AdoptUnifiedFormRequest),
+        withdraw_unified_form(ProgramEndRequest),
+        join_liaison_agreement(JoinLiaisonAgreementRequest),
+        leave_liaison_agreement(ProgramEndRequest),
+        schedule_activity(ScheduleActivityRequest),
+        cancel_activity(CancelActivityRequest),
+        define_indicator(DefineIndicatorRequest),
+        record_measurement(RecordMeasurementRequest),
+    ]
+
     // --- (ア) ---
-
-    async fn register_resource(
-        &self,
-        request: Request<v1::RegisterResourceRequest>,
-    ) -> Result<Response<v1::ProgramReply>, Status> {
-        let (r, by) = split(request);
-        self.command(
-            &r.municipality_code,
-            &actor_of(by.as_ref(), &r.actor),
-            decode::register_resource(&r),
-        )
-        .await
-    }
-
-    async fn update_resource(
-        &self,
-        request: Request<v1::RegisterResourceRequest>,
-    ) -> Result<Response<v1::ProgramReply>, Status> {
-        let (r, by) = split(request);
-        self.command(
-            &r.municipality_code,
-            &actor_of(by.as_ref(), &r.actor),
-            decode::update_resource(&r),
-        )
-        .await
-    }
-
-    async fn withdraw_resource(
-        &self,
-        request: Request<v1::ProgramEndRequest>,
-    ) -> Result<Response<v1::ProgramReply>, Status> {
-        let (r, by) = split(request);
-        self.command(
-            &r.municipality_code,
-            &actor_of(by.as_ref(), &r.actor),
-            decode::withdraw_resource(&r),
-        )
-        .await
-    }
-
-    async fn conduct_resource_survey(
-        &self,
-        request: Request<v1::ConductResourceSurveyRequest>,
-    ) -> Result<Response<v1::ProgramReply>, Status> {
-        let (r, by) = split(request);
-        self.command(
-            &r.municipality_code,
-            &actor_of(by.as_ref(), &r.actor),
-            decode::conduct_resource_survey(&r),
-        )
-        .await
-    }
-
-    async fn publish_resource_list(
-        &self,
-        request: Request<v1::PublishResourceListRequest>,
-    ) -> Result<Response<v1::ProgramReply>, Status> {
-        let (r, by) = split(request);
-        self.command(
-            &r.municipality_code,
-            &actor_of(by.as_ref(), &r.actor),
-            decode::publish_resource_list(&r),
-        )
-        .await
-    }
 
     async fn import_resources(
         &self,
@@ -206,10 +197,7 @@ impl v1::MunicipalProgram for MunicipalProgramService {
             .programme
             .import_resources(tenant, &actor, &r.csv, on)
             .await
-            .map_err(|e| match e {
-                crate::programme::import::ImportError::Programme(e) => status_from_programme(e),
-                other => Status::invalid_argument(format!("invalid csv: {other}")),
-            })?;
+            .map_err(status_from_import)?;
         Ok(Response::new(v1::ImportResourcesReply {
             rows: report.rows,
             registered: report.registered,
@@ -248,143 +236,7 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         }))
     }
 
-    // --- (イ) ---
-
-    async fn hold_meeting(
-        &self,
-        request: Request<v1::HoldMeetingRequest>,
-    ) -> Result<Response<v1::ProgramReply>, Status> {
-        let (r, by) = split(request);
-        self.command(
-            &r.municipality_code,
-            &actor_of(by.as_ref(), &r.actor),
-            decode::hold_meeting(&r),
-        )
-        .await
-    }
-
-    async fn record_finding(
-        &self,
-        request: Request<v1::RecordFindingRequest>,
-    ) -> Result<Response<v1::ProgramReply>, Status> {
-        let (r, by) = split(request);
-        self.command(
-            &r.municipality_code,
-            &actor_of(by.as_ref(), &r.actor),
-            decode::record_finding(&r),
-        )
-        .await
-    }
-
-    async fn form_working_group(
-        &self,
-        request: Request<v1::FormWorkingGroupRequest>,
-    ) -> Result<Response<v1::ProgramReply>, Status> {
-        let (r, by) = split(request);
-        self.command(
-            &r.municipality_code,
-            &actor_of(by.as_ref(), &r.actor),
-            decode::form_working_group(&r),
-        )
-        .await
-    }
-
-    // --- (ウ) ---
-
-    async fn establish_arrangement(
-        &self,
-        request: Request<v1::EstablishArrangementRequest>,
-    ) -> Result<Response<v1::ProgramReply>, Status> {
-        let (r, by) = split(request);
-        self.command(
-            &r.municipality_code,
-            &actor_of(by.as_ref(), &r.actor),
-            decode::establish_arrangement(&r),
-        )
-        .await
-    }
-
-    async fn end_arrangement(
-        &self,
-        request: Request<v1::ProgramEndRequest>,
-    ) -> Result<Response<v1::ProgramReply>, Status> {
-        let (r, by) = split(request);
-        self.command(
-            &r.municipality_code,
-            &actor_of(by.as_ref(), &r.actor),
-            decode::end_arrangement(&r),
-        )
-        .await
-    }
-
-    // --- (エ) ---
-
-    async fn adopt_tool(
-        &self,
-        request: Request<v1::AdoptToolRequest>,
-    ) -> Result<Response<v1::ProgramReply>, Status> {
-        let (r, by) = split(request);
-        self.command(
-            &r.municipality_code,
-            &actor_of(by.as_ref(), &r.actor),
-            decode::adopt_tool(&r),
-        )
-        .await
-    }
-
-    async fn revise_tool(
-        &self,
-        request: Request<v1::ReviseToolRequest>,
-    ) -> Result<Response<v1::ProgramReply>, Status> {
-        let (r, by) = split(request);
-        self.command(
-            &r.municipality_code,
-            &actor_of(by.as_ref(), &r.actor),
-            decode::revise_tool(&r),
-        )
-        .await
-    }
-
-    async fn retire_tool(
-        &self,
-        request: Request<v1::ProgramEndRequest>,
-    ) -> Result<Response<v1::ProgramReply>, Status> {
-        let (r, by) = split(request);
-        self.command(
-            &r.municipality_code,
-            &actor_of(by.as_ref(), &r.actor),
-            decode::retire_tool(&r),
-        )
-        .await
-    }
-
     // --- (オ) ---
-
-    async fn open_consultation_desk(
-        &self,
-        request: Request<v1::OpenConsultationDeskRequest>,
-    ) -> Result<Response<v1::ProgramReply>, Status> {
-        let (r, by) = split(request);
-        self.command(
-            &r.municipality_code,
-            &actor_of(by.as_ref(), &r.actor),
-            decode::open_consultation_desk(&r),
-        )
-        .await
-    }
-
-    async fn close_consultation_desk(
-        &self,
-        request: Request<v1::ProgramEndRequest>,
-    ) -> Result<Response<v1::ProgramReply>, Status> {
-        let (r, by) = split(request);
-        self.command(
-            &r.municipality_code,
-            &actor_of(by.as_ref(), &r.actor),
-            decode::close_consultation_desk(&r),
-        )
-        .await
-    }
 
     async fn open_consultation_case(
         &self,
@@ -401,45 +253,6 @@ impl v1::MunicipalProgram for MunicipalProgramService {
             &r.municipality_code,
             &actor_of(by.as_ref(), &r.actor),
             Ok(command),
-        )
-        .await
-    }
-
-    async fn record_consultation_action(
-        &self,
-        request: Request<v1::RecordConsultationActionRequest>,
-    ) -> Result<Response<v1::ProgramReply>, Status> {
-        let (r, by) = split(request);
-        self.command(
-            &r.municipality_code,
-            &actor_of(by.as_ref(), &r.actor),
-            decode::record_consultation_action(&r),
-        )
-        .await
-    }
-
-    async fn close_consultation_case(
-        &self,
-        request: Request<v1::CloseConsultationCaseRequest>,
-    ) -> Result<Response<v1::ProgramReply>, Status> {
-        let (r, by) = split(request);
-        self.command(
-            &r.municipality_code,
-            &actor_of(by.as_ref(), &r.actor),
-            decode::close_consultation_case(&r),
-        )
-        .await
-    }
-
-    async fn erase_data_subject(
-        &self,
-        request: Request<v1::EraseDataSubjectRequest>,
-    ) -> Result<Response<v1::ProgramReply>, Status> {
-        let (r, by) = split(request);
-        self.command(
-            &r.municipality_code,
-            &actor_of(by.as_ref(), &r.actor),
-            decode::erase_data_subject(&r),
         )
         .await
     }
@@ -505,169 +318,7 @@ impl v1::MunicipalProgram for MunicipalProgramService {
         }))
     }
 
-    // --- (カ) ---
-
-    async fn hold_training(
-        &self,
-        request: Request<v1::HoldTrainingRequest>,
-    ) -> Result<Response<v1::ProgramReply>, Status> {
-        let (r, by) = split(request);
-        self.command(
-            &r.municipality_code,
-            &actor_of(by.as_ref(), &r.actor),
-            decode::hold_training(&r),
-        )
-        .await
-    }
-
-    async fn evaluate_training(
-        &self,
-        request: Request<v1::EvaluateTrainingRequest>,
-    ) -> Result<Response<v1::ProgramReply>, Status> {
-        let (r, by) = split(request);
-        self.command(
-            &r.municipality_code,
-            &actor_of(by.as_ref(), &r.actor),
-            decode::evaluate_training(&r),
-        )
-        .await
-    }
-
-    // --- (キ) ---
-
-    async fn record_awareness_activity(
-        &self,
-        request: Request<v1::RecordAwarenessActivityRequest>,
-    ) -> Result<Response<v1::ProgramReply>, Status> {
-        let (r, by) = split(request);
-        self.command(
-            &r.municipality_code,
-            &actor_of(by.as_ref(), &r.actor),
-            decode::record_awareness_activity(&r),
-        )
-        .await
-    }
-
-    // --- (ク) ---
-
-    async fn attend_wide_area_meeting(
-        &self,
-        request: Request<v1::AttendWideAreaMeetingRequest>,
-    ) -> Result<Response<v1::ProgramReply>, Status> {
-        let (r, by) = split(request);
-        self.command(
-            &r.municipality_code,
-            &actor_of(by.as_ref(), &r.actor),
-            decode::attend_wide_area_meeting(&r),
-        )
-        .await
-    }
-
-    async fn adopt_unified_form(
-        &self,
-        request: Request<v1::AdoptUnifiedFormRequest>,
-    ) -> Result<Response<v1::ProgramReply>, Status> {
-        let (r, by) = split(request);
-        self.command(
-            &r.municipality_code,
-            &actor_of(by.as_ref(), &r.actor),
-            decode::adopt_unified_form(&r),
-        )
-        .await
-    }
-
-    async fn withdraw_unified_form(
-        &self,
-        request: Request<v1::ProgramEndRequest>,
-    ) -> Result<Response<v1::ProgramReply>, Status> {
-        let (r, by) = split(request);
-        self.command(
-            &r.municipality_code,
-            &actor_of(by.as_ref(), &r.actor),
-            decode::withdraw_unified_form(&r),
-        )
-        .await
-    }
-
-    async fn join_liaison_agreement(
-        &self,
-        request: Request<v1::JoinLiaisonAgreementRequest>,
-    ) -> Result<Response<v1::ProgramReply>, Status> {
-        let (r, by) = split(request);
-        self.command(
-            &r.municipality_code,
-            &actor_of(by.as_ref(), &r.actor),
-            decode::join_liaison_agreement(&r),
-        )
-        .await
-    }
-
-    async fn leave_liaison_agreement(
-        &self,
-        request: Request<v1::ProgramEndRequest>,
-    ) -> Result<Response<v1::ProgramReply>, Status> {
-        let (r, by) = split(request);
-        self.command(
-            &r.municipality_code,
-            &actor_of(by.as_ref(), &r.actor),
-            decode::leave_liaison_agreement(&r),
-        )
-        .await
-    }
-
     // --- annual plan ---
-
-    async fn schedule_activity(
-        &self,
-        request: Request<v1::ScheduleActivityRequest>,
-    ) -> Result<Response<v1::ProgramReply>, Status> {
-        let (r, by) = split(request);
-        self.command(
-            &r.municipality_code,
-            &actor_of(by.as_ref(), &r.actor),
-            decode::schedule_activity(&r),
-        )
-        .await
-    }
-
-    async fn cancel_activity(
-        &self,
-        request: Request<v1::CancelActivityRequest>,
-    ) -> Result<Response<v1::ProgramReply>, Status> {
-        let (r, by) = split(request);
-        self.command(
-            &r.municipality_code,
-            &actor_of(by.as_ref(), &r.actor),
-            decode::cancel_activity(&r),
-        )
-        .await
-    }
-
-    async fn define_indicator(
-        &self,
-        request: Request<v1::DefineIndicatorRequest>,
-    ) -> Result<Response<v1::ProgramReply>, Status> {
-        let (r, by) = split(request);
-        self.command(
-            &r.municipality_code,
-            &actor_of(by.as_ref(), &r.actor),
-            decode::define_indicator(&r),
-        )
-        .await
-    }
-
-    async fn record_measurement(
-        &self,
-        request: Request<v1::RecordMeasurementRequest>,
-    ) -> Result<Response<v1::ProgramReply>, Status> {
-        let (r, by) = split(request);
-        self.command(
-            &r.municipality_code,
-            &actor_of(by.as_ref(), &r.actor),
-            decode::record_measurement(&r),
-        )
-        .await
-    }
 
     async fn get_annual_plan(
         &self,
