@@ -71,3 +71,26 @@ pub mod tally;
 pub mod types;
 pub mod web;
 pub mod wide_area;
+
+#[cfg(test)]
+mod tests {
+    /// The prefecture tier stands beside the municipal node, not on it: what both need lives in
+    /// `renkei-proto`, so `renkei-prefecture` links neither the node's event store nor its
+    /// personal-data vault (ARCHITECTURE.md, "The crates").
+    #[test]
+    fn the_prefecture_does_not_depend_on_the_municipal_node() {
+        let manifest: toml::Table =
+            toml::from_str(include_str!("../Cargo.toml")).expect("federation/Cargo.toml parses");
+        for table in ["dependencies", "build-dependencies"] {
+            let deps = manifest.get(table).and_then(|t| t.as_table());
+            let names: Vec<&String> = deps.map(|d| d.keys().collect()).unwrap_or_default();
+            assert!(
+                !names.iter().any(|n| n.as_str() == "renkei-node"),
+                "[{table}] of federation/Cargo.toml names renkei-node: {names:?}"
+            );
+            if table == "dependencies" {
+                assert!(names.iter().any(|n| n.as_str() == "renkei-proto"));
+            }
+        }
+    }
+}
