@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 pub mod evidence;
+pub mod framework;
 pub mod status;
 
 /// A programme item (事業項目), in the order of the national table: （ア）…（ク）.
