@@ -94,21 +94,29 @@ pub struct StateMachineStore {
     survey: SharedSurvey,
 }
 
+/// One key and value as a RocksDB iterator yields them.
+type KeyValue = Result<(Box<[u8]>, Box<[u8]>), rocksdb::Error>;
+
+/// Reads one entry of the ledger's column family: a municipality and its acknowledged sequence.
+pub(super) fn ledger_entry(item: KeyValue) -> StorageResult<(MunicipalityCode, u64)> {
+    let (key, value) = item.map_err(|e| sm_err(ErrorVerb::Read, &e))?;
+    match (keys::key_municipality(&key), keys::decode_u64(&value)) {
+        (Some(code), Some(seq)) => Ok((code, seq)),
+        _ => Err(sm_err(
+            ErrorVerb::Read,
+            &Corrupt {
+                what: "ledger entry",
+            },
+        )),
+    }
+}
+
 impl StateMachineStore {
     /// Loads the state machine from the database.
     pub(in crate::store) fn open(db: Arc<DB>, prefecture: PrefectureCode) -> StorageResult<Self> {
         let mut acknowledged = BTreeMap::new();
         for item in db.iterator_cf(family(&db, CF_SM_LEDGER), IteratorMode::Start) {
-            let (key, value) = item.map_err(|e| sm_err(ErrorVerb::Read, &e))?;
-            let (Some(code), Some(seq)) = (keys::key_municipality(&key), keys::decode_u64(&value))
-            else {
-                return Err(sm_err(
-                    ErrorVerb::Read,
-                    &Corrupt {
-                        what: "ledger entry",
-                    },
-                ));
-            };
+            let (code, seq) = ledger_entry(item)?;
             acknowledged.insert(code, seq);
         }
         let last_applied = get_meta::<sm_meta::LastApplied>(&db)?;

@@ -16,7 +16,7 @@ use renkei_proto::MunicipalityCode;
 use rocksdb::{DB, IteratorMode, WriteBatch, WriteOptions};
 use serde::{Deserialize, Serialize};
 
-use super::{Corrupt, StateMachineStore, StorageResult, put_meta, sm_err, survey};
+use super::{Corrupt, StateMachineStore, StorageResult, ledger_entry, put_meta, sm_err, survey};
 use crate::ledger::{DownRecord, FactRecord, WriteOutcome};
 use crate::store::family;
 use crate::store::keys::{
@@ -94,16 +94,7 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             ..SnapshotContent::default()
         };
         for item in view.iterator_cf(family(db, CF_SM_LEDGER), IteratorMode::Start) {
-            let (key, value) = item.map_err(|e| sm_err(ErrorVerb::Read, &e))?;
-            let (Some(code), Some(seq)) = (keys::key_municipality(&key), keys::decode_u64(&value))
-            else {
-                return Err(sm_err(
-                    ErrorVerb::Read,
-                    &Corrupt {
-                        what: "ledger entry",
-                    },
-                ));
-            };
+            let (code, seq) = ledger_entry(item)?;
             content.acknowledged.push((code, seq));
         }
         for item in view.iterator_cf(family(db, CF_SM_FACTS), IteratorMode::Start) {
