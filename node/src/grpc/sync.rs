@@ -7,6 +7,8 @@ use renkei_proto::convert::{timestamp_to_utc, utc_to_timestamp};
 use renkei_proto::v1::{self, NodeSync};
 use tonic::{Request, Response, Status};
 
+use super::status_from_store;
+use crate::store::StoreError;
 use crate::sync::{Outbox, SyncBoard};
 
 /// Serves the node's sync state.
@@ -104,13 +106,15 @@ impl NodeSync for NodeSyncService {
         let request = request.into_inner();
         let mut codes = Vec::new();
         for (i, text) in request.municipalities.iter().enumerate() {
-            let m: MunicipalityCode = text.parse().map_err(|e| {
-                Status::invalid_argument(format!("municipalities[{i}] {text:?}: {e}"))
+            let m: MunicipalityCode = text.parse().map_err(|e: renkei_proto::IdError| {
+                status_from_store(StoreError::invalid(
+                    format!("municipalities[{i}]"),
+                    text,
+                    e.to_string(),
+                ))
             })?;
             if !self.tenants.contains(&m) {
-                return Err(Status::not_found(format!(
-                    "municipalities[{i}] {text:?}: not hosted by this node"
-                )));
+                return Err(status_from_store(StoreError::UnknownTenant(m)));
             }
             codes.push(m);
         }
