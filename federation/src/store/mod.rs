@@ -35,6 +35,10 @@ pub fn open(
     let mut options = Options::default();
     options.create_if_missing(true);
     options.create_missing_column_families(true);
+    // A corrupted record in the write-ahead log stops the open (named as corruption) instead of
+    // ending the replay there and silently dropping committed entries and votes after it —
+    // RocksDB's default. Only an incomplete last record (a write cut short) is dropped.
+    options.set_wal_recovery_mode(rocksdb::DBRecoveryMode::TolerateCorruptedTailRecords);
     let families = keys::ALL_FAMILIES
         .iter()
         .map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));

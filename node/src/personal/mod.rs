@@ -233,6 +233,10 @@ impl KeyVault {
         opts.set_wal_ttl_seconds(0);
         opts.set_wal_size_limit_mb(0);
         opts.set_keep_log_file_num(2);
+        // A corrupted record in the write-ahead log stops the open (named as corruption) instead of
+        // ending the replay there and silently dropping every acknowledged write after it — RocksDB's
+        // default. Only an incomplete last record (a write cut short, never acknowledged) is dropped.
+        opts.set_wal_recovery_mode(rocksdb::DBRecoveryMode::TolerateCorruptedTailRecords);
         let db = DB::open(&opts, dir)?;
         let vault = Self {
             db: Arc::new(db),

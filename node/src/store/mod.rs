@@ -546,6 +546,10 @@ fn open_db(dir: &Path) -> Result<DB, StoreError> {
     // Writes are serialised by the writer thread already (measured: pipelined writes gain nothing).
     db_opts.set_max_background_jobs(2);
     db_opts.set_keep_log_file_num(10);
+    // A corrupted record in the write-ahead log stops the open (named as corruption) instead of
+    // ending the replay there and silently dropping every acknowledged write after it — RocksDB's
+    // default. Only an incomplete last record (a write cut short, never acknowledged) is dropped.
+    db_opts.set_wal_recovery_mode(rocksdb::DBRecoveryMode::TolerateCorruptedTailRecords);
     let cfs = keys::ALL_CFS.iter().map(|name| {
         let mut o = Options::default();
         let mut table = BlockBasedOptions::default();
