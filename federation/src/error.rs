@@ -9,6 +9,7 @@ use openraft::{BasicNode, StorageError};
 use renkei_proto::cluster::LEADER_METADATA_KEY;
 use tonic::Status;
 
+use crate::tally::SurveyRefusal;
 use crate::types::NodeId;
 
 /// Why a request to a prefecture replica failed.
@@ -54,6 +55,13 @@ fn not_leader(f: &ForwardToLeader<NodeId, BasicNode>) -> FederationError {
     FederationError::NotLeader {
         leader_id: f.leader_id,
         leader_address: f.leader_node.as_ref().map(|n| n.addr.clone()),
+    }
+}
+
+/// A survey command the state machine refused contradicts what is recorded.
+impl From<SurveyRefusal> for FederationError {
+    fn from(refusal: SurveyRefusal) -> Self {
+        FederationError::FailedPrecondition(refusal.to_string())
     }
 }
 

@@ -228,9 +228,7 @@ impl Surveys {
     fn submission_reply(response: CommandResponse) -> Result<v1::SubmissionView, FederationError> {
         match response {
             CommandResponse::Submission(Ok(s)) => Ok(s.view()),
-            CommandResponse::Submission(Err(refusal)) => {
-                Err(FederationError::FailedPrecondition(refusal.to_string()))
-            }
+            CommandResponse::Submission(Err(refusal)) => Err(refusal.into()),
             other => Err(FederationError::FailedPrecondition(format!(
                 "unexpected state machine answer {other:?}"
             ))),
@@ -360,9 +358,7 @@ impl Surveys {
             .await?
         {
             CommandResponse::Regions(Ok(set)) => Ok(set.view()),
-            CommandResponse::Regions(Err(refusal)) => {
-                Err(FederationError::FailedPrecondition(refusal.to_string()))
-            }
+            CommandResponse::Regions(Err(refusal)) => Err(refusal.into()),
             other => Err(FederationError::FailedPrecondition(format!(
                 "unexpected state machine answer {other:?}"
             ))),
