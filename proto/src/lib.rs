@@ -99,12 +99,14 @@ pub mod v1 {
     };
 
     // Facts: what a municipality publishes to its prefecture (facts.proto).
+    pub use crate::generated::cycle_fact;
     pub use crate::generated::fact_body::Kind as FactKind;
     pub use crate::generated::status_evidence::Kind as EvidenceKind;
     pub use crate::generated::wide_area_action::Kind as WideAreaActionKind;
     pub use crate::generated::{
-        ConsultationTally, CountOf, DatedEvidence, FactBody, InForce, LiaisonAgreementChange,
-        MeetingTally, Participation, PlannedEvidence, ResourceFact, StatusEvidence, TrainingTally,
+        ConsultationTally, CountOf, CycleFact, DatedEvidence, EvaluationFact, FactBody, GoalFact,
+        InForce, IndicatorFact, LiaisonAgreementChange, MeasurementFact, MeetingTally,
+        Participation, PlannedEvidence, ResourceFact, StatusEvidence, TrainingTally,
         UnifiedFormChange, WideAreaAction, WideAreaMeetingAttended,
     };
 
@@ -128,6 +130,10 @@ pub mod v1 {
         RecordAwarenessActivityRequest, RecordConsultationActionRequest, RecordFindingRequest,
         RecordMeasurementRequest, RegisterResourceRequest, ResourceDetails, ResourceEntry,
         ReviseToolRequest, ScheduleActivityRequest,
+    };
+    pub use crate::generated::{
+        CycleView, EvaluationView, GroupStatus, RecordEvaluationRequest, SceneGoalView,
+        SetSceneGoalRequest,
     };
 }
 

@@ -11,7 +11,7 @@
 //! The same recorded evidence serves both (a training is a training): [`StatutoryGroup::of`]
 //! says which group each of the eight items' activities belongs to. Pure values: no I/O.
 
-use super::Item;
+use super::{Item, SurveyStatus};
 use crate::FiscalYear;
 
 /// A framework of the programme, valid for a range of fiscal years.
@@ -133,6 +133,27 @@ impl StatutoryGroup {
     }
 }
 
+impl StatutoryGroup {
+    /// The items of the 2015 framework whose work the group holds since 2020.
+    pub fn items(self) -> Vec<Item> {
+        Item::ALL
+            .into_iter()
+            .filter(|i| StatutoryGroup::of(*i).is_some_and(|(g, _)| g == self))
+            .collect()
+    }
+
+    /// The group's status from the eight items' statuses (one per item, in the order of
+    /// [`Item::ALL`]): the best of its items' — implemented when any of its work was done, planned
+    /// when some is scheduled, not implemented otherwise. The same evidence serves both frameworks.
+    pub fn status(self, items: &[SurveyStatus; 8]) -> SurveyStatus {
+        self.items()
+            .into_iter()
+            .map(|i| items[i.index()])
+            .min()
+            .unwrap_or(SurveyStatus::NotImplemented)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,5 +212,25 @@ mod tests {
             "一 情報の収集・整理・活用、課題の把握、施策の企画・立案、周知"
         );
         assert_eq!(Four.label(), "四 情報共有の支援、研修、その他の支援");
+    }
+
+    #[test]
+    fn a_group_has_the_best_status_of_its_items() {
+        use SurveyStatus::*;
+        // ア implemented, エ planned, the rest not: 一 implemented, 四 planned, 二・三 not.
+        let mut items = [NotImplemented; 8];
+        items[Item::A.index()] = Implemented;
+        items[Item::E.index()] = Planned;
+        // ク implemented counts in no municipal group from 2020.
+        items[Item::Ku.index()] = Implemented;
+        let groups: Vec<_> = StatutoryGroup::ALL
+            .iter()
+            .map(|g| g.status(&items))
+            .collect();
+        assert_eq!(
+            groups,
+            [Implemented, NotImplemented, NotImplemented, Planned]
+        );
+        assert_eq!(StatutoryGroup::Four.items(), [Item::E, Item::Ka]);
     }
 }

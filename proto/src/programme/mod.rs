@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod cycle;
 pub mod evidence;
 pub mod framework;
 pub mod status;
@@ -144,6 +145,15 @@ impl SurveyStatus {
             SurveyStatus::Implemented => "実施している",
             SurveyStatus::Planned => "年度内に実施予定",
             SurveyStatus::NotImplemented => "実施していない",
+        }
+    }
+
+    /// Returns the wire code: `implemented`, `planned` or `not_implemented`.
+    pub const fn code(self) -> &'static str {
+        match self {
+            SurveyStatus::Implemented => "implemented",
+            SurveyStatus::Planned => "planned",
+            SurveyStatus::NotImplemented => "not_implemented",
         }
     }
 
