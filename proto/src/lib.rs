@@ -105,8 +105,8 @@ pub mod v1 {
     pub use crate::generated::wide_area_action::Kind as WideAreaActionKind;
     pub use crate::generated::{
         ConsultationTally, CountOf, CycleFact, DatedEvidence, EvaluationFact, FactBody, GoalFact,
-        InForce, IndicatorFact, LiaisonAgreementChange, MeasurementFact, MeetingTally,
-        Participation, PlannedEvidence, ResourceFact, StatusEvidence, TrainingTally,
+        ImprovementFact, InForce, IndicatorFact, LiaisonAgreementChange, MeasurementFact,
+        MeetingTally, Participation, PlannedEvidence, ResourceFact, StatusEvidence, TrainingTally,
         UnifiedFormChange, WideAreaAction, WideAreaMeetingAttended,
     };
 
@@ -132,8 +132,8 @@ pub mod v1 {
         ReviseToolRequest, ScheduleActivityRequest,
     };
     pub use crate::generated::{
-        CycleView, EvaluationView, GroupStatus, RecordEvaluationRequest, SceneGoalView,
-        SetSceneGoalRequest,
+        CycleView, DecideImprovementRequest, EvaluationView, GroupStatus, RecordEvaluationRequest,
+        SceneGoalView, SetSceneGoalRequest,
     };
 }
 

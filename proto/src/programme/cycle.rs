@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use super::status::Evidence;
 use crate::FiscalYear;
 use crate::v1;
 
@@ -351,6 +352,23 @@ impl CycleRecords {
         }
     }
 
+    /// Notes the activity a piece of status evidence shows: a dated activity, a meeting held, or
+    /// something put in force. Plans, cancellations, ends and findings are not activity of a day.
+    /// Both tiers note the same evidence, so the Do step is the same at the node and the
+    /// prefecture.
+    pub fn note_evidence(&mut self, evidence: &Evidence) {
+        match evidence {
+            Evidence::Dated { on, .. } | Evidence::MeetingHeld { on, .. } => {
+                self.note_activity(*on)
+            }
+            Evidence::Starts { first_day, .. } => self.note_activity(*first_day),
+            Evidence::Finding { .. }
+            | Evidence::Ends { .. }
+            | Evidence::Planned { .. }
+            | Evidence::Cancelled { .. } => {}
+        }
+    }
+
     /// The goals of the period `fiscal_year` belongs to, by scene.
     pub fn goals_for(&self, fiscal_year: FiscalYear) -> BTreeMap<CareScene, &Goal> {
         let Some(period) = PlanPeriod::of(fiscal_year) else {
@@ -477,6 +495,15 @@ impl CycleRecords {
                     .get_mut(&m.id)
                     .ok_or_else(|| bad("indicator", &m.id))?;
                 indicator.measurements.insert(on, m.value);
+            }
+            Kind::Improvement(i) => {
+                let fiscal_year = wire_year("fiscal_year", i.fiscal_year)?;
+                let scene = wire_scene("scene", &i.scene)?;
+                let evaluation = self
+                    .evaluations
+                    .get_mut(&(fiscal_year, scene))
+                    .ok_or_else(|| bad("evaluation", format!("{fiscal_year} {}", scene.code())))?;
+                evaluation.improvement.clone_from(&i.improvement);
             }
             Kind::Evaluation(e) => {
                 let fiscal_year = wire_year("fiscal_year", e.fiscal_year)?;
