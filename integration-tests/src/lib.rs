@@ -267,6 +267,8 @@ pub struct Cluster {
     extra: String,
     /// The test node's `[[callers]]` entry is left out of configurations written from now on.
     node_revoked: bool,
+    /// The prefecture's code ([`PREFECTURE`] unless started with [`Cluster::start_in`]).
+    prefecture: String,
 }
 
 impl Cluster {
@@ -283,6 +285,16 @@ impl Cluster {
     /// As [`Cluster::start_for`], with `extra` top-level configuration lines for every replica
     /// (e.g. `metrics_listen = "127.0.0.1:0"`).
     pub async fn start_with(n: u64, node_municipalities: &[&str], extra: &str) -> Self {
+        Self::start_in(n, PREFECTURE, node_municipalities, extra).await
+    }
+
+    /// As [`Cluster::start_with`], for the prefecture `prefecture` (e.g. `13` for 東京都).
+    pub async fn start_in(
+        n: u64,
+        prefecture: &str,
+        node_municipalities: &[&str],
+        extra: &str,
+    ) -> Self {
         let cluster = Self {
             root: TempDir::new().expect("a temporary directory"),
             replicas: BTreeMap::new(),
@@ -291,6 +303,7 @@ impl Cluster {
             node_municipalities: node_municipalities.iter().map(|m| m.to_string()).collect(),
             extra: extra.to_owned(),
             node_revoked: false,
+            prefecture: prefecture.to_owned(),
         };
         cluster.form(n).await
     }
@@ -311,6 +324,7 @@ impl Cluster {
             node_municipalities: Vec::new(),
             extra: String::new(),
             node_revoked: false,
+            prefecture: PREFECTURE.to_owned(),
         };
         cluster.form(n).await
     }
@@ -351,7 +365,7 @@ impl Cluster {
                 os("--data-dir"),
                 os(&data_dir),
                 os("--prefecture"),
-                os(PREFECTURE),
+                os(&self.prefecture),
                 os("--plaintext"),
             ]
         } else {
@@ -385,7 +399,7 @@ impl Cluster {
             r#"node_id = {id}
 listen = "{listen}"
 data_dir = "{}"
-prefecture = "{PREFECTURE}"
+prefecture = "{}"
 {}
 {}
 {}
@@ -405,12 +419,13 @@ token = "{VIEWER_TOKEN}"
 role = "viewer"
 "#,
             data_dir.display(),
+            self.prefecture,
             self.extra.replace("{id}", &id.to_string()),
             pki().tls_table(
                 root,
                 &format!("replica-{id}"),
                 &Subject::Replica {
-                    prefecture: PREFECTURE.parse().expect("a prefecture code"),
+                    prefecture: self.prefecture.parse().expect("a prefecture code"),
                     node_id: id,
                 }
             ),
@@ -690,6 +705,9 @@ pub struct Node {
     pub root: TempDir,
     pub address: String,
     prefecture: Vec<String>,
+    /// The municipalities it hosts ([`TOYAMA_CITY`] and [`TAKAOKA_CITY`] unless started with
+    /// [`Node::start_for`]).
+    municipalities: Vec<String>,
     /// Extra top-level configuration lines.
     extra: String,
     child: Option<Child>,
@@ -703,10 +721,16 @@ impl Node {
 
     /// As [`Node::start`], with `extra` top-level configuration lines.
     pub fn start_with(prefecture: Vec<String>, extra: &str) -> Self {
+        Self::start_for(prefecture, &[TOYAMA_CITY, TAKAOKA_CITY], extra)
+    }
+
+    /// As [`Node::start_with`], hosting `municipalities`.
+    pub fn start_for(prefecture: Vec<String>, municipalities: &[&str], extra: &str) -> Self {
         let mut node = Self {
             root: TempDir::new().expect("a temporary directory"),
             address: String::new(),
             prefecture,
+            municipalities: municipalities.iter().map(|m| m.to_string()).collect(),
             extra: extra.to_owned(),
             child: None,
         };
@@ -723,7 +747,7 @@ impl Node {
             format!(
                 r#"listen = "{listen}"
 data_dir = "{}"
-municipalities = ["{TOYAMA_CITY}", "{TAKAOKA_CITY}"]
+municipalities = [{}]
 {}
 {}
 [sync]
@@ -732,15 +756,21 @@ token = "{NODE_TOKEN}"
 pull_interval_ms = 200
 "#,
                 root.join("data").display(),
+                self.municipalities
+                    .iter()
+                    .map(|m| format!("{m:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 self.extra,
                 pki().tls_table(
                     root,
                     "node",
                     &Subject::Node {
-                        municipalities: vec![
-                            TOYAMA_CITY.parse().expect("a code"),
-                            TAKAOKA_CITY.parse().expect("a code"),
-                        ],
+                        municipalities: self
+                            .municipalities
+                            .iter()
+                            .map(|m| m.parse().expect("a code"))
+                            .collect(),
                     }
                 ),
                 replicas.join(", ")

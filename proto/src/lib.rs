@@ -106,8 +106,8 @@ pub mod v1 {
     pub use crate::generated::{
         ConsultationTally, CountOf, CycleFact, DatedEvidence, EvaluationFact, FactBody, GoalFact,
         ImprovementFact, InForce, IndicatorFact, LiaisonAgreementChange, MeasurementFact,
-        MeetingTally, Participation, PlannedEvidence, ResourceFact, StatusEvidence, TrainingTally,
-        UnifiedFormChange, WideAreaAction, WideAreaMeetingAttended,
+        MeetingTally, Participation, PlannedEvidence, ResourceFact, SceneActivity, StatusEvidence,
+        TrainingTally, UnifiedFormChange, WideAreaAction, WideAreaMeetingAttended,
     };
 
     // The municipal programme (program.proto).

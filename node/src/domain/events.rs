@@ -158,6 +158,9 @@ impl ProgrammeEvent {
                 PlanEvent::ActivityCancelled { on, .. }
                 | PlanEvent::MeasurementRecorded { on, .. } => *on,
                 PlanEvent::IndicatorDefined { fiscal_year, .. } => fiscal_year.first_day(),
+                PlanEvent::SceneGoalSet { set_on, .. } => *set_on,
+                PlanEvent::EvaluationRecorded { on, .. }
+                | PlanEvent::ImprovementDecided { on, .. } => *on,
             },
         }
     }

@@ -8,13 +8,16 @@
 
 use chrono::NaiveDate;
 use renkei_proto::v1::{
-    ConsultationTally, CountOf, FactKind, LiaisonAgreementChange, MeetingTally, ResourceFact,
-    TrainingTally, UnifiedFormChange, WideAreaAction, WideAreaActionKind, WideAreaMeetingAttended,
+    ConsultationTally, CountOf, CycleFact, EvaluationFact, FactKind, GoalFact, ImprovementFact,
+    IndicatorFact, LiaisonAgreementChange, MeasurementFact, MeetingTally, ResourceFact,
+    SceneActivity, TrainingTally, UnifiedFormChange, WideAreaAction, WideAreaActionKind,
+    WideAreaMeetingAttended, cycle_fact,
 };
 
 use super::ProgrammeEvent;
 use super::consultation::ConsultationEvent;
 use super::meetings::MeetingEvent;
+use super::plan::PlanEvent;
 use super::resources::{OfficialCode, ResourceDetails, ResourceEvent, ResourceKind};
 use super::status::evidence;
 use super::trainings::TrainingEvent;
@@ -112,9 +115,104 @@ pub fn facts_of(event: &ProgrammeEvent) -> Vec<FactKind> {
             )));
         }
         P::WideArea(e) => out.push(FactKind::WideArea(wide_area_action(e))),
+        P::Plan(e) => out.extend(cycle_fact(e).map(FactKind::Cycle)),
         _ => {}
     }
+    out.extend(scene_activity(event).map(FactKind::SceneActivity));
     out
+}
+
+/// The activity an event records toward care scenes, for the per-scene views; `None` for events
+/// that carry no scene and for plans (planned is not done).
+pub fn scene_activity(event: &ProgrammeEvent) -> Option<SceneActivity> {
+    let item = event.item()?;
+    let scenes = event.scenes();
+    if scenes.is_empty() {
+        return None;
+    }
+    Some(SceneActivity {
+        month: event.occurred_on().format("%Y-%m").to_string(),
+        item: item.code().to_owned(),
+        kind: event.event_type(),
+        scenes: scenes.iter().map(|s| s.code().to_owned()).collect(),
+    })
+}
+
+/// The cycle fact a plan event yields: goals, indicators, measurements, evaluations and
+/// improvements are published as recorded; planned activities and cancellations travel as status
+/// evidence instead. The node folds the same facts into its own view of the cycle, so both tiers
+/// derive the step from one form of the records.
+pub fn cycle_fact(event: &PlanEvent) -> Option<CycleFact> {
+    use cycle_fact::Kind;
+    let year = |fy: &renkei_proto::FiscalYear| i32::from(fy.year());
+    let kind = match event {
+        PlanEvent::ActivityScheduled { .. } | PlanEvent::ActivityCancelled { .. } => return None,
+        PlanEvent::IndicatorDefined {
+            fiscal_year,
+            id,
+            kind,
+            name,
+            unit,
+            target,
+            scene,
+            baseline,
+            ..
+        } => Kind::Indicator(IndicatorFact {
+            id: id.to_string(),
+            fiscal_year: year(fiscal_year),
+            kind: kind.code().to_owned(),
+            scene: scene.map(|s| s.code().to_owned()).unwrap_or_default(),
+            name: name.clone(),
+            unit: unit.clone(),
+            baseline: *baseline,
+            target: *target,
+        }),
+        PlanEvent::MeasurementRecorded { id, on, value, .. } => {
+            Kind::Measurement(MeasurementFact {
+                id: id.to_string(),
+                on: date(*on),
+                value: *value,
+            })
+        }
+        PlanEvent::SceneGoalSet {
+            period,
+            scene,
+            text,
+            set_on,
+        } => Kind::Goal(GoalFact {
+            period: i32::from(period.number()),
+            scene: scene.code().to_owned(),
+            text: text.clone(),
+            set_on: date(*set_on),
+        }),
+        PlanEvent::EvaluationRecorded {
+            fiscal_year,
+            scene,
+            reached,
+            reason,
+            improvement,
+            on,
+        } => Kind::Evaluation(EvaluationFact {
+            fiscal_year: year(fiscal_year),
+            scene: scene.code().to_owned(),
+            reached: *reached,
+            reason: reason.clone(),
+            improvement: improvement.clone(),
+            on: date(*on),
+        }),
+        PlanEvent::ImprovementDecided {
+            fiscal_year,
+            scene,
+            improvement,
+            on,
+        } => Kind::Improvement(ImprovementFact {
+            fiscal_year: year(fiscal_year),
+            scene: scene.code().to_owned(),
+            improvement: improvement.clone(),
+            on: date(*on),
+        }),
+    };
+    Some(CycleFact { kind: Some(kind) })
 }
 
 /// The resource kinds that matter beyond the municipality (see

@@ -1,6 +1,10 @@
-//! The annual business plan (年間事業計画) of one fiscal year: planned activities per item, with
-//! date, owner and delegate, and the evaluation indicators (structure / process / outcome) with
-//! their targets and measured values (PDCA: Check/Act).
+//! The annual business plan (年間事業計画) of one fiscal year and the PDCA cycle it belongs to:
+//! planned activities per item, with date, owner and delegate; the evaluation indicators
+//! (structure / process / outcome, 構造・過程・結果) with baseline, target and measured values;
+//! the year's evaluation per care scene (評価) and the improvement decided (改善). The goals
+//! (目指す姿) per scene of a 介護保険事業計画 period are recorded in the plan of the period's first
+//! year. The step reached (Plan/Do/Check/Act) is derived from these records by
+//! [`renkei_proto::programme::cycle::CycleRecords`], at the node and at the prefecture alike.
 
 use std::collections::BTreeMap;
 
@@ -9,21 +13,38 @@ use renkei_proto::FiscalYear;
 use serde::{Deserialize, Serialize};
 
 use super::values::{
-    CareScene, IndicatorId, Item, MAX_NAME, PlannedActivityId, optional_text, text, vocabulary,
+    CareScene, IndicatorId, Item, MAX_NAME, PlannedActivityId, optional_text, text,
 };
 use super::{Aggregate, DomainError, RecordKey};
 
-vocabulary!(
-    /// The kind of an evaluation indicator.
-    IndicatorKind {
-        /// ストラクチャー指標 (e.g. number of 在宅療養支援診療所)
-        Structure = ("structure", "ストラクチャー指標"),
-        /// プロセス指標 (e.g. consultations handled)
-        Process = ("process", "プロセス指標"),
-        /// アウトカム指標 (e.g. 在宅看取り率)
-        Outcome = ("outcome", "アウトカム指標"),
-    }
-);
+/// The kinds of indicator (構造・過程・結果), defined once for both tiers.
+pub use renkei_proto::programme::cycle::IndicatorKind;
+use renkei_proto::programme::cycle::PlanPeriod;
+
+/// The longest goal (目指す姿), reason or improvement text.
+const MAX_CYCLE_TEXT: usize = 1000;
+
+/// Reads an indicator kind from its code (`outcome`) or label; `field` names it in the error.
+pub fn indicator_kind(field: &str, value: &str) -> Result<IndicatorKind, DomainError> {
+    IndicatorKind::from_text(value).ok_or_else(|| {
+        DomainError::invalid(field, value, "must be one of structure, process, outcome")
+    })
+}
+
+/// Reads a 介護保険事業計画 period number (9 for 第9期, FY2024–2026).
+pub fn plan_period(field: &str, value: u32) -> Result<PlanPeriod, DomainError> {
+    u16::try_from(value)
+        .ok()
+        .and_then(PlanPeriod::new)
+        .filter(|p| p.first_year().year() >= 2015)
+        .ok_or_else(|| {
+            DomainError::invalid(
+                field,
+                value,
+                "must be a 介護保険事業計画 period from 第6期 (FY2015–2017) on",
+            )
+        })
+}
 
 /// Commands of an annual plan.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,6 +78,10 @@ pub enum PlanCommand {
         unit: String,
         item: Option<Item>,
         target: f64,
+        /// The care scene it measures.
+        scene: Option<CareScene>,
+        /// The value before the plan (基準値).
+        baseline: Option<f64>,
     },
     /// Records a measured value of an indicator.
     RecordMeasurement {
@@ -64,6 +89,31 @@ pub enum PlanCommand {
         id: IndicatorId,
         on: NaiveDate,
         value: f64,
+    },
+    /// Sets the goal (目指す姿) of a scene for a 介護保険事業計画 period; recorded in the plan of
+    /// the period's first year.
+    SetSceneGoal {
+        period: PlanPeriod,
+        scene: CareScene,
+        text: String,
+        set_on: NaiveDate,
+    },
+    /// Records the evaluation (評価) of a fiscal year for a scene, with the improvement (改善)
+    /// decided when it is known already.
+    RecordEvaluation {
+        fiscal_year: FiscalYear,
+        scene: CareScene,
+        reached: bool,
+        reason: String,
+        improvement: Option<String>,
+        on: NaiveDate,
+    },
+    /// Decides the improvement of an evaluation recorded without one.
+    DecideImprovement {
+        fiscal_year: FiscalYear,
+        scene: CareScene,
+        improvement: String,
+        on: NaiveDate,
     },
 }
 
@@ -96,6 +146,11 @@ pub enum PlanEvent {
         unit: String,
         item: Option<Item>,
         target: f64,
+        /// Absent in indicators defined before scenes and baselines were kept.
+        #[serde(default)]
+        scene: Option<CareScene>,
+        #[serde(default)]
+        baseline: Option<f64>,
     },
     MeasurementRecorded {
         fiscal_year: FiscalYear,
@@ -103,18 +158,31 @@ pub enum PlanEvent {
         on: NaiveDate,
         value: f64,
     },
+    SceneGoalSet {
+        period: PlanPeriod,
+        scene: CareScene,
+        text: String,
+        set_on: NaiveDate,
+    },
+    EvaluationRecorded {
+        fiscal_year: FiscalYear,
+        scene: CareScene,
+        reached: bool,
+        reason: String,
+        /// Empty when no improvement was decided with the evaluation.
+        improvement: String,
+        on: NaiveDate,
+    },
+    ImprovementDecided {
+        fiscal_year: FiscalYear,
+        scene: CareScene,
+        improvement: String,
+        on: NaiveDate,
+    },
 }
 
-/// An indicator as the plan knows it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct IndicatorState {
-    pub kind: IndicatorKind,
-    pub name: String,
-    pub unit: String,
-    pub target: f64,
-    /// Measured values by date, the latest last.
-    pub measurements: BTreeMap<NaiveDate, f64>,
-}
+/// An indicator as the plan knows it: the cycle's one definition.
+pub use renkei_proto::programme::cycle::Indicator as IndicatorState;
 
 /// A planned activity as the plan knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,6 +203,10 @@ pub struct AnnualPlan {
     pub fiscal_year: Option<FiscalYear>,
     pub activities: BTreeMap<PlannedActivityId, PlannedActivity>,
     pub indicators: BTreeMap<IndicatorId, IndicatorState>,
+    /// The goals of the period, when this is the plan of its first year.
+    pub goals: BTreeMap<CareScene, (String, NaiveDate)>,
+    /// The year's evaluations by scene: (reached, reason, improvement, day).
+    pub evaluations: BTreeMap<CareScene, (bool, String, String, NaiveDate)>,
 }
 
 /// An activity recorded toward a care scene: when, under which item, and what kind of record.
@@ -215,6 +287,21 @@ impl AnnualPlan {
     }
 }
 
+/// A year is evaluated within it or after it, never before it begins.
+fn evaluated_on(fiscal_year: FiscalYear, on: NaiveDate) -> Result<(), DomainError> {
+    if on < fiscal_year.first_day() {
+        return Err(DomainError::invalid(
+            "on",
+            on,
+            format!(
+                "is before {fiscal_year} begins ({})",
+                fiscal_year.first_day()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn finite(field: &str, value: f64) -> Result<f64, DomainError> {
     if value.is_finite() {
         Ok(value)
@@ -225,6 +312,27 @@ fn finite(field: &str, value: f64) -> Result<f64, DomainError> {
             "must be a finite number",
         ))
     }
+}
+
+/// The record of a scene's goal of a period.
+fn goal_key(period: PlanPeriod, scene: CareScene) -> RecordKey {
+    RecordKey::new("goal", format!("{} {}", period.number(), scene.code()))
+}
+
+/// The record of a year's evaluation of a scene.
+fn evaluation_key(fiscal_year: FiscalYear, scene: CareScene) -> RecordKey {
+    RecordKey::new(
+        "evaluation",
+        format!("{} {}", fiscal_year.year(), scene.code()),
+    )
+}
+
+/// The record of the improvement decided for a year's evaluation of a scene.
+fn improvement_key(fiscal_year: FiscalYear, scene: CareScene) -> RecordKey {
+    RecordKey::new(
+        "improvement",
+        format!("{} {}", fiscal_year.year(), scene.code()),
+    )
 }
 
 /// The record of a measurement: one per indicator and day.
@@ -244,6 +352,13 @@ impl Aggregate for AnnualPlan {
             }
             PlanCommand::DefineIndicator { id, .. } => RecordKey::new("indicator", id),
             PlanCommand::RecordMeasurement { id, on, .. } => measurement_key(id, *on),
+            PlanCommand::SetSceneGoal { period, scene, .. } => goal_key(*period, *scene),
+            PlanCommand::RecordEvaluation {
+                fiscal_year, scene, ..
+            } => evaluation_key(*fiscal_year, *scene),
+            PlanCommand::DecideImprovement {
+                fiscal_year, scene, ..
+            } => improvement_key(*fiscal_year, *scene),
         })
     }
 
@@ -255,6 +370,13 @@ impl Aggregate for AnnualPlan {
             }
             PlanEvent::IndicatorDefined { id, .. } => RecordKey::new("indicator", id),
             PlanEvent::MeasurementRecorded { id, on, .. } => measurement_key(id, *on),
+            PlanEvent::SceneGoalSet { period, scene, .. } => goal_key(*period, *scene),
+            PlanEvent::EvaluationRecorded {
+                fiscal_year, scene, ..
+            } => evaluation_key(*fiscal_year, *scene),
+            PlanEvent::ImprovementDecided {
+                fiscal_year, scene, ..
+            } => improvement_key(*fiscal_year, *scene),
         })
     }
 
@@ -346,11 +468,14 @@ impl Aggregate for AnnualPlan {
                 unit,
                 item,
                 target,
+                scene,
+                baseline,
             } => {
                 self.check_year(fiscal_year)?;
                 let name = text("name", &name, MAX_NAME)?;
                 let unit = text("unit", &unit, 50)?;
                 let target = finite("target", target)?;
+                let baseline = baseline.map(|b| finite("baseline", b)).transpose()?;
                 if self.indicators.contains_key(&id) {
                     return Err(DomainError::conflict(
                         "indicator",
@@ -366,6 +491,8 @@ impl Aggregate for AnnualPlan {
                     unit,
                     item,
                     target,
+                    scene,
+                    baseline,
                 }])
             }
             PlanCommand::RecordMeasurement {
@@ -392,6 +519,102 @@ impl Aggregate for AnnualPlan {
                     id,
                     on,
                     value,
+                }])
+            }
+            PlanCommand::SetSceneGoal {
+                period,
+                scene,
+                text: goal,
+                set_on,
+            } => {
+                self.check_year(period.first_year())?;
+                let goal = text("text", &goal, MAX_CYCLE_TEXT)?;
+                if set_on > period.last_year().last_day() {
+                    return Err(DomainError::invalid(
+                        "set_on",
+                        set_on,
+                        format!("is after the end of {period}"),
+                    ));
+                }
+                if self.goals.contains_key(&scene) {
+                    return Err(DomainError::conflict(
+                        "goal",
+                        format!("{} {}", period.number(), scene.code()),
+                        format!("{period} already has a goal for {scene}"),
+                    ));
+                }
+                Ok(vec![PlanEvent::SceneGoalSet {
+                    period,
+                    scene,
+                    text: goal,
+                    set_on,
+                }])
+            }
+            PlanCommand::RecordEvaluation {
+                fiscal_year,
+                scene,
+                reached,
+                reason,
+                improvement,
+                on,
+            } => {
+                self.check_year(fiscal_year)?;
+                let reason = text("reason", &reason, MAX_CYCLE_TEXT)?;
+                let improvement = optional_text(
+                    "improvement",
+                    improvement.as_deref().unwrap_or(""),
+                    MAX_CYCLE_TEXT,
+                )?
+                .unwrap_or_default();
+                evaluated_on(fiscal_year, on)?;
+                if self.evaluations.contains_key(&scene) {
+                    return Err(DomainError::conflict(
+                        "evaluation",
+                        format!("{} {}", fiscal_year.year(), scene.code()),
+                        format!("{fiscal_year} is evaluated already for {scene}"),
+                    ));
+                }
+                Ok(vec![PlanEvent::EvaluationRecorded {
+                    fiscal_year,
+                    scene,
+                    reached,
+                    reason,
+                    improvement,
+                    on,
+                }])
+            }
+            PlanCommand::DecideImprovement {
+                fiscal_year,
+                scene,
+                improvement,
+                on,
+            } => {
+                self.check_year(fiscal_year)?;
+                let improvement = text("improvement", &improvement, MAX_CYCLE_TEXT)?;
+                let id = format!("{} {}", fiscal_year.year(), scene.code());
+                let (_, _, decided, evaluated) = self
+                    .evaluations
+                    .get(&scene)
+                    .ok_or_else(|| DomainError::not_found("evaluation", &id))?;
+                if !decided.is_empty() {
+                    return Err(DomainError::conflict(
+                        "evaluation",
+                        id,
+                        "has an improvement decided already",
+                    ));
+                }
+                if on < *evaluated {
+                    return Err(DomainError::invalid(
+                        "on",
+                        on,
+                        format!("is before the evaluation of {evaluated}"),
+                    ));
+                }
+                Ok(vec![PlanEvent::ImprovementDecided {
+                    fiscal_year,
+                    scene,
+                    improvement,
+                    on,
                 }])
             }
         }
@@ -437,13 +660,18 @@ impl Aggregate for AnnualPlan {
                 name,
                 unit,
                 target,
+                scene,
+                baseline,
                 ..
             } => {
                 self.fiscal_year = Some(*fiscal_year);
                 self.indicators.insert(
                     id.clone(),
                     IndicatorState {
+                        fiscal_year: *fiscal_year,
                         kind: *kind,
+                        scene: *scene,
+                        baseline: *baseline,
                         name: name.clone(),
                         unit: unit.clone(),
                         target: *target,
@@ -454,6 +682,34 @@ impl Aggregate for AnnualPlan {
             PlanEvent::MeasurementRecorded { id, on, value, .. } => {
                 if let Some(i) = self.indicators.get_mut(id) {
                     i.measurements.insert(*on, *value);
+                }
+            }
+            PlanEvent::SceneGoalSet {
+                period,
+                scene,
+                text,
+                set_on,
+            } => {
+                self.fiscal_year = Some(period.first_year());
+                self.goals.insert(*scene, (text.clone(), *set_on));
+            }
+            PlanEvent::EvaluationRecorded {
+                fiscal_year,
+                scene,
+                reached,
+                reason,
+                improvement,
+                on,
+            } => {
+                self.fiscal_year = Some(*fiscal_year);
+                self.evaluations
+                    .insert(*scene, (*reached, reason.clone(), improvement.clone(), *on));
+            }
+            PlanEvent::ImprovementDecided {
+                scene, improvement, ..
+            } => {
+                if let Some(e) = self.evaluations.get_mut(scene) {
+                    e.2.clone_from(improvement);
                 }
             }
         }
@@ -509,6 +765,8 @@ mod tests {
             unit: "%".into(),
             item: None,
             target: 25.0,
+            scene: None,
+            baseline: None,
         }];
         let measure = |id: &str, value| PlanCommand::RecordMeasurement {
             fiscal_year: fy(2024),
@@ -540,6 +798,8 @@ mod tests {
                 unit: "%".into(),
                 item: None,
                 target: 1.0,
+                scene: None,
+                baseline: None,
             },
         );
         assert!(

@@ -399,23 +399,16 @@ pub fn item(field: &str, value: &str) -> Result<Item, DomainError> {
     })
 }
 
-vocabulary!(
-    /// A care scene (場面) and the cross-cutting concerns items are tagged with.
-    CareScene {
-        /// 入退院支援
-        AdmissionDischarge = ("admission_discharge", "入退院支援"),
-        /// 日常の療養支援
-        DailyCare = ("daily_care", "日常の療養支援"),
-        /// 急変時の対応
-        SuddenDeterioration = ("sudden_deterioration", "急変時の対応"),
-        /// 看取り
-        EndOfLife = ("end_of_life", "看取り"),
-        /// 認知症
-        Dementia = ("dementia", "認知症"),
-        /// 感染症・災害時
-        InfectionDisaster = ("infection_disaster", "感染症・災害時"),
-    }
-);
+/// The care scenes (場面), defined once for both tiers.
+pub use renkei_proto::programme::cycle::CareScene;
+
+/// Reads a care scene from its code (`daily_care`) or label; `field` names it in the error.
+pub fn scene(field: &str, value: &str) -> Result<CareScene, DomainError> {
+    CareScene::from_text(value).ok_or_else(|| {
+        let known: Vec<_> = CareScene::ALL.iter().map(|s| s.code()).collect();
+        DomainError::invalid(field, value, format!("must be one of {}", known.join(", ")))
+    })
+}
 
 vocabulary!(
     /// The type of organisation a meeting participant comes from.

@@ -13,7 +13,7 @@ use crate::domain::consultation::{
     CaseAction, ConsultationCommand, DeskHost, PersonalDetails, Referrer, Topic,
 };
 use crate::domain::meetings::{FindingKind, MeetingCommand, MeetingKind};
-use crate::domain::plan::{IndicatorKind, PlanCommand};
+use crate::domain::plan::{PlanCommand, indicator_kind, plan_period};
 use crate::domain::resources::{
     Audience, Capability, OfficialCode, PublicationFormat, ResourceCommand, ResourceDetails,
     ResourceKind, located_in,
@@ -195,7 +195,7 @@ pub fn hold_meeting(r: &v1::HoldMeetingRequest) -> Result<ProgrammeCommand, Doma
         title: r.title.clone(),
         on: date("on", &r.on)?,
         participants: count_list("participants", &r.participants, OrganisationType::parse)?,
-        scenes: list("scenes", &r.scenes, CareScene::parse)?,
+        scenes: list("scenes", &r.scenes, scene)?,
         working_group: opt_id("working_group", &r.working_group, WorkingGroupId::parse)?,
     }))
 }
@@ -207,7 +207,7 @@ pub fn record_finding(r: &v1::RecordFindingRequest) -> Result<ProgrammeCommand, 
         id: FindingId::parse("id", &r.id)?,
         kind: FindingKind::parse("kind", &r.kind)?,
         text: r.text.clone(),
-        scenes: list("scenes", &r.scenes, CareScene::parse)?,
+        scenes: list("scenes", &r.scenes, scene)?,
         answers: opt_id("answers", &r.answers, FindingId::parse)?,
     }))
 }
@@ -220,7 +220,7 @@ pub fn form_working_group(
         MeetingCommand::FormWorkingGroup {
             id: WorkingGroupId::parse("id", &r.id)?,
             name: r.name.clone(),
-            scenes: list("scenes", &r.scenes, CareScene::parse)?,
+            scenes: list("scenes", &r.scenes, scene)?,
             on: date("on", &r.on)?,
         },
     ))
@@ -259,7 +259,7 @@ pub fn adopt_tool(r: &v1::AdoptToolRequest) -> Result<ProgrammeCommand, DomainEr
         kind: ToolKind::parse("kind", &r.kind)?,
         version: r.version.clone(),
         manual: manual_from(&r.manual_title, r.manual_covers_personal_information)?,
-        scenes: list("scenes", &r.scenes, CareScene::parse)?,
+        scenes: list("scenes", &r.scenes, scene)?,
         on: date("on", &r.on)?,
     }))
 }
@@ -353,7 +353,7 @@ pub fn hold_training(r: &v1::HoldTrainingRequest) -> Result<ProgrammeCommand, Do
         title: r.title.clone(),
         on: date("on", &r.on)?,
         participants: count_list("participants", &r.participants, Profession::parse)?,
-        scenes: list("scenes", &r.scenes, CareScene::parse)?,
+        scenes: list("scenes", &r.scenes, scene)?,
     }))
 }
 
@@ -379,7 +379,7 @@ pub fn record_awareness_activity(
         on: date("on", &r.on)?,
         attendance: r.attendance,
         copies: r.copies,
-        scenes: list("scenes", &r.scenes, CareScene::parse)?,
+        scenes: list("scenes", &r.scenes, scene)?,
     }))
 }
 
@@ -458,7 +458,7 @@ pub fn schedule_activity(r: &v1::ScheduleActivityRequest) -> Result<ProgrammeCom
         owner: r.owner.clone(),
         delegated_to: opt_string(r.delegated_to.clone()),
         planned_on: date("planned_on", &r.planned_on)?,
-        scenes: list("scenes", &r.scenes, CareScene::parse)?,
+        scenes: list("scenes", &r.scenes, scene)?,
     }))
 }
 
@@ -476,11 +476,47 @@ pub fn define_indicator(r: &v1::DefineIndicatorRequest) -> Result<ProgrammeComma
     Ok(ProgrammeCommand::Plan(PlanCommand::DefineIndicator {
         fiscal_year: fiscal_year(r.fiscal_year)?,
         id: IndicatorId::parse("id", &r.id)?,
-        kind: IndicatorKind::parse("kind", &r.kind)?,
+        kind: indicator_kind("kind", &r.kind)?,
         name: r.name.clone(),
         unit: r.unit.clone(),
         item: opt_id("item", &r.item, crate::domain::values::item)?,
         target: r.target,
+        scene: opt_id("scene", &r.scene, scene)?,
+        baseline: r.baseline,
+    }))
+}
+
+/// Decodes a `set_scene_goal` request into its command.
+pub fn set_scene_goal(r: &v1::SetSceneGoalRequest) -> Result<ProgrammeCommand, DomainError> {
+    Ok(ProgrammeCommand::Plan(PlanCommand::SetSceneGoal {
+        period: plan_period("period", r.period)?,
+        scene: scene("scene", &r.scene)?,
+        text: r.text.clone(),
+        set_on: date("set_on", &r.set_on)?,
+    }))
+}
+
+/// Decodes a `record_evaluation` request into its command.
+pub fn record_evaluation(r: &v1::RecordEvaluationRequest) -> Result<ProgrammeCommand, DomainError> {
+    Ok(ProgrammeCommand::Plan(PlanCommand::RecordEvaluation {
+        fiscal_year: fiscal_year(r.fiscal_year)?,
+        scene: scene("scene", &r.scene)?,
+        reached: r.reached,
+        reason: r.reason.clone(),
+        improvement: Some(r.improvement.clone()).filter(|i| !i.trim().is_empty()),
+        on: date("on", &r.on)?,
+    }))
+}
+
+/// Decodes a `decide_improvement` request into its command.
+pub fn decide_improvement(
+    r: &v1::DecideImprovementRequest,
+) -> Result<ProgrammeCommand, DomainError> {
+    Ok(ProgrammeCommand::Plan(PlanCommand::DecideImprovement {
+        fiscal_year: fiscal_year(r.fiscal_year)?,
+        scene: scene("scene", &r.scene)?,
+        improvement: r.improvement.clone(),
+        on: date("on", &r.on)?,
     }))
 }
 
@@ -560,7 +596,7 @@ pub fn open_consultation_case(
         on: date("on", &r.on)?,
         referrer: Referrer::parse("referrer", &r.referrer)?,
         topic: Topic::parse("topic", &r.topic)?,
-        scenes: list("scenes", &r.scenes, CareScene::parse)?,
+        scenes: list("scenes", &r.scenes, scene)?,
         personal,
         liaison_agreement: opt_id("liaison_agreement", &r.liaison_agreement, WideAreaId::parse)?,
     })

@@ -20,6 +20,8 @@ use crate::domain::status::SurveyStatus;
 use crate::domain::values::*;
 use crate::programme::{Executed, Programme, ProgrammeCommand, ProgrammeError};
 use crate::store::StoreError;
+use renkei_proto::programme::cycle::{CycleRecords, Indicator, PlanPeriod};
+use renkei_proto::programme::framework::{Framework, StatutoryGroup};
 
 /// Serves the programme of the municipalities a node is configured for.
 #[derive(Clone)]
@@ -181,6 +183,9 @@ municipal_program! {
         cancel_activity(CancelActivityRequest),
         define_indicator(DefineIndicatorRequest),
         record_measurement(RecordMeasurementRequest),
+        set_scene_goal(SetSceneGoalRequest),
+        record_evaluation(RecordEvaluationRequest),
+        decide_improvement(DecideImprovementRequest),
     ]
 
     // --- (ア) ---
@@ -351,23 +356,22 @@ municipal_program! {
             indicators: plan
                 .indicators
                 .iter()
-                .map(|(id, i)| v1::IndicatorView {
-                    id: id.to_string(),
-                    kind: i.kind.code().into(),
-                    name: i.name.clone(),
-                    unit: i.unit.clone(),
-                    target: i.target,
-                    measurements: i
-                        .measurements
-                        .iter()
-                        .map(|(on, value)| v1::IndicatorMeasurement {
-                            on: on.to_string(),
-                            value: *value,
-                        })
-                        .collect(),
-                })
+                .map(|(id, i)| indicator_view(id.as_str(), i))
                 .collect(),
         }))
+    }
+
+    async fn get_cycle(
+        &self,
+        request: Request<v1::ProgramYearRequest>,
+    ) -> Result<Response<v1::CycleView>, Status> {
+        let r = request.into_inner();
+        let tenant = self.tenant(&r.municipality_code)?;
+        let fy = fiscal_year(r.fiscal_year).map_err(to_status)?;
+        let programme = self.programme.clone();
+        let cycle = super::blocking(move || programme.cycle(tenant).map_err(status_from_programme))
+            .await?;
+        Ok(Response::new(cycle_view(&cycle, fy)))
     }
 
     // --- status and records ---
@@ -404,20 +408,38 @@ municipal_program! {
                 .map_err(status_from_programme)
         })
         .await?;
+        let framework = Framework::of(fy);
+        let mut statuses = [SurveyStatus::NotImplemented; 8];
+        for s in &items {
+            statuses[s.item.index()] = s.status;
+        }
+        let groups = match framework {
+            Some(Framework::Pdca2020) => StatutoryGroup::ALL
+                .iter()
+                .map(|g| {
+                    let status = g.status(&statuses);
+                    v1::GroupStatus {
+                        group: g.numeral().into(),
+                        label: g.label(),
+                        status: status.code().into(),
+                        status_label: status.label().into(),
+                        items: g.items().iter().map(|i| i.code().to_owned()).collect(),
+                    }
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
         Ok(Response::new(v1::GetStatusReply {
             fiscal_year: u32::from(fy.year()),
             as_of: as_of.to_string(),
+            framework: framework.map(|f| f.label().to_owned()).unwrap_or_default(),
+            groups,
             items: items
                 .into_iter()
                 .map(|s| v1::ProgramItemStatus {
                     item: s.item.code().into(),
                     item_name: s.item.label().into(),
-                    status: match s.status {
-                        SurveyStatus::Implemented => "implemented",
-                        SurveyStatus::Planned => "planned",
-                        SurveyStatus::NotImplemented => "not_implemented",
-                    }
-                    .into(),
+                    status: s.status.code().into(),
                     status_label: s.status.label().into(),
                     evidence: s.evidence,
                     evidence_count: u32::try_from(s.evidence_count).unwrap_or(u32::MAX),
@@ -466,5 +488,76 @@ municipal_program! {
                 })
                 .collect(),
         }))
+    }
+}
+
+/// An indicator's wire form.
+fn indicator_view(id: &str, i: &Indicator) -> v1::IndicatorView {
+    v1::IndicatorView {
+        id: id.to_owned(),
+        kind: i.kind.code().into(),
+        name: i.name.clone(),
+        unit: i.unit.clone(),
+        target: i.target,
+        measurements: i
+            .measurements
+            .iter()
+            .map(|(on, value)| v1::IndicatorMeasurement {
+                on: on.to_string(),
+                value: *value,
+            })
+            .collect(),
+        scene: i.scene.map(|s| s.code().to_owned()).unwrap_or_default(),
+        baseline: i.baseline,
+    }
+}
+
+/// The wire form of a fiscal year's cycle, from the tenant's cycle records.
+pub fn cycle_view(cycle: &CycleRecords, fy: renkei_proto::FiscalYear) -> v1::CycleView {
+    let evaluations = |year: renkei_proto::FiscalYear| -> Vec<v1::EvaluationView> {
+        cycle
+            .evaluations_of(year)
+            .into_iter()
+            .map(|(scene, e)| v1::EvaluationView {
+                fiscal_year: u32::from(year.year()),
+                scene: scene.code().into(),
+                scene_label: scene.label().into(),
+                reached: e.reached,
+                reason: e.reason.clone(),
+                improvement: e.improvement.clone(),
+                on: e.on.to_string(),
+            })
+            .collect()
+    };
+    let step = cycle.step(fy);
+    v1::CycleView {
+        fiscal_year: u32::from(fy.year()),
+        wareki: fy.wareki(),
+        framework: Framework::of(fy)
+            .map(|f| f.label().to_owned())
+            .unwrap_or_default(),
+        period: PlanPeriod::of(fy)
+            .map(|p| p.to_string())
+            .unwrap_or_default(),
+        step: step.code().into(),
+        step_label: step.label().into(),
+        goals: cycle
+            .goals_for(fy)
+            .into_iter()
+            .map(|(scene, g)| v1::SceneGoalView {
+                scene: scene.code().into(),
+                scene_label: scene.label().into(),
+                text: g.text.clone(),
+                set_on: g.set_on.to_string(),
+            })
+            .collect(),
+        indicators: cycle
+            .indicators_for(fy)
+            .map(|(id, i)| indicator_view(id, i))
+            .collect(),
+        evaluations: evaluations(fy),
+        carried_from_last_year: renkei_proto::FiscalYear::new(i64::from(fy.year()) - 1)
+            .map(evaluations)
+            .unwrap_or_default(),
     }
 }

@@ -21,9 +21,11 @@ use crate::domain::consultation::{
     CaseAction, ConsultationCommand, ConsultationEvent, ConsultationRegister, PersonalDetails,
     Referrer, Topic,
 };
+use crate::domain::facts::cycle_fact;
 use crate::domain::meetings::{MeetingCommand, MeetingRegister};
 use crate::domain::plan::{AnnualPlan, DoneActivity, PlanCommand, SceneProgress};
 use crate::domain::resources::{Audience, RegisteredResource, ResourceCommand, ResourceRegistry};
+use crate::domain::status::evidence;
 use crate::domain::status::{ItemStatus, RecordEvent, StatusBoard, check_as_of};
 use crate::domain::tools::{ToolCommand, ToolRegister};
 use crate::domain::trainings::{TrainingCommand, TrainingRegister};
@@ -38,6 +40,7 @@ use crate::store::{
     StreamId,
 };
 use registers::{Folded, Registers};
+use renkei_proto::programme::cycle::CycleRecords;
 
 /// The prefix of every programme stream.
 pub const STREAM_PREFIX: &str = "programme/";
@@ -145,6 +148,8 @@ type Board = Arc<Mutex<Views>>;
 struct Views {
     status: StatusBoard,
     scened: Vec<(DoneActivity, Vec<CareScene>)>,
+    /// The PDCA cycle's records, as the prefecture folds them from the same facts.
+    cycle: CycleRecords,
     next: GlobalPosition,
 }
 
@@ -153,6 +158,7 @@ impl Default for Views {
         Self {
             status: StatusBoard::default(),
             scened: Vec::new(),
+            cycle: CycleRecords::default(),
             next: GlobalPosition(1),
         }
     }
@@ -285,7 +291,11 @@ fn plan_year(c: &PlanCommand) -> FiscalYear {
         PlanCommand::ScheduleActivity { fiscal_year, .. }
         | PlanCommand::CancelActivity { fiscal_year, .. }
         | PlanCommand::DefineIndicator { fiscal_year, .. }
-        | PlanCommand::RecordMeasurement { fiscal_year, .. } => *fiscal_year,
+        | PlanCommand::RecordMeasurement { fiscal_year, .. }
+        | PlanCommand::RecordEvaluation { fiscal_year, .. }
+        | PlanCommand::DecideImprovement { fiscal_year, .. } => *fiscal_year,
+        // A period's goals are recorded in the plan of its first year.
+        PlanCommand::SetSceneGoal { period, .. } => period.first_year(),
     }
 }
 
@@ -724,10 +734,20 @@ impl Programme {
         let Views {
             status,
             scened,
+            cycle,
             next,
         } = &mut *board;
         *next = self.for_each_programme_event(tenant, *next, |recorded, event| {
             status.record(recorded.recorded_at, &event);
+            for e in evidence(&event) {
+                cycle.note_evidence(&e);
+            }
+            if let ProgrammeEvent::Plan(plan) = &event
+                && let Some(fact) = cycle_fact(plan)
+                && let Err(e) = cycle.apply_fact(&fact)
+            {
+                tracing::error!(municipality = %tenant, error = %e, "a plan event does not fold into the cycle");
+            }
             if let Some(item) = event.item()
                 && !event.scenes().is_empty()
             {
@@ -898,6 +918,12 @@ impl Programme {
             personal,
             erased,
         })
+    }
+
+    /// Returns the records of the tenant's PDCA cycle (goals, indicators, evaluations, the years
+    /// with activity), from which the step of any fiscal year is derived.
+    pub fn cycle(&self, tenant: MunicipalityCode) -> Result<CycleRecords, ProgrammeError> {
+        self.views(tenant, |folded| folded.cycle.clone())
     }
 
     /// Returns the fiscal year's plan by care scene (場面) as of a 基準日: what was planned toward

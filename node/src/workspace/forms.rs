@@ -212,7 +212,19 @@ fn id_field(prefix: &str) -> Field {
 }
 
 fn on_field(label: &'static str) -> Field {
-    with_default(field("on", label, Kind::Date), today())
+    on_field_named("on", label)
+}
+
+fn on_field_named(name: &'static str, label: &'static str) -> Field {
+    with_default(field(name, label, Kind::Date), today())
+}
+
+fn scene_field(name: &'static str, label: &'static str) -> Field {
+    field(
+        name,
+        label,
+        Kind::Select(choices(CareScene::ALL, CareScene::code, CareScene::label)),
+    )
 }
 
 fn scenes() -> Field {
@@ -1063,6 +1075,8 @@ fn specs(page: &str, ctx: &Context) -> Vec<Spec> {
                     field("name", "指標名", Kind::Text),
                     field("unit", "単位", Kind::Text),
                     field("item", "事業項目（任意）", Kind::Select(item_choices())),
+                    scene_field("scene", "場面（任意）"),
+                    field("baseline", "基準値（任意）", Kind::Text),
                     field("target", "目標値", Kind::Text),
                 ],
                 decode: |v, c| {
@@ -1076,8 +1090,81 @@ fn specs(page: &str, ctx: &Context) -> Vec<Spec> {
                         unit: v.get("unit"),
                         item: v.get("item"),
                         target: v.f64("target")?,
+                        scene: v.get("scene"),
+                        baseline: if v.get("baseline").is_empty() {
+                            None
+                        } else {
+                            Some(v.f64("baseline")?)
+                        },
                     };
                     decode::define_indicator(&r).map(Decoded::Command)
+                },
+            },
+            Spec {
+                key: "set_scene_goal",
+                title: "場面ごとの目指す姿を定める",
+                fields: vec![
+                    field("period", "介護保険事業計画の期（例: 9）", Kind::Number),
+                    scene_field("scene", "場面"),
+                    field("text", "目指す姿", Kind::Long),
+                    on_field_named("set_on", "決定日"),
+                ],
+                decode: |v, c| {
+                    let r = v1::SetSceneGoalRequest {
+                        municipality_code: c.m.to_string(),
+                        actor: c.actor.clone(),
+                        period: v.u32("period")?,
+                        scene: v.get("scene"),
+                        text: v.get("text"),
+                        set_on: v.get("set_on"),
+                    };
+                    decode::set_scene_goal(&r).map(Decoded::Command)
+                },
+            },
+            Spec {
+                key: "record_evaluation",
+                title: "年度の評価を記録する",
+                fields: vec![
+                    fy_field(),
+                    scene_field("scene", "場面"),
+                    field("reached", "目標を達成した", Kind::Check),
+                    field("reason", "評価の理由", Kind::Long),
+                    field("improvement", "改善（次年度の計画へ、任意）", Kind::Long),
+                    on_field("評価日"),
+                ],
+                decode: |v, c| {
+                    let r = v1::RecordEvaluationRequest {
+                        municipality_code: c.m.to_string(),
+                        actor: c.actor.clone(),
+                        fiscal_year: v.u32("fiscal_year")?,
+                        scene: v.get("scene"),
+                        reached: v.checked("reached"),
+                        reason: v.get("reason"),
+                        improvement: v.get("improvement"),
+                        on: v.get("on"),
+                    };
+                    decode::record_evaluation(&r).map(Decoded::Command)
+                },
+            },
+            Spec {
+                key: "decide_improvement",
+                title: "評価に基づく改善を決める",
+                fields: vec![
+                    fy_field(),
+                    scene_field("scene", "場面"),
+                    field("improvement", "改善", Kind::Long),
+                    on_field("決定日"),
+                ],
+                decode: |v, c| {
+                    let r = v1::DecideImprovementRequest {
+                        municipality_code: c.m.to_string(),
+                        actor: c.actor.clone(),
+                        fiscal_year: v.u32("fiscal_year")?,
+                        scene: v.get("scene"),
+                        improvement: v.get("improvement"),
+                        on: v.get("on"),
+                    };
+                    decode::decide_improvement(&r).map(Decoded::Command)
                 },
             },
             Spec {
