@@ -874,4 +874,79 @@ mod tests {
         let early = plan.by_scene(fy(2024), d(2024, 10, 1), &recorded);
         assert!(early.iter().all(|s| s.overdue.is_empty()));
     }
+
+    #[test]
+    fn a_scene_has_one_goal_per_period_recorded_in_its_first_year() {
+        let ninth = PlanPeriod::new(9).unwrap();
+        let goal = |text: &str| PlanCommand::SetSceneGoal {
+            period: ninth,
+            scene: CareScene::EndOfLife,
+            text: text.into(),
+            set_on: d(2024, 3, 20),
+        };
+        let given = given_when::<AnnualPlan>(&[], goal("悔いのない看取り")).unwrap();
+        assert_eq!(
+            AnnualPlan::from_events(&given).fiscal_year,
+            Some(fy(2024)),
+            "the plan of the period's first year"
+        );
+        // a second goal for the scene and period is refused; an empty one names the field
+        assert!(matches!(
+            given_when::<AnnualPlan>(&given, goal("別の目標")),
+            Err(DomainError::Conflict { what: "goal", .. })
+        ));
+        assert!(
+            matches!(given_when::<AnnualPlan>(&[], goal("  ")), Err(DomainError::Invalid { ref field, .. }) if field == "text")
+        );
+        // a period before the programme began is refused naming the field and value
+        assert!(
+            matches!(plan_period("period", 5), Err(DomainError::Invalid { ref field, ref value, .. }) if field == "period" && value == "5")
+        );
+    }
+
+    #[test]
+    fn an_evaluation_follows_its_year_and_an_improvement_follows_the_evaluation() {
+        let evaluate = |on| PlanCommand::RecordEvaluation {
+            fiscal_year: fy(2023),
+            scene: CareScene::AdmissionDischarge,
+            reached: false,
+            reason: "退院前カンファレンスの開催率が伸びなかった".into(),
+            improvement: None,
+            on,
+        };
+        let improve = |on| PlanCommand::DecideImprovement {
+            fiscal_year: fy(2023),
+            scene: CareScene::AdmissionDischarge,
+            improvement: "入退院支援ルールを病院と見直す".into(),
+            on,
+        };
+        // an evaluation dated before the year begins is refused naming the day
+        assert!(
+            matches!(given_when::<AnnualPlan>(&[], evaluate(d(2023, 3, 31))), Err(DomainError::Invalid { ref field, ref value, .. }) if field == "on" && value == "2023-03-31")
+        );
+        // an improvement needs the evaluation
+        assert!(matches!(
+            given_when::<AnnualPlan>(&[], improve(d(2024, 5, 1))),
+            Err(DomainError::NotFound {
+                what: "evaluation",
+                ..
+            })
+        ));
+        let evaluated = given_when::<AnnualPlan>(&[], evaluate(d(2024, 4, 20))).unwrap();
+        // not before it, and only once
+        assert!(
+            matches!(given_when::<AnnualPlan>(&evaluated, improve(d(2024, 4, 19))), Err(DomainError::Invalid { ref field, .. }) if field == "on")
+        );
+        let mut history = evaluated.clone();
+        history.extend(given_when::<AnnualPlan>(&evaluated, improve(d(2024, 5, 1))).unwrap());
+        let plan = AnnualPlan::from_events(&history);
+        assert_eq!(
+            plan.evaluations[&CareScene::AdmissionDischarge].2,
+            "入退院支援ルールを病院と見直す"
+        );
+        assert!(matches!(
+            given_when::<AnnualPlan>(&history, improve(d(2024, 6, 1))),
+            Err(DomainError::Conflict { .. })
+        ));
+    }
 }

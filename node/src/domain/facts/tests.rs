@@ -15,7 +15,7 @@ use crate::domain::values::{
     SubjectId, TrainingId, WideAreaId,
 };
 use renkei_proto::FiscalYear;
-use renkei_proto::v1::{DatedEvidence, EvidenceKind, StatusEvidence};
+use renkei_proto::v1::{DatedEvidence, EvidenceKind, SceneActivity, StatusEvidence};
 
 fn encoded(kind: FactKind) -> Vec<u8> {
     renkei_proto::v1::FactBody {
@@ -123,13 +123,22 @@ fn a_consultation_case_gives_a_count_and_nothing_of_its_subject() {
     let facts = facts_of(&event);
     assert_eq!(
         facts,
-        vec![FactKind::Consultation(ConsultationTally {
-            month: "2024-10".into(),
-            referrer: "care_manager".into(),
-            topic: "discharge".into(),
-            scenes: vec!["admission_discharge".into()],
-            liaison_agreement: "discharge-rule".into(),
-        })]
+        vec![
+            FactKind::Consultation(ConsultationTally {
+                month: "2024-10".into(),
+                referrer: "care_manager".into(),
+                topic: "discharge".into(),
+                scenes: vec!["admission_discharge".into()],
+                liaison_agreement: "discharge-rule".into(),
+            }),
+            // and the per-scene views count it by month, like every activity toward a scene
+            FactKind::SceneActivity(SceneActivity {
+                month: "2024-10".into(),
+                item: "e".into(),
+                kind: "ConsultationCaseOpened".into(),
+                scenes: vec!["admission_discharge".into()],
+            })
+        ]
     );
     for fact in facts {
         let bytes = encoded(fact);
