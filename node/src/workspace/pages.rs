@@ -19,11 +19,13 @@ use super::{Principal, Workspace, error_page, municipality_name, unknown_municip
 use crate::access::StaffRole;
 use crate::domain::resources::{Audience, RegisteredResource};
 use crate::domain::status::SurveyStatus;
-use crate::domain::values::{CaseId, Item, ResourceId};
+use crate::domain::values::{CareScene, CaseId, Item, ResourceId};
 use crate::programme::ProgrammeError;
 use crate::web::look::{self, answer_class, csrf_field};
 use crate::web::session::Session;
 use crate::web::{CsrfForm, SignedIn};
+use renkei_proto::programme::cycle::{CycleRecords, Evaluation, PlanPeriod};
+use renkei_proto::programme::framework::{Framework, StatutoryGroup};
 
 /// Today in Japan.
 fn today() -> NaiveDate {
@@ -141,6 +143,20 @@ async fn status(
         Ok(items) => items,
         Err(e) => return error_page(&ws, &session, m, "status", &e),
     };
+    // From FY2020 the same statuses are also read in the four statutory groups.
+    let groups: Vec<(StatutoryGroup, SurveyStatus)> =
+        if Framework::of(fy) == Some(Framework::Pdca2020) {
+            let mut statuses = [SurveyStatus::NotImplemented; 8];
+            for s in &items {
+                statuses[s.item.index()] = s.status;
+            }
+            StatutoryGroup::ALL
+                .iter()
+                .map(|g| (*g, g.status(&statuses)))
+                .collect()
+        } else {
+            Vec::new()
+        };
     let body = html! {
         (filters(&format!("/m/{m}/status"), fy, as_of))
         div.scroll {
@@ -177,6 +193,28 @@ async fn status(
                 }
             }
         }
+        @if !groups.is_empty() {
+            div.scroll {
+                table #groups {
+                    caption { "施行規則 第140条の62の8 の区分（令和2年度〜）" }
+                    thead { tr {
+                        th scope="col" { "区分" }
+                        th scope="col" { "実施状況" }
+                        th scope="col" { "含む事業項目" }
+                    } }
+                    tbody {
+                        @for (g, st) in &groups {
+                            @let st = *st;
+                            tr id=(format!("group-{}", g.numeral())) {
+                                th scope="row" { (g.label()) }
+                                td { span class=(format!("ans {}", answer_class(status_index(st)))) { (st.label()) } }
+                                td { @for (i, item) in g.items().iter().enumerate() { @if i > 0 { "、" } (item.short_label()) } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
         (look::explanation("判定のしかた", &[
             "実施している: 年度の初日から基準日までに、その項目の要件を満たす活動が記録されている。",
             "年度内に実施予定: まだ実施していないが、基準日までに決めた年度の事業計画に、基準日より後の日の活動が予定されている。",
@@ -197,12 +235,13 @@ async fn plan(
         return unknown_municipality(&code);
     };
     let (fy, as_of) = view.resolve();
-    let (plan, items, scenes) = match ws
+    let (plan, items, scenes, cycle) = match ws
         .read(move |p| {
             Ok((
                 p.plan(m, fy)?,
                 p.status(m, fy, as_of, None)?,
                 p.plan_by_scene(m, fy, as_of)?,
+                p.cycle(m)?,
             ))
         })
         .await
@@ -212,7 +251,8 @@ async fn plan(
     };
     let body = html! {
         (filters(&format!("/m/{m}/plan"), fy, as_of))
-        p { a href=(format!("/m/{m}/record/plan")) { "予定・評価指標を記録する" } }
+        p { a href=(format!("/m/{m}/record/plan")) { "予定・評価指標・目指す姿・評価を記録する" } }
+        (cycle_section(&cycle, fy))
         div.scroll {
             table #plan-summary {
                 caption { (year_label(fy)) " 事業計画と実施（基準日 " (as_of) "）" }
@@ -296,13 +336,15 @@ async fn plan(
             table #indicators {
                 caption { "評価指標" }
                 thead { tr {
-                    th scope="col" { "記録番号" } th scope="col" { "種類" } th scope="col" { "指標" }
-                    th scope="col" { "目標" } th scope="col" { "最新の測定値" }
+                    th scope="col" { "記録番号" } th scope="col" { "種類" } th scope="col" { "場面" } th scope="col" { "指標" }
+                    th scope="col" { "基準値" } th scope="col" { "目標" } th scope="col" { "最新の測定値" }
                 } }
                 tbody {
                     @for (id, i) in &plan.indicators {
                         tr {
-                            td { code { (id) } } td { (i.kind.label()) } td { (i.name) }
+                            td { code { (id) } } td { (i.kind.label()) }
+                            td { (i.scene.map(|s| s.label()).unwrap_or("—")) } td { (i.name) }
+                            td.num { @if let Some(b) = i.baseline { (b) " " (i.unit) } @else { "—" } }
                             td.num { (i.target) " " (i.unit) }
                             td.num { @if let Some((on, v)) = i.measurements.iter().next_back() { (v) " " (i.unit) "（" (on) "）" } @else { "未測定" } }
                         }
@@ -312,6 +354,59 @@ async fn plan(
         }
     };
     ws.page(&session, m, "plan", "事業計画", body)
+}
+
+/// The fiscal year's PDCA cycle: the step reached, the period's goals (目指す姿) per scene, and the
+/// evaluations of the year and of the year before (whose improvements are this year's plan).
+fn cycle_section(cycle: &CycleRecords, fy: FiscalYear) -> Markup {
+    let goals = cycle.goals_for(fy);
+    let this_year = cycle.evaluations_of(fy);
+    let last = FiscalYear::new(i64::from(fy.year()) - 1).ok();
+    let last_year = last.map(|y| cycle.evaluations_of(y)).unwrap_or_default();
+    let step = cycle.step(fy);
+    html! {
+        section #cycle {
+            h2 { "PDCAサイクル" }
+            p {
+                (Framework::of(fy).map(|f| f.label()).unwrap_or("（事業開始前）"))
+                @if let Some(p) = PlanPeriod::of(fy) { " / " (p.to_string()) }
+                " / 到達した段階: " strong #cycle-step { (step.label()) }
+            }
+            div.scroll {
+                table #cycle-goals {
+                    caption { "場面ごとの目指す姿と評価" }
+                    thead { tr {
+                        th scope="col" { "場面" }
+                        th scope="col" { "目指す姿" }
+                        th scope="col" { "前年度の評価と改善（今年度の計画へ）" }
+                        th scope="col" { "今年度の評価" }
+                    } }
+                    tbody {
+                        @for scene in CareScene::FOUR {
+                            tr id=(format!("goal-{}", scene.code())) {
+                                th scope="row" { (scene.label()) }
+                                td { @if let Some(g) = goals.get(&scene) { (g.text) } @else { "未設定" } }
+                                td { (evaluation_cell(last_year.get(&scene).copied())) }
+                                td { (evaluation_cell(this_year.get(&scene).copied())) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn evaluation_cell(e: Option<&Evaluation>) -> Markup {
+    html! {
+        @match e {
+            None => "—",
+            Some(e) => {
+                (if e.reached { "目標達成" } else { "目標未達" }) "（" (e.on) "）: " (e.reason)
+                @if !e.improvement.is_empty() { br; "改善: " (e.improvement) }
+            }
+        }
+    }
 }
 
 /// A recorded event's type in the clerk's words.
