@@ -11,6 +11,7 @@
 //!
 //! Nothing here does I/O: [`plan`] returns the requests, [`ProgramCommand::send`] sends one.
 
+use renkei_proto::programme::cycle::CareScene;
 use renkei_proto::v1::{self, MunicipalProgramClient};
 use tonic::Status;
 use tonic::transport::Channel;
@@ -252,6 +253,10 @@ pub enum ProgramCommand {
     AdoptUnifiedForm(v1::AdoptUnifiedFormRequest),
     JoinLiaisonAgreement(v1::JoinLiaisonAgreementRequest),
     ScheduleActivity(v1::ScheduleActivityRequest),
+    SetSceneGoal(v1::SetSceneGoalRequest),
+    DefineIndicator(v1::DefineIndicatorRequest),
+    RecordMeasurement(v1::RecordMeasurementRequest),
+    RecordEvaluation(v1::RecordEvaluationRequest),
 }
 
 impl ProgramCommand {
@@ -323,6 +328,18 @@ impl ProgramCommand {
             ProgramCommand::ScheduleActivity(r) => {
                 client.schedule_activity(authed(auth, r)).await.map(drop)
             }
+            ProgramCommand::SetSceneGoal(r) => {
+                client.set_scene_goal(authed(auth, r)).await.map(drop)
+            }
+            ProgramCommand::DefineIndicator(r) => {
+                client.define_indicator(authed(auth, r)).await.map(drop)
+            }
+            ProgramCommand::RecordMeasurement(r) => {
+                client.record_measurement(authed(auth, r)).await.map(drop)
+            }
+            ProgramCommand::RecordEvaluation(r) => {
+                client.record_evaluation(authed(auth, r)).await.map(drop)
+            }
         }
     }
 
@@ -347,6 +364,10 @@ impl ProgramCommand {
             ProgramCommand::AdoptUnifiedForm(r) => ("AdoptUnifiedForm", &r.id),
             ProgramCommand::JoinLiaisonAgreement(r) => ("JoinLiaisonAgreement", &r.id),
             ProgramCommand::ScheduleActivity(r) => ("ScheduleActivity", &r.id),
+            ProgramCommand::SetSceneGoal(r) => ("SetSceneGoal", &r.scene),
+            ProgramCommand::DefineIndicator(r) => ("DefineIndicator", &r.id),
+            ProgramCommand::RecordMeasurement(r) => ("RecordMeasurement", &r.id),
+            ProgramCommand::RecordEvaluation(r) => ("RecordEvaluation", &r.scene),
         };
         format!("{what} {id}")
     }
@@ -973,7 +994,104 @@ pub fn plan(m: &Municipality, all: &[Municipality]) -> Vec<ProgramCommand> {
         ),
         Target::NotImplemented => {}
     }
+    actions.extend(cycle(index, &code));
     actions
+}
+
+/// The PDCA cycle of municipality number `index` for FY2024 (第9期): goals (目指す姿) for the first
+/// `index % 5` scenes, a structure indicator unless `index % 3 == 0`, an outcome indicator (with
+/// a measurement) for even `index`, and the evaluation of FY2023 for the first scene unless
+/// `index % 4 == 3` — reached for even `index`, with the improvement decided for odd ones. So the
+/// cycle tally has municipalities at every step and every count differs.
+pub fn cycle(index: usize, code: &str) -> Vec<ProgramCommand> {
+    let mut out = Vec::new();
+    for scene in CareScene::FOUR.iter().take(index % 5) {
+        out.push(ProgramCommand::SetSceneGoal(v1::SetSceneGoalRequest {
+            municipality_code: code.to_owned(),
+            actor: ACTOR.to_owned(),
+            period: 9,
+            scene: scene.code().into(),
+            text: format!(
+                "{}の場面で、本人と家族が望む暮らしを多職種で支える",
+                scene.label()
+            ),
+            set_on: "2024-04-01".into(),
+        }));
+    }
+    let indicator = |id: &str, kind: &str, name: &str, unit: &str, baseline, target| {
+        ProgramCommand::DefineIndicator(v1::DefineIndicatorRequest {
+            municipality_code: code.to_owned(),
+            actor: ACTOR.to_owned(),
+            fiscal_year: u32::from(FISCAL_YEAR),
+            id: id.into(),
+            kind: kind.into(),
+            name: name.into(),
+            unit: unit.into(),
+            item: String::new(),
+            target,
+            scene: if kind == "outcome" {
+                "end_of_life"
+            } else {
+                "daily_care"
+            }
+            .into(),
+            baseline: Some(baseline),
+        })
+    };
+    if index % 3 != 0 {
+        out.push(indicator(
+            "doctors-2024",
+            "structure",
+            "在宅医療に参画するかかりつけ医師数",
+            "人",
+            10.0 + index as f64,
+            12.0 + index as f64,
+        ));
+    }
+    if index % 2 == 0 {
+        out.push(indicator(
+            "home-deaths-2024",
+            "outcome",
+            "在宅看取り率",
+            "%",
+            18.0,
+            22.0,
+        ));
+        out.push(ProgramCommand::RecordMeasurement(
+            v1::RecordMeasurementRequest {
+                municipality_code: code.to_owned(),
+                actor: ACTOR.to_owned(),
+                fiscal_year: u32::from(FISCAL_YEAR),
+                id: "home-deaths-2024".into(),
+                on: "2024-09-30".into(),
+                value: 19.5,
+            },
+        ));
+    }
+    if index % 4 != 3 {
+        let reached = index % 2 == 0;
+        out.push(ProgramCommand::RecordEvaluation(
+            v1::RecordEvaluationRequest {
+                municipality_code: code.to_owned(),
+                actor: ACTOR.to_owned(),
+                fiscal_year: u32::from(FISCAL_YEAR) - 1,
+                scene: CareScene::FOUR[0].code().into(),
+                reached,
+                reason: if reached {
+                    "多職種研修の参加者が目標を上回った".into()
+                } else {
+                    "訪問診療を担う医師の確保が進まなかった".into()
+                },
+                improvement: if reached {
+                    String::new()
+                } else {
+                    "医師会と同行訪問研修を企画する".into()
+                },
+                on: "2024-05-20".into(),
+            },
+        ));
+    }
+    out
 }
 
 #[cfg(test)]
