@@ -168,6 +168,7 @@ async fn record_every_item(c: &mut MunicipalProgramClient<Channel>) {
         beds: 2,
         first_day: "2023-10-01".into(),
         last_day: String::new(),
+        scenes: vec!["sudden_deterioration".into()],
     })
     .await
     .unwrap();

@@ -137,6 +137,7 @@ fn command(kind: u8, id: u8, variant: u8) -> ProgrammeCommand {
             },
             first_day: day,
             last_day: None,
+            scenes: vec![],
         }),
         5 => P::Arrangements(ArrangementCommand::End {
             id: ArrangementId::parse("id", &id_of("a")).unwrap(),

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::values::{ArrangementId, MAX_NAME, ResourceId, period, text};
+use super::values::{ArrangementId, CareScene, MAX_NAME, ResourceId, period, text};
 use super::{Aggregate, DomainError, RecordKey};
 
 /// What an arrangement secures.
@@ -89,6 +89,8 @@ pub enum ArrangementCommand {
         kind: ArrangementKind,
         first_day: NaiveDate,
         last_day: Option<NaiveDate>,
+        /// The care scenes (場面) it serves (backup beds serve 急変時の対応, a pairing 日常の療養支援…).
+        scenes: Vec<CareScene>,
     },
     /// Ends an arrangement; `last_day` is the last day it was in force.
     End {
@@ -106,6 +108,9 @@ pub enum ArrangementEvent {
         kind: ArrangementKind,
         first_day: NaiveDate,
         last_day: Option<NaiveDate>,
+        /// Absent in arrangements recorded before scenes were kept.
+        #[serde(default)]
+        scenes: Vec<CareScene>,
     },
     ArrangementEnded {
         id: ArrangementId,
@@ -149,8 +154,11 @@ impl Aggregate for ArrangementRegister {
                 kind,
                 first_day,
                 last_day,
+                mut scenes,
             } => {
                 let name = text("name", &name, MAX_NAME)?;
+                scenes.sort();
+                scenes.dedup();
                 if let Some(last) = last_day {
                     period("last_day", first_day, last)?;
                 }
@@ -189,6 +197,7 @@ impl Aggregate for ArrangementRegister {
                     kind,
                     first_day,
                     last_day,
+                    scenes,
                 }])
             }
             ArrangementCommand::End { id, last_day } => {
@@ -252,6 +261,7 @@ mod tests {
                 },
                 first_day: d(2024, 4, 1),
                 last_day: None,
+                scenes: vec![],
             },
         );
         assert!(

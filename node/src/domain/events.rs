@@ -101,6 +101,7 @@ impl ProgrammeEvent {
                 | MeetingEvent::WorkingGroupFormed { scenes, .. },
             )
             | P::Tools(ToolEvent::ToolAdopted { scenes, .. })
+            | P::Arrangements(ArrangementEvent::ArrangementEstablished { scenes, .. })
             | P::Consultation(ConsultationEvent::ConsultationCaseOpened { scenes, .. })
             | P::Trainings(TrainingEvent::TrainingHeld { scenes, .. })
             | P::Awareness(AwarenessEvent::AwarenessActivityRecorded { scenes, .. })

@@ -239,6 +239,7 @@ pub fn establish_arrangement(
             kind,
             first_day: date("first_day", &r.first_day)?,
             last_day: opt_date("last_day", &r.last_day)?,
+            scenes: list("scenes", &r.scenes, scene)?,
         },
     ))
 }

@@ -607,6 +607,7 @@ fn specs(page: &str, ctx: &Context) -> Vec<Spec> {
                     field("beds", "病床数（後方支援病床）", Kind::Number),
                     with_default(field("first_day", "開始日", Kind::Date), today()),
                     field("last_day", "終了日（未定なら空欄）", Kind::Date),
+                    scenes(),
                 ],
                 decode: |v, c| {
                     let r = v1::EstablishArrangementRequest {
@@ -624,6 +625,7 @@ fn specs(page: &str, ctx: &Context) -> Vec<Spec> {
                         beds: v.u32("beds")?,
                         first_day: v.get("first_day"),
                         last_day: v.get("last_day"),
+                        scenes: v.all("scenes"),
                     };
                     decode::establish_arrangement(&r).map(Decoded::Command)
                 },

@@ -711,6 +711,16 @@ pub fn plan(m: &Municipality, all: &[Municipality]) -> Vec<ProgramCommand> {
                     beds: 0,
                     first_day: "2024-04-01".into(),
                     last_day: String::new(),
+                    // 主治医・副主治医制 and rotations keep people at home; emergency hospitals
+                    // answer a sudden deterioration.
+                    scenes: vec![
+                        if kind == "emergency_hospital" {
+                            "sudden_deterioration"
+                        } else {
+                            "daily_care"
+                        }
+                        .into(),
+                    ],
                 },
             ));
         }

@@ -78,6 +78,7 @@ fn qualifying(item: Item, on: NaiveDate, n: usize) -> Vec<ProgrammeEvent> {
             },
             first_day: before,
             last_day: Some(on),
+            scenes: vec![],
         })],
         Item::E => vec![
             P::Tools(ToolEvent::ToolAdopted {
