@@ -277,6 +277,7 @@ mod tests {
             },
             first_day: d(2024, 4, 1),
             last_day: None,
+            scenes: vec![CareScene::SuddenDeterioration],
         }];
         // when it is ended before it started, then it is refused
         let then = given_when::<ArrangementRegister>(
