@@ -316,3 +316,45 @@ async fn record(
     }
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sent_form_with_ticked_municipalities_becomes_the_request() {
+        let pairs = [
+            ("csrf", "t"),
+            ("fy", "2024"),
+            ("request_id", "web-support-1"),
+            ("id", "s-1"),
+            ("on", "2024-10-01"),
+            ("category", "liaison/admission_discharge"),
+            ("title", "入退院支援の研修"),
+            ("note", ""),
+            ("municipalities", "162019"),
+            ("municipalities", "163210"),
+        ]
+        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        .to_vec();
+        let form = ActivityForm::from_pairs(pairs);
+        assert_eq!(form.fy, Some(2024));
+        let request = form.request();
+        assert_eq!(request.request_id, "web-support-1");
+        assert_eq!(request.category, "liaison");
+        assert_eq!(request.liaison_kind, "admission_discharge");
+        assert_eq!(request.municipalities, ["162019", "163210"]);
+        // Every option of the select reads back as its category.
+        for category in SupportCategory::ALL {
+            let form = ActivityForm {
+                category: category_value(category),
+                ..ActivityForm::default()
+            };
+            let request = form.request();
+            assert_eq!(
+                SupportCategory::parse(&request.category, &request.liaison_kind),
+                Ok(category)
+            );
+        }
+    }
+}
