@@ -9,6 +9,7 @@ use openraft::{BasicNode, StorageError};
 use renkei_proto::cluster::LEADER_METADATA_KEY;
 use tonic::Status;
 
+use crate::support::{SupportError, SupportRefusal};
 use crate::tally::SurveyRefusal;
 use crate::types::NodeId;
 
@@ -18,6 +19,9 @@ pub enum FederationError {
     /// The request is malformed: a field is missing, too long or not a valid id.
     #[error("invalid {field}: {reason}")]
     InvalidArgument { field: &'static str, reason: String },
+    /// A record with this id exists already, with other content (e.g. a support activity).
+    #[error("{field} exists already: {reason}")]
+    AlreadyExists { field: &'static str, reason: String },
     /// A fact names a municipality of another prefecture.
     #[error("municipality {municipality} is not in prefecture {prefecture}")]
     OutsidePrefecture {
@@ -62,6 +66,28 @@ fn not_leader(f: &ForwardToLeader<NodeId, BasicNode>) -> FederationError {
 impl From<SurveyRefusal> for FederationError {
     fn from(refusal: SurveyRefusal) -> Self {
         FederationError::FailedPrecondition(refusal.to_string())
+    }
+}
+
+/// A support activity that cannot be recorded as given: bad input, naming its field.
+impl From<SupportError> for FederationError {
+    fn from(error: SupportError) -> Self {
+        FederationError::InvalidArgument {
+            field: error.field(),
+            reason: error.to_string(),
+        }
+    }
+}
+
+/// A support activity the state machine refused: its id is taken by another activity.
+impl From<SupportRefusal> for FederationError {
+    fn from(refusal: SupportRefusal) -> Self {
+        match refusal {
+            SupportRefusal::IdTaken { .. } => FederationError::AlreadyExists {
+                field: "id",
+                reason: refusal.to_string(),
+            },
+        }
     }
 }
 
@@ -134,6 +160,7 @@ pub fn to_status(error: FederationError) -> Status {
             }
             status
         }
+        FederationError::AlreadyExists { .. } => Status::already_exists(message),
         FederationError::NodeIdRetired(_) | FederationError::FailedPrecondition(_) => {
             Status::failed_precondition(message)
         }

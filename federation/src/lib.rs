@@ -20,11 +20,12 @@
 //!   request's body is read;
 //! - [`application`]: the application methods the gRPC services and the console both call —
 //!   `Surveys` (tallies, exports, completeness, submissions and reviews, regions, the (ク) items
-//!   and designations) and `Exchange` (facts up, items down, sync state);
+//!   and designations), `Exchange` (facts up, items down, sync state) and `Support` (the
+//!   prefecture's support activities);
 //! - [`error`]: the tier's errors and the one mapping of them to gRPC codes (`to_status`);
 //! - [`grpc`]: the gRPC services — internal `RaftService`, client-facing `PrefectureLedger`,
-//!   `Federation`, `PrefectureSurvey`, `ClusterAdmin` — each handler decoding, calling one
-//!   application method and encoding;
+//!   `Federation`, `PrefectureSurvey`, `PrefectureSupport`, `ClusterAdmin` — each handler
+//!   decoding, calling one application method and encoding;
 //! - [`metrics`]: the replica's Prometheus gauges (Raft, per-municipality sync) and timings;
 //! - [`client`]: a client that follows leader redirects and retries with the same request id;
 //! - [`config`]: the node's configuration (TOML file, environment, flags) and its validation;
@@ -34,6 +35,9 @@
 //!   年度内に実施予定 / 実施していない with percentages of n), exports in the national format
 //!   (CSV in UTF-8 with BOM or Shift_JIS, XLSX, JSON with a checksum) and the national merge of
 //!   the prefectures' exports, and a survey's tally in its wire form;
+//! - [`support`]: the prefecture's own support of its municipalities (都道府県による市町村支援):
+//!   support activities by category and the municipalities each supported, a fiscal year's
+//!   picture with the municipalities that received none;
 //! - [`sync_monitor`]: what this replica has seen of each municipality's sync (in memory);
 //! - [`regions`]: regions (圏域) — 二次医療圏 and the other kinds — as region sets in force for a
 //!   range of fiscal years, read from `SetRegions` CSV and checked against the official list;
@@ -65,6 +69,7 @@ pub mod network;
 pub mod regions;
 pub mod server;
 pub mod store;
+pub mod support;
 pub mod survey;
 pub mod sync_monitor;
 pub mod tally;

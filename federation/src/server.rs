@@ -8,19 +8,19 @@ use std::sync::Arc;
 use openraft::SnapshotPolicy;
 use renkei_proto::v1::{
     BackupServer, ClusterAdminServer, FederationServer, PrefectureLedgerServer,
-    PrefectureSurveyServer, RaftServiceServer,
+    PrefectureSupportServer, PrefectureSurveyServer, RaftServiceServer,
 };
 use tokio::net::TcpListener;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::access::Callers;
-use crate::application::{Exchange, Surveys};
+use crate::application::{Exchange, Support, Surveys};
 use crate::config::PrefectureConfig;
 use crate::facts::Facts;
 use crate::grpc::{
     AdminService, FederationService, LedgerService, RaftPeerService, ReplicaBackupService,
-    SurveyService,
+    SupportService, SurveyService,
 };
 use crate::network::{GrpcNetwork, MAX_RAFT_MESSAGE_BYTES, NetworkOptions};
 use crate::store;
@@ -110,6 +110,7 @@ pub async fn run(
         })?;
     let reader = state_machine.reader();
     let survey_state = state_machine.survey();
+    let support_log = state_machine.support();
     let local = listener.local_addr()?;
     let advertise = config
         .advertise
@@ -140,6 +141,9 @@ pub async fn run(
         .set_serving::<PrefectureSurveyServer<SurveyService>>()
         .await;
     health
+        .set_serving::<PrefectureSupportServer<SupportService>>()
+        .await;
+    health
         .set_serving::<RaftServiceServer<RaftPeerService>>()
         .await;
     // Reflection lists the services this process serves, not every service of the contract.
@@ -151,6 +155,7 @@ pub async fn run(
         .with_service_name(PrefectureLedgerServer::<LedgerService>::NAME)
         .with_service_name(FederationServer::<FederationService>::NAME)
         .with_service_name(PrefectureSurveyServer::<SurveyService>::NAME)
+        .with_service_name(PrefectureSupportServer::<SupportService>::NAME)
         .with_service_name(BackupServer::<ReplicaBackupService>::NAME)
         .with_service_name(ClusterAdminServer::<AdminService>::NAME)
         .with_service_name("grpc.health.v1.Health")
@@ -199,6 +204,7 @@ pub async fn run(
     let monitor = SyncMonitor::default();
     // The application types the gRPC services and the console both call.
     let exchange = Exchange::new(facts.clone(), monitor.clone(), advertise.clone());
+    let support = Support::new(facts.clone(), support_log);
     let surveys = Surveys::new(
         facts,
         survey_state,
@@ -208,6 +214,7 @@ pub async fn run(
     let federation = FederationService::new(exchange.clone());
     let backups = ReplicaBackupService::new(raft.clone(), reader.clone(), config.node_id);
     let survey = SurveyService::new(surveys.clone());
+    let support_service = SupportService::new(support.clone());
     let web = match config.web_listen {
         None => None,
         Some(address) => {
@@ -223,6 +230,7 @@ pub async fn run(
             let console = crate::web::Console::new(
                 surveys,
                 exchange,
+                support,
                 raft.clone(),
                 callers.clone(),
                 config.prefecture,
@@ -298,6 +306,7 @@ pub async fn run(
                 .max_decoding_message_size(MAX_CLIENT_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_CLIENT_MESSAGE_BYTES),
         )
+        .add_service(PrefectureSupportServer::new(support_service))
         .add_service(BackupServer::new(backups))
         .add_service(ClusterAdminServer::new(AdminService::new(
             raft.clone(),

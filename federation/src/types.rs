@@ -69,6 +69,12 @@ pub enum Command {
         request_id: String,
         meeting: crate::wide_area::WideAreaMeeting,
     },
+    /// Records a support activity of the prefecture (validated before it is proposed; the
+    /// state machine decides whether its id is free, [`crate::support::SupportLog::decide`]).
+    RecordSupportActivity {
+        request_id: String,
+        activity: crate::support::SupportActivity,
+    },
     /// Approves or returns a submitted version.
     ReviewSubmission {
         request_id: String,
@@ -101,4 +107,6 @@ pub enum CommandResponse {
     Submission(Result<Submission, SurveyRefusal>),
     /// The wide-area meeting as recorded.
     Meeting(crate::wide_area::WideAreaMeeting),
+    /// The support activity as recorded, or why not.
+    SupportActivity(Result<crate::support::SupportActivity, crate::support::SupportRefusal>),
 }

@@ -98,6 +98,16 @@ pub mod v1 {
         SubmissionView, SubmitSurveyRequest, TallyReply, TallySource,
     };
 
+    // The prefecture's own support of its municipalities (support.proto).
+    pub use crate::generated::prefecture_support_client::PrefectureSupportClient;
+    pub use crate::generated::prefecture_support_server::{
+        PrefectureSupport, PrefectureSupportServer,
+    };
+    pub use crate::generated::{
+        GetSupportRequest, MunicipalitySupport, RecordSupportActivityRequest, SupportActivityView,
+        SupportCategoryCount, SupportView,
+    };
+
     // Facts: what a municipality publishes to its prefecture (facts.proto).
     pub use crate::generated::cycle_fact;
     pub use crate::generated::fact_body::Kind as FactKind;

@@ -9,7 +9,9 @@
 //! - [`Surveys`]: tallies, exports, completeness, survey submissions and reviews, regions
 //!   (`survey.rs`), and the cross-municipal items (ク) and designations (`wide_area.rs`);
 //! - [`Exchange`]: municipal nodes' facts up and the prefecture's items down, and what this
-//!   replica has seen of each municipality's sync (`exchange.rs`).
+//!   replica has seen of each municipality's sync (`exchange.rs`);
+//! - [`Support`]: the prefecture's own support activities for its municipalities and a fiscal
+//!   year's picture of them (`support.rs`).
 //!
 //! They sit above the state machine and the domain modules and below the adapters: nothing
 //! they use imports them back.
@@ -17,10 +19,12 @@
 //! [`Facts`]: crate::facts::Facts
 
 mod exchange;
+mod support;
 mod survey;
 mod wide_area;
 
 pub use exchange::Exchange;
+pub use support::Support;
 pub use survey::Surveys;
 
 use chrono::NaiveDate;

@@ -6,14 +6,16 @@
 //!   down);
 //! - [`SurveyService`]: `PrefectureSurvey` — tallies, exports, completeness, submissions and
 //!   reviews, regions;
+//! - [`SupportService`]: `PrefectureSupport` — the prefecture's support activities for its
+//!   municipalities;
 //! - [`ReplicaBackupService`]: `Backup` (an online checkpoint of the replica's database);
 //! - [`AdminService`]: `ClusterAdmin` (initialise, add learner, change membership, remove,
 //!   status).
 //!
 //! Callers reach the client services identified by [`crate::access`]. Each client handler takes
 //! the caller's identity, calls one application method — of [`crate::facts::Facts`] for the
-//! ledger, of [`crate::application`]'s `Exchange` and `Surveys` for `Federation` and
-//! `PrefectureSurvey`, which check roles and municipalities — and maps errors through
+//! ledger, of [`crate::application`]'s `Exchange`, `Surveys` and `Support` for `Federation`,
+//! `PrefectureSurvey` and `PrefectureSupport`, which check roles and municipalities — and maps errors through
 //! [`to_status`]. No rule lives here.
 
 mod admin;
@@ -21,6 +23,7 @@ mod backup;
 mod federation;
 mod ledger;
 mod raft;
+mod support;
 mod survey;
 
 pub use admin::{AdminService, cluster_status};
@@ -28,6 +31,7 @@ pub use backup::ReplicaBackupService;
 pub use federation::FederationService;
 pub use ledger::LedgerService;
 pub use raft::RaftPeerService;
+pub use support::SupportService;
 pub use survey::SurveyService;
 
 /// The one mapping of errors to gRPC codes (kept with the errors, so that [`crate::access`]

@@ -22,9 +22,11 @@ pub const CF_SM_REQUESTS: &str = "sm_requests";
 ///
 /// [`DownRecord`]: crate::ledger::DownRecord
 pub const CF_SM_DOWN: &str = "sm_down";
-/// The tally engine's own records (JSON values, UTF-8 keys): `regions/<kind>/<first FY>` → a
-/// region set; `submissions/<FY>/<code>` → the versions; `request/<id>` → a survey command's
-/// response, so a retried command takes effect once.
+/// The tally engine's own records and the prefecture's support activities (JSON values, UTF-8
+/// keys): `regions/<kind>/<first FY>` → a region set; `submissions/<FY>/<code>` → the versions;
+/// `request/<id>` → a survey command's response, so a retried command takes effect once;
+/// `support/activity/<id>` → a support activity; `support/request/<id>` → the response to a
+/// `RecordSupportActivity` (see [`support`]).
 pub const CF_SM_SURVEY: &str = "sm_survey";
 /// The current snapshot: [`SNAPSHOT_META_KEY`] → its meta, [`SNAPSHOT_DATA_KEY`] → its data
 /// (JSON).
@@ -86,6 +88,9 @@ pub enum RequestKind {
     /// `SetRegions`, `SubmitSurvey`, `ReviewSubmission`, `RecordWideAreaMeeting`: in
     /// [`CF_SM_SURVEY`], [`survey::request`] → the command's response (JSON).
     Survey,
+    /// `RecordSupportActivity`: in [`CF_SM_SURVEY`], [`support::request`] → the command's
+    /// response (JSON).
+    Support,
 }
 
 impl RequestKind {
@@ -94,7 +99,7 @@ impl RequestKind {
         match self {
             RequestKind::Facts => CF_SM_REQUESTS,
             RequestKind::PublishDown => CF_SM_DOWN,
-            RequestKind::Survey => CF_SM_SURVEY,
+            RequestKind::Survey | RequestKind::Support => CF_SM_SURVEY,
         }
     }
 
@@ -104,6 +109,7 @@ impl RequestKind {
             RequestKind::Facts => request_id.as_bytes().to_vec(),
             RequestKind::PublishDown => down_request_key(request_id),
             RequestKind::Survey => survey::request(request_id).into_bytes(),
+            RequestKind::Support => support::request(request_id).into_bytes(),
         }
     }
 }
@@ -158,6 +164,27 @@ pub mod survey {
     }
 
     /// The key of a survey command's response.
+    pub fn request(request_id: &str) -> String {
+        format!("{REQUEST}{request_id}")
+    }
+}
+
+/// Keys of the prefecture's support activities in [`CF_SM_SURVEY`] (UTF-8): none begins with a
+/// prefix of [`survey`], so the tally engine's rebuilding passes them by.
+pub mod support {
+    use crate::support::SupportActivityId;
+
+    /// `support/activity/<id>` → a [`crate::support::SupportActivity`] (JSON).
+    pub const ACTIVITIES: &str = "support/activity/";
+    /// `support/request/<id>` → the response of a `RecordSupportActivity` (JSON).
+    pub const REQUEST: &str = "support/request/";
+
+    /// The key of a support activity.
+    pub fn activity(id: &SupportActivityId) -> String {
+        format!("{ACTIVITIES}{id}")
+    }
+
+    /// The key of a `RecordSupportActivity`'s response.
     pub fn request(request_id: &str) -> String {
         format!("{REQUEST}{request_id}")
     }

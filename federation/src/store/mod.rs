@@ -22,7 +22,7 @@ use renkei_proto::PrefectureCode;
 use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, DB, Options};
 
 pub use log_store::LogStore;
-pub use state_machine::{LedgerReader, SharedSurvey, StateMachineStore};
+pub use state_machine::{LedgerReader, SharedSupport, SharedSurvey, StateMachineStore};
 
 use crate::types::NodeId;
 

@@ -9,10 +9,12 @@
 //!
 //! - [`pages`]: the pages — 実施状況, 推移, 比較, 提出・完了状況, （ク）広域連携, クラスタ,
 //!   ダウンロード — and the downloads (exports, charts as SVG, tables as CSV);
+//! - [`support`]: 市町村支援, the prefecture's support activities and its form;
 //! - this module: the console's state, sign-in and sign-out, the router, the one mapping of
 //!   errors to HTTP statuses, and [`serve`].
 
 mod pages;
+mod support;
 
 pub use pages::render_status;
 
@@ -35,7 +37,7 @@ use serde::Deserialize;
 use tokio::net::TcpListener;
 
 use crate::access::{Callers, Identity};
-use crate::application::{Exchange, Surveys};
+use crate::application::{Exchange, Support, Surveys};
 use crate::config::{Caller, Role};
 use crate::error::FederationError;
 use crate::types::Raft;
@@ -48,6 +50,7 @@ pub type Principal = Arc<Caller>;
 pub struct Console {
     survey: Surveys,
     federation: Exchange,
+    support: Support,
     raft: Raft,
     callers: Callers,
     prefecture: PrefectureCode,
@@ -66,6 +69,7 @@ impl Console {
     pub fn new(
         survey: Surveys,
         federation: Exchange,
+        support: Support,
         raft: Raft,
         callers: Callers,
         prefecture: PrefectureCode,
@@ -74,6 +78,7 @@ impl Console {
         Self {
             survey,
             federation,
+            support,
             raft,
             callers,
             prefecture,
@@ -159,12 +164,13 @@ impl Console {
 }
 
 /// The console's pages in navigation order.
-const PAGES: [(&str, &str); 7] = [
+const PAGES: [(&str, &str); 8] = [
     ("/status", "実施状況"),
     ("/trend", "推移"),
     ("/compare", "比較"),
     ("/submissions", "提出・完了状況"),
     ("/wide-area", "（ク）広域連携"),
+    ("/support", "市町村支援"),
     ("/cluster", "クラスタ"),
     ("/downloads", "ダウンロード"),
 ];
@@ -193,6 +199,7 @@ pub fn http_status(error: &FederationError) -> StatusCode {
         }
         FederationError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
         FederationError::PermissionDenied { .. } => StatusCode::FORBIDDEN,
+        FederationError::AlreadyExists { .. } => StatusCode::CONFLICT,
         FederationError::NodeIdRetired(_) | FederationError::FailedPrecondition(_) => {
             StatusCode::CONFLICT
         }
@@ -218,6 +225,7 @@ fn error_text(error: &FederationError) -> String {
         }
         FederationError::Unauthenticated(_) => "サインインが必要です",
         FederationError::PermissionDenied { .. } => "この操作の権限がありません",
+        FederationError::AlreadyExists { .. } => "同じIDの別の記録が既にあります",
         FederationError::NotLeader { leader_address, .. } => {
             return format!(
                 "このレプリカはリーダーではないため記録できません。リーダー（{}）のコンソールで操作してください: {error}",
@@ -307,6 +315,7 @@ pub fn router(console: Console) -> Router {
         .route("/login", get(sign_in_form).post(sign_in))
         .route("/logout", post(sign_out))
         .merge(pages::routes())
+        .merge(support::routes())
         .with_state(console)
 }
 

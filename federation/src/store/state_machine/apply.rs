@@ -77,6 +77,10 @@ impl StateMachineStore {
                     | Command::ReviewSubmission { .. }
                     | Command::RecordWideAreaMeeting { .. }),
                 ) => self.apply_survey(&mut batch, &mut requests, &mut survey, command)?,
+                EntryPayload::Normal(Command::RecordSupportActivity {
+                    request_id,
+                    activity,
+                }) => self.apply_support(&mut batch, &mut requests, request_id, activity)?,
                 EntryPayload::Membership(membership) => {
                     let next: BTreeSet<NodeId> = membership.nodes().map(|(id, _)| *id).collect();
                     for (id, _) in self.membership.nodes() {

@@ -18,6 +18,8 @@
 //! - `requests`: the one request-id deduplication of every command that carries a request id;
 //! - `survey`: the tally engine's records kept by the state machine (region sets, submissions,
 //!   wide-area meetings) and the rebuilding of [`SharedSurvey`] from them;
+//! - `support`: the prefecture's support activities and the rebuilding of [`SharedSupport`]
+//!   from them;
 //! - `reads`: [`LedgerReader`], the read-only view the services read through;
 //! - `snapshot`: building, installing and reading the stored snapshot.
 //!
@@ -27,6 +29,7 @@ mod apply;
 mod reads;
 mod requests;
 mod snapshot;
+mod support;
 mod survey;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -43,6 +46,7 @@ use rocksdb::{DB, IteratorMode, WriteBatch};
 
 pub use reads::LedgerReader;
 pub use snapshot::SnapshotBuilder;
+pub use support::SharedSupport;
 pub use survey::SharedSurvey;
 
 use super::family;
@@ -92,6 +96,7 @@ pub struct StateMachineStore {
     /// The last cursor of the items published down (0: none).
     down_cursor: u64,
     survey: SharedSurvey,
+    support: SharedSupport,
 }
 
 /// One key and value as a RocksDB iterator yields them.
@@ -124,6 +129,7 @@ impl StateMachineStore {
         let retired = get_meta::<sm_meta::Retired>(&db)?.unwrap_or_default();
         let down_cursor = reads::last_down_cursor(&db)?;
         let survey = survey::load_survey(&db)?;
+        let support = support::load_support(&db)?;
         Ok(Self {
             db,
             prefecture,
@@ -133,12 +139,18 @@ impl StateMachineStore {
             retired,
             down_cursor,
             survey: Arc::new(RwLock::new(survey)),
+            support: Arc::new(RwLock::new(support)),
         })
     }
 
     /// Returns the tally engine's state, kept current as entries are applied.
     pub fn survey(&self) -> SharedSurvey {
         self.survey.clone()
+    }
+
+    /// Returns the prefecture's support activities, kept current as entries are applied.
+    pub fn support(&self) -> SharedSupport {
+        self.support.clone()
     }
 
     /// Returns a read-only view sharing this state machine's database.

@@ -1,5 +1,6 @@
 //! The one request-id deduplication of the state machine: every command that carries a request
-//! id (a write of facts, a publication down, a survey command) takes effect once per id.
+//! id (a write of facts, a publication down, a survey command, a support activity) takes effect
+//! once per id.
 //!
 //! Applying such a command first asks [`Requests::earlier`] for the answer recorded for its id —
 //! in this `apply` call (not yet on disk) or in an earlier one (in the database, see
@@ -31,6 +32,8 @@ pub(super) enum Answer {
     Published(u64),
     /// A survey command: its response.
     Survey(CommandResponse),
+    /// A support activity's recording: its response.
+    Support(CommandResponse),
 }
 
 impl Answer {
@@ -39,6 +42,7 @@ impl Answer {
             Answer::Facts(_) => RequestKind::Facts,
             Answer::Published(_) => RequestKind::PublishDown,
             Answer::Survey(_) => RequestKind::Survey,
+            Answer::Support(_) => RequestKind::Support,
         }
     }
 
@@ -48,7 +52,7 @@ impl Answer {
                 serde_json::to_vec(outcome).map_err(|e| sm_err(ErrorVerb::Write, &e))
             }
             Answer::Published(cursor) => Ok(cursor.to_be_bytes().to_vec()),
-            Answer::Survey(response) => {
+            Answer::Survey(response) | Answer::Support(response) => {
                 serde_json::to_vec(response).map_err(|e| sm_err(ErrorVerb::Write, &e))
             }
         }
@@ -63,6 +67,9 @@ impl Answer {
             RequestKind::PublishDown => Ok(keys::decode_u64(bytes).map(Answer::Published)),
             RequestKind::Survey => serde_json::from_slice(bytes)
                 .map(|response| Some(Answer::Survey(response)))
+                .map_err(|e| sm_err(ErrorVerb::Read, &e)),
+            RequestKind::Support => serde_json::from_slice(bytes)
+                .map(|response| Some(Answer::Support(response)))
                 .map_err(|e| sm_err(ErrorVerb::Read, &e)),
         }
     }

@@ -16,7 +16,9 @@ use renkei_proto::MunicipalityCode;
 use rocksdb::{DB, IteratorMode, WriteBatch, WriteOptions};
 use serde::{Deserialize, Serialize};
 
-use super::{Corrupt, StateMachineStore, StorageResult, ledger_entry, put_meta, sm_err, survey};
+use super::{
+    Corrupt, StateMachineStore, StorageResult, ledger_entry, put_meta, sm_err, support, survey,
+};
 use crate::ledger::{DownRecord, FactRecord, WriteOutcome};
 use crate::store::family;
 use crate::store::keys::{
@@ -228,6 +230,12 @@ impl StateMachineStore {
             content.survey.iter().cloned(),
             content.down.iter(),
         )?;
+        let support = support::rebuild_support(
+            content
+                .survey
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_bytes())),
+        )?;
         if let Some(last) = &meta.last_log_id {
             put_meta::<sm_meta::LastApplied>(db, &mut batch, last)?;
         }
@@ -248,6 +256,7 @@ impl StateMachineStore {
         self.retired = content.retired;
         self.down_cursor = down_cursor;
         *self.survey.write().unwrap_or_else(|e| e.into_inner()) = survey;
+        *self.support.write().unwrap_or_else(|e| e.into_inner()) = support;
         tracing::info!(snapshot = %meta.snapshot_id, bytes = data.len(), "installed a snapshot");
         Ok(())
     }
