@@ -145,7 +145,10 @@ impl CycleBook {
 
     /// Notes programme activity of `municipality` on `on` (the Do of its fiscal year).
     pub fn note_activity(&mut self, municipality: MunicipalityCode, on: NaiveDate) {
-        self.records.entry(municipality).or_default().note_activity(on);
+        self.records
+            .entry(municipality)
+            .or_default()
+            .note_activity(on);
     }
 
     /// Counts an activity of `municipality` toward care scenes.

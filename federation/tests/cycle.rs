@@ -154,7 +154,12 @@ async fn cycle_facts_pushed_by_a_node_are_tallied_by_every_replica_and_shown_in_
         fact(
             TAKAOKA_CITY,
             4,
-            evaluation(2024, "admission_discharge", false, "退院前カンファレンスを必須に"),
+            evaluation(
+                2024,
+                "admission_discharge",
+                false,
+                "退院前カンファレンスを必須に",
+            ),
         ),
     ];
     let uozu = vec![participation(UOZU_CITY)];
@@ -177,10 +182,22 @@ async fn cycle_facts_pushed_by_a_node_are_tallied_by_every_replica_and_shown_in_
     //   total:    15; goals [1 1 0 1 0 0]; kinds [0 1 1]; evaluated 1, reached 1;
     //             steps [13 0 1 0 1].
     let expected_lines: Vec<(&str, Vec<u32>)> = vec![
-        ("新川", vec![4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0]),
-        ("富山", vec![5, 0, 1, 0, 1, 0, 0, 0, 1, 0, 1, 1, 4, 0, 1, 0, 0]),
-        ("高岡", vec![3, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 2, 0, 0, 0, 1]),
-        ("砺波", vec![3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0]),
+        (
+            "新川",
+            vec![4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0],
+        ),
+        (
+            "富山",
+            vec![5, 0, 1, 0, 1, 0, 0, 0, 1, 0, 1, 1, 4, 0, 1, 0, 0],
+        ),
+        (
+            "高岡",
+            vec![3, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 2, 0, 0, 0, 1],
+        ),
+        (
+            "砺波",
+            vec![3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0],
+        ),
     ];
     let expected_total = vec![15, 1, 1, 0, 1, 0, 0, 0, 1, 1, 1, 1, 13, 0, 1, 0, 1];
     let check = |reply: &v1::CycleTallyReply| {
@@ -189,8 +206,7 @@ async fn cycle_facts_pushed_by_a_node_are_tallied_by_every_replica_and_shown_in_
             .iter()
             .map(|l| (l.region_name.as_str(), numbers(l)))
             .collect();
-        lines == expected_lines
-            && reply.total.as_ref().map(numbers) == Some(expected_total.clone())
+        lines == expected_lines && reply.total.as_ref().map(numbers) == Some(expected_total.clone())
     };
 
     let reply = survey
@@ -216,7 +232,10 @@ async fn cycle_facts_pushed_by_a_node_are_tallied_by_every_replica_and_shown_in_
     assert_eq!(row(TAKAOKA_CITY).step, "act");
     assert_eq!(row(UOZU_CITY).step, "not_started");
     let daily = &reply.scene_activity[1];
-    assert_eq!((daily.scene.as_str(), daily.items[5], daily.total), ("daily_care", 1, 1));
+    assert_eq!(
+        (daily.scene.as_str(), daily.items[5], daily.total),
+        ("daily_care", 1, 1)
+    );
     assert_eq!(reply.scene_activity[3].items[5], 1, "看取り × （カ）");
 
     // Every replica folded the facts: a follower reading locally reaches the same table.
@@ -281,7 +300,9 @@ async fn cycle_facts_pushed_by_a_node_are_tallied_by_every_replica_and_shown_in_
     browser.follow("#sign-in").await;
     browser.open(&format!("{web}/cycle?fy=2024")).await;
     assert_eq!(browser.path().await, "/cycle");
-    let page_rows = browser.rows("#cycle-areas tbody tr, #cycle-areas tfoot tr").await;
+    let page_rows = browser
+        .rows("#cycle-areas tbody tr, #cycle-areas tfoot tr")
+        .await;
     let mut expected_rows: Vec<Vec<String>> = expected_lines
         .iter()
         .map(|(name, n)| {
@@ -297,17 +318,34 @@ async fn cycle_facts_pushed_by_a_node_are_tallied_by_every_replica_and_shown_in_
     );
     assert_eq!(page_rows, expected_rows);
     let takaoka_row = browser
-        .rows(&format!("#cycle-municipalities tr[data-municipality='{TAKAOKA_CITY}']"))
+        .rows(&format!(
+            "#cycle-municipalities tr[data-municipality='{TAKAOKA_CITY}']"
+        ))
         .await;
     assert_eq!(
         takaoka_row,
-        [["高岡市 162027", "高岡", "Act（改善）", "入退院支援", "アウトカム指標", "無", "-"]]
+        [[
+            "高岡市 162027",
+            "高岡",
+            "Act（改善）",
+            "入退院支援",
+            "アウトカム指標",
+            "無",
+            "-"
+        ]]
     );
-    let scenes = browser.rows("#cycle-scenes tbody tr[data-scene='end_of_life']").await;
-    assert_eq!(scenes, [["看取り", "0", "0", "0", "0", "0", "1", "0", "0", "1"]]);
+    let scenes = browser
+        .rows("#cycle-scenes tbody tr[data-scene='end_of_life']")
+        .await;
+    assert_eq!(
+        scenes,
+        [["看取り", "0", "0", "0", "0", "0", "1", "0", "0", "1"]]
+    );
     assert!(browser.text("nav").await.contains("PDCAサイクル集計"));
     browser.full_screenshot("cycle").await;
-    browser.click("#cycle-exports a[href*='format=summary']").await;
+    browser
+        .click("#cycle-exports a[href*='format=summary']")
+        .await;
     let csv = browser.downloaded("_summary.csv").await;
     assert!(csv.starts_with("\u{feff}".as_bytes()), "UTF-8 with BOM");
     let csv = String::from_utf8(csv).unwrap();

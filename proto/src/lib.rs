@@ -98,8 +98,8 @@ pub mod v1 {
         SubmissionView, SubmitSurveyRequest, TallyReply, TallySource,
     };
     pub use crate::generated::{
-        CycleCount, CycleMunicipalityRow, CycleTallyLine, CycleTallyReply,
-        ExportCycleTallyRequest, GetCycleTallyRequest, GroupTally, SceneActivityLine,
+        CycleCount, CycleMunicipalityRow, CycleTallyLine, CycleTallyReply, ExportCycleTallyRequest,
+        GetCycleTallyRequest, GroupTally, SceneActivityLine,
     };
 
     // Facts: what a municipality publishes to its prefecture (facts.proto).
@@ -110,8 +110,8 @@ pub mod v1 {
     pub use crate::generated::{
         ConsultationTally, CountOf, CycleFact, DatedEvidence, EvaluationFact, FactBody, GoalFact,
         InForce, IndicatorFact, LiaisonAgreementChange, MeasurementFact, MeetingTally,
-        Participation, PlannedEvidence, ResourceFact, SceneActivity, StatusEvidence,
-        TrainingTally, UnifiedFormChange, WideAreaAction, WideAreaMeetingAttended,
+        Participation, PlannedEvidence, ResourceFact, SceneActivity, StatusEvidence, TrainingTally,
+        UnifiedFormChange, WideAreaAction, WideAreaMeetingAttended,
     };
 
     // The municipal programme (program.proto).

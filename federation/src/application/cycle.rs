@@ -8,8 +8,8 @@ use renkei_proto::v1;
 use super::{Surveys, fiscal_year, invalid};
 use crate::access::Identity;
 use crate::config::Role;
-use crate::cycle::{self, CycleTally};
 use crate::cycle::export::{cycle_detail_csv, cycle_json, cycle_summary_csv, cycle_xlsx};
+use crate::cycle::{self, CycleTally};
 use crate::error::FederationError;
 use crate::regions::{REGION_KINDS, SECONDARY_MEDICAL_AREA};
 use crate::survey::{CsvEncoding, ExportError};
@@ -46,9 +46,7 @@ impl Surveys {
                     )
                 })?),
             };
-            Ok(state
-                .cycles()
-                .tally(prefecture, self.scope(), fy, regions))
+            Ok(state.cycles().tally(prefecture, self.scope(), fy, regions))
         })
     }
 

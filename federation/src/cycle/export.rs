@@ -104,7 +104,10 @@ fn summary_records(tally: &CycleTally) -> Vec<Vec<String>> {
 
 /// Returns the cycle table as CSV: a line per region and the prefecture's, then the
 /// activities per care scene and item.
-pub fn cycle_summary_csv(tally: &CycleTally, encoding: CsvEncoding) -> Result<Vec<u8>, ExportError> {
+pub fn cycle_summary_csv(
+    tally: &CycleTally,
+    encoding: CsvEncoding,
+) -> Result<Vec<u8>, ExportError> {
     let mut records = vec![
         cycle_heading(tally.fiscal_year, &tally.source),
         counts_header("圏域"),
@@ -339,15 +342,18 @@ mod tests {
         assert_eq!(lines[3], "富山,3,1,2,1,1,1,0,1,2,1,2,1,1,0,1,0,1");
         assert_eq!(lines[4], "高岡,2,1,0,0,0,0,1,0,0,1,1,0,0,1,0,1,0");
         assert_eq!(lines[5], "富山県計,6,2,2,1,1,1,1,2,2,2,4,2,1,1,2,1,1");
-        assert_eq!(lines[8], "場面,（ア）,（イ）,（ウ）,（エ）,（オ）,（カ）,（キ）,（ク）,計");
+        assert_eq!(
+            lines[8],
+            "場面,（ア）,（イ）,（ウ）,（エ）,（オ）,（カ）,（キ）,（ク）,計"
+        );
         assert_eq!(lines[10], "日常の療養支援,0,0,0,0,0,2,1,0,3");
     }
 
     #[test]
     fn the_detail_csv_keeps_codes_as_text_and_the_xlsx_reads_back() {
         let tally = fixture_tally();
-        let text = String::from_utf8(cycle_detail_csv(&tally, CsvEncoding::Utf8Bom).unwrap())
-            .unwrap();
+        let text =
+            String::from_utf8(cycle_detail_csv(&tally, CsvEncoding::Utf8Bom).unwrap()).unwrap();
         let line = text
             .lines()
             .find(|l| l.contains("滑川市"))

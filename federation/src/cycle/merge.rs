@@ -6,8 +6,7 @@ use renkei_proto::{FiscalYear, PrefectureCode};
 use serde::{Deserialize, Serialize};
 
 use super::export::{
-    ChecksummedCycleExport, counts_cells, counts_header, cycle_heading, scene_header,
-    scene_records,
+    ChecksummedCycleExport, counts_cells, counts_header, cycle_heading, scene_header, scene_records,
 };
 use super::{CycleCounts, SceneTable, add_tables};
 use crate::survey::export::encode;
@@ -232,7 +231,10 @@ mod tests {
             }
         );
         let csv = String::from_utf8(table.csv().unwrap()).unwrap();
-        assert!(csv.contains("\r\n全国計,25,2,3,1,1,1,1,2,3,2,5,3,19,1,3,1,1\r\n"), "{csv}");
+        assert!(
+            csv.contains("\r\n全国計,25,2,3,1,1,1,1,2,3,2,5,3,19,1,3,1,1\r\n"),
+            "{csv}"
+        );
     }
 
     #[test]
@@ -250,15 +252,16 @@ mod tests {
                 && text.contains("FY2024"),
             "{text}"
         );
-        let e = merge_cycle_national(&[
-            ("a.json".into(), toyama()),
-            ("b.json".into(), toyama()),
-        ])
-        .unwrap_err();
+        let e = merge_cycle_national(&[("a.json".into(), toyama()), ("b.json".into(), toyama())])
+            .unwrap_err();
         assert!(matches!(e, CycleMergeError::Duplicate { .. }), "{e}");
         let edited = String::from_utf8(toyama())
             .unwrap()
-            .replacen("\"reached_last_year\": true", "\"reached_last_year\": false", 1)
+            .replacen(
+                "\"reached_last_year\": true",
+                "\"reached_last_year\": false",
+                1,
+            )
             .into_bytes();
         let e = merge_cycle_national(&[("edited.json".into(), edited)]).unwrap_err();
         assert!(e.to_string().starts_with("edited.json"), "{e}");

@@ -131,7 +131,10 @@ pub(crate) fn fixture_facts() -> Vec<(&'static str, Vec<u8>)> {
         (NAMERIKAWA, goal(9, "daily_care")),
         (NAMERIKAWA, indicator("n-p", 2024, "process")),
         (NAMERIKAWA, evaluation(2023, "daily_care", false, "")),
-        (NAMERIKAWA, evaluation(2024, "daily_care", false, "研修を年2回に")),
+        (
+            NAMERIKAWA,
+            evaluation(2024, "daily_care", false, "研修を年2回に"),
+        ),
         // 舟橋村: only a malformed goal (an unknown scene), skipped. Step: 未着手.
         (FUNAHASHI, goal(9, "somewhere")),
         // 高岡市: 目指す姿 of 第9期 for 入退院支援 and 感染症・災害時; an outcome indicator of FY2024
@@ -155,9 +158,18 @@ pub(crate) fn fixture_facts() -> Vec<(&'static str, Vec<u8>)> {
         (UOZU, measurement("u-s", "2024-09-30")),
         (UOZU, indicator("u-s", 0, "structure")),
         (UOZU, evaluation(2023, "end_of_life", true, "")),
-        (UOZU, scene_activity("2024-10", "e", &["admission_discharge"])),
-        (UOZU, scene_activity("2024-03", "e", &["admission_discharge"])),
-        (UOZU, scene_activity("2024-13", "e", &["admission_discharge"])),
+        (
+            UOZU,
+            scene_activity("2024-10", "e", &["admission_discharge"]),
+        ),
+        (
+            UOZU,
+            scene_activity("2024-03", "e", &["admission_discharge"]),
+        ),
+        (
+            UOZU,
+            scene_activity("2024-13", "e", &["admission_discharge"]),
+        ),
         (UOZU, scene_activity("2024-11", "e", &["nowhere"])),
     ]
 }
@@ -199,6 +211,18 @@ pub(crate) fn fixture_tally() -> CycleTally {
     )
 }
 
+/// A municipality's expected line: code, area, step, goal scenes, indicator kinds, evaluated
+/// last year, reached last year.
+type ExpectedRow = (
+    &'static str,
+    &'static str,
+    PdcaStep,
+    &'static [CareScene],
+    &'static [IndicatorKind],
+    bool,
+    bool,
+);
+
 #[test]
 fn the_fy2024_cycle_table_of_six_municipalities_in_three_areas() {
     let tally = fixture_tally();
@@ -225,12 +249,18 @@ fn the_fy2024_cycle_table_of_six_municipalities_in_three_areas() {
         codes,
         ["162019", "162027", "162043", "162051", "162060", "163210"]
     );
-    let expected: [(&str, &str, PdcaStep, &[CareScene], &[IndicatorKind], bool, bool); 6] = [
+    let expected: [ExpectedRow; 6] = [
         (
             TOYAMA_CITY,
             "富山",
             Do,
-            &[AdmissionDischarge, DailyCare, SuddenDeterioration, EndOfLife, Dementia],
+            &[
+                AdmissionDischarge,
+                DailyCare,
+                SuddenDeterioration,
+                EndOfLife,
+                Dementia,
+            ],
             &[Structure, Process, Outcome],
             true,
             true,
@@ -246,16 +276,32 @@ fn the_fy2024_cycle_table_of_six_municipalities_in_three_areas() {
         ),
         (UOZU, "新川", Do, &[], &[Structure], true, true),
         (HIMI, "高岡", Check, &[], &[], false, false),
-        (NAMERIKAWA, "富山", Act, &[DailyCare], &[Process], true, false),
+        (
+            NAMERIKAWA,
+            "富山",
+            Act,
+            &[DailyCare],
+            &[Process],
+            true,
+            false,
+        ),
         (FUNAHASHI, "富山", NotStarted, &[], &[], false, false),
     ];
     for (m, area, step, goals, kinds, evaluated, reached) in expected {
         let r = row(m);
         assert_eq!(r.area.as_ref().map(|a| a.name.as_str()), Some(area), "{m}");
         assert_eq!(r.summary.step, step, "{m}");
-        assert_eq!(r.summary.goal_scenes.iter().copied().collect::<Vec<_>>(), goals, "{m}");
         assert_eq!(
-            r.summary.indicator_kinds.iter().copied().collect::<Vec<_>>(),
+            r.summary.goal_scenes.iter().copied().collect::<Vec<_>>(),
+            goals,
+            "{m}"
+        );
+        assert_eq!(
+            r.summary
+                .indicator_kinds
+                .iter()
+                .copied()
+                .collect::<Vec<_>>(),
             kinds,
             "{m}"
         );

@@ -67,7 +67,10 @@ pub(super) fn survey_note(survey: &Survey) -> Option<String> {
 }
 
 /// Writes `records` as CSV (CRLF, any number of cells per line) in `encoding`.
-pub(crate) fn encode(records: Vec<Vec<String>>, encoding: CsvEncoding) -> Result<Vec<u8>, ExportError> {
+pub(crate) fn encode(
+    records: Vec<Vec<String>>,
+    encoding: CsvEncoding,
+) -> Result<Vec<u8>, ExportError> {
     let mut writer = csv::WriterBuilder::new()
         .flexible(true)
         .terminator(csv::Terminator::CRLF)

@@ -24,10 +24,10 @@ pub use merge::{MergeError, MergeReport, merge_national};
 pub use report::national_html;
 pub use wire::tally_reply;
 
-/// The programme items and the survey's answers: one vocabulary, shared with the node.
-pub use renkei_proto::programme::{Item, SurveyStatus};
 /// The four groups of municipal work of the 2020 framework (施行規則 第140条の62の8).
 pub use renkei_proto::programme::framework::StatutoryGroup;
+/// The programme items and the survey's answers: one vocabulary, shared with the node.
+pub use renkei_proto::programme::{Item, SurveyStatus};
 
 /// Where a municipality's survey answers stand (提出・承認).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -43,7 +43,11 @@ fn group_lines(tally: &GroupTally) -> Vec<v1::GroupTally> {
             v1::GroupTally {
                 group: group.numeral().to_owned(),
                 label: group.label(),
-                items: group.items().iter().map(|i| item_code(*i).to_owned()).collect(),
+                items: group
+                    .items()
+                    .iter()
+                    .map(|i| item_code(*i).to_owned())
+                    .collect(),
                 implemented: count(SurveyStatus::Implemented),
                 planned: count(SurveyStatus::Planned),
                 not_implemented: count(SurveyStatus::NotImplemented),
