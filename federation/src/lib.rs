@@ -22,6 +22,9 @@
 //!   `Surveys` (tallies, exports, completeness, submissions and reviews, regions, the (ク) items
 //!   and designations), `Exchange` (facts up, items down, sync state) and `Support` (the
 //!   prefecture's support activities);
+//! - [`cycle`]: the tally of the PDCA cycle (令和2年〜) — per region and for the prefecture, the
+//!   municipalities' goals per care scene, indicator kinds, evaluations and PDCA steps, and the
+//!   activities per care scene — from the cycle records the tally engine keeps;
 //! - [`error`]: the tier's errors and the one mapping of them to gRPC codes (`to_status`);
 //! - [`grpc`]: the gRPC services — internal `RaftService`, client-facing `PrefectureLedger`,
 //!   `Federation`, `PrefectureSurvey`, `PrefectureSupport`, `ClusterAdmin` — each handler
@@ -59,6 +62,7 @@ pub mod access;
 pub mod application;
 pub mod client;
 pub mod config;
+pub mod cycle;
 pub mod error;
 pub mod facts;
 pub mod group_commit;

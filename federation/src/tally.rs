@@ -1,5 +1,6 @@
 //! The tally engine's maintained state (集計用の状態): for every municipality of the prefecture
-//! the status evidence it has synced, the [regions](crate::regions) the tallies are broken down by, and the survey
+//! the status evidence it has synced, its PDCA cycle records and per-scene activity
+//! ([`CycleBook`]), the [regions](crate::regions) the tallies are broken down by, and the survey
 //! submissions with their review. The state machine folds each applied fact and survey command in
 //! here, so a tally is computed from this state — never by rescanning the facts.
 //!
@@ -19,6 +20,7 @@ use renkei_proto::v1::{self, FactBody, FactKind};
 use renkei_proto::{FiscalYear, MunicipalityCode, PrefectureCode, official};
 use serde::{Deserialize, Serialize};
 
+use crate::cycle::CycleBook;
 use crate::regions::{RegionSet, SECONDARY_MEDICAL_AREA};
 use crate::survey::{Approval, Item, MunicipalityRow, Source, Survey, SurveyError, SurveyStatus};
 use crate::wide_area::{WideArea, WideAreaMeeting};
@@ -154,12 +156,17 @@ pub struct SurveyState {
     submissions: BTreeMap<(FiscalYear, MunicipalityCode), Vec<Submission>>,
     /// The merged (ク) state.
     wide: WideArea,
+    /// The municipalities' PDCA cycle records and per-scene activity.
+    cycles: CycleBook,
 }
 
 impl SurveyState {
-    /// Folds in one applied fact. Facts that are not status evidence only mark the municipality
-    /// as reported; a payload that does not decode is ignored (the `Federation` service refuses
-    /// such payloads; the raw ledger API may carry anything).
+    /// Folds in one applied fact: status evidence into the municipality's status board (and the
+    /// day of a dated activity into its cycle records, the Do of that fiscal year), a cycle fact
+    /// into its cycle records, a per-scene activity into its scene counts. Every fact marks the
+    /// municipality as reported. A payload that does not decode, and a fact whose fields do not
+    /// read, are skipped with a warning: the `Federation` service refuses payloads without a kind,
+    /// but the raw ledger API may carry anything, and an applied entry can never be refused.
     pub fn take_fact(&mut self, municipality: MunicipalityCode, payload: &[u8]) {
         let body = FactBody::decode(payload).ok();
         let recorded_at = body
@@ -172,19 +179,43 @@ impl SurveyState {
         let Some(body) = body else {
             return;
         };
-        if let Some(kind) = &body.kind {
-            self.wide.take_fact(municipality, kind);
+        let Some(kind) = &body.kind else {
+            return;
+        };
+        self.wide.take_fact(municipality, kind);
+        match kind {
+            FactKind::Evidence(evidence) => {
+                let evidence = match evidence_from_wire(evidence) {
+                    Ok(evidence) => evidence,
+                    Err(e) => {
+                        tracing::warn!(%municipality, error = %e, "status evidence skipped");
+                        return;
+                    }
+                };
+                // The same activity days the node notes (`CycleRecords::note_evidence`).
+                self.cycles.note_evidence(municipality, &evidence);
+                self.boards
+                    .entry(municipality)
+                    .or_default()
+                    .record_evidence(recorded_at, evidence);
+            }
+            FactKind::Cycle(fact) => {
+                if let Err(e) = self.cycles.take_cycle(municipality, fact) {
+                    tracing::warn!(%municipality, error = %e, "cycle fact skipped");
+                }
+            }
+            FactKind::SceneActivity(activity) => {
+                if let Err(e) = self.cycles.take_scene_activity(municipality, activity) {
+                    tracing::warn!(%municipality, error = %e, "scene activity skipped");
+                }
+            }
+            _ => {}
         }
-        let Some(FactKind::Evidence(evidence)) = &body.kind else {
-            return;
-        };
-        let Ok(evidence) = evidence_from_wire(evidence) else {
-            return;
-        };
-        self.boards
-            .entry(municipality)
-            .or_default()
-            .record_evidence(recorded_at, evidence);
+    }
+
+    /// Returns the municipalities' PDCA cycle records and per-scene activity.
+    pub fn cycles(&self) -> &CycleBook {
+        &self.cycles
     }
 
     /// Returns the merged (ク) state.

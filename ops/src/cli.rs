@@ -322,6 +322,18 @@ pub enum SurveyCommand {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
+    /// Merge prefectures' PDCA cycle exports (`ExportCycleTally`, JSON) into the national cycle
+    /// table: a line per prefecture and the nation's. Refuses a modified file, mixed fiscal years
+    /// and a prefecture found twice.
+    CycleMerge {
+        /// The prefectures' cycle exports (JSON, from the console's PDCAサイクル集計 page or
+        /// `ExportCycleTally`).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// The national table to write: .json or .csv (UTF-8 with BOM).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
 }
 
 /// A member of a cluster: node id and address.

@@ -11,7 +11,8 @@
 //! - [`demo`]: `renkei demo`, a local 富山県 federation loaded with a fiscal year of programme
 //!   activity, and its report;
 //! - [`admin`]: `renkei cluster …`, `renkei node status`, `renkei backup` and `renkei restore`;
-//! - [`survey`]: `renkei survey export` and `renkei survey merge` (the national merge).
+//! - [`survey`]: `renkei survey export`, `renkei survey merge` (the national merge) and
+//!   `renkei survey cycle-merge` (the national PDCA cycle table).
 //!
 //! `main` parses the command line and runs the command against Ctrl-C and SIGTERM: when a signal
 //! wins, the command's future is dropped, which stops every child process it started, and the

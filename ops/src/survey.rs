@@ -1,10 +1,14 @@
-//! `renkei survey export` (a prefecture's survey as a file, through `PrefectureSurvey`) and
+//! `renkei survey export` (a prefecture's survey as a file, through `PrefectureSurvey`),
 //! `renkei survey merge` (the national merge of prefectures' JSON exports, done locally with
-//! [`renkei_federation::survey::merge_national`]).
+//! [`renkei_federation::survey::merge_national`]) and `renkei survey cycle-merge` (the national
+//! PDCA cycle table from prefectures' cycle exports, with
+//! [`renkei_federation::cycle::merge::merge_cycle_national`]).
 
 use std::path::{Path, PathBuf};
 
+use renkei_federation::cycle::merge::merge_cycle_national;
 use renkei_federation::survey::{self as national, CsvEncoding, Item, SurveyStatus};
+use renkei_proto::programme::cycle::PdcaStep;
 use renkei_proto::{FiscalYear, v1};
 use serde_json::json;
 
@@ -35,6 +39,7 @@ pub async fn run(command: SurveyCommand, json: bool) -> Result<(), Failure> {
             export(addr, token, asked, format, &out, json).await
         }
         SurveyCommand::Merge { files, out } => merge(&files, &out, json),
+        SurveyCommand::CycleMerge { files, out } => cycle_merge(&files, &out, json),
     }
 }
 
@@ -260,4 +265,180 @@ fn merge(files: &[PathBuf], out: &Path, json: bool) -> Result<(), Failure> {
         println!("wrote {}", out.display());
     }
     Ok(())
+}
+
+/// Merges prefectures' PDCA cycle exports into the national cycle table and writes it as JSON or
+/// CSV (by the extension of `out`); prints the nation's line.
+fn cycle_merge(files: &[PathBuf], out: &Path, json: bool) -> Result<(), Failure> {
+    let as_csv = match out
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("json") => false,
+        Some("csv") => true,
+        _ => {
+            return Err(Failure::usage(format!(
+                "--out {}: the name must end in .json or .csv (the format written)",
+                out.display()
+            )));
+        }
+    };
+    check_writable(out)?;
+    let mut exports = Vec::with_capacity(files.len());
+    for file in files {
+        let bytes = std::fs::read(file)
+            .map_err(|e| Failure::usage(format!("{}: cannot read it: {e}", file.display())))?;
+        exports.push((file.display().to_string(), bytes));
+    }
+    let table =
+        merge_cycle_national(&exports).map_err(|e| Failure::usage(format!("cannot merge: {e}")))?;
+    let bytes = if as_csv { table.csv() } else { table.json() }
+        .map_err(|e| Failure::runtime(format!("cannot write the national cycle table: {e}")))?;
+    std::fs::write(out, &bytes)
+        .map_err(|e| Failure::runtime(format!("cannot write {}: {e}", out.display())))?;
+    let nation = &table.nation;
+    if json {
+        println!(
+            "{}",
+            json!({
+                "out": out.display().to_string(),
+                "files": files.len(),
+                "fiscal_year": table.fiscal_year.year(),
+                "prefectures": table.prefectures.len(),
+                "nation": nation,
+            })
+        );
+    } else {
+        let steps: Vec<String> = PdcaStep::ALL
+            .iter()
+            .zip(nation.steps)
+            .map(|(step, n)| format!("{} {n}", step.label()))
+            .collect();
+        println!(
+            "全国 {} PDCAサイクル: {} prefectures, {} municipalities; {}; 前年度の評価あり {}, 目標達成 {}",
+            table.fiscal_year.wareki(),
+            table.prefectures.len(),
+            nation.municipalities,
+            steps.join(", "),
+            nation.evaluated_last_year,
+            nation.reached_last_year
+        );
+        println!("wrote {}", out.display());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use renkei_federation::cycle::export::cycle_json;
+    use renkei_federation::cycle::{CycleRow, CycleTally};
+    use renkei_federation::survey::Source;
+    use renkei_proto::programme::cycle::{CareScene, CycleSummary, IndicatorKind};
+
+    use super::*;
+
+    /// A prefecture's cycle export of `year` with one row per (code, name, step, evaluated,
+    /// reached), each with a goal for 日常の療養支援 and an outcome indicator unless 未着手.
+    fn export(prefecture: u8, year: i64, rows: &[(&str, &str, PdcaStep, bool, bool)]) -> Vec<u8> {
+        let tally = CycleTally {
+            fiscal_year: FiscalYear::new(year).unwrap(),
+            source: Source::Prefecture(renkei_proto::PrefectureCode::new(prefecture).unwrap()),
+            region_kind: String::new(),
+            areas: Vec::new(),
+            rows: rows
+                .iter()
+                .map(|(code, name, step, evaluated, reached)| {
+                    let planned = *step != PdcaStep::NotStarted;
+                    CycleRow {
+                        code: code.parse().unwrap(),
+                        name: (*name).to_owned(),
+                        area: None,
+                        summary: CycleSummary {
+                            step: *step,
+                            goal_scenes: if planned {
+                                BTreeSet::from([CareScene::DailyCare])
+                            } else {
+                                BTreeSet::new()
+                            },
+                            indicator_kinds: if planned {
+                                BTreeSet::from([IndicatorKind::Outcome])
+                            } else {
+                                BTreeSet::new()
+                            },
+                            evaluated_last_year: *evaluated,
+                            reached_last_year: *reached,
+                        },
+                    }
+                })
+                .collect(),
+            scene_activity: [[0; 8]; 6],
+        };
+        cycle_json(&tally).unwrap()
+    }
+
+    #[test]
+    fn cycle_merge_writes_the_national_table_and_names_a_file_of_another_year() {
+        let dir = tempfile::tempdir().unwrap();
+        let toyama = dir.path().join("toyama.json");
+        let ishikawa = dir.path().join("ishikawa.json");
+        std::fs::write(
+            &toyama,
+            export(
+                16,
+                2024,
+                &[
+                    ("162019", "富山市", PdcaStep::Do, true, true),
+                    ("162027", "高岡市", PdcaStep::NotStarted, false, false),
+                ],
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            &ishikawa,
+            export(
+                17,
+                2024,
+                &[("172014", "金沢市", PdcaStep::Check, true, false)],
+            ),
+        )
+        .unwrap();
+        let out = dir.path().join("national.csv");
+        cycle_merge(&[toyama.clone(), ishikawa.clone()], &out, true).unwrap();
+        let csv = String::from_utf8(std::fs::read(&out).unwrap()).unwrap();
+        // 富山県: 2 municipalities, 日常 1, outcome 1, evaluated 1, reached 1, 未着手 1, Do 1;
+        // 石川県: 1, 日常 1, outcome 1, evaluated 1, reached 0, Check 1; the nation sums them.
+        assert!(
+            csv.contains("\r\n富山県,2,0,1,0,0,0,0,0,0,1,1,1,1,0,1,0,0\r\n"),
+            "{csv}"
+        );
+        assert!(
+            csv.contains("\r\n石川県,1,0,1,0,0,0,0,0,0,1,1,0,0,0,0,1,0\r\n"),
+            "{csv}"
+        );
+        assert!(
+            csv.contains("\r\n全国計,3,0,2,0,0,0,0,0,0,2,2,1,1,0,1,1,0\r\n"),
+            "{csv}"
+        );
+
+        std::fs::write(
+            &ishikawa,
+            export(
+                17,
+                2023,
+                &[("172014", "金沢市", PdcaStep::Check, true, false)],
+            ),
+        )
+        .unwrap();
+        let refused = cycle_merge(&[toyama, ishikawa.clone()], &out, true).unwrap_err();
+        let text = refused.to_string();
+        assert!(
+            text.contains(&ishikawa.display().to_string()) && text.contains("FY2023"),
+            "{text}"
+        );
+        assert_eq!(refused.exit_code(), 2);
+    }
 }

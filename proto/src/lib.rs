@@ -97,6 +97,10 @@ pub mod v1 {
         Region, RegionTally, RegionsView, ReviewSubmissionRequest, SetRegionsRequest,
         SubmissionView, SubmitSurveyRequest, TallyReply, TallySource,
     };
+    pub use crate::generated::{
+        CycleCount, CycleMunicipalityRow, CycleTallyLine, CycleTallyReply, ExportCycleTallyRequest,
+        GetCycleTallyRequest, GroupTally, SceneActivityLine,
+    };
 
     // The prefecture's own support of its municipalities (support.proto).
     pub use crate::generated::prefecture_support_client::PrefectureSupportClient;

@@ -7,7 +7,8 @@
 //! [`crate::regions`]) compute.
 //!
 //! - [`Surveys`]: tallies, exports, completeness, survey submissions and reviews, regions
-//!   (`survey.rs`), and the cross-municipal items (ク) and designations (`wide_area.rs`);
+//!   (`survey.rs`), the cross-municipal items (ク) and designations (`wide_area.rs`), and the
+//!   PDCA cycle's tally and its exports (`cycle.rs`);
 //! - [`Exchange`]: municipal nodes' facts up and the prefecture's items down, and what this
 //!   replica has seen of each municipality's sync (`exchange.rs`);
 //! - [`Support`]: the prefecture's own support activities for its municipalities and a fiscal
@@ -18,6 +19,7 @@
 //!
 //! [`Facts`]: crate::facts::Facts
 
+mod cycle;
 mod exchange;
 mod support;
 mod survey;

@@ -61,6 +61,11 @@ impl Surveys {
         }
     }
 
+    /// The municipalities the survey counts (`survey_scope`); empty: the official list.
+    pub(super) fn scope(&self) -> &[MunicipalityCode] {
+        &self.scope
+    }
+
     fn in_scope(&self, m: MunicipalityCode) -> bool {
         self.scope.is_empty() || self.scope.contains(&m)
     }

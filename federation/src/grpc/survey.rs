@@ -1,5 +1,5 @@
 //! The `PrefectureSurvey` service: tallies and exports, completeness, survey submissions and
-//! reviews, regions, and the (ク) items. Each handler identifies its caller, calls one
+//! reviews, regions, the (ク) items, and the PDCA cycle's tally and exports. Each handler identifies its caller, calls one
 //! application method of [`Surveys`] (the console calls the same) and answers with its reply.
 
 use renkei_proto::v1::{self, PrefectureSurvey};
@@ -78,6 +78,30 @@ impl PrefectureSurvey for SurveyService {
         let who = identity(&request)?;
         self.surveys
             .export(who, request.into_inner())
+            .await
+            .map(Response::new)
+            .map_err(to_status)
+    }
+
+    async fn get_cycle_tally(
+        &self,
+        request: Request<v1::GetCycleTallyRequest>,
+    ) -> Result<Response<v1::CycleTallyReply>, Status> {
+        let who = identity(&request)?;
+        self.surveys
+            .cycle_tally(who, request.into_inner())
+            .await
+            .map(Response::new)
+            .map_err(to_status)
+    }
+
+    async fn export_cycle_tally(
+        &self,
+        request: Request<v1::ExportCycleTallyRequest>,
+    ) -> Result<Response<v1::ExportSurveyReply>, Status> {
+        let who = identity(&request)?;
+        self.surveys
+            .export_cycle(who, request.into_inner())
             .await
             .map(Response::new)
             .map_err(to_status)

@@ -38,7 +38,7 @@ pub enum ExportError {
 /// The format tag of JSON exports.
 pub const JSON_FORMAT: &str = "renkei.survey.v1";
 
-pub(super) fn year_label(fy: FiscalYear) -> String {
+pub(crate) fn year_label(fy: FiscalYear) -> String {
     format!("{}（{}）", fy.wareki(), fy)
 }
 
@@ -66,7 +66,11 @@ pub(super) fn survey_note(survey: &Survey) -> Option<String> {
     unanswered_note(survey.n(), survey.unanswered())
 }
 
-fn encode(records: Vec<Vec<String>>, encoding: CsvEncoding) -> Result<Vec<u8>, ExportError> {
+/// Writes `records` as CSV (CRLF, any number of cells per line) in `encoding`.
+pub(crate) fn encode(
+    records: Vec<Vec<String>>,
+    encoding: CsvEncoding,
+) -> Result<Vec<u8>, ExportError> {
     let mut writer = csv::WriterBuilder::new()
         .flexible(true)
         .terminator(csv::Terminator::CRLF)
@@ -178,7 +182,7 @@ fn detail_records(survey: &Survey) -> Vec<Vec<String>> {
 
 /// Writes a code (digits only) so that Excel and LibreOffice open it as text: `="011002"` keeps
 /// the leading zero of 北海道's codes, where a bare 011002 would become the number 11002.
-fn code_as_text(digits: &str) -> String {
+pub(crate) fn code_as_text(digits: &str) -> String {
     debug_assert!(digits.bytes().all(|b| b.is_ascii_digit()));
     format!("=\"{digits}\"")
 }
@@ -186,7 +190,7 @@ fn code_as_text(digits: &str) -> String {
 /// Neutralises text a spreadsheet would run as a formula (a cell starting with `=`, `+`, `-`,
 /// `@`, a tab or a carriage return: names, areas and review comments typed by people): a leading
 /// `'` makes it plain text, shown as typed.
-fn neutralised(text: &str) -> String {
+pub(crate) fn neutralised(text: &str) -> String {
     match text.chars().next() {
         Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
         _ => text.to_owned(),
@@ -245,7 +249,7 @@ const ROW_PADDING: f64 = 3.0;
 
 /// Returns the width of `text` in Excel's column units (the width of a digit): an East Asian wide
 /// character counts two.
-fn text_width(text: &str) -> f64 {
+pub(crate) fn text_width(text: &str) -> f64 {
     UnicodeWidthStr::width(text) as f64
 }
 
@@ -287,7 +291,7 @@ fn page_setup(
 }
 
 /// Returns the format of a table's header cells: bold, centred, wrapped, ruled.
-fn header_format() -> Format {
+pub(crate) fn header_format() -> Format {
     Format::new()
         .set_bold()
         .set_align(FormatAlign::Center)

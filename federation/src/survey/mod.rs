@@ -5,7 +5,7 @@
 //! Everything here is pure: rows in, tallies and bytes out. Where the rows come from (the
 //! prefecture's replicated state) is the caller's business.
 
-mod export;
+pub(crate) mod export;
 mod merge;
 mod report;
 mod wire;
@@ -24,6 +24,8 @@ pub use merge::{MergeError, MergeReport, merge_national};
 pub use report::national_html;
 pub use wire::tally_reply;
 
+/// The four groups of municipal work of the 2020 framework (施行規則 第140条の62の8).
+pub use renkei_proto::programme::framework::StatutoryGroup;
 /// The programme items and the survey's answers: one vocabulary, shared with the node.
 pub use renkei_proto::programme::{Item, SurveyStatus};
 
@@ -205,15 +207,68 @@ impl Survey {
 
     /// Returns the tally per 二次医療圏 (rows without an area under "(未設定)").
     pub fn tally_by_area(&self) -> BTreeMap<String, Tally> {
+        self.rows_by_area()
+            .into_iter()
+            .map(|(area, rows)| (area, Tally::of(rows.into_iter())))
+            .collect()
+    }
+
+    /// Returns the statutory groups' tally of all rows (the 2020 framework's view).
+    pub fn group_tally(&self) -> GroupTally {
+        GroupTally::of(self.rows.iter())
+    }
+
+    /// Returns the statutory groups' tally per 二次医療圏 (rows without an area under
+    /// "(未設定)").
+    pub fn group_tally_by_area(&self) -> BTreeMap<String, GroupTally> {
+        self.rows_by_area()
+            .into_iter()
+            .map(|(area, rows)| (area, GroupTally::of(rows.into_iter())))
+            .collect()
+    }
+
+    fn rows_by_area(&self) -> BTreeMap<String, Vec<&MunicipalityRow>> {
         let mut groups: BTreeMap<String, Vec<&MunicipalityRow>> = BTreeMap::new();
         for row in &self.rows {
             let area = row.area.clone().unwrap_or_else(|| "(未設定)".to_owned());
             groups.entry(area).or_default().push(row);
         }
         groups
-            .into_iter()
-            .map(|(area, rows)| (area, Tally::of(rows.into_iter())))
-            .collect()
+    }
+}
+
+/// Counts of each answer per statutory group (一〜四, from FY2020) over the n municipalities
+/// that answered: a municipality's group answer is the best of its items'
+/// ([`StatutoryGroup::status`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GroupTally {
+    /// The municipalities that answered.
+    pub n: u32,
+    /// `counts[group][status]`, in the orders of [`StatutoryGroup::ALL`] and
+    /// [`SurveyStatus::ALL`].
+    pub counts: [[u32; 3]; 4],
+}
+
+impl GroupTally {
+    /// Counts the group answers of `rows`; a row that did not answer is left out, as in [`Tally`].
+    pub fn of<'a>(rows: impl Iterator<Item = &'a MunicipalityRow>) -> Self {
+        let mut tally = GroupTally::default();
+        for row in rows.filter(|r| r.answered()) {
+            tally.n += 1;
+            for (g, group) in StatutoryGroup::ALL.iter().enumerate() {
+                tally.counts[g][group.status(&row.statuses).index()] += 1;
+            }
+        }
+        tally
+    }
+
+    pub fn count(&self, group: StatutoryGroup, status: SurveyStatus) -> u32 {
+        self.counts[group as usize][status.index()]
+    }
+
+    /// Returns the percentage of n in tenths of a percent, rounded half up.
+    pub fn percent_tenths(&self, group: StatutoryGroup, status: SurveyStatus) -> u32 {
+        percent_tenths(self.count(group, status), self.n)
     }
 }
 

@@ -10,12 +10,15 @@
 //! - [`pages`]: the pages — 実施状況, 推移, 比較, 提出・完了状況, （ク）広域連携, クラスタ,
 //!   ダウンロード — and the downloads (exports, charts as SVG, tables as CSV);
 //! - [`support`]: 市町村支援, the prefecture's support activities and its form;
+//! - [`cycle`]: the PDCAサイクル集計 page and its downloads;
 //! - this module: the console's state, sign-in and sign-out, the router, the one mapping of
 //!   errors to HTTP statuses, and [`serve`].
 
+mod cycle;
 mod pages;
 mod support;
 
+pub use cycle::render_cycle;
 pub use pages::render_status;
 
 use std::future::Future;
@@ -164,8 +167,9 @@ impl Console {
 }
 
 /// The console's pages in navigation order.
-const PAGES: [(&str, &str); 8] = [
+const PAGES: [(&str, &str); 9] = [
     ("/status", "実施状況"),
+    (cycle::PATH, "PDCAサイクル集計"),
     ("/trend", "推移"),
     ("/compare", "比較"),
     ("/submissions", "提出・完了状況"),
@@ -316,6 +320,7 @@ pub fn router(console: Console) -> Router {
         .route("/logout", post(sign_out))
         .merge(pages::routes())
         .merge(support::routes())
+        .merge(cycle::routes())
         .with_state(console)
 }
 

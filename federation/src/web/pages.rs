@@ -1340,7 +1340,8 @@ async fn downloads(
     console.page(&session, "/downloads", "ダウンロード", body)
 }
 
-fn attachment(name: &str, content_type: &str, bytes: Vec<u8>) -> Response {
+/// A download: `bytes` as an attachment named `name`, never cached.
+pub(super) fn attachment(name: &str, content_type: &str, bytes: Vec<u8>) -> Response {
     (
         [
             (header::CONTENT_TYPE, content_type.to_owned()),

@@ -469,6 +469,8 @@ impl CycleRecords {
                     "" => None,
                     s => Some(wire_scene("scene", s)?),
                 };
+                // Read every field before touching the records: a bad fact changes nothing.
+                let fiscal_year = wire_year("fiscal_year", i.fiscal_year)?;
                 let measurements = self
                     .indicators
                     .remove(&i.id)
@@ -477,7 +479,7 @@ impl CycleRecords {
                 self.indicators.insert(
                     i.id.clone(),
                     Indicator {
-                        fiscal_year: wire_year("fiscal_year", i.fiscal_year)?,
+                        fiscal_year,
                         kind,
                         scene,
                         name: i.name.clone(),
