@@ -73,6 +73,23 @@ fn training() -> v1::HoldTrainingRequest {
     }
 }
 
+/// 東京都's municipalities in two regions: 南多摩 (八王子市, 町田市, 日野市, 多摩市, 稲城市, as in
+/// 東京都保健医療計画) and, for this test only, every other municipality in one region.
+fn tokyo_regions() -> String {
+    const SOUTH_TAMA: [&str; 5] = ["132012", "132098", "132128", "132241", INAGI];
+    let mut csv = String::from("area_id,area_name,municipality_code,municipality_name\n");
+    for m in renkei_proto::official::municipalities_of(TOKYO.parse().unwrap()) {
+        let code = m.code.to_string();
+        let (id, area) = if SOUTH_TAMA.contains(&code.as_str()) {
+            ("13-9", "南多摩")
+        } else {
+            ("13-x", "その他（試験用）")
+        };
+        csv.push_str(&format!("{id},{area},{code},{}\n", m.name));
+    }
+    csv
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inagi_goals_and_training_appear_at_the_node_and_the_prefecture() {
     let cluster = Cluster::start_in(3, TOKYO, &[INAGI], "").await;
@@ -225,4 +242,102 @@ async fn inagi_goals_and_training_appear_at_the_node_and_the_prefecture() {
         ("2023-02", "f")
     );
     assert_eq!(scened[0].scenes.len(), 4);
+
+    // The prefecture's cycle tally of FY2022 per 二次医療圏 (稲城市 is in 南多摩): 稲城市 has a goal
+    // in each of the four scenes and is at Do; the training counted under each scene as (カ).
+    let leader = cluster.wait_for_leader().await;
+    let mut survey = v1::PrefectureSurveyClient::new(cluster.channel(leader).await);
+    survey
+        .set_regions(with_token(
+            OFFICER_TOKEN,
+            v1::SetRegionsRequest {
+                request_id: "regions-13".into(),
+                kind: "secondary_medical_area".into(),
+                first_fiscal_year: 2022,
+                last_fiscal_year: 2023,
+                csv: tokyo_regions(),
+            },
+        ))
+        .await
+        .unwrap();
+    let tally = survey
+        .get_cycle_tally(with_token(
+            VIEWER_TOKEN,
+            v1::GetCycleTallyRequest {
+                fiscal_year: 2022,
+                region_kind: String::new(),
+                consistency: v1::ReadConsistency::Linearizable as i32,
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(tally.plan_period, "第8期（令和3〜5年度）");
+    let inagi = tally
+        .municipalities
+        .iter()
+        .find(|m| m.municipality == INAGI)
+        .expect("稲城市 is counted");
+    assert_eq!(
+        (
+            inagi.name.as_str(),
+            inagi.region.as_str(),
+            inagi.step.as_str()
+        ),
+        ("稲城市", "南多摩", "do")
+    );
+    assert_eq!(
+        inagi.goal_scenes,
+        GOALS.iter().map(|(s, _)| s.to_string()).collect::<Vec<_>>()
+    );
+    let area = tally
+        .regions
+        .iter()
+        .find(|r| r.region_name == "南多摩")
+        .expect("the 南多摩 line");
+    // its five municipalities are counted; the four without records are 未着手
+    assert_eq!(area.municipalities, 5);
+    let steps: Vec<(&str, u32)> = area
+        .steps
+        .iter()
+        .map(|c| (c.code.as_str(), c.count))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("not_started", 4),
+            ("plan", 0),
+            ("do", 1),
+            ("check", 0),
+            ("act", 0)
+        ]
+    );
+    let goals: Vec<(&str, u32)> = area
+        .goal_scenes
+        .iter()
+        .map(|c| (c.code.as_str(), c.count))
+        .collect();
+    assert_eq!(
+        goals[..4],
+        [
+            ("admission_discharge", 1),
+            ("daily_care", 1),
+            ("sudden_deterioration", 1),
+            ("end_of_life", 1)
+        ]
+    );
+    for line in &tally.scene_activity {
+        let expected = if GOALS.iter().any(|(s, _)| *s == line.scene) {
+            1
+        } else {
+            0
+        };
+        // （カ） is the sixth item
+        assert_eq!(
+            (line.items[5], line.total),
+            (expected, expected),
+            "{}",
+            line.scene
+        );
+    }
 }
