@@ -69,6 +69,45 @@ fn the_demo_runs_a_federation_reports_and_exports_and_the_merge_reads_it() {
         "{prefecture_rows:#?}"
     );
 
+    // The FY2024 cycle tally beside the eight items (activity::cycle gives municipality number
+    // i, in the regions file's order, goals for the first i % 5 of 入退院・日常療養・急変時・看取り,
+    // a structure indicator unless i % 3 == 0, a measured outcome indicator for even i, and the
+    // evaluation of FY2023 unless i % 4 == 3, reached for even i). Over i = 0..15 by hand:
+    // 日常療養 (i % 5 >= 2) 9, 入退院 (>= 1) 12, 急変時 (>= 3) 6, 看取り (4) 3; 構造 15 - 5 = 10,
+    // 過程 0, 結果 8 (even); evaluated 15 - 3 (i = 3, 7, 11) = 12, reached 8 (the even ones); all
+    // 15 at Do (each has a goal or an indicator, and activity in FY2024).
+    assert!(
+        text.contains("■ PDCAサイクル 富山県 令和6年度（第9期（令和6〜8年度））"),
+        "{text}"
+    );
+    let cycle_total: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("■ PDCAサイクル"))
+        .find(|l| l.starts_with("富山県 "))
+        .expect("the prefecture's cycle line")
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        cycle_total,
+        [
+            "富山県",
+            "15",
+            "9",
+            "12",
+            "6",
+            "3",
+            "10",
+            "0",
+            "8",
+            "12",
+            "8",
+            "0/0/15/0/0"
+        ]
+    );
+    // and the same answers read in the four statutory groups
+    assert!(text.contains("■ 施行規則の区分で読んだ実施状況"), "{text}");
+    assert!(text.contains("二 相談支援"), "{text}");
+
     // Designations with reasons (rules ①②③) and the gap report.
     assert!(text.contains("積極的役割を担う医療機関 — 候補"), "{text}");
     assert!(text.contains("① 市町村内の在宅療養支援病院"), "{text}");

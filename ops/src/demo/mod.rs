@@ -683,6 +683,22 @@ async fn federation(
             })
             .await?
     };
+    let cycle_request = v1::GetCycleTallyRequest {
+        fiscal_year: i32::from(activity::FISCAL_YEAR),
+        region_kind: String::new(),
+        consistency: v1::ReadConsistency::Linearizable as i32,
+    };
+    let cycle = {
+        let auth = officer.clone();
+        let request = cycle_request.clone();
+        cluster
+            .call("GetCycleTally", move |channel| {
+                let mut client = v1::PrefectureSurveyClient::new(channel);
+                let request = authed(&auth, request.clone());
+                async move { client.get_cycle_tally(request).await }
+            })
+            .await?
+    };
     step.inc();
     let export_dir = root.join("exports");
     mkdir(&export_dir)?;
@@ -713,6 +729,26 @@ async fn federation(
         exports.push(path);
         step.inc();
     }
+    // The cycle tally beside the survey: its summary CSV and the JSON the national merge reads.
+    for format in [v1::ExportFormat::SummaryCsv, v1::ExportFormat::Json] {
+        let request = v1::ExportCycleTallyRequest {
+            tally: Some(cycle_request.clone()),
+            format: format as i32,
+        };
+        let auth = officer.clone();
+        let reply = cluster
+            .call("ExportCycleTally", move |channel| {
+                let mut client = v1::PrefectureSurveyClient::new(channel)
+                    .max_decoding_message_size(rpc::MAX_MESSAGE_BYTES);
+                let request = authed(&auth, request.clone());
+                async move { client.export_cycle_tally(request).await }
+            })
+            .await?;
+        let path = export_dir.join(&reply.file_name);
+        std::fs::write(&path, &reply.content)
+            .map_err(|e| Failure::runtime(format!("cannot write {}: {e}", path.display())))?;
+        exports.push(path);
+    }
     step.done(&format!(
         "{} files in {}",
         exports.len(),
@@ -721,6 +757,7 @@ async fn federation(
 
     Ok(report::Report {
         tally,
+        cycle,
         designations,
         replicas,
         leader,

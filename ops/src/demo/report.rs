@@ -13,6 +13,8 @@ use crate::table::{self, Align, TallyLine};
 /// Everything the demo learned.
 pub struct Report {
     pub tally: v1::TallyReply,
+    /// The PDCA cycle's tally of the same fiscal year (the 2020 framework).
+    pub cycle: v1::CycleTallyReply,
     pub designations: v1::DesignationsView,
     /// The replicas' addresses, replica 1 first.
     pub replicas: Vec<String>,
@@ -46,6 +48,100 @@ fn role_label(role: &str) -> &str {
         "liaison_base" => "連携を担う拠点",
         other => other,
     }
+}
+
+/// The eight items' answers read in the four statutory groups (from FY2020), prefecture-wide.
+fn groups_text(t: &v1::TallyReply) -> String {
+    if t.groups.is_empty() {
+        return String::new();
+    }
+    let rows: Vec<Vec<String>> = t
+        .groups
+        .iter()
+        .map(|g| {
+            vec![
+                g.label.clone(),
+                format!("{}（{}%）", g.implemented, g.implemented_percent),
+                format!("{}（{}%）", g.planned, g.planned_percent),
+                format!("{}（{}%）", g.not_implemented, g.not_implemented_percent),
+            ]
+        })
+        .collect();
+    format!(
+        "\n■ 施行規則の区分で読んだ実施状況 — {}（n={}）\n{}",
+        t.framework,
+        t.n,
+        table::render(
+            &["区分", "実施している", "年度内に実施予定", "実施していない"],
+            &[Align::Left, Align::Right, Align::Right, Align::Right],
+            &rows,
+        )
+    )
+}
+
+/// The PDCA cycle's tally per 二次医療圏 and for the prefecture: goals per scene, indicators per
+/// kind, last year's evaluation, and the step reached.
+fn cycle_text(c: &v1::CycleTallyReply) -> String {
+    let count = |list: &[v1::CycleCount], code: &str| {
+        list.iter()
+            .find(|x| x.code == code)
+            .map_or(0, |x| x.count)
+            .to_string()
+    };
+    let line = |name: &str, l: &v1::CycleTallyLine| -> Vec<String> {
+        let mut row = vec![name.to_owned(), l.municipalities.to_string()];
+        for scene in [
+            "daily_care",
+            "admission_discharge",
+            "sudden_deterioration",
+            "end_of_life",
+        ] {
+            row.push(count(&l.goal_scenes, scene));
+        }
+        for kind in ["structure", "process", "outcome"] {
+            row.push(count(&l.indicator_kinds, kind));
+        }
+        row.push(l.evaluated_last_year.to_string());
+        row.push(l.reached_last_year.to_string());
+        row.push(
+            l.steps
+                .iter()
+                .map(|s| s.count.to_string())
+                .collect::<Vec<_>>()
+                .join("/"),
+        );
+        row
+    };
+    let mut rows: Vec<Vec<String>> = c.regions.iter().map(|r| line(&r.region_name, r)).collect();
+    if let Some(total) = &c.total {
+        rows.push(line(&c.prefecture_name, total));
+    }
+    let mut align = vec![Align::Left];
+    align.extend([Align::Right; 11]);
+    format!(
+        "\n■ PDCAサイクル {} {}（{}）— 目指す姿（場面）・評価指標・前年度の評価・到達段階\n{}\n",
+        c.prefecture_name,
+        c.wareki,
+        c.plan_period,
+        table::render(
+            &[
+                "圏域",
+                "n",
+                "日常療養",
+                "入退院",
+                "急変時",
+                "看取り",
+                "構造",
+                "過程",
+                "結果",
+                "前年度評価",
+                "目標達成",
+                "未着手/P/D/C/A",
+            ],
+            &align,
+            &rows,
+        )
+    )
 }
 
 impl Report {
@@ -85,6 +181,9 @@ impl Report {
             ));
             out.push_str(&table::tally(&lines(&region.items)));
         }
+
+        out.push_str(&groups_text(t));
+        out.push_str(&cycle_text(&self.cycle));
 
         out.push_str(
             "\n■ （ク）在宅医療において積極的役割を担う医療機関 — 候補（圏域別、①②③は選定理由）\n",
@@ -252,6 +351,19 @@ impl Report {
                 "unanswered": r.unanswered,
                 "tally": tally(&r.items),
             })).collect::<Vec<_>>(),
+            "cycle": {
+                "framework": self.cycle.framework,
+                "plan_period": self.cycle.plan_period,
+                "municipalities": self.cycle.municipalities.iter().map(|m| json!({
+                    "municipality": m.municipality,
+                    "name": m.name,
+                    "step": m.step,
+                    "goal_scenes": m.goal_scenes,
+                    "indicator_kinds": m.indicator_kinds,
+                    "evaluated_last_year": m.evaluated_last_year,
+                    "reached_last_year": m.reached_last_year,
+                })).collect::<Vec<_>>(),
+            },
             "designations": self.designations.areas.iter().map(|a| json!({
                 "region_id": a.region_id,
                 "region_name": a.region_name,
