@@ -9,7 +9,6 @@ use axum::Router;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use axum::routing::get;
-use chrono::Utc;
 use maud::{Markup, html};
 use renkei_proto::FiscalYear;
 use renkei_proto::programme::cycle::{CareScene, IndicatorKind, PdcaStep};
@@ -18,7 +17,7 @@ use renkei_proto::v1;
 use serde::Deserialize;
 
 use super::pages::attachment;
-use super::{Console, Principal, error_page, identity};
+use super::{Console, Principal, current_year, error_page, identity};
 use crate::cycle::item_columns;
 use crate::error::FederationError;
 use crate::regions::{REGION_KINDS, region_kind_label};
@@ -98,11 +97,6 @@ impl CycleQuery {
     fn query(&self) -> String {
         format!("fy={}&region_kind={}", self.fiscal_year(), self.region_kind)
     }
-}
-
-/// The fiscal year of today (Japan's fiscal year of the server's UTC date).
-fn current_year() -> i32 {
-    FiscalYear::containing(Utc::now().date_naive()).map_or(2024, |f| i32::from(f.year()))
 }
 
 async fn cycle_page(

@@ -30,12 +30,13 @@ use axum::extract::{Form, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use chrono::Utc;
 use maud::{Markup, html};
 use renkei_proto::server::web::look::{self, NavLink, SignedInAs};
 use renkei_proto::server::web::session::DEFAULT_SESSION_TTL;
 use renkei_proto::server::web::signin::{self, Admitted, Door, Refusal, SignInForm};
 use renkei_proto::server::web::{CsrfForm, SessionState, Sessions, SignedIn};
-use renkei_proto::{PrefectureCode, v1};
+use renkei_proto::{FiscalYear, PrefectureCode, v1};
 use serde::Deserialize;
 use tokio::net::TcpListener;
 
@@ -178,6 +179,12 @@ const PAGES: [(&str, &str); 9] = [
     ("/cluster", "クラスタ"),
     ("/downloads", "ダウンロード"),
 ];
+
+/// The fiscal year of today (JST date as UTC's is close enough for a default), for pages that
+/// open on the current year.
+pub(super) fn current_year() -> i32 {
+    FiscalYear::containing(Utc::now().date_naive()).map_or(2024, |f| i32::from(f.year()))
+}
 
 /// A role as the console names it.
 pub fn role_label(role: Role) -> &'static str {

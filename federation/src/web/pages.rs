@@ -156,7 +156,7 @@ impl Resolved {
 }
 
 /// A fiscal year as the console writes it: 令和6年度（2024年度）.
-fn year_label(fy: i32) -> String {
+pub(super) fn year_label(fy: i32) -> String {
     FiscalYear::new(i64::from(fy)).map_or_else(
         |_| format!("{fy}年度"),
         |f| format!("{}（{fy}年度）", f.wareki()),

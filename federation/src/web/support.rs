@@ -4,19 +4,19 @@
 //! with. An adapter over [`crate::application::Support`], the same methods as
 //! `PrefectureSupport`; it holds no rule of its own.
 
+use super::pages::year_label;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use axum::routing::{get, post};
-use chrono::Utc;
 use maud::{Markup, html};
 use renkei_proto::server::web::look::{self, csrf_field};
 use renkei_proto::server::web::session::{Session, random_token};
 use renkei_proto::server::web::{CsrfForm, SignedIn};
-use renkei_proto::{FiscalYear, MunicipalityCode, PrefectureCode, official, v1};
+use renkei_proto::{MunicipalityCode, PrefectureCode, official, v1};
 use serde::Deserialize;
 
-use super::{Console, Principal, error_page, error_text, http_status, identity};
+use super::{Console, Principal, current_year, error_page, error_text, http_status, identity};
 use crate::config::Role;
 use crate::support::SupportCategory;
 
@@ -34,19 +34,6 @@ pub(super) fn routes() -> Router<Console> {
 #[derive(Debug, Default, Deserialize)]
 struct YearQuery {
     fy: Option<i32>,
-}
-
-/// The current fiscal year (JST business dates are close enough to UTC's for a default).
-fn current_year() -> i32 {
-    FiscalYear::containing(Utc::now().date_naive()).map_or(2024, |f| i32::from(f.year()))
-}
-
-/// A fiscal year as the console writes it: 令和6年度（2024年度）.
-fn year_label(fy: i32) -> String {
-    FiscalYear::new(i64::from(fy)).map_or_else(
-        |_| format!("{fy}年度"),
-        |f| format!("{}（{fy}年度）", f.wareki()),
-    )
 }
 
 /// A municipality's name from the official list (its code if it is not on it).

@@ -1048,7 +1048,7 @@ pub fn cycle(index: usize, code: &str) -> Vec<ProgramCommand> {
             baseline: Some(baseline),
         })
     };
-    if index % 3 != 0 {
+    if !index.is_multiple_of(3) {
         out.push(indicator(
             "doctors-2024",
             "structure",
@@ -1058,7 +1058,7 @@ pub fn cycle(index: usize, code: &str) -> Vec<ProgramCommand> {
             12.0 + index as f64,
         ));
     }
-    if index % 2 == 0 {
+    if index.is_multiple_of(2) {
         out.push(indicator(
             "home-deaths-2024",
             "outcome",
@@ -1079,7 +1079,7 @@ pub fn cycle(index: usize, code: &str) -> Vec<ProgramCommand> {
         ));
     }
     if index % 4 != 3 {
-        let reached = index % 2 == 0;
+        let reached = index.is_multiple_of(2);
         out.push(ProgramCommand::RecordEvaluation(
             v1::RecordEvaluationRequest {
                 municipality_code: code.to_owned(),
