@@ -8,7 +8,6 @@ use renkei_proto::programme::Item;
 use renkei_proto::programme::cycle::{CareScene, IndicatorKind, PdcaStep, PlanPeriod};
 use rust_xlsxwriter::{Format, FormatBorder, Workbook, Worksheet, XlsxError};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::{CycleCounts, CycleTally, SceneTable};
 use crate::survey::export::{
@@ -310,8 +309,7 @@ impl ChecksummedCycleExport {
 }
 
 fn cycle_checksum(tally: &CycleTally) -> Result<String, ExportError> {
-    let digest = Sha256::digest(serde_json::to_vec(tally)?);
-    Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
+    crate::survey::export::checksum_of(tally)
 }
 
 /// Returns the cycle tally as JSON, with its total and checksum.

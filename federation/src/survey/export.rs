@@ -486,7 +486,13 @@ impl ChecksummedExport {
 }
 
 fn checksum(survey: &Survey) -> Result<String, ExportError> {
-    let digest = Sha256::digest(serde_json::to_vec(survey)?);
+    checksum_of(survey)
+}
+
+/// The SHA-256 (hex) of a value's JSON: the checksum an export carries, so a merge can tell an
+/// edited file.
+pub(crate) fn checksum_of<T: serde::Serialize>(value: &T) -> Result<String, ExportError> {
+    let digest = Sha256::digest(serde_json::to_vec(value)?);
     Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
 }
 
