@@ -258,8 +258,8 @@ async fn no_consultation_subject_field_ever_reaches_the_prefecture() {
         })
         .await
         .unwrap();
-    // The desk yields its evidence (オ); the case yields a count.
-    converged(&node, &cluster, TOYAMA_CITY, 2).await;
+    // The desk yields its evidence (オ); the case yields a count and its per-scene activity.
+    converged(&node, &cluster, TOYAMA_CITY, 3).await;
     let ledger = cluster.ledger(TOYAMA_CITY).await;
     for fact in &ledger {
         for needle in PERSONAL {
