@@ -19,21 +19,18 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use renkei_proto::programme::Item;
-use renkei_proto::programme::cycle::{
-    CareScene, CycleFactError, CycleRecords, CycleSummary, IndicatorKind, PdcaStep,
-};
+use renkei_proto::programme::cycle::{CareScene, CycleFactError, CycleRecords, CycleSummary};
 use renkei_proto::programme::status::Evidence;
 use renkei_proto::v1;
 use renkei_proto::{FiscalYear, MunicipalityCode, PrefectureCode, official};
 use serde::{Deserialize, Serialize};
 
-use crate::regions::RegionSet;
+use crate::regions::{Region, RegionSet};
 use crate::survey::Source;
 
 pub use wire::{cycle_line, cycle_reply, item_columns, scene_lines};
 
-/// The name of the line of municipalities in no region of the set.
-pub const NO_REGION: &str = "(未設定)";
+pub use crate::regions::NO_REGION;
 
 /// Why a per-scene activity fact ([`v1::SceneActivity`]) could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -53,21 +50,6 @@ fn bad_activity(field: &'static str, value: &str) -> SceneActivityError {
 /// Activities recorded toward care scenes in a fiscal year: `[scene][item]`, in the orders of
 /// [`CareScene::ALL`] and [`Item::ALL`].
 pub type SceneTable = [[u32; 8]; 6];
-
-/// The place of a scene in [`CareScene::ALL`] (its declaration order).
-pub fn scene_index(scene: CareScene) -> usize {
-    scene as usize
-}
-
-/// The place of a kind in [`IndicatorKind::ALL`] (its declaration order).
-pub fn kind_index(kind: IndicatorKind) -> usize {
-    kind as usize
-}
-
-/// The place of a step in [`PdcaStep::ALL`] (its declaration order).
-pub fn step_index(step: PdcaStep) -> usize {
-    step as usize
-}
 
 /// One municipality's activities per fiscal year, care scene and item.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -107,7 +89,7 @@ impl SceneActivityCounts {
             .range((fiscal_year, CareScene::ALL[0], Item::A)..)
             .take_while(|((y, _, _), _)| *y == fiscal_year)
         {
-            table[scene_index(*scene)][item.index()] += count;
+            table[scene.index()][item.index()] += count;
         }
         table
     }
@@ -168,7 +150,7 @@ impl CycleBook {
     /// The tally of `fiscal_year` over the municipalities of `prefecture` on the official list
     /// that are in `scope` (all of them when `scope` is empty), as the survey counts them, broken
     /// down by the regions of `regions` (a municipality in none under [`NO_REGION`]). A
-    /// municipality with no record is 未着手 ([`PdcaStep::NotStarted`]).
+    /// municipality with no record is 未着手 ([`PdcaStep::NotStarted`](renkei_proto::programme::cycle::PdcaStep::NotStarted)).
     pub fn tally(
         &self,
         prefecture: PrefectureCode,
@@ -185,15 +167,7 @@ impl CycleBook {
                 if let Some(counts) = self.activity.get(&m) {
                     add_tables(&mut scene_activity, &counts.of_year(fiscal_year));
                 }
-                let area = regions.and_then(|set| {
-                    set.regions
-                        .iter()
-                        .find(|r| r.municipalities.contains(&m))
-                        .map(|r| AreaRef {
-                            id: r.id.clone(),
-                            name: r.name.clone(),
-                        })
-                });
+                let area = regions.and_then(|set| set.region_of(m)).map(AreaRef::of);
                 CycleRow {
                     code: m,
                     name: entry.name.to_owned(),
@@ -207,15 +181,7 @@ impl CycleBook {
             source: Source::Prefecture(prefecture),
             region_kind: regions.map(|s| s.kind.clone()).unwrap_or_default(),
             areas: regions
-                .map(|set| {
-                    set.regions
-                        .iter()
-                        .map(|r| AreaRef {
-                            id: r.id.clone(),
-                            name: r.name.clone(),
-                        })
-                        .collect()
-                })
+                .map(|set| set.regions.iter().map(AreaRef::of).collect())
                 .unwrap_or_default(),
             rows,
             scene_activity,
@@ -239,6 +205,16 @@ pub struct AreaRef {
     pub name: String,
 }
 
+impl AreaRef {
+    /// The reference to `region`.
+    fn of(region: &Region) -> Self {
+        AreaRef {
+            id: region.id.clone(),
+            name: region.name.clone(),
+        }
+    }
+}
+
 /// One municipality's line of the cycle tally.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CycleRow {
@@ -255,13 +231,13 @@ pub struct CycleCounts {
     pub municipalities: u32,
     /// With a 目指す姿 for the year's period, in the order of [`CareScene::ALL`].
     pub goal_scenes: [u32; 6],
-    /// With an indicator of the year, in the order of [`IndicatorKind::ALL`].
+    /// With an indicator of the year, in the order of [`IndicatorKind::ALL`](renkei_proto::programme::cycle::IndicatorKind::ALL).
     pub indicator_kinds: [u32; 3],
     /// That evaluated the previous fiscal year.
     pub evaluated_last_year: u32,
     /// Whose evaluated scenes of the previous fiscal year all reached their targets.
     pub reached_last_year: u32,
-    /// At each step, in the order of [`PdcaStep::ALL`].
+    /// At each step, in the order of [`PdcaStep::ALL`](renkei_proto::programme::cycle::PdcaStep::ALL).
     pub steps: [u32; 5],
 }
 
@@ -279,14 +255,14 @@ impl CycleCounts {
     pub fn count(&mut self, summary: &CycleSummary) {
         self.municipalities += 1;
         for scene in &summary.goal_scenes {
-            self.goal_scenes[scene_index(*scene)] += 1;
+            self.goal_scenes[scene.index()] += 1;
         }
         for kind in &summary.indicator_kinds {
-            self.indicator_kinds[kind_index(*kind)] += 1;
+            self.indicator_kinds[kind.index()] += 1;
         }
         self.evaluated_last_year += u32::from(summary.evaluated_last_year);
         self.reached_last_year += u32::from(summary.reached_last_year);
-        self.steps[step_index(summary.step)] += 1;
+        self.steps[summary.step.index()] += 1;
     }
 
     /// Adds another line's counts (the national merge sums prefectures).

@@ -74,7 +74,17 @@ pub enum RegionError {
     },
 }
 
+/// The name the tallies give the line of municipalities in no region of the set.
+pub const NO_REGION: &str = "(未設定)";
+
 impl RegionSet {
+    /// The region `municipality` is in, if any.
+    pub fn region_of(&self, municipality: MunicipalityCode) -> Option<&Region> {
+        self.regions
+            .iter()
+            .find(|r| r.municipalities.contains(&municipality))
+    }
+
     /// Reads a region set from CSV (`area_id,area_name,municipality_code,municipality_name`) and
     /// checks that every municipality of the prefecture is in exactly one region.
     pub fn from_csv(

@@ -450,12 +450,9 @@ impl SurveyState {
     ) -> Result<Survey, SurveyError> {
         let regions = self.regions(SECONDARY_MEDICAL_AREA, fy);
         let area_of = |m: MunicipalityCode| {
-            regions.and_then(|set| {
-                set.regions
-                    .iter()
-                    .find(|r| r.municipalities.contains(&m))
-                    .map(|r| r.name.clone())
-            })
+            regions
+                .and_then(|set| set.region_of(m))
+                .map(|r| r.name.clone())
         };
         let rows = official::municipalities_of(prefecture)
             .filter(|entry| scope.is_empty() || scope.contains(&entry.code))

@@ -63,6 +63,11 @@ impl FiscalYear {
         self.0
     }
 
+    /// Returns the fiscal year before it, if the system knows it.
+    pub fn previous(self) -> Option<Self> {
+        Self::new(i64::from(self.0) - 1).ok()
+    }
+
     /// Returns April 1, its first day.
     pub fn first_day(self) -> NaiveDate {
         // April 1 exists in every year of the supported range.

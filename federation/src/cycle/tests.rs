@@ -4,6 +4,7 @@
 //! every number of the FY2024 table is asserted literally, computed by hand below.
 
 use prost::Message;
+use renkei_proto::programme::cycle::{IndicatorKind, PdcaStep};
 use renkei_proto::v1::{self, FactBody, FactKind, cycle_fact};
 
 use super::*;

@@ -230,7 +230,10 @@ impl Survey {
     fn rows_by_area(&self) -> BTreeMap<String, Vec<&MunicipalityRow>> {
         let mut groups: BTreeMap<String, Vec<&MunicipalityRow>> = BTreeMap::new();
         for row in &self.rows {
-            let area = row.area.clone().unwrap_or_else(|| "(未設定)".to_owned());
+            let area = row
+                .area
+                .clone()
+                .unwrap_or_else(|| crate::regions::NO_REGION.to_owned());
             groups.entry(area).or_default().push(row);
         }
         groups

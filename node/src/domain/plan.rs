@@ -19,7 +19,7 @@ use super::{Aggregate, DomainError, RecordKey};
 
 /// The kinds of indicator (構造・過程・結果), defined once for both tiers.
 pub use renkei_proto::programme::cycle::IndicatorKind;
-use renkei_proto::programme::cycle::PlanPeriod;
+use renkei_proto::programme::cycle::{Evaluation, Goal, PlanPeriod};
 
 /// The longest goal (目指す姿), reason or improvement text.
 const MAX_CYCLE_TEXT: usize = 1000;
@@ -204,9 +204,9 @@ pub struct AnnualPlan {
     pub activities: BTreeMap<PlannedActivityId, PlannedActivity>,
     pub indicators: BTreeMap<IndicatorId, IndicatorState>,
     /// The goals of the period, when this is the plan of its first year.
-    pub goals: BTreeMap<CareScene, (String, NaiveDate)>,
-    /// The year's evaluations by scene: (reached, reason, improvement, day).
-    pub evaluations: BTreeMap<CareScene, (bool, String, String, NaiveDate)>,
+    pub goals: BTreeMap<CareScene, Goal>,
+    /// The year's evaluations by scene.
+    pub evaluations: BTreeMap<CareScene, Evaluation>,
 }
 
 /// An activity recorded toward a care scene: when, under which item, and what kind of record.
@@ -539,7 +539,7 @@ impl Aggregate for AnnualPlan {
                 if self.goals.contains_key(&scene) {
                     return Err(DomainError::conflict(
                         "goal",
-                        format!("{} {}", period.number(), scene.code()),
+                        goal_key(period, scene).id,
                         format!("{period} already has a goal for {scene}"),
                     ));
                 }
@@ -570,7 +570,7 @@ impl Aggregate for AnnualPlan {
                 if self.evaluations.contains_key(&scene) {
                     return Err(DomainError::conflict(
                         "evaluation",
-                        format!("{} {}", fiscal_year.year(), scene.code()),
+                        evaluation_key(fiscal_year, scene).id,
                         format!("{fiscal_year} is evaluated already for {scene}"),
                     ));
                 }
@@ -591,23 +591,23 @@ impl Aggregate for AnnualPlan {
             } => {
                 self.check_year(fiscal_year)?;
                 let improvement = text("improvement", &improvement, MAX_CYCLE_TEXT)?;
-                let id = format!("{} {}", fiscal_year.year(), scene.code());
-                let (_, _, decided, evaluated) = self
+                let id = evaluation_key(fiscal_year, scene).id;
+                let evaluation = self
                     .evaluations
                     .get(&scene)
                     .ok_or_else(|| DomainError::not_found("evaluation", &id))?;
-                if !decided.is_empty() {
+                if !evaluation.improvement.is_empty() {
                     return Err(DomainError::conflict(
                         "evaluation",
                         id,
                         "has an improvement decided already",
                     ));
                 }
-                if on < *evaluated {
+                if on < evaluation.on {
                     return Err(DomainError::invalid(
                         "on",
                         on,
-                        format!("is before the evaluation of {evaluated}"),
+                        format!("is before the evaluation of {}", evaluation.on),
                     ));
                 }
                 Ok(vec![PlanEvent::ImprovementDecided {
@@ -691,7 +691,13 @@ impl Aggregate for AnnualPlan {
                 set_on,
             } => {
                 self.fiscal_year = Some(period.first_year());
-                self.goals.insert(*scene, (text.clone(), *set_on));
+                self.goals.insert(
+                    *scene,
+                    Goal {
+                        text: text.clone(),
+                        set_on: *set_on,
+                    },
+                );
             }
             PlanEvent::EvaluationRecorded {
                 fiscal_year,
@@ -702,14 +708,21 @@ impl Aggregate for AnnualPlan {
                 on,
             } => {
                 self.fiscal_year = Some(*fiscal_year);
-                self.evaluations
-                    .insert(*scene, (*reached, reason.clone(), improvement.clone(), *on));
+                self.evaluations.insert(
+                    *scene,
+                    Evaluation {
+                        on: *on,
+                        reached: *reached,
+                        reason: reason.clone(),
+                        improvement: improvement.clone(),
+                    },
+                );
             }
             PlanEvent::ImprovementDecided {
                 scene, improvement, ..
             } => {
                 if let Some(e) = self.evaluations.get_mut(scene) {
-                    e.2.clone_from(improvement);
+                    e.improvement.clone_from(improvement);
                 }
             }
         }
@@ -941,7 +954,7 @@ mod tests {
         history.extend(given_when::<AnnualPlan>(&evaluated, improve(d(2024, 5, 1))).unwrap());
         let plan = AnnualPlan::from_events(&history);
         assert_eq!(
-            plan.evaluations[&CareScene::AdmissionDischarge].2,
+            plan.evaluations[&CareScene::AdmissionDischarge].improvement,
             "入退院支援ルールを病院と見直す"
         );
         assert!(matches!(

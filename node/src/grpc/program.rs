@@ -556,8 +556,6 @@ pub fn cycle_view(cycle: &CycleRecords, fy: renkei_proto::FiscalYear) -> v1::Cyc
             .map(|(id, i)| indicator_view(id, i))
             .collect(),
         evaluations: evaluations(fy),
-        carried_from_last_year: renkei_proto::FiscalYear::new(i64::from(fy.year()) - 1)
-            .map(evaluations)
-            .unwrap_or_default(),
+        carried_from_last_year: fy.previous().map(evaluations).unwrap_or_default(),
     }
 }

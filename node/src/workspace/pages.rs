@@ -361,7 +361,7 @@ async fn plan(
 fn cycle_section(cycle: &CycleRecords, fy: FiscalYear) -> Markup {
     let goals = cycle.goals_for(fy);
     let this_year = cycle.evaluations_of(fy);
-    let last = FiscalYear::new(i64::from(fy.year()) - 1).ok();
+    let last = fy.previous();
     let last_year = last.map(|y| cycle.evaluations_of(y)).unwrap_or_default();
     let step = cycle.step(fy);
     html! {

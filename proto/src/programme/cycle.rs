@@ -56,6 +56,11 @@ impl CareScene {
         CareScene::EndOfLife,
     ];
 
+    /// Returns its place in [`CareScene::ALL`].
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
     /// Returns the wire code, e.g. `daily_care`.
     pub const fn code(self) -> &'static str {
         match self {
@@ -115,6 +120,11 @@ impl IndicatorKind {
         IndicatorKind::Process,
         IndicatorKind::Outcome,
     ];
+
+    /// Returns its place in [`IndicatorKind::ALL`].
+    pub const fn index(self) -> usize {
+        self as usize
+    }
 
     /// Returns the wire code, e.g. `outcome`.
     pub const fn code(self) -> &'static str {
@@ -229,6 +239,11 @@ impl PdcaStep {
         PdcaStep::Check,
         PdcaStep::Act,
     ];
+
+    /// Returns its place in [`PdcaStep::ALL`].
+    pub const fn index(self) -> usize {
+        self as usize
+    }
 
     /// Returns the wire code, e.g. `check`.
     pub const fn code(self) -> &'static str {
@@ -429,7 +444,7 @@ impl CycleRecords {
 
     /// What the prefecture counts of `fiscal_year`.
     pub fn summary(&self, fiscal_year: FiscalYear) -> CycleSummary {
-        let last = FiscalYear::new(i64::from(fiscal_year.year()) - 1).ok();
+        let last = fiscal_year.previous();
         let last_evaluations = last.map(|y| self.evaluations_of(y)).unwrap_or_default();
         CycleSummary {
             step: self.step(fiscal_year),
