@@ -4,6 +4,7 @@
 //! date, n and the source.
 
 use renkei_proto::FiscalYear;
+use renkei_proto::programme::framework::{Framework, StatutoryGroup};
 use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -133,8 +134,57 @@ pub fn summary_csv(survey: &Survey, encoding: CsvEncoding) -> Result<Vec<u8>, Ex
         record.extend(unanswered.map(|count| count.to_string()));
         record
     }));
+    if let Some(groups) = group_lines(survey) {
+        records.push(vec![GROUP_TITLE.to_owned()]);
+        let mut header = vec![GROUP_HEADER.to_owned()];
+        header.extend(records[1].iter().skip(1).cloned());
+        records.push(header);
+        records.extend(groups.into_iter().map(|line| {
+            let mut record = vec![line.label];
+            for (count, tenths) in line.counts.iter().zip(line.percent_tenths) {
+                record.push(count.to_string());
+                record.push(format_tenths(tenths));
+            }
+            record.extend(unanswered.map(|count| count.to_string()));
+            record
+        }));
+    }
     records.extend(survey_note(survey).map(|note| vec![note]));
     encode(records, encoding)
+}
+
+/// The title of the statutory groups' table in the exports of a year of the 2020 framework.
+const GROUP_TITLE: &str =
+    "法定事業区分別（介護保険法施行規則第140条の62の8、令和2年度〜）：区分の回答はその区分に属する事業項目のうち最も進んだもの";
+/// The header of the statutory groups' first column.
+const GROUP_HEADER: &str = "事業区分";
+
+/// One line of the statutory groups' table.
+struct GroupLine {
+    label: String,
+    /// Counts of 実施している, 年度内に実施予定, 実施していない.
+    counts: [u32; 3],
+    /// The same as percentages of n in tenths.
+    percent_tenths: [u32; 3],
+}
+
+/// The statutory groups' lines (一〜四) when the survey's year is in the 2020 framework; `None`
+/// for FY2015–2019, whose exports stay in the eight items alone, as they were.
+fn group_lines(survey: &Survey) -> Option<Vec<GroupLine>> {
+    if Framework::of(survey.fiscal_year) != Some(Framework::Pdca2020) {
+        return None;
+    }
+    let tally = survey.group_tally();
+    Some(
+        StatutoryGroup::ALL
+            .iter()
+            .map(|&group| GroupLine {
+                label: group.label(),
+                counts: SurveyStatus::ALL.map(|s| tally.count(group, s)),
+                percent_tenths: SurveyStatus::ALL.map(|s| tally.percent_tenths(group, s)),
+            })
+            .collect(),
+    )
 }
 
 /// Returns the per-municipality detail as CSV: code, name, 二次医療圏, the answer per item,
@@ -346,8 +396,36 @@ fn summary_sheet(sheet: &mut Worksheet, survey: &Survey) -> Result<(), XlsxError
         }
     }
     sheet.write_string(4 + lines.len() as u32, 0, format!("(n={})", survey.n()))?;
+    // The statutory groups' table (FY2020 on) below the items', leaving a row for the footnote.
+    let groups = group_lines(survey).unwrap_or_default();
+    let top = 7 + lines.len() as u32;
+    if !groups.is_empty() {
+        let wrap = Format::new().set_bold().set_text_wrap();
+        sheet.merge_range(top, 0, top, last_col, GROUP_TITLE, &wrap)?;
+        sheet.set_row_height(top, 2.0 * LINE_HEIGHT)?;
+        sheet.merge_range(top + 1, 0, top + 2, 0, GROUP_HEADER, &head)?;
+        for (i, status) in SurveyStatus::ALL.iter().enumerate() {
+            let col = 1 + 2 * i as u16;
+            sheet.merge_range(top + 1, col, top + 1, col + 1, status.label(), &head)?;
+            sheet.write_string_with_format(top + 2, col, "件数", &head)?;
+            sheet.write_string_with_format(top + 2, col + 1, PERCENT_HEADER, &head)?;
+        }
+        for (r, line) in groups.iter().enumerate() {
+            let row = top + 3 + r as u32;
+            sheet.write_string_with_format(row, 0, &line.label, &label)?;
+            for i in 0..SurveyStatus::ALL.len() {
+                let col = 1 + 2 * i as u16;
+                sheet.write_number_with_format(row, col, f64::from(line.counts[i]), &count)?;
+                let tenths = f64::from(line.percent_tenths[i]) / 10.0;
+                sheet.write_number_with_format(row, col + 1, tenths, &percent)?;
+            }
+        }
+    }
 
-    let labels = lines.iter().map(|l| text_width(&l.item_label));
+    let labels = lines
+        .iter()
+        .map(|l| text_width(&l.item_label))
+        .chain(groups.iter().map(|g| text_width(&g.label)));
     let first = labels.fold(0.0, f64::max) + COLUMN_PADDING;
     sheet.set_column_width(0, first)?;
     // A pair of columns holds its answer's label across both; each holds its own sub-header.
@@ -552,5 +630,78 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Issue 22, point 1: a year of the 2020 framework exports the statutory groups beside the
+    /// items, in the CSV and the XLSX; a year of the 2015 framework exports the items alone.
+    #[test]
+    fn exports_of_a_pdca_year_carry_the_statutory_groups_and_2015_years_do_not() {
+        use calamine::Reader;
+        use SurveyStatus::{Implemented as I, NotImplemented as N, Planned as P};
+        let code = |c: &str| c.parse::<MunicipalityCode>().unwrap();
+        let answered = |c: &str, name: &str, statuses: [SurveyStatus; 8]| {
+            let mut row = MunicipalityRow::unreported(code(c), name, None);
+            row.reported = true;
+            row.statuses = statuses;
+            row
+        };
+        // 富山市: (ア) and (カ) implemented, (オ) planned → 一 実施, 二 予定, 三 なし, 四 実施.
+        // 高岡市: (キ) implemented, (エ) planned, (ク) implemented → 一 なし, 二 なし, 三 実施,
+        //         四 予定 ((ク) counts in no municipal group).
+        // 魚津市: never heard of → 未回答, outside n.
+        let rows = vec![
+            answered("162019", "富山市", [I, N, N, N, P, I, N, N]),
+            answered("162027", "高岡市", [N, N, N, P, N, N, I, I]),
+            MunicipalityRow::unreported(code("162043"), "魚津市", None),
+        ];
+        let survey = |fy: i32| Survey {
+            fiscal_year: FiscalYear::new(i64::from(fy)).unwrap(),
+            as_of: chrono::NaiveDate::from_ymd_opt(fy, 10, 1).unwrap(),
+            source: Source::Prefecture(PrefectureCode::new(16).unwrap()),
+            rows: rows.clone(),
+        };
+
+        let csv = String::from_utf8(summary_csv(&survey(2024), CsvEncoding::Utf8Bom).unwrap())
+            .unwrap();
+        let lines: Vec<&str> = csv.lines().collect();
+        let title = lines.iter().position(|l| l.starts_with(GROUP_TITLE)).expect(&csv);
+        assert_eq!(title, 2 + Item::ALL.len(), "{csv}");
+        assert_eq!(
+            &lines[title + 1..title + 6],
+            [
+                "事業区分,実施している,実施している（%）,年度内に実施予定,年度内に実施予定（%）,実施していない,実施していない（%）,未回答",
+                "一 情報の収集・整理・活用、課題の把握、施策の企画・立案、周知,1,50.0,0,0.0,1,50.0,1",
+                "二 相談支援,0,0.0,1,50.0,1,50.0,1",
+                "三 普及啓発,1,50.0,0,0.0,1,50.0,1",
+                "四 情報共有の支援、研修、その他の支援,1,50.0,1,50.0,0,0.0,1",
+            ],
+            "{csv}"
+        );
+        let old = String::from_utf8(summary_csv(&survey(2019), CsvEncoding::Utf8Bom).unwrap())
+            .unwrap();
+        assert!(!old.contains("事業区分"), "{old}");
+        assert_eq!(old.lines().count(), 2 + Item::ALL.len() + 1, "{old}");
+
+        // The XLSX's summary sheet, read back as an office would.
+        let bytes = xlsx(&survey(2024)).unwrap();
+        let mut book = calamine::Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
+        let sheet = book.worksheet_range("集計").unwrap();
+        let cell = |r: u32, c: u32| sheet.get_value((r, c)).map(|v| v.to_string()).unwrap_or_default();
+        let top = 7 + Item::ALL.len() as u32;
+        assert_eq!(cell(top, 0), GROUP_TITLE);
+        assert_eq!(cell(top + 1, 0), GROUP_HEADER);
+        let four = top + 6;
+        assert_eq!(cell(four, 0), "四 情報共有の支援、研修、その他の支援");
+        assert_eq!(
+            (1..=6).map(|c| cell(four, c)).collect::<Vec<_>>(),
+            ["1", "50", "1", "50", "0", "0"]
+        );
+        let bytes = xlsx(&survey(2019)).unwrap();
+        let mut book = calamine::Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
+        let sheet = book.worksheet_range("集計").unwrap();
+        assert!(
+            sheet.rows().flatten().all(|v| v.to_string() != GROUP_HEADER),
+            "FY2019 has no group table"
+        );
     }
 }
