@@ -369,3 +369,25 @@ fn unsynced_rocksdb_survives_a_mere_process_crash() {
         .count();
     assert_eq!(found, KEYS);
 }
+
+#[test]
+fn dropping_while_a_file_is_open_detaches_the_mount() {
+    if !fuse_available() {
+        eprintln!("skipped: /dev/fuse is absent (the lazy filesystem needs FUSE and root)");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temporary mountpoint");
+    let fs = LazyFs::mount(dir.path()).expect("mount lazyfs");
+    let mut open = File::create(dir.path().join("busy")).unwrap();
+    open.write_all(b"held open").unwrap();
+    // A plain unmount finds the mount busy: it is detached lazily instead, without hanging.
+    let outcome = fs.unmount();
+    assert!(outcome.is_err(), "a busy mount cannot unmount plainly");
+    let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let mountpoint = dir.path().canonicalize().unwrap();
+    assert!(
+        !mounts.contains(&*mountpoint.to_string_lossy()),
+        "the mountpoint is free at once"
+    );
+    drop(open);
+}
