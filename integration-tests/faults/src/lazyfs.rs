@@ -551,10 +551,11 @@ impl State {
             .nodes
             .get(&ino)
             .is_some_and(|node| node.nlink == 0 && node.open_count == 0);
-        if unused && let Some(node) = self.nodes.remove(&ino) {
-            if let Content::File { current, .. } = &node.content {
-                self.used = self.used.saturating_sub(len_u64(current));
-            }
+        if unused
+            && let Some(node) = self.nodes.remove(&ino)
+            && let Content::File { current, .. } = &node.content
+        {
+            self.used = self.used.saturating_sub(len_u64(current));
         }
     }
 
@@ -866,7 +867,9 @@ impl Filesystem for LazyFilesystem {
                 }
             }
             state.entries_mut(parent.0)?.remove(name);
-            state.entries_mut(newparent.0)?.insert(newname.to_owned(), ino);
+            state
+                .entries_mut(newparent.0)?
+                .insert(newname.to_owned(), ino);
             if let Some(target) = replaced {
                 if moving_dir {
                     // The replaced (empty) directory's ".." no longer counts in newparent.
@@ -1238,12 +1241,7 @@ impl Filesystem for LazyFilesystem {
                         current: Vec::new(),
                         durable: Vec::new(),
                     };
-                    let node = Node::new(
-                        FileType::RegularFile,
-                        perm_of(mode, umask),
-                        req,
-                        content,
-                    );
+                    let node = Node::new(FileType::RegularFile, perm_of(mode, umask), req, content);
                     state.insert(parent.0, name, node)?
                 }
             };
