@@ -269,6 +269,9 @@ pub struct Cluster {
     node_revoked: bool,
     /// The prefecture's code ([`PREFECTURE`] unless started with [`Cluster::start_in`]).
     prefecture: String,
+    /// The folder holding each replica's data directory `replica-<id>` ([`Cluster::root`]
+    /// unless started with [`Cluster::start_on`]).
+    data_root: PathBuf,
 }
 
 impl Cluster {
@@ -295,8 +298,10 @@ impl Cluster {
         node_municipalities: &[&str],
         extra: &str,
     ) -> Self {
+        let root = TempDir::new().expect("a temporary directory");
+        let data_root = root.path().to_owned();
         let cluster = Self {
-            root: TempDir::new().expect("a temporary directory"),
+            root,
             replicas: BTreeMap::new(),
             plaintext: false,
             env: Vec::new(),
@@ -304,6 +309,25 @@ impl Cluster {
             extra: extra.to_owned(),
             node_revoked: false,
             prefecture: prefecture.to_owned(),
+            data_root,
+        };
+        cluster.form(n).await
+    }
+
+    /// As [`Cluster::start`], with replica `id`'s data in `<data_root>/replica-<id>` (e.g. a
+    /// folder whose `replica-<id>` are mounts of a test filesystem).
+    pub async fn start_on(n: u64, data_root: &Path) -> Self {
+        let root = TempDir::new().expect("a temporary directory");
+        let cluster = Self {
+            root,
+            replicas: BTreeMap::new(),
+            plaintext: false,
+            env: Vec::new(),
+            node_municipalities: vec![TOYAMA_CITY.to_owned(), TAKAOKA_CITY.to_owned()],
+            extra: String::new(),
+            node_revoked: false,
+            prefecture: PREFECTURE.to_owned(),
+            data_root: data_root.to_owned(),
         };
         cluster.form(n).await
     }
@@ -313,8 +337,11 @@ impl Cluster {
     /// as one cluster and waits for a leader. The prefecture's own tests prove Raft behaviour
     /// with it; mutual TLS is proven in `integration-tests/tests/tls.rs`.
     pub async fn start_plaintext(n: u64, env: &[(&str, &str)]) -> Self {
+        let root = TempDir::new().expect("a temporary directory");
+        let data_root = root.path().to_owned();
         let cluster = Self {
-            root: TempDir::new().expect("a temporary directory"),
+            root,
+            data_root,
             replicas: BTreeMap::new(),
             plaintext: true,
             env: env
@@ -355,7 +382,7 @@ impl Cluster {
     /// log in `<root>/replica-<id>.log`; a replica of the cluster only once a member adds it.
     pub fn spawn(&mut self, id: u64, listen: &str) -> &Replica {
         let root = self.root.path();
-        let data_dir = root.join(format!("replica-{id}"));
+        let data_dir = self.data_root.join(format!("replica-{id}"));
         let args = if self.plaintext {
             vec![
                 os("--node-id"),
@@ -710,6 +737,8 @@ pub struct Node {
     municipalities: Vec<String>,
     /// Extra top-level configuration lines.
     extra: String,
+    /// Its RocksDB directory (`<root>/data` unless started with [`Node::start_on`]).
+    pub data_dir: PathBuf,
     child: Option<Child>,
 }
 
@@ -726,12 +755,37 @@ impl Node {
 
     /// As [`Node::start_with`], hosting `municipalities`.
     pub fn start_for(prefecture: Vec<String>, municipalities: &[&str], extra: &str) -> Self {
+        let root = TempDir::new().expect("a temporary directory");
+        let data_dir = root.path().join("data");
+        Self::start_in_dir(prefecture, municipalities, extra, root, data_dir)
+    }
+
+    /// As [`Node::start`], with its data in `data_dir` (e.g. a mount of a test filesystem).
+    pub fn start_on(prefecture: Vec<String>, data_dir: &Path) -> Self {
+        let root = TempDir::new().expect("a temporary directory");
+        Self::start_in_dir(
+            prefecture,
+            &[TOYAMA_CITY, TAKAOKA_CITY],
+            "",
+            root,
+            data_dir.to_owned(),
+        )
+    }
+
+    fn start_in_dir(
+        prefecture: Vec<String>,
+        municipalities: &[&str],
+        extra: &str,
+        root: TempDir,
+        data_dir: PathBuf,
+    ) -> Self {
         let mut node = Self {
-            root: TempDir::new().expect("a temporary directory"),
+            root,
             address: String::new(),
             prefecture,
             municipalities: municipalities.iter().map(|m| m.to_string()).collect(),
             extra: extra.to_owned(),
+            data_dir,
             child: None,
         };
         node.spawn("127.0.0.1:0");
@@ -755,7 +809,7 @@ prefecture = [{}]
 token = "{NODE_TOKEN}"
 pull_interval_ms = 200
 "#,
-                root.join("data").display(),
+                self.data_dir.display(),
                 self.municipalities
                     .iter()
                     .map(|m| format!("{m:?}"))

@@ -1,7 +1,20 @@
 //! The fault suite: real `renkei-node` and `renkei-prefecture` processes on loopback under a
 //! steady load of recorded activities (and so of facts to sync), while replicas — the leader
-//! included — and the node are killed with SIGKILL and restarted, and the whole prefecture is
-//! stopped for a while. At the end:
+//! included — and the node are killed with SIGKILL and restarted, the whole prefecture is
+//! stopped for a while, and the power is cut.
+//!
+//! A SIGKILL keeps the operating system's page cache, so a process that acknowledged before
+//! fsync would survive it. A power cut does not: the node's and each replica's data directory is
+//! a [`LazyFs`] mount (a FUSE filesystem served by this test process, needing root and
+//! `/dev/fuse`) which, when cut, puts every file back to what was last fsynced. A cut kills the
+//! processes on the disk first (the node; one replica; or all three at once), cuts, and restarts
+//! them on what the disk kept. After a whole-prefecture cut every replica's Raft term is at least
+//! what it was before (the vote survived). The suite fails when acknowledgements come before
+//! fsync: build the binaries with `--features renkei-node/unsynced-acks,renkei-federation/unsynced-acks`
+//! (see integration-tests/README.md).
+//!
+//! Every run makes each kind of fault at least once (in an order the seed decides), then draws
+//! more until the time is up. At the end:
 //! - every acknowledged activity is in the node's log exactly once (and an activity whose call
 //!   failed in a crash is there at most once);
 //! - each municipality's ledger at the prefecture equals the node's outbox, fact for fact;
@@ -17,6 +30,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use renkei_faults::lazyfs::{Faults, LazyFs};
 use renkei_integration_tests::*;
 use renkei_proto::v1;
 use tokio::sync::Mutex;
@@ -41,6 +55,60 @@ impl Rng {
     fn millis(&mut self, from: u64, to: u64) -> Duration {
         Duration::from_millis(from + self.below(to - from))
     }
+}
+
+/// The kinds of fault the suite makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Fault {
+    /// SIGKILL of a follower (or any replica when no leader is known), restarted after a while.
+    ReplicaKill,
+    /// SIGKILL of the leader, restarted after a while.
+    LeaderKill,
+    /// SIGKILL of the node mid-load, restarted on its data.
+    NodeKill,
+    /// Every replica killed; the prefecture away for a while.
+    Outage,
+    /// The node's disk loses power: killed, its unsynced data dropped, restarted.
+    NodePowerCut,
+    /// One replica's disk loses power.
+    ReplicaPowerCut,
+    /// Every replica's disk loses power at once.
+    PrefecturePowerCut,
+}
+
+impl Fault {
+    const ALL: [Fault; 7] = [
+        Fault::ReplicaKill,
+        Fault::LeaderKill,
+        Fault::NodeKill,
+        Fault::Outage,
+        Fault::NodePowerCut,
+        Fault::ReplicaPowerCut,
+        Fault::PrefecturePowerCut,
+    ];
+
+    /// A fault drawn at random: kills most often, as before; power cuts and outages less.
+    fn draw(rng: &mut Rng) -> Fault {
+        match rng.below(20) {
+            0..=5 => Fault::ReplicaKill,
+            6..=8 => Fault::LeaderKill,
+            9..=12 => Fault::NodeKill,
+            13..=14 => Fault::Outage,
+            15..=16 => Fault::NodePowerCut,
+            17..=18 => Fault::ReplicaPowerCut,
+            _ => Fault::PrefecturePowerCut,
+        }
+    }
+}
+
+/// A lazy filesystem mounted at `at` (created), for a node's or a replica's data.
+fn lazy_disk(at: &std::path::Path) -> LazyFs {
+    assert!(
+        renkei_faults::lazyfs::fuse_available(),
+        "the fault suite's power cuts need /dev/fuse (and root): this machine has none"
+    );
+    std::fs::create_dir_all(at).expect("a mountpoint");
+    LazyFs::mount(at).unwrap_or_else(|e| panic!("mount a lazy filesystem at {}: {e}", at.display()))
 }
 
 /// What the load got answered: per municipality, activity id → acknowledged (true) or unsure
@@ -180,8 +248,24 @@ async fn kills_and_outages_lose_and_duplicate_nothing_and_the_tally_matches_the_
     println!("fault suite: RENKEI_FAULT_SEED={seed} RENKEI_FAULT_SECONDS={seconds}");
     let mut rng = Rng(seed);
 
-    let mut cluster = Cluster::start(3).await;
-    let mut node = Node::start(cluster.addresses());
+    // Each replica's data and the node's on their own lazy disk.
+    let disks_root = tempfile::TempDir::new().expect("a temporary directory");
+    let replica_disks: BTreeMap<u64, LazyFs> = (1..=3)
+        .map(|id| {
+            (
+                id,
+                lazy_disk(&disks_root.path().join(format!("replica-{id}"))),
+            )
+        })
+        .collect();
+    let replica_faults: BTreeMap<u64, Faults> = replica_disks
+        .iter()
+        .map(|(id, disk)| (*id, disk.faults()))
+        .collect();
+    let node_disk = lazy_disk(&disks_root.path().join("node"));
+    let node_faults = node_disk.faults();
+    let mut cluster = Cluster::start_on(3, disks_root.path()).await;
+    let mut node = Node::start_on(cluster.addresses(), &node_disk.mountpoint().join("data"));
     let outcomes: Outcomes = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
     let calls = Arc::new(AtomicU64::new(0));
@@ -192,50 +276,88 @@ async fn kills_and_outages_lose_and_duplicate_nothing_and_the_tally_matches_the_
         calls.clone(),
     ));
 
-    let (mut replica_kills, mut leader_kills, mut node_kills, mut outages) = (0, 0, 0, 0);
+    // Every kind once, in an order the seed decides; then drawn until the time is up.
+    let mut schedule = Fault::ALL.to_vec();
+    for i in (1..schedule.len()).rev() {
+        schedule.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    let mut made: BTreeMap<Fault, u32> = BTreeMap::new();
+    let mut bytes_lost = 0u64;
     let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(seconds) {
+    let mut round = 0;
+    while round < schedule.len() || started.elapsed() < Duration::from_secs(seconds) {
         tokio::time::sleep(rng.millis(300, 1200)).await;
-        match rng.below(10) {
-            // Kill a replica (the leader half of the time) and bring it back.
-            0..=5 => {
+        let fault = schedule
+            .get(round)
+            .copied()
+            .unwrap_or_else(|| Fault::draw(&mut rng));
+        round += 1;
+        match fault {
+            Fault::ReplicaKill | Fault::LeaderKill | Fault::ReplicaPowerCut => {
                 let ids = cluster.ids();
-                let leader = cluster
-                    .status(ids[0])
-                    .await
-                    .map(|s| s.leader_id)
-                    .filter(|l| *l != 0);
-                let victim = match leader {
-                    Some(l) if rng.below(2) == 0 => {
-                        leader_kills += 1;
-                        l
-                    }
-                    _ => ids[rng.below(ids.len() as u64) as usize],
+                let leader = cluster.wait_for_leader().await;
+                let victim = if fault == Fault::LeaderKill {
+                    leader
+                } else {
+                    let others: Vec<u64> = ids.into_iter().filter(|id| *id != leader).collect();
+                    others[rng.below(others.len() as u64) as usize]
                 };
                 cluster.kill(victim);
-                replica_kills += 1;
+                if fault == Fault::ReplicaPowerCut {
+                    bytes_lost += replica_faults[&victim].cut_power().bytes_lost;
+                }
                 tokio::time::sleep(rng.millis(100, 800)).await;
                 cluster.restart(victim);
             }
-            // Kill the node mid-load and restart it on its data.
-            6..=8 => {
+            Fault::NodeKill | Fault::NodePowerCut => {
                 node.kill();
-                node_kills += 1;
+                if fault == Fault::NodePowerCut {
+                    bytes_lost += node_faults.cut_power().bytes_lost;
+                }
                 tokio::time::sleep(rng.millis(50, 400)).await;
                 node.restart();
             }
-            // The whole prefecture goes away for a while.
-            _ => {
+            Fault::Outage | Fault::PrefecturePowerCut => {
+                let mut terms = BTreeMap::new();
+                for id in cluster.ids() {
+                    if let Some(status) = cluster.status(id).await {
+                        terms.insert(id, status.term);
+                    }
+                }
                 for id in cluster.ids() {
                     cluster.kill(id);
                 }
-                outages += 1;
+                if fault == Fault::PrefecturePowerCut {
+                    for faults in replica_faults.values() {
+                        bytes_lost += faults.cut_power().bytes_lost;
+                    }
+                }
                 tokio::time::sleep(rng.millis(500, 2000)).await;
                 for id in cluster.ids() {
                     cluster.restart(id);
                 }
+                // The votes survived: the first term each replica answers after the restart
+                // (read from its disk, or higher after an election) is not below the one before.
+                for (id, before) in terms {
+                    let first = std::cell::Cell::new(0);
+                    wait_until(
+                        &format!("replica {id} to answer after the {fault:?}"),
+                        || async {
+                            let status = cluster.status(id).await;
+                            first.set(status.as_ref().map_or(0, |s| s.term));
+                            status.is_some()
+                        },
+                    )
+                    .await;
+                    let now = first.get();
+                    assert!(
+                        now >= before,
+                        "replica {id}: term {now} after the {fault:?}, {before} before (seed {seed})"
+                    );
+                }
             }
         }
+        *made.entry(fault).or_default() += 1;
     }
     stop.store(true, Ordering::Relaxed);
     loader.await.expect("the load task");
@@ -322,10 +444,26 @@ async fn kills_and_outages_lose_and_duplicate_nothing_and_the_tally_matches_the_
         .flat_map(|m| m.values())
         .filter(|a| **a)
         .count();
+    let count = |f: Fault| made.get(&f).copied().unwrap_or(0);
     println!(
-        "fault suite: {seconds} s, seed {seed}: {replica_kills} replica kills ({leader_kills} of \
-         the leader), {node_kills} node kills, {outages} whole-prefecture outages; {} calls, \
-         {acknowledged} activities acknowledged, {facts} facts synced; nothing lost or duplicated",
+        "fault suite: {seconds} s, seed {seed}: {} follower kills, {} leader kills, {} node kills, \
+         {} whole-prefecture outages, power cuts: {} of the node, {} of a replica, {} of the whole \
+         prefecture ({bytes_lost} unsynced bytes dropped); {} calls, {acknowledged} activities \
+         acknowledged, {facts} facts synced; nothing lost or duplicated",
+        count(Fault::ReplicaKill),
+        count(Fault::LeaderKill),
+        count(Fault::NodeKill),
+        count(Fault::Outage),
+        count(Fault::NodePowerCut),
+        count(Fault::ReplicaPowerCut),
+        count(Fault::PrefecturePowerCut),
         calls.load(Ordering::Relaxed)
     );
+    // The processes go before their disks.
+    node.kill();
+    for id in cluster.ids() {
+        cluster.kill(id);
+    }
+    drop(node_disk);
+    drop(replica_disks);
 }

@@ -7,6 +7,7 @@
 //! fiscal year — activities, counts per category, support per municipality and the eleven of
 //! 富山県's fifteen municipalities that received none — as the new leader does.
 
+use renkei_integration_tests::browser::Browser;
 use renkei_integration_tests::*;
 use renkei_proto::v1;
 use tonic::Code;
@@ -320,4 +321,137 @@ async fn support_activities_survive_failover_and_show_the_municipalities_without
             ..expected
         }
     );
+}
+
+/// The console's 市町村支援 page in a real browser. An officer signs in and sees all fifteen
+/// municipalities without support; a form with no municipality ticked is refused naming the
+/// field, with the values kept and nothing recorded; ticking two records the activity, which the
+/// page then lists with its category, in the counts and per municipality, and the unsupported
+/// list shrinks to thirteen. A viewer sees the same page without the form.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_officer_records_support_in_the_console_and_sees_who_received_none() {
+    let cluster = Cluster::start_with(3, &[TOYAMA_CITY], r#"web_listen = "127.0.0.1:0""#).await;
+    let leader = cluster.wait_for_leader().await;
+    let log = cluster.root.path().join(format!("replica-{leader}.log"));
+    let web = format!(
+        "https://{}",
+        logged_value(&log, "serving the console", "address").await
+    );
+    let browser = Browser::start("support").await;
+    browser.open(&format!("{web}/login")).await;
+    browser.type_into("#token", OFFICER_TOKEN).await;
+    browser.follow("#sign-in").await;
+    browser.open(&format!("{web}/support?fy=2024")).await;
+    assert_eq!(browser.path().await, "/support");
+    assert!(
+        browser
+            .text("#unsupported-heading")
+            .await
+            .contains("15 / 15"),
+        "{}",
+        browser.text("#unsupported-heading").await
+    );
+
+    // No municipality ticked: refused, naming the field; the values stay in the form.
+    browser.type_into("#support-id", "s-2024-07-nyutaiin").await;
+    browser.set_value("#support-on", "2024-07-13").await;
+    browser
+        .select("#support-category", "liaison/admission_discharge")
+        .await;
+    browser
+        .type_into("#support-title", "入退院支援ルール運用研修（新川圏域）")
+        .await;
+    browser.follow("#record-support button[type=submit]").await;
+    let refusal = browser.text("p.msg.error").await;
+    assert!(refusal.contains("municipalities"), "{refusal}");
+    assert_eq!(
+        browser.rows("#activities tbody tr").await,
+        [["この年度の記録はありません"]],
+        "nothing recorded"
+    );
+    browser.full_screenshot("refused").await;
+
+    // Ticking 魚津市 and 黒部市 records it.
+    browser
+        .click(&format!(
+            "#support-municipalities input[value='{UOZU_CITY}']"
+        ))
+        .await;
+    browser
+        .click("#support-municipalities input[value='162078']")
+        .await;
+    browser.follow("#record-support button[type=submit]").await;
+    let done = browser.text("p.msg.ok").await;
+    assert!(
+        done.contains("入退院支援ルール運用研修（新川圏域）") && done.contains("2024-07-13"),
+        "{done}"
+    );
+    assert_eq!(
+        browser.rows("#activities tbody tr").await,
+        [[
+            "2024-07-13",
+            "s-2024-07-nyutaiin",
+            "関係市町村等の連携（入退院時の医療機関職員と介護支援専門員の連携）",
+            "入退院支援ルール運用研修（新川圏域）",
+            "魚津市・黒部市",
+            "",
+            "officer"
+        ]]
+    );
+    let counts = browser.rows("#categories tbody tr").await;
+    assert_eq!(counts.len(), 7, "{counts:?}");
+    assert_eq!(
+        counts.iter().map(|r| r[1].as_str()).collect::<Vec<_>>(),
+        ["0", "0", "0", "0", "0", "0", "1"],
+        "{counts:?}"
+    );
+    assert!(
+        browser
+            .text("#unsupported-heading")
+            .await
+            .contains("13 / 15")
+    );
+    let unsupported = browser.rows("#unsupported li").await;
+    assert_eq!(unsupported.len(), 13);
+    assert!(
+        browser
+            .text("#unsupported")
+            .await
+            .contains("富山市（162019）")
+            && !browser.text("#unsupported").await.contains("魚津市"),
+        "{}",
+        browser.text("#unsupported").await
+    );
+    let kurobe = browser.rows("#municipalities tbody tr").await;
+    assert!(
+        kurobe.contains(&vec![
+            "黒部市（162078）".to_owned(),
+            "1".to_owned(),
+            "s-2024-07-nyutaiin".to_owned()
+        ]),
+        "{kurobe:?}"
+    );
+    browser.full_screenshot("recorded").await;
+    browser.close().await;
+
+    // A viewer reads the same page, without the form.
+    let viewer = Browser::start("support-viewer").await;
+    viewer.open(&format!("{web}/login")).await;
+    viewer.type_into("#token", VIEWER_TOKEN).await;
+    viewer.follow("#sign-in").await;
+    viewer.open(&format!("{web}/support?fy=2024")).await;
+    assert!(
+        viewer
+            .text("#unsupported-heading")
+            .await
+            .contains("13 / 15")
+    );
+    let forms = viewer
+        .run_async(
+            "const done = arguments[arguments.length - 1];
+             done(document.querySelectorAll('#record-support').length);",
+        )
+        .await;
+    assert_eq!(forms, serde_json::json!(0), "a viewer gets no form");
+    viewer.close().await;
 }

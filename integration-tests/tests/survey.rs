@@ -63,6 +63,7 @@ async fn a_tally_built_from_a_node_through_sync() {
             delegated_to: String::new(),
             planned_on: "2024-05-01".into(),
             scenes: vec![],
+            indicators: vec![],
         })
         .await
         .expect("schedule");
@@ -82,6 +83,7 @@ async fn a_tally_built_from_a_node_through_sync() {
             delegated_to: String::new(),
             planned_on: "2024-05-01".into(),
             scenes: vec![],
+            indicators: vec![],
         })
         .await
         .expect("schedule");

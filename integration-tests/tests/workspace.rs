@@ -638,6 +638,54 @@ async fn a_clerk_records_the_programme_in_the_workspace() {
     refused(&browser, key, "target", Some(("name", "相談件数"))).await;
     fill(&browser, key, &[("target", "100")]).await;
     recorded(&browser, key).await;
+    // An activity serving that indicator; one naming an indicator never defined is refused.
+    let key = "schedule_activity";
+    fill(
+        &browser,
+        key,
+        &[
+            ("fiscal_year", "2024"),
+            ("id", "plan-e-1"),
+            ("item", "e"),
+            ("what", "相談窓口の周知チラシ配布"),
+            ("scheduled_on", "2024-10-01"),
+            ("owner", "地域包括ケア推進課"),
+            ("planned_on", "2024-04-01"),
+            ("indicators", "ind-9"),
+        ],
+    )
+    .await;
+    refused(&browser, key, "indicators", Some(("indicators", "ind-9"))).await;
+    fill(&browser, key, &[("indicators", "ind-1")]).await;
+    recorded(&browser, key).await;
+    // The cycle: 第9期's goal for 看取り, and FY2023's evaluation with its improvement.
+    let key = "set_scene_goal";
+    fill(
+        &browser,
+        key,
+        &[
+            ("period", "9"),
+            ("scene", "end_of_life"),
+            ("text", "本人が望む場所で最期を迎えられる"),
+            ("set_on", "2024-04-15"),
+        ],
+    )
+    .await;
+    recorded(&browser, key).await;
+    let key = "record_evaluation";
+    fill(
+        &browser,
+        key,
+        &[
+            ("fiscal_year", "2023"),
+            ("scene", "end_of_life"),
+            ("reason", "在宅看取り率が目標に届かなかった"),
+            ("improvement", "ACPの市民講座を年2回に増やす"),
+            ("on", "2024-05-20"),
+        ],
+    )
+    .await;
+    recorded(&browser, key).await;
     browser.full_screenshot("09-plan-forms").await;
 
     // Every item is implemented now, each with the evidence that decided it.
@@ -715,6 +763,33 @@ async fn a_clerk_records_the_programme_in_the_workspace() {
             .contains("市民講座（第2回）")
     );
     assert!(browser.text("#indicators").await.contains("相談件数"));
+    let served = browser.rows("#activities tbody tr").await;
+    assert!(
+        served
+            .iter()
+            .any(|r| r[0] == "plan-e-1" && r[4] == "相談件数"),
+        "the activity shows the indicator it serves: {served:?}"
+    );
+    // The PDCA cycle: goals set and activity recorded in FY2024, so the step is Do; the goal
+    // for 看取り verbatim, the others unset; FY2023's evaluation carried into this year.
+    assert_eq!(browser.text("#cycle-step").await, "Do（実行）");
+    let goal = browser.rows("#goal-end_of_life").await;
+    assert_eq!(goal[0][0], "看取り", "{goal:?}");
+    assert_eq!(goal[0][1], "本人が望む場所で最期を迎えられる", "{goal:?}");
+    assert!(
+        goal[0][2].contains("目標未達（2024-05-20）")
+            && goal[0][2].contains("在宅看取り率が目標に届かなかった")
+            && goal[0][2].contains("改善: ACPの市民講座を年2回に増やす"),
+        "{goal:?}"
+    );
+    assert_eq!(goal[0][3], "—", "{goal:?}");
+    let daily = browser.rows("#goal-daily_care").await;
+    assert_eq!(daily[0][1..], ["未設定", "—", "—"], "{daily:?}");
+    assert!(
+        browser.text("#cycle").await.contains("第9期"),
+        "{}",
+        browser.text("#cycle").await
+    );
     browser.full_screenshot("12-plan").await;
     browser.open(&format!("{m}/records")).await;
     let records = browser.text("#records").await;

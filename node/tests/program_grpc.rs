@@ -256,6 +256,80 @@ async fn record_every_item(c: &mut MunicipalProgramClient<Channel>) {
     .unwrap();
 }
 
+/// Issue 22, point 2: "the actions planned per year tied to scenes and indicators".
+#[tokio::test]
+async fn a_planned_activity_names_the_scenes_and_indicators_it_serves() {
+    let node = Node::start().await;
+    let mut c = node.client().await;
+    // given FY2024's outcome indicator 在宅看取り率 for 看取り
+    c.define_indicator(v1::DefineIndicatorRequest {
+        municipality_code: CODE.into(),
+        actor: ACTOR.into(),
+        fiscal_year: 2024,
+        id: "home-deaths".into(),
+        kind: "outcome".into(),
+        name: "在宅看取り率".into(),
+        unit: "%".into(),
+        item: String::new(),
+        target: 25.0,
+        scene: "end_of_life".into(),
+        baseline: Some(19.5),
+    })
+    .await
+    .unwrap();
+    let schedule = |id: &str, indicator: &str| v1::ScheduleActivityRequest {
+        municipality_code: CODE.into(),
+        actor: ACTOR.into(),
+        fiscal_year: 2024,
+        id: id.into(),
+        item: "g".into(),
+        what: "人生会議（ACP）市民講座".into(),
+        scheduled_on: "2024-11-30".into(),
+        owner: "長寿福祉課".into(),
+        delegated_to: String::new(),
+        planned_on: "2024-04-01".into(),
+        scenes: vec!["end_of_life".into()],
+        indicators: vec![indicator.into()],
+    };
+    // when an activity names an indicator the plan does not define, then it is refused naming
+    // the field and the value, and nothing is recorded
+    let e = c
+        .schedule_activity(schedule("p1", "home-death-rate"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(
+        e.message().contains("indicators") && e.message().contains("home-death-rate"),
+        "{}",
+        e.message()
+    );
+    // when it names the defined one, then the plan shows the activity with its scene and indicator
+    c.schedule_activity(schedule("p1", "home-deaths"))
+        .await
+        .unwrap();
+    let plan = c
+        .get_annual_plan(v1::ProgramYearRequest {
+            municipality_code: CODE.into(),
+            fiscal_year: 2024,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let activities: Vec<_> = plan
+        .activities
+        .iter()
+        .map(|a| (a.id.as_str(), a.scenes.clone(), a.indicators.clone()))
+        .collect();
+    assert_eq!(
+        activities,
+        [(
+            "p1",
+            vec!["end_of_life".to_owned()],
+            vec!["home-deaths".to_owned()]
+        )]
+    );
+}
+
 #[tokio::test]
 async fn every_item_is_implemented_by_its_qualifying_activity_and_planned_by_the_plan() {
     let node = Node::start().await;
@@ -273,6 +347,7 @@ async fn every_item_is_implemented_by_its_qualifying_activity_and_planned_by_the
         delegated_to: "富山市医師会".into(),
         planned_on: "2024-04-01".into(),
         scenes: vec!["end_of_life".into()],
+        indicators: vec![],
     })
     .await
     .unwrap();

@@ -99,6 +99,7 @@ async fn status_comes_from_stored_evidence_as_of_and_as_known_at() {
             delegated_to: Some("富山市医師会".into()),
             planned_on: d(2024, 4, 1),
             scenes: vec![],
+            indicators: vec![],
         }),
     )
     .await

@@ -209,6 +209,7 @@ fn command(kind: u8, id: u8, variant: u8) -> ProgrammeCommand {
             delegated_to: None,
             planned_on: d(2024, 4, 1),
             scenes: vec![],
+            indicators: vec![],
         }),
         13 => P::Plan(PlanCommand::CancelActivity {
             fiscal_year: fy(),

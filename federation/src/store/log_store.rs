@@ -34,9 +34,14 @@ pub struct LogStore {
     db: Arc<DB>,
 }
 
+/// Whether writes are fsynced before they are acknowledged: always, except in a test-only build
+/// with the `unsynced-acks` feature, which exists to show that the fault suite's power cuts catch
+/// an acknowledgement given before fsync. Never enable it in a deployment.
+const SYNC_ACKS: bool = !cfg!(feature = "unsynced-acks");
+
 fn synced() -> WriteOptions {
     let mut options = WriteOptions::default();
-    options.set_sync(true);
+    options.set_sync(SYNC_ACKS);
     options
 }
 

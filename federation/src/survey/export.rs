@@ -154,8 +154,7 @@ pub fn summary_csv(survey: &Survey, encoding: CsvEncoding) -> Result<Vec<u8>, Ex
 }
 
 /// The title of the statutory groups' table in the exports of a year of the 2020 framework.
-const GROUP_TITLE: &str =
-    "法定事業区分別（介護保険法施行規則第140条の62の8、令和2年度〜）：区分の回答はその区分に属する事業項目のうち最も進んだもの";
+const GROUP_TITLE: &str = "法定事業区分別（介護保険法施行規則第140条の62の8、令和2年度〜）：区分の回答はその区分に属する事業項目のうち最も進んだもの";
 /// The header of the statutory groups' first column.
 const GROUP_HEADER: &str = "事業区分";
 
@@ -636,8 +635,8 @@ mod tests {
     /// items, in the CSV and the XLSX; a year of the 2015 framework exports the items alone.
     #[test]
     fn exports_of_a_pdca_year_carry_the_statutory_groups_and_2015_years_do_not() {
-        use calamine::Reader;
         use SurveyStatus::{Implemented as I, NotImplemented as N, Planned as P};
+        use calamine::Reader;
         let code = |c: &str| c.parse::<MunicipalityCode>().unwrap();
         let answered = |c: &str, name: &str, statuses: [SurveyStatus; 8]| {
             let mut row = MunicipalityRow::unreported(code(c), name, None);
@@ -661,10 +660,13 @@ mod tests {
             rows: rows.clone(),
         };
 
-        let csv = String::from_utf8(summary_csv(&survey(2024), CsvEncoding::Utf8Bom).unwrap())
-            .unwrap();
+        let csv =
+            String::from_utf8(summary_csv(&survey(2024), CsvEncoding::Utf8Bom).unwrap()).unwrap();
         let lines: Vec<&str> = csv.lines().collect();
-        let title = lines.iter().position(|l| l.starts_with(GROUP_TITLE)).expect(&csv);
+        let title = lines
+            .iter()
+            .position(|l| l.starts_with(GROUP_TITLE))
+            .expect(&csv);
         assert_eq!(title, 2 + Item::ALL.len(), "{csv}");
         assert_eq!(
             &lines[title + 1..title + 6],
@@ -677,8 +679,8 @@ mod tests {
             ],
             "{csv}"
         );
-        let old = String::from_utf8(summary_csv(&survey(2019), CsvEncoding::Utf8Bom).unwrap())
-            .unwrap();
+        let old =
+            String::from_utf8(summary_csv(&survey(2019), CsvEncoding::Utf8Bom).unwrap()).unwrap();
         assert!(!old.contains("事業区分"), "{old}");
         assert_eq!(old.lines().count(), 2 + Item::ALL.len() + 1, "{old}");
 
@@ -686,7 +688,12 @@ mod tests {
         let bytes = xlsx(&survey(2024)).unwrap();
         let mut book = calamine::Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
         let sheet = book.worksheet_range("集計").unwrap();
-        let cell = |r: u32, c: u32| sheet.get_value((r, c)).map(|v| v.to_string()).unwrap_or_default();
+        let cell = |r: u32, c: u32| {
+            sheet
+                .get_value((r, c))
+                .map(|v| v.to_string())
+                .unwrap_or_default()
+        };
         let top = 7 + Item::ALL.len() as u32;
         assert_eq!(cell(top, 0), GROUP_TITLE);
         assert_eq!(cell(top + 1, 0), GROUP_HEADER);
@@ -700,7 +707,10 @@ mod tests {
         let mut book = calamine::Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
         let sheet = book.worksheet_range("集計").unwrap();
         assert!(
-            sheet.rows().flatten().all(|v| v.to_string() != GROUP_HEADER),
+            sheet
+                .rows()
+                .flatten()
+                .all(|v| v.to_string() != GROUP_HEADER),
             "FY2019 has no group table"
         );
     }

@@ -62,6 +62,8 @@ pub enum PlanCommand {
         planned_on: NaiveDate,
         /// The care scenes (場面) the activity works toward.
         scenes: Vec<CareScene>,
+        /// The indicators of the year's plan the activity serves (already defined).
+        indicators: Vec<IndicatorId>,
     },
     /// Cancels a scheduled activity from `on`.
     CancelActivity {
@@ -132,6 +134,9 @@ pub enum PlanEvent {
         /// Absent in events recorded before scenes were planned.
         #[serde(default)]
         scenes: Vec<CareScene>,
+        /// Absent in events recorded before activities named their indicators.
+        #[serde(default)]
+        indicators: Vec<IndicatorId>,
     },
     ActivityCancelled {
         fiscal_year: FiscalYear,
@@ -195,6 +200,8 @@ pub struct PlannedActivity {
     pub planned_on: NaiveDate,
     pub cancelled_on: Option<NaiveDate>,
     pub scenes: Vec<CareScene>,
+    /// The indicators it serves.
+    pub indicators: Vec<IndicatorId>,
 }
 
 /// One fiscal year's annual plan.
@@ -392,10 +399,21 @@ impl Aggregate for AnnualPlan {
                 delegated_to,
                 planned_on,
                 mut scenes,
+                mut indicators,
             } => {
                 self.check_year(fiscal_year)?;
                 scenes.sort();
                 scenes.dedup();
+                indicators.sort();
+                indicators.dedup();
+                if let Some(unknown) = indicators.iter().find(|i| !self.indicators.contains_key(i))
+                {
+                    return Err(DomainError::invalid(
+                        "indicators",
+                        unknown,
+                        format!("is not an indicator of the {fiscal_year} plan: define it first"),
+                    ));
+                }
                 let what = text("what", &what, MAX_NAME)?;
                 let owner = text("owner", &owner, MAX_NAME)?;
                 let delegated_to = optional_text(
@@ -431,6 +449,7 @@ impl Aggregate for AnnualPlan {
                     delegated_to,
                     planned_on,
                     scenes,
+                    indicators,
                 }])
             }
             PlanCommand::CancelActivity {
@@ -632,6 +651,7 @@ impl Aggregate for AnnualPlan {
                 delegated_to,
                 planned_on,
                 scenes,
+                indicators,
             } => {
                 self.fiscal_year = Some(*fiscal_year);
                 self.activities.insert(
@@ -645,6 +665,7 @@ impl Aggregate for AnnualPlan {
                         planned_on: *planned_on,
                         cancelled_on: None,
                         scenes: scenes.clone(),
+                        indicators: indicators.clone(),
                     },
                 );
             }
@@ -751,6 +772,7 @@ mod tests {
             delegated_to: Some("富山市医師会".into()),
             planned_on: d(2024, 3, 15),
             scenes: vec![],
+            indicators: vec![],
         };
         // when scheduled on 2025-03-31 (last day of FY2024), then accepted
         assert_eq!(
@@ -763,6 +785,56 @@ mod tests {
         let then = given_when::<AnnualPlan>(&[], schedule(d(2025, 4, 1)));
         assert!(
             matches!(then, Err(DomainError::Invalid { ref field, ref value, .. }) if field == "scheduled_on" && value == "2025-04-01")
+        );
+    }
+
+    #[test]
+    fn an_activity_names_only_indicators_the_plan_defines() {
+        // given FY2024's structure indicator 在宅医療に参画するかかりつけ医師数 for 日常の療養支援
+        let indicator = |id: &str| IndicatorId::parse("id", id).unwrap();
+        let given = [PlanEvent::IndicatorDefined {
+            fiscal_year: fy(2024),
+            id: indicator("doctors"),
+            kind: IndicatorKind::Structure,
+            name: "在宅医療に参画するかかりつけ医師数".into(),
+            unit: "人".into(),
+            item: None,
+            target: 40.0,
+            scene: Some(CareScene::DailyCare),
+            baseline: Some(32.0),
+        }];
+        let schedule = |indicators: Vec<IndicatorId>| PlanCommand::ScheduleActivity {
+            fiscal_year: fy(2024),
+            id: PlannedActivityId::parse("id", "p1").unwrap(),
+            item: Item::Ka,
+            what: "かかりつけ医向け在宅医療研修".into(),
+            scheduled_on: d(2024, 10, 5),
+            owner: "長寿福祉課".into(),
+            delegated_to: None,
+            planned_on: d(2024, 4, 1),
+            scenes: vec![CareScene::DailyCare],
+            indicators,
+        };
+        // when the activity names it (twice), then it is recorded once
+        let events = given_when::<AnnualPlan>(
+            &given,
+            schedule(vec![indicator("doctors"), indicator("doctors")]),
+        )
+        .unwrap();
+        let mut plan = AnnualPlan::default();
+        for e in given.iter().chain(&events) {
+            plan.apply(e);
+        }
+        assert_eq!(
+            plan.activities[&PlannedActivityId::parse("id", "p1").unwrap()].indicators,
+            vec![indicator("doctors")]
+        );
+        // when it names an indicator the plan does not define, then refused naming the field
+        // and the value
+        let then = given_when::<AnnualPlan>(&given, schedule(vec![indicator("home-deaths")]));
+        assert!(
+            matches!(then, Err(DomainError::Invalid { ref field, ref value, .. }) if field == "indicators" && value == "home-deaths"),
+            "{then:?}"
         );
     }
 
@@ -834,6 +906,7 @@ mod tests {
             delegated_to: None,
             planned_on: d(2024, 4, 1),
             scenes,
+            indicators: vec![],
         };
         let mut plan = AnnualPlan::default();
         for e in [

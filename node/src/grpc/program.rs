@@ -351,6 +351,8 @@ municipal_program! {
                     delegated_to: a.delegated_to.clone().unwrap_or_default(),
                     planned_on: a.planned_on.to_string(),
                     cancelled_on: a.cancelled_on.map(|d| d.to_string()).unwrap_or_default(),
+                    scenes: a.scenes.iter().map(|s| s.code().to_owned()).collect(),
+                    indicators: a.indicators.iter().map(|i| i.to_string()).collect(),
                 })
                 .collect(),
             indicators: plan

@@ -565,6 +565,11 @@ fn open_db(dir: &Path) -> Result<DB, StoreError> {
 }
 
 /// How many events a bounded stream read loads at a time.
+/// Whether writes are fsynced before they are acknowledged: always, except in a test-only build
+/// with the `unsynced-acks` feature, which exists to show that the fault suite's power cuts catch
+/// an acknowledgement given before fsync. Never enable it in a deployment.
+pub(crate) const SYNC_ACKS: bool = !cfg!(feature = "unsynced-acks");
+
 const READ_CHUNK: usize = 64;
 
 /// Collects the global positions of up to `max_count` events of a stream from `from_version`, from

@@ -156,7 +156,7 @@ impl Writer {
             batch.put_cf(tenants_cf, keys::tenant(*code), []);
         }
         let mut opts = WriteOptions::default();
-        opts.set_sync(true);
+        opts.set_sync(super::SYNC_ACKS);
         self.db.write_opt(batch, &opts)?;
         let mut tenants = self.tenants.write().unwrap_or_else(|e| e.into_inner());
         for code in codes {
@@ -208,7 +208,7 @@ impl Writer {
         self.filter.hand_over(filter, appended);
         let write_result = if written > 0 {
             let mut opts = WriteOptions::default();
-            opts.set_sync(true);
+            opts.set_sync(super::SYNC_ACKS);
             let started = std::time::Instant::now();
             let result = self.db.write_opt(batch, &opts).map_err(StoreError::from);
             metrics::histogram!("renkei_store_fsync_seconds")

@@ -52,6 +52,15 @@ impl Values<'_> {
             .collect()
     }
 
+    /// The words of a text field holding a list (ids separated by commas, 読点 or spaces).
+    fn words(&self, name: &str) -> Vec<String> {
+        self.get(name)
+            .split([',', '、', '，', ' ', '　'])
+            .filter(|w| !w.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
     fn checked(&self, name: &str) -> bool {
         self.0.iter().any(|(k, _)| k == name)
     }
@@ -1041,6 +1050,11 @@ fn specs(page: &str, ctx: &Context) -> Vec<Spec> {
                     field("delegated_to", "委託先", Kind::Text),
                     with_default(field("planned_on", "計画決定日", Kind::Date), today()),
                     scenes(),
+                    field(
+                        "indicators",
+                        "関係する評価指標のID（複数は読点で区切る）",
+                        Kind::Text,
+                    ),
                 ],
                 decode: |v, c| {
                     let r = v1::ScheduleActivityRequest {
@@ -1055,6 +1069,7 @@ fn specs(page: &str, ctx: &Context) -> Vec<Spec> {
                         delegated_to: v.get("delegated_to"),
                         planned_on: v.get("planned_on"),
                         scenes: v.all("scenes"),
+                        indicators: v.words("indicators"),
                     };
                     decode::schedule_activity(&r).map(Decoded::Command)
                 },

@@ -317,13 +317,19 @@ async fn plan(
                 caption { "予定した活動" }
                 thead { tr {
                     th scope="col" { "記録番号" } th scope="col" { "事業項目" } th scope="col" { "内容" }
-                    th scope="col" { "場面" } th scope="col" { "予定日" } th scope="col" { "担当" } th scope="col" { "委託先" } th scope="col" { "計画決定日" } th scope="col" { "取消" }
+                    th scope="col" { "場面" } th scope="col" { "評価指標" } th scope="col" { "予定日" } th scope="col" { "担当" } th scope="col" { "委託先" } th scope="col" { "計画決定日" } th scope="col" { "取消" }
                 } }
                 tbody {
                     @for (id, a) in &plan.activities {
                         tr {
                             td { code { (id) } } td { (a.item.label()) } td { (a.what) }
                             td { @for (i, sc) in a.scenes.iter().enumerate() { @if i > 0 { "、" } (sc.label()) } }
+                            td {
+                                @for (n, i) in a.indicators.iter().enumerate() {
+                                    @if n > 0 { "、" }
+                                    (plan.indicators.get(i).map_or(i.as_str(), |d| d.name.as_str()))
+                                }
+                            }
                             td { (a.scheduled_on) }
                             td { (a.owner) } td { (a.delegated_to.as_deref().unwrap_or("")) } td { (a.planned_on) }
                             td { @if let Some(c) = a.cancelled_on { (c) } }

@@ -530,6 +530,7 @@ pub fn plan(m: &Municipality, all: &[Municipality]) -> Vec<ProgramCommand> {
                         }
                         .to_owned(),
                     ],
+                    indicators: vec![],
                 },
             ));
         };

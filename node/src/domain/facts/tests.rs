@@ -62,6 +62,7 @@ fn evidence_round_trips_through_the_wire() {
             delegated_to: None,
             planned_on: d(2025, 2, 1),
             scenes: vec![],
+            indicators: vec![],
         }),
         ProgrammeEvent::Plan(PlanEvent::ActivityCancelled {
             fiscal_year: FiscalYear::new(2024).unwrap(),

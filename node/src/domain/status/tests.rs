@@ -200,6 +200,7 @@ fn planned(item: Item, fiscal_year: FiscalYear, planned_on: NaiveDate) -> Progra
         delegated_to: None,
         planned_on,
         scenes: vec![],
+        indicators: vec![],
     })
 }
 
