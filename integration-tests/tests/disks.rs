@@ -60,7 +60,10 @@ async fn a_slow_and_a_full_replica_disk_stop_only_that_replica_which_recovers_wi
             },
         )
     };
-    ledger.write_facts(write(1, 10)).await.expect("write 1..=10");
+    ledger
+        .write_facts(write(1, 10))
+        .await
+        .expect("write 1..=10");
     for id in cluster.ids() {
         cluster.wait_for_sequence(id, TOYAMA_CITY, 10).await;
     }

@@ -460,9 +460,7 @@ pub fn schedule_activity(r: &v1::ScheduleActivityRequest) -> Result<ProgrammeCom
         delegated_to: opt_string(r.delegated_to.clone()),
         planned_on: date("planned_on", &r.planned_on)?,
         scenes: list("scenes", &r.scenes, scene)?,
-        indicators: list("indicators", &r.indicators, |f, v| {
-            Ok(IndicatorId::parse(f, v)?)
-        })?,
+        indicators: list("indicators", &r.indicators, IndicatorId::parse)?,
     }))
 }
 
