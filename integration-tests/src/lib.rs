@@ -614,26 +614,32 @@ role = "viewer"
         }
     }
 
-    /// Waits until replica `id` has applied `municipality`'s facts up to `at_least` (a local
-    /// read of what it has applied, as [`VIEWER_TOKEN`]).
+    /// The sequence up to which replica `id` has applied `municipality`'s facts (a local read of
+    /// what it has applied, as [`VIEWER_TOKEN`]); `None` when it does not answer.
+    pub async fn applied_sequence(&self, id: u64, municipality: &str) -> Option<u64> {
+        let channel = self.try_channel(id).await?;
+        v1::PrefectureLedgerClient::new(channel)
+            .read_sequence(with_token(
+                VIEWER_TOKEN,
+                v1::ReadSequenceRequest {
+                    municipality: municipality.to_owned(),
+                    consistency: v1::ReadConsistency::Local as i32,
+                },
+            ))
+            .await
+            .ok()
+            .map(|r| r.into_inner().acknowledged)
+    }
+
+    /// Waits until replica `id` has applied `municipality`'s facts up to `at_least`
+    /// ([`Cluster::applied_sequence`]).
     pub async fn wait_for_sequence(&self, id: u64, municipality: &str, at_least: u64) {
         wait_until(
             &format!("replica {id} to acknowledge {municipality} up to {at_least}"),
             || async {
-                let Some(channel) = self.try_channel(id).await else {
-                    return false;
-                };
-                let mut ledger = v1::PrefectureLedgerClient::new(channel);
-                let read = ledger
-                    .read_sequence(with_token(
-                        VIEWER_TOKEN,
-                        v1::ReadSequenceRequest {
-                            municipality: municipality.to_owned(),
-                            consistency: v1::ReadConsistency::Local as i32,
-                        },
-                    ))
-                    .await;
-                read.is_ok_and(|r| r.into_inner().acknowledged >= at_least)
+                self.applied_sequence(id, municipality)
+                    .await
+                    .is_some_and(|applied| applied >= at_least)
             },
         )
         .await;

@@ -13,23 +13,6 @@ use renkei_faults::lazyfs::LazyFs;
 use renkei_integration_tests::*;
 use renkei_proto::v1;
 
-/// The sequence replica `id` has applied for 富山市 (0 when it does not answer).
-async fn applied(cluster: &Cluster, id: u64) -> u64 {
-    let Some(channel) = cluster.try_channel(id).await else {
-        return 0;
-    };
-    v1::PrefectureLedgerClient::new(channel)
-        .read_sequence(with_token(
-            VIEWER_TOKEN,
-            v1::ReadSequenceRequest {
-                municipality: TOYAMA_CITY.to_owned(),
-                consistency: v1::ReadConsistency::Local as i32,
-            },
-        ))
-        .await
-        .map_or(0, |r| r.into_inner().acknowledged)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_and_a_full_replica_disk_stop_only_that_replica_which_recovers_with_its_disk() {
     assert!(
@@ -93,7 +76,11 @@ async fn a_slow_and_a_full_replica_disk_stop_only_that_replica_which_recovers_wi
     })
     .await;
     assert!(
-        applied(&cluster, full).await < 110,
+        cluster
+            .applied_sequence(full, TOYAMA_CITY)
+            .await
+            .unwrap_or(0)
+            < 110,
         "a replica whose disk is full applied every fact"
     );
     assert!(faults(full).stats().failed_writes > 0);
@@ -104,7 +91,7 @@ async fn a_slow_and_a_full_replica_disk_stop_only_that_replica_which_recovers_wi
     let freed = Instant::now();
     let mut by_itself = false;
     while freed.elapsed() < Duration::from_secs(10) {
-        if applied(&cluster, full).await >= 110 {
+        if cluster.applied_sequence(full, TOYAMA_CITY).await >= Some(110) {
             by_itself = true;
             break;
         }

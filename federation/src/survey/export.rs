@@ -154,7 +154,7 @@ pub fn summary_csv(survey: &Survey, encoding: CsvEncoding) -> Result<Vec<u8>, Ex
 }
 
 /// The title of the statutory groups' table in the exports of a year of the 2020 framework.
-const GROUP_TITLE: &str = "法定事業区分別（介護保険法施行規則第140条の62の8、令和2年度〜）：区分の回答はその区分に属する事業項目のうち最も進んだもの";
+const GROUP_TITLE: &str = "法定事業区分別（介護保険法施行規則第140条の62の8、令和2年度から）：区分の回答はその区分に属する事業項目のうち最も進んだもの";
 /// The header of the statutory groups' first column.
 const GROUP_HEADER: &str = "事業区分";
 
@@ -679,6 +679,8 @@ mod tests {
             ],
             "{csv}"
         );
+        // Every word of the group table is written in Shift_JIS too (for older tools).
+        summary_csv(&survey(2024), CsvEncoding::ShiftJis).expect("Shift_JIS");
         let old =
             String::from_utf8(summary_csv(&survey(2019), CsvEncoding::Utf8Bom).unwrap()).unwrap();
         assert!(!old.contains("事業区分"), "{old}");
