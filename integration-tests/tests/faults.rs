@@ -60,7 +60,7 @@ impl Rng {
 /// The kinds of fault the suite makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Fault {
-    /// SIGKILL of a follower (or any replica when no leader is known), restarted after a while.
+    /// SIGKILL of a follower (chosen once a leader is known), restarted after a while.
     ReplicaKill,
     /// SIGKILL of the leader, restarted after a while.
     LeaderKill,
