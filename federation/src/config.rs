@@ -22,6 +22,7 @@
 //!   1,000 from 4): none at these settings, 6.5 heartbeats being missed before any follower
 //!   stands.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -57,6 +58,11 @@ pub struct RawConfig {
     pub listen: Option<String>,
     /// The address peers and clients reach this replica at; defaults to the bound address.
     pub advertise: Option<String>,
+    /// Where to dial a peer instead of the address it advertises, by its node id, e.g.
+    /// `peer_routes = { "2" = "10.0.0.7:7501" }` (a tunnel, or a test's network proxy). Peers not
+    /// named are dialled at their advertised address.
+    #[serde(default)]
+    pub peer_routes: BTreeMap<String, String>,
     /// Directory of the RocksDB database.
     pub data_dir: Option<PathBuf>,
     /// The prefecture (2-digit code) whose municipalities this cluster serves.
@@ -221,6 +227,9 @@ pub struct PrefectureConfig {
     pub node_id: NodeId,
     pub listen: SocketAddr,
     pub advertise: Option<String>,
+    /// Where to dial peers instead of their advertised addresses (`peer_routes`).
+    #[serde(serialize_with = "keys_as_text")]
+    pub peer_routes: BTreeMap<NodeId, String>,
     pub data_dir: PathBuf,
     pub prefecture: PrefectureCode,
     pub heartbeat_ms: u64,
@@ -242,6 +251,14 @@ pub struct PrefectureConfig {
     pub transport: Transport,
 }
 
+/// Writes a map keyed by node id with text keys, as TOML tables need.
+fn keys_as_text<S: serde::Serializer>(
+    map: &BTreeMap<NodeId, String>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_map(map.iter().map(|(k, v)| (k.to_string(), v)))
+}
+
 impl PrefectureConfig {
     /// Returns a configuration with the defaults, for tests and tools that start replicas.
     pub fn new(node_id: NodeId, data_dir: PathBuf, prefecture: PrefectureCode) -> Self {
@@ -250,6 +267,7 @@ impl PrefectureConfig {
             // A literal address: cannot fail to parse.
             listen: DEFAULT_LISTEN.parse().expect("a valid default address"),
             advertise: None,
+            peer_routes: BTreeMap::new(),
             data_dir,
             prefecture,
             heartbeat_ms: DEFAULT_HEARTBEAT_MS,
@@ -347,6 +365,20 @@ pub fn validate(raw: RawConfig) -> Result<PrefectureConfig, Vec<String>> {
         && (advertise.is_empty() || !advertise.contains(':'))
     {
         problems.push(format!("advertise: {advertise:?} is not host:port"));
+    }
+    let mut peer_routes = BTreeMap::new();
+    for (peer, address) in &raw.peer_routes {
+        match peer.parse::<NodeId>() {
+            Ok(id) if id > 0 && !address.is_empty() && address.contains(':') => {
+                peer_routes.insert(id, address.clone());
+            }
+            Ok(id) if id > 0 => problems.push(format!(
+                "peer_routes: {address:?} (for peer {peer}) is not host:port"
+            )),
+            _ => problems.push(format!(
+                "peer_routes: {peer:?} is not a peer's node id (a positive integer)"
+            )),
+        }
     }
     let data_dir = match raw.data_dir {
         None => {
@@ -562,6 +594,7 @@ pub fn validate(raw: RawConfig) -> Result<PrefectureConfig, Vec<String>> {
                 node_id,
                 listen,
                 advertise: raw.advertise,
+                peer_routes,
                 data_dir,
                 prefecture,
                 heartbeat_ms,
@@ -651,6 +684,33 @@ mod tests {
                 .unwrap_err()
                 .join("\n")
                 .contains("web_listen: \"nowhere\"")
+        );
+    }
+
+    #[test]
+    fn peer_routes_name_a_peer_by_id_and_an_address() {
+        let cfg = from_toml(
+            "node_id = 1\ndata_dir = \"/tmp\"\nprefecture = \"16\"\nplaintext = true\n\
+             peer_routes = { \"2\" = \"127.0.0.1:9002\" }\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.peer_routes[&2], "127.0.0.1:9002");
+        assert!(
+            cfg.to_toml().contains("127.0.0.1:9002"),
+            "{}",
+            cfg.to_toml()
+        );
+        let mut r = raw();
+        r.peer_routes.insert("two".into(), "127.0.0.1:9002".into());
+        r.peer_routes.insert("3".into(), "nowhere".into());
+        let all = validate(r).unwrap_err().join("\n");
+        assert!(
+            all.contains("peer_routes: \"two\" is not a peer's node id"),
+            "{all}"
+        );
+        assert!(
+            all.contains("peer_routes: \"nowhere\" (for peer 3)"),
+            "{all}"
         );
     }
 

@@ -10,6 +10,7 @@
 //! (`PayloadTooLarge`), so it sends fewer at once (an entry larger than the bound goes alone; the
 //! write path keeps every entry within [`renkei_proto::MAX_WRITE_FACT_BYTES`] of facts).
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use openraft::BasicNode;
@@ -37,6 +38,10 @@ pub const MAX_RAFT_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 /// interval to complete, so a follower catching up must be able to take a message in that time.
 pub const MAX_APPEND_BYTES: usize = 1024 * 1024;
 
+/// How often a peer connection is pinged, and how long a ping may go unanswered before the
+/// connection is closed (the fault suite's stalled links: it bounds how long replication waits).
+pub const PING_INTERVAL: Duration = Duration::from_secs(1);
+
 /// Timeouts of the Raft transport.
 #[derive(Debug, Clone, Copy)]
 pub struct NetworkOptions {
@@ -57,6 +62,9 @@ impl Default for NetworkOptions {
 pub struct GrpcNetwork {
     options: NetworkOptions,
     tls: renkei_proto::tls::ClientTls,
+    /// Where to dial a peer instead of its advertised address (the configuration's
+    /// `peer_routes`).
+    routes: BTreeMap<NodeId, String>,
 }
 
 impl GrpcNetwork {
@@ -64,7 +72,15 @@ impl GrpcNetwork {
         Self {
             options,
             tls: renkei_proto::tls::ClientTls::Plaintext,
+            routes: BTreeMap::new(),
         }
+    }
+
+    /// Dials the peers named in `routes` at the address given there, the others at the address
+    /// they advertise.
+    pub fn with_routes(mut self, routes: BTreeMap<NodeId, String>) -> Self {
+        self.routes = routes;
+        self
     }
 
     /// Calls peers over TLS, presenting this replica's certificate (plaintext unless set).
@@ -105,15 +121,20 @@ impl RaftNetworkFactory<TypeConfig> for GrpcNetwork {
         // The peer must present replica `target`'s certificate (of this prefecture), not merely
         // one of the CA's.
         let tls = self.tls.to_replica(target);
-        let dial = tls.ok().and_then(|tls| tls.dial(&node.addr).ok());
+        let address = self.routes.get(&target).unwrap_or(&node.addr).clone();
+        let dial = tls.ok().and_then(|tls| tls.dial(&address).ok());
         let connect_timeout = self.options.connect_timeout;
         let client = dial.map(|dial| {
             let channel = dial
                 .configure(|e| {
+                    // A connection that stops answering mid-stream (a stalled link) holds every
+                    // AppendEntries sent on it until the pings close it: within about 2 s, so
+                    // that replication resumes on a new connection.
                     e.connect_timeout(connect_timeout)
                         .tcp_nodelay(true)
-                        .http2_keep_alive_interval(Duration::from_secs(10))
-                        .keep_alive_timeout(Duration::from_secs(5))
+                        .http2_keep_alive_interval(PING_INTERVAL)
+                        .keep_alive_timeout(PING_INTERVAL)
+                        .keep_alive_while_idle(true)
                 })
                 .connect_lazy();
             RaftServiceClient::new(channel)
@@ -122,7 +143,7 @@ impl RaftNetworkFactory<TypeConfig> for GrpcNetwork {
         });
         PeerClient {
             target,
-            address: node.addr.clone(),
+            address,
             client,
         }
     }

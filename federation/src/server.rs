@@ -120,7 +120,9 @@ pub async fn run(
     let raft = Raft::new(
         config.node_id,
         Arc::new(raft_config(&config)?),
-        GrpcNetwork::new(NetworkOptions::default()).with_tls(peer_tls),
+        GrpcNetwork::new(NetworkOptions::default())
+            .with_tls(peer_tls)
+            .with_routes(config.peer_routes.clone()),
         log_store,
         state_machine,
     )

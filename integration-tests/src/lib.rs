@@ -261,6 +261,10 @@ pub struct Cluster {
     plaintext: bool,
     /// Extra environment of every replica (e.g. `RENKEI_PREFECTURE_SNAPSHOT_AFTER_LOGS`).
     env: Vec<(String, String)>,
+    /// Extra environment of one replica ([`Cluster::set_env`]).
+    replica_env: BTreeMap<u64, Vec<(String, String)>>,
+    /// Where each replica dials its peers instead of their addresses ([`Cluster::route`]).
+    routes: BTreeMap<u64, BTreeMap<u64, String>>,
     /// The municipalities [`NODE_TOKEN`] may speak for.
     node_municipalities: Vec<String>,
     /// Extra top-level configuration keys of every replica (`{id}` is replaced by its id).
@@ -298,37 +302,18 @@ impl Cluster {
         node_municipalities: &[&str],
         extra: &str,
     ) -> Self {
-        let root = TempDir::new().expect("a temporary directory");
-        let data_root = root.path().to_owned();
-        let cluster = Self {
-            root,
-            replicas: BTreeMap::new(),
-            plaintext: false,
-            env: Vec::new(),
-            node_municipalities: node_municipalities.iter().map(|m| m.to_string()).collect(),
-            extra: extra.to_owned(),
-            node_revoked: false,
-            prefecture: prefecture.to_owned(),
-            data_root,
-        };
+        let mut cluster = Self::unformed(None);
+        cluster.prefecture = prefecture.to_owned();
+        cluster.node_municipalities = node_municipalities.iter().map(|m| m.to_string()).collect();
+        cluster.extra = extra.to_owned();
         cluster.form(n).await
     }
 
-    /// As [`Cluster::start`], with replica `id`'s data in `<data_root>/replica-<id>` (e.g. a
+    /// As [`Cluster::start_for`], with replica `id`'s data in `<data_root>/replica-<id>` (e.g. a
     /// folder whose `replica-<id>` are mounts of a test filesystem).
-    pub async fn start_on(n: u64, data_root: &Path) -> Self {
-        let root = TempDir::new().expect("a temporary directory");
-        let cluster = Self {
-            root,
-            replicas: BTreeMap::new(),
-            plaintext: false,
-            env: Vec::new(),
-            node_municipalities: vec![TOYAMA_CITY.to_owned(), TAKAOKA_CITY.to_owned()],
-            extra: String::new(),
-            node_revoked: false,
-            prefecture: PREFECTURE.to_owned(),
-            data_root: data_root.to_owned(),
-        };
+    pub async fn start_on(n: u64, data_root: &Path, node_municipalities: &[&str]) -> Self {
+        let mut cluster = Self::unformed(Some(data_root.to_owned()));
+        cluster.node_municipalities = node_municipalities.iter().map(|m| m.to_string()).collect();
         cluster.form(n).await
     }
 
@@ -337,23 +322,48 @@ impl Cluster {
     /// as one cluster and waits for a leader. The prefecture's own tests prove Raft behaviour
     /// with it; mutual TLS is proven in `integration-tests/tests/tls.rs`.
     pub async fn start_plaintext(n: u64, env: &[(&str, &str)]) -> Self {
+        let mut cluster = Self::unformed(None);
+        cluster.plaintext = true;
+        cluster.env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        cluster.form(n).await
+    }
+
+    /// A cluster of no replicas yet, of [`PREFECTURE`], TLS, the node speaking for no
+    /// municipality; its data under `data_root` (default: its own temporary directory).
+    fn unformed(data_root: Option<PathBuf>) -> Self {
         let root = TempDir::new().expect("a temporary directory");
-        let data_root = root.path().to_owned();
-        let cluster = Self {
+        let data_root = data_root.unwrap_or_else(|| root.path().to_owned());
+        Self {
             root,
             data_root,
             replicas: BTreeMap::new(),
-            plaintext: true,
-            env: env
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            plaintext: false,
+            env: Vec::new(),
+            replica_env: BTreeMap::new(),
+            routes: BTreeMap::new(),
             node_municipalities: Vec::new(),
             extra: String::new(),
             node_revoked: false,
             prefecture: PREFECTURE.to_owned(),
-        };
-        cluster.form(n).await
+        }
+    }
+
+    /// From its next (re)start, replica `id` dials its peer `peer` at `address` (its
+    /// `peer_routes`), e.g. a test's network proxy in front of the peer.
+    pub fn route(&mut self, id: u64, peer: u64, address: &str) {
+        self.routes
+            .entry(id)
+            .or_default()
+            .insert(peer, address.to_owned());
+    }
+
+    /// From its next (re)start, replica `id` runs with `env` besides the cluster's (e.g. a
+    /// skewed clock).
+    pub fn set_env(&mut self, id: u64, env: Vec<(String, String)>) {
+        self.replica_env.insert(id, env);
     }
 
     /// Starts replicas 1..=n, initialises them as one cluster and waits for a leader.
@@ -401,10 +411,12 @@ impl Cluster {
                 .expect("write the replica's configuration");
             vec![os("--config"), os(config)]
         };
+        let mut env = self.env.clone();
+        env.extend(self.replica_env.get(&id).cloned().unwrap_or_default());
         let (child, address) = start_process(
             "renkei-prefecture",
             &args,
-            &self.env,
+            &env,
             &root.join(format!("replica-{id}.log")),
         );
         self.replicas.insert(
@@ -427,6 +439,7 @@ impl Cluster {
 listen = "{listen}"
 data_dir = "{}"
 prefecture = "{}"
+peer_routes = {{ {} }}
 {}
 {}
 {}
@@ -447,6 +460,13 @@ role = "viewer"
 "#,
             data_dir.display(),
             self.prefecture,
+            self.routes
+                .get(&id)
+                .into_iter()
+                .flatten()
+                .map(|(peer, address)| format!("\"{peer}\" = {address:?}"))
+                .collect::<Vec<_>>()
+                .join(", "),
             self.extra.replace("{id}", &id.to_string()),
             pki().tls_table(
                 root,
@@ -745,6 +765,8 @@ pub struct Node {
     extra: String,
     /// Its RocksDB directory (`<root>/data` unless started with [`Node::start_on`]).
     pub data_dir: PathBuf,
+    /// Extra environment ([`Node::start_on`], [`Node::set_env`]).
+    env: Vec<(String, String)>,
     child: Option<Child>,
 }
 
@@ -766,16 +788,24 @@ impl Node {
         Self::start_in_dir(prefecture, municipalities, extra, root, data_dir)
     }
 
-    /// As [`Node::start`], with its data in `data_dir` (e.g. a mount of a test filesystem).
-    pub fn start_on(prefecture: Vec<String>, data_dir: &Path) -> Self {
+    /// As [`Node::start_for`], with its data in `data_dir` (e.g. a mount of a test filesystem)
+    /// and `env` besides the usual (e.g. a skewed clock).
+    pub fn start_on(
+        prefecture: Vec<String>,
+        municipalities: &[&str],
+        data_dir: &Path,
+        env: Vec<(String, String)>,
+    ) -> Self {
         let root = TempDir::new().expect("a temporary directory");
-        Self::start_in_dir(
-            prefecture,
-            &[TOYAMA_CITY, TAKAOKA_CITY],
-            "",
-            root,
-            data_dir.to_owned(),
-        )
+        let mut node = Self::unstarted(prefecture, municipalities, "", root, data_dir.to_owned());
+        node.env = env;
+        node.spawn("127.0.0.1:0");
+        node
+    }
+
+    /// From its next restart, the node runs with `env` besides the usual.
+    pub fn set_env(&mut self, env: Vec<(String, String)>) {
+        self.env = env;
     }
 
     fn start_in_dir(
@@ -785,17 +815,28 @@ impl Node {
         root: TempDir,
         data_dir: PathBuf,
     ) -> Self {
-        let mut node = Self {
+        let mut node = Self::unstarted(prefecture, municipalities, extra, root, data_dir);
+        node.spawn("127.0.0.1:0");
+        node
+    }
+
+    fn unstarted(
+        prefecture: Vec<String>,
+        municipalities: &[&str],
+        extra: &str,
+        root: TempDir,
+        data_dir: PathBuf,
+    ) -> Self {
+        Self {
             root,
             address: String::new(),
             prefecture,
             municipalities: municipalities.iter().map(|m| m.to_string()).collect(),
             extra: extra.to_owned(),
             data_dir,
+            env: Vec::new(),
             child: None,
-        };
-        node.spawn("127.0.0.1:0");
-        node
+        }
     }
 
     fn spawn(&mut self, listen: &str) {
@@ -840,7 +881,7 @@ pull_interval_ms = 200
         let (child, address) = start_process(
             "renkei-node",
             &[os("--config"), os(config)],
-            &[],
+            &self.env,
             &root.join("node.log"),
         );
         self.address = address;

@@ -28,7 +28,7 @@ async fn a_slow_and_a_full_replica_disk_stop_only_that_replica_which_recovers_wi
         })
         .collect();
     let faults = |id: u64| disks[(id - 1) as usize].1.faults();
-    let mut cluster = Cluster::start_on(3, disks_root.path()).await;
+    let mut cluster = Cluster::start_on(3, disks_root.path(), &[TOYAMA_CITY, TAKAOKA_CITY]).await;
     let leader = cluster.wait_for_leader().await;
     let followers: Vec<u64> = cluster.ids().into_iter().filter(|i| *i != leader).collect();
     let (slow, full) = (followers[0], followers[1]);

@@ -66,6 +66,11 @@ fn connection_refused(status: &Status) -> bool {
     status.message().contains("Connection refused")
 }
 
+/// Whether a call failed because its deadline passed (the channel's timeout, or the server's).
+fn timed_out(status: &Status) -> bool {
+    matches!(status.code(), Code::Cancelled | Code::DeadlineExceeded)
+}
+
 /// What to do after a failed call.
 enum Next {
     Done,
@@ -171,9 +176,14 @@ impl Replicas {
             .dial(address)
             .map_err(|_| ClusterCallError::BadAddress(address.to_owned()))?
             .configure(|e| {
+                // A connection that stops answering (a stalled link, a hung peer) is closed
+                // within seconds by the HTTP/2 pings, failing the calls waiting on it.
                 e.connect_timeout(Duration::from_millis(500))
                     .timeout(timeout)
                     .tcp_nodelay(true)
+                    .http2_keep_alive_interval(Duration::from_secs(2))
+                    .keep_alive_timeout(Duration::from_secs(2))
+                    .keep_alive_while_idle(true)
             })
             .connect_lazy();
         self.channels.insert(address.to_owned(), channel.clone());
@@ -213,6 +223,12 @@ impl Replicas {
                 }
                 Err(status) => status,
             };
+            if timed_out(&status) {
+                // The connection may be stalled mid-stream (a peer or a link that hangs without
+                // closing): a lazy channel would keep it and every later call would time out
+                // too. The next call to this address dials afresh.
+                self.channels.remove(&target);
+            }
             if self.fail_fast && connection_refused(&status) {
                 if !refused.contains(&target) {
                     refused.push(target.clone());
@@ -353,6 +369,31 @@ mod tests {
             .following_any_leader();
         let _ = read_all_through(&mut tool).await;
         assert!(reached.load(std::sync::atomic::Ordering::SeqCst) > 0);
+    }
+
+    #[tokio::test]
+    async fn a_call_that_timed_out_dials_afresh_instead_of_reusing_a_stalled_connection() {
+        // A peer that accepts connections and never answers on them (a stalled link).
+        let stalled = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = stalled.local_addr().unwrap().to_string();
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = accepted.clone();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = stalled.accept().await {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                held.push(socket);
+            }
+        });
+        let mut replicas = Replicas::new(vec![address])
+            .with_retry_for(Duration::ZERO)
+            .with_request_timeout(Duration::from_millis(200));
+        for _ in 0..2 {
+            let e = read_all_through(&mut replicas).await.unwrap_err();
+            assert!(matches!(e, ClusterCallError::GaveUp { .. }), "{e:?}");
+        }
+        // Reusing the first connection, the second call would have stalled on it as well.
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 
     #[tokio::test]
