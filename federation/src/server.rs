@@ -103,10 +103,15 @@ pub async fn run(
         dir: dir.clone(),
         message: format!("cannot create directory: {e}"),
     })?;
+    // A damaged write-ahead log record is answered as `Corruption: checksum mismatch` alone: the
+    // damaged file is named from RocksDB's own log.
     let (log_store, state_machine) =
         store::open(&config.data_dir, config.prefecture).map_err(|e| ServerError::Store {
             dir: dir.clone(),
-            message: e.to_string(),
+            message: renkei_proto::server::storage::name_corruption(
+                &config.data_dir,
+                &e.to_string(),
+            ),
         })?;
     let reader = state_machine.reader();
     let survey_state = state_machine.survey();

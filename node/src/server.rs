@@ -42,6 +42,18 @@ pub enum NodeError {
         #[source]
         source: StoreError,
     },
+    /// A write to the event store failed while serving: the node stopped rather than go on with
+    /// a store that may hold less than it was handed. Restarted once the disk is healthy, it
+    /// recovers every acknowledged write from its write-ahead log.
+    #[error(
+        "event store at {dir}: a write failed, so the node stopped (restart it once the disk is \
+         healthy; it recovers every acknowledged write from its write-ahead log): {source}"
+    )]
+    WriteFailed {
+        dir: String,
+        #[source]
+        source: StoreError,
+    },
     #[error("grpc server: {0}")]
     Transport(#[from] tonic::transport::Error),
     #[error("{0}")]
@@ -88,6 +100,9 @@ fn master_key(config: &NodeConfig) -> Result<Option<MasterKey>, VaultError> {
 /// Serves the node on `listener` until `shutdown` resolves. Then it stops accepting, lets
 /// in-flight requests finish (appends included), ends live subscriptions, writes what the store
 /// has queued, flushes it and returns.
+///
+/// A write to the store that fails stops the node the same way, without the flush, and returns
+/// [`NodeError::WriteFailed`] (the process exits non-zero, naming the failure).
 pub async fn run(
     config: NodeConfig,
     listener: TcpListener,
@@ -243,11 +258,22 @@ pub async fn run(
         max_message - MESSAGE_OVERHEAD / 2,
     );
 
+    let store_failed = store.failed();
     let signal = {
         let health = health.clone();
         async move {
-            shutdown.await;
-            tracing::info!("shutting down: refusing new connections, finishing requests");
+            tokio::select! {
+                () = shutdown => {
+                    tracing::info!("shutting down: refusing new connections, finishing requests");
+                }
+                error = store_failed => {
+                    tracing::error!(
+                        error = %error,
+                        "a write to the event store failed: stopping (refusing new connections, \
+                         finishing requests); restart the node once its disk is healthy"
+                    );
+                }
+            }
             health
                 .set_not_serving::<EventLogServer<EventLogService>>()
                 .await;
@@ -315,6 +341,12 @@ pub async fn run(
         }
     }
     let closed = store.close().await.map_err(store_err);
+    if let Some(source) = store.failure() {
+        return Err(NodeError::WriteFailed {
+            dir: config.data_dir.display().to_string(),
+            source,
+        });
+    }
     served?;
     closed?;
     tracing::info!("stopped cleanly");

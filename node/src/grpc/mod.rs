@@ -41,7 +41,12 @@ pub fn status_from_store(e: StoreError) -> tonic::Status {
         StoreError::WrongExpectedVersion { .. } => Code::FailedPrecondition,
         StoreError::EventIdConflict { .. } => Code::AlreadyExists,
         StoreError::Closed => Code::Unavailable,
-        StoreError::Storage(_) | StoreError::Corrupt { .. } => Code::Internal,
+        StoreError::Storage(_) | StoreError::Corrupt { .. } => {
+            // The operator learns of a failing or damaged store from the log, not only the caller
+            // (a damaged table file is found by the reads that touch it, naming the file).
+            tracing::error!(error = %e, "a call failed on the event store");
+            Code::Internal
+        }
     };
     tonic::Status::new(code, e.to_string())
 }

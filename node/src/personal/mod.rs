@@ -237,7 +237,12 @@ impl KeyVault {
         // ending the replay there and silently dropping every acknowledged write after it — RocksDB's
         // default. Only an incomplete last record (a write cut short, never acknowledged) is dropped.
         opts.set_wal_recovery_mode(rocksdb::DBRecoveryMode::TolerateCorruptedTailRecords);
-        let db = DB::open(&opts, dir)?;
+        let db = DB::open(&opts, dir).map_err(|e| {
+            VaultError::Storage(renkei_proto::server::storage::name_corruption(
+                dir,
+                &e.into_string(),
+            ))
+        })?;
         let vault = Self {
             db: Arc::new(db),
             master: XChaCha20Poly1305::new(&master.key),

@@ -10,6 +10,11 @@
 //! appenders thus share one fsync (group commit); each request is all-or-nothing; an answered
 //! append is on disk.
 //!
+//! A write that fails (the disk answers EIO, a failed fsync) stops the store for good: every
+//! append from then on is refused, and [`EventStore::failed`] resolves, so that the node stops and
+//! is restarted once its disk is healthy. After a failed fsync nothing says what the disk holds
+//! (RocksDB itself goes read-only); a restart replays the write-ahead log and knows.
+//!
 //! Reads go straight to RocksDB from the caller's thread. Subscriptions read pages from a cursor
 //! and wait on a per-tenant watch of the last committed position ([`subscription`]).
 //!
@@ -78,6 +83,8 @@ struct Inner {
     tenants: TenantMap,
     queue: mpsc::Sender<WriterMsg>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// The write failure that stopped the store, once the writer met one.
+    failed: watch::Receiver<Option<StoreError>>,
 }
 
 impl Drop for Inner {
@@ -143,7 +150,8 @@ impl EventStore {
             tenants = positions.len(),
             "event store opened"
         );
-        let writer = writer::Writer::new(db.clone(), filter, positions, tenants.clone());
+        let (failure, failed) = watch::channel(None);
+        let writer = writer::Writer::new(db.clone(), filter, positions, tenants.clone(), failure);
         let handle = std::thread::Builder::new()
             .name("renkei-store-writer".into())
             .spawn(move || writer.run(rx))
@@ -155,8 +163,34 @@ impl EventStore {
                 tenants,
                 queue,
                 writer: Mutex::new(Some(handle)),
+                failed,
             }),
         })
+    }
+
+    /// The write failure that stopped the store, if a write has failed: from then on every
+    /// append is refused. Only a restart, which replays the write-ahead log, knows what the
+    /// database holds after a failed write.
+    pub fn failure(&self) -> Option<StoreError> {
+        self.inner.failed.borrow().clone()
+    }
+
+    /// Resolves with the error once a write to the database has failed (at once if one has
+    /// already); never resolves otherwise.
+    pub fn failed(&self) -> impl std::future::Future<Output = StoreError> + Send + 'static {
+        let mut failed = self.inner.failed.clone();
+        async move {
+            // The writer's end closes when the store does: no failure then, ever.
+            let error = failed
+                .wait_for(Option::is_some)
+                .await
+                .ok()
+                .and_then(|failure| Option::clone(&failure));
+            match error {
+                Some(error) => error,
+                None => std::future::pending().await,
+            }
+        }
     }
 
     /// Hosts a tenant from now on (a no-op if it is hosted already). The registration is durable.
@@ -483,6 +517,11 @@ impl EventStore {
                 .map_err(|e| StoreError::Storage(format!("writer thread: {e}")))?
                 .map_err(|_| StoreError::Storage("the writer thread panicked".into()))?;
         }
+        // After a failed write nothing is flushed: what the database holds is for the next open
+        // to find out, from the write-ahead log.
+        if let Some(error) = self.failure() {
+            return Err(error);
+        }
         self.inner.db.flush_wal(true)?;
         // Flushing the memtables spares the next open from replaying the log into memory
         // (seconds and hundreds of MiB after a day of heavy writing). The flush runs off the
@@ -561,7 +600,14 @@ fn open_db(dir: &Path) -> Result<DB, StoreError> {
         o.set_bottommost_compression_type(rocksdb::DBCompressionType::Zstd);
         ColumnFamilyDescriptor::new(*name, o)
     });
-    Ok(DB::open_cf_descriptors(&db_opts, dir, cfs)?)
+    // A damaged write-ahead log record is answered as `Corruption: checksum mismatch` alone: the
+    // damaged file is named from RocksDB's own log.
+    DB::open_cf_descriptors(&db_opts, dir, cfs).map_err(|e| {
+        StoreError::Storage(renkei_proto::server::storage::name_corruption(
+            dir,
+            &e.into_string(),
+        ))
+    })
 }
 
 /// How many events a bounded stream read loads at a time.

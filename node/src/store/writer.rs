@@ -8,6 +8,11 @@
 //!
 //! Staging checks everything before it touches the batch, so a refused append leaves no trace.
 //!
+//! A write that fails stops the writer for good: the group is answered with the error, every
+//! message after it is refused with it, and the failure is published (`Writer::fail`) for the
+//! node to stop. RocksDB goes read-only after a failed write anyway, and after a failed fsync
+//! only a restart — a replay of the write-ahead log — says what the disk holds.
+//!
 //! What the next group needs but the answers do not — adding the written ids to the id filter,
 //! freeing the events — is done by a helper thread while the group is being written
 //! ([`FilterKeeper`]), so that with a single appender it does not add to each append's latency.
@@ -61,6 +66,8 @@ pub(crate) struct Writer {
     /// Last committed global position per hosted tenant; owned by this thread.
     positions: HashMap<MunicipalityCode, u64>,
     tenants: TenantMap,
+    /// The write failure that stopped the writer, once there is one.
+    failure: watch::Sender<Option<StoreError>>,
 }
 
 /// What the appends staged so far in the current group changed, on top of the database.
@@ -99,6 +106,7 @@ impl Writer {
         filter: IdFilter,
         positions: HashMap<MunicipalityCode, u64>,
         tenants: TenantMap,
+        failure: watch::Sender<Option<StoreError>>,
     ) -> Self {
         Self {
             db,
@@ -106,11 +114,53 @@ impl Writer {
             filter: FilterKeeper::new(filter),
             positions,
             tenants,
+            failure,
         }
+    }
+
+    /// The error every message is refused with once a write has failed.
+    fn stopped(&self) -> Option<StoreError> {
+        self.failure.borrow().as_ref().map(|e| {
+            let cause = match e {
+                StoreError::Storage(message) => message.clone(),
+                other => other.to_string(),
+            };
+            StoreError::Storage(format!(
+                "the event store stopped after a failed write ({cause}); the node is stopping"
+            ))
+        })
+    }
+
+    /// Records that a write failed: from now on every message is refused, and the node stops.
+    fn fail(&self, error: &StoreError) {
+        tracing::error!(
+            error = %error,
+            "a write to the event store failed: it is refused, and the node stops (restart it once \
+             its disk is healthy: it recovers every acknowledged write from its write-ahead log)"
+        );
+        self.failure.send_if_modified(|failure| {
+            if failure.is_some() {
+                return false;
+            }
+            *failure = Some(error.clone());
+            true
+        });
     }
 
     pub fn run(mut self, mut rx: mpsc::Receiver<WriterMsg>) {
         while let Some(first) = rx.blocking_recv() {
+            if let Some(error) = self.stopped() {
+                let shutdown = matches!(first, WriterMsg::Shutdown { .. });
+                refuse_with(first, &error);
+                if shutdown {
+                    rx.close();
+                    while let Ok(msg) = rx.try_recv() {
+                        refuse_with(msg, &error);
+                    }
+                    return;
+                }
+                continue;
+            }
             let mut jobs = Vec::new();
             let mut n_events = 0;
             let mut next = Some(first);
@@ -150,6 +200,9 @@ impl Writer {
     }
 
     fn add_tenants(&mut self, codes: &[MunicipalityCode]) -> Result<(), StoreError> {
+        if let Some(error) = self.stopped() {
+            return Err(error);
+        }
         let tenants_cf = cf(&self.db, keys::CF_TENANTS)?;
         let mut batch = WriteBatch::default();
         for code in codes {
@@ -157,7 +210,11 @@ impl Writer {
         }
         let mut opts = WriteOptions::default();
         opts.set_sync(super::SYNC_ACKS);
-        self.db.write_opt(batch, &opts)?;
+        if let Err(e) = self.db.write_opt(batch, &opts) {
+            let error = StoreError::from(e);
+            self.fail(&error);
+            return Err(error);
+        }
         let mut tenants = self.tenants.write().unwrap_or_else(|e| e.into_inner());
         for code in codes {
             self.positions.entry(*code).or_insert(0);
@@ -172,6 +229,13 @@ impl Writer {
 
     fn commit_group(&mut self, mut jobs: Vec<AppendJob>) {
         if jobs.is_empty() {
+            return;
+        }
+        // A group gathered behind a message that met the failure (tenants added) is refused.
+        if let Some(error) = self.stopped() {
+            for job in jobs {
+                let _ = job.reply.send(Err(error.clone()));
+            }
             return;
         }
         let filter = self.filter.take();
@@ -218,17 +282,15 @@ impl Writer {
         } else {
             Ok(())
         };
-        match &write_result {
-            Ok(()) => {
-                for (tenant, last) in &overlay.positions {
-                    self.positions.insert(*tenant, *last);
-                    let tenants = self.tenants.read().unwrap_or_else(|e| e.into_inner());
-                    if let Some(t) = tenants.get(tenant) {
-                        t.committed.send_replace(*last);
-                    }
+        // A failure is published once the group is answered (below).
+        if write_result.is_ok() {
+            for (tenant, last) in &overlay.positions {
+                self.positions.insert(*tenant, *last);
+                let tenants = self.tenants.read().unwrap_or_else(|e| e.into_inner());
+                if let Some(t) = tenants.get(tenant) {
+                    t.committed.send_replace(*last);
                 }
             }
-            Err(e) => tracing::error!(error = %e, "event store write failed; the group is refused"),
         }
         for (job, result) in jobs.into_iter().zip(results) {
             let answer = match (result, &write_result) {
@@ -237,6 +299,9 @@ impl Writer {
                 (Ok(_), Err(e)) => Err(e.clone()),
             };
             let _ = job.reply.send(answer);
+        }
+        if let Err(e) = &write_result {
+            self.fail(e);
         }
         if write_result.is_ok() {
             for (tenant, n) in counts {
@@ -608,12 +673,17 @@ impl Drop for FilterKeeper {
 }
 
 fn refuse(msg: WriterMsg) {
+    refuse_with(msg, &StoreError::Closed);
+}
+
+/// Answers a message with `error` (a shutdown is acknowledged).
+fn refuse_with(msg: WriterMsg, error: &StoreError) {
     match msg {
         WriterMsg::Append(job) => {
-            let _ = job.reply.send(Err(StoreError::Closed));
+            let _ = job.reply.send(Err(error.clone()));
         }
         WriterMsg::AddTenants { reply, .. } => {
-            let _ = reply.send(Err(StoreError::Closed));
+            let _ = reply.send(Err(error.clone()));
         }
         WriterMsg::Shutdown { reply } => {
             let _ = reply.send(());

@@ -8,6 +8,8 @@
 //! - [`backup`]: the online backup routine (a directory with `data/` and a manifest), the copy
 //!   back into a data directory, and its gRPC status and reply;
 //! - [`metrics`]: `GET /metrics` (Prometheus text) with gauges refreshed before each scrape;
+//! - [`storage`]: what RocksDB leaves unsaid when it refuses to open a database (the damaged
+//!   write-ahead log's name);
 //! - [`telemetry`]: logs, OpenTelemetry traces carried across processes, the shutdown signal;
 //! - [`web`]: the web pages' kit (sessions and CSRF, HTTPS serving, the layout and stylesheet,
 //!   SVG charts).
@@ -15,5 +17,6 @@
 pub mod access;
 pub mod backup;
 pub mod metrics;
+pub mod storage;
 pub mod telemetry;
 pub mod web;
