@@ -785,7 +785,9 @@ impl Node {
     pub fn start_for(prefecture: Vec<String>, municipalities: &[&str], extra: &str) -> Self {
         let root = TempDir::new().expect("a temporary directory");
         let data_dir = root.path().join("data");
-        Self::start_in_dir(prefecture, municipalities, extra, root, data_dir)
+        let mut node = Self::unstarted(prefecture, municipalities, extra, root, data_dir);
+        node.spawn("127.0.0.1:0");
+        node
     }
 
     /// As [`Node::start_for`], with its data in `data_dir` (e.g. a mount of a test filesystem)
@@ -806,18 +808,6 @@ impl Node {
     /// From its next restart, the node runs with `env` besides the usual.
     pub fn set_env(&mut self, env: Vec<(String, String)>) {
         self.env = env;
-    }
-
-    fn start_in_dir(
-        prefecture: Vec<String>,
-        municipalities: &[&str],
-        extra: &str,
-        root: TempDir,
-        data_dir: PathBuf,
-    ) -> Self {
-        let mut node = Self::unstarted(prefecture, municipalities, extra, root, data_dir);
-        node.spawn("127.0.0.1:0");
-        node
     }
 
     fn unstarted(
@@ -1035,20 +1025,25 @@ pub async fn record_activities(
     let mut program = node.program().await;
     for i in range {
         program
-            .record_awareness_activity(v1::RecordAwarenessActivityRequest {
-                municipality_code: municipality.to_owned(),
-                actor: "tester".to_owned(),
-                id: format!("{prefix}-{i}"),
-                kind: "lecture".to_owned(),
-                title: format!("講演会 {i}"),
-                audience: "住民".to_owned(),
-                on: "2024-10-05".to_owned(),
-                attendance: Some(40),
-                copies: None,
-                scenes: vec![],
-            })
+            .record_awareness_activity(awareness(municipality, &format!("{prefix}-{i}")))
             .await
             .expect("record an awareness activity");
+    }
+}
+
+/// A lecture for residents (キ) of `municipality` on 2024-10-05, with id `id`: one fact.
+pub fn awareness(municipality: &str, id: &str) -> v1::RecordAwarenessActivityRequest {
+    v1::RecordAwarenessActivityRequest {
+        municipality_code: municipality.to_owned(),
+        actor: "tester".to_owned(),
+        id: id.to_owned(),
+        kind: "lecture".to_owned(),
+        title: format!("講演会 {id}"),
+        audience: "住民".to_owned(),
+        on: "2024-10-05".to_owned(),
+        attendance: Some(40),
+        copies: None,
+        scenes: vec![],
     }
 }
 

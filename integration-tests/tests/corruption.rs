@@ -872,18 +872,7 @@ async fn record_one(address: &str, id: &str) -> Result<(), Failure> {
         .await
         .ok_or(Failure::Down)?;
     v1::MunicipalProgramClient::new(channel)
-        .record_awareness_activity(v1::RecordAwarenessActivityRequest {
-            municipality_code: TOYAMA_CITY.to_owned(),
-            actor: "tester".to_owned(),
-            id: id.to_owned(),
-            kind: "lecture".to_owned(),
-            title: format!("講演会 {id}"),
-            audience: "住民".to_owned(),
-            on: "2024-10-05".to_owned(),
-            attendance: Some(40),
-            copies: None,
-            scenes: vec![],
-        })
+        .record_awareness_activity(awareness(TOYAMA_CITY, id))
         .await
         .map(|_| ())
         .map_err(Failure::Status)
