@@ -756,6 +756,9 @@ fn heads(of: &str, count: u32) -> v1::ProgramCount {
 /// Sends the step; Ok(true) = recorded now, Ok(false) = the node answered that this very step
 /// was already recorded (a retry after a crash), Err = the call failed (the load retries the same
 /// step later).
+// `call!` fills the fields a request does not name with `..Default::default()`, which does
+// nothing for requests whose every field it names.
+#[allow(clippy::needless_update)]
 pub async fn send(
     client: &mut v1::MunicipalProgramClient<Channel>,
     step: &Step,
